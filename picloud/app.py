@@ -1,0 +1,172 @@
+"""Builds the Tornado Application: routes, settings and the shared hub state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from tornado.ioloop import PeriodicCallback
+from tornado.routing import PathMatches, Rule
+from tornado.web import Application, RequestHandler
+
+from .auth import Authenticator
+from .config import Config
+from .exceptions import ProtocolError
+from .handlers import InfoSocket, PublishHTTP, PublishSocket, SubscribeSocket
+from .outbox import Outbox
+from .protocol import dumps, parse_publish_body
+from .pubsub import Message, PubSub
+
+access_log = logging.getLogger("picloud.access")
+log = logging.getLogger("picloud.app")
+
+
+class WebSocketUpgrade(PathMatches):
+    """Matches a path only for websocket upgrades, so ``GET /publish`` (a
+    websocket) and ``POST /publish`` (HTTP) reach different handlers."""
+
+    def match(self, request: Any) -> dict[str, Any] | None:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return None
+        return super().match(request)
+
+
+class InfoPusher:
+    """Pushes the ``/info`` snapshot to every info socket on one timer.
+
+    The snapshot is built and framed once per tick for all of them, and the
+    timer runs only while someone is watching.
+    """
+
+    def __init__(self, pubsub: PubSub, interval: float) -> None:
+        self.pubsub = pubsub
+        self.interval = interval
+        self.sockets: dict[InfoSocket, None] = {}
+        self._timer: PeriodicCallback | None = None
+
+    def add(self, sock: InfoSocket) -> None:
+        self.sockets[sock] = None
+        sock.deliver(self._message())  # a page is never empty
+        if self._timer is None:
+            self._timer = PeriodicCallback(self.push, self.interval * 1000)
+            self._timer.start()
+
+    def discard(self, sock: InfoSocket) -> None:
+        self.sockets.pop(sock, None)
+        if not self.sockets and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def push(self) -> None:
+        message = self._message()
+        for sock in self.sockets:
+            sock.deliver(message)
+
+    def _message(self) -> Message:
+        return Message("", dumps(self.pubsub.snapshot()))
+
+
+class HealthHandler(RequestHandler):
+    """Public liveness probe: reveals nothing about messages or clients."""
+
+    def get(self) -> None:
+        app: PiCloudApp = self.application  # type: ignore[assignment]
+        state = app.pubsub.broker.state
+        self.set_header("Cache-Control", "no-store")
+        self.finish({
+            "status": "ok" if state == "ok" else "degraded",
+            "uptime": round(time.monotonic() - app.started, 3),
+            "broker": state,
+        })
+
+
+class PiCloudApp(Application):
+    def __init__(self, config: Config, pubsub: PubSub, auth: Authenticator) -> None:
+        self.config = config
+        self.pubsub = pubsub
+        self.auth = auth
+        self.outbox = Outbox(
+            config.max_queue_bytes, config.max_total_queue_bytes, config.slow_consumer
+        )
+        self.info = InfoPusher(pubsub, config.info_interval)
+        self.sockets: set[Any] = set()
+        self._drained: asyncio.Event | None = None
+        self.started = time.monotonic()
+        rules = [
+            Rule(WebSocketUpgrade(r"/subscribe"), SubscribeSocket),
+            Rule(WebSocketUpgrade(r"/publish"), PublishSocket),
+            Rule(WebSocketUpgrade(r"/info"), InfoSocket),
+            Rule(PathMatches(r"/subscribe"), SubscribeSocket),
+            Rule(PathMatches(r"/info"), InfoSocket),
+            Rule(PathMatches(r"/publish"), PublishHTTP),
+            Rule(PathMatches(r"/healthz"), HealthHandler),
+        ]
+        super().__init__(
+            rules,
+            log_function=log_request,
+            websocket_max_message_size=config.max_message_bytes,
+            xheaders=config.xheaders,
+        )
+
+    def publish_body(self, body: str | bytes) -> list[Message]:
+        """Publish one message or a batch; a batch is all-or-nothing."""
+        pubsub = self.pubsub
+        items = parse_publish_body(body)
+        messages = []
+        for index, (event, data) in enumerate(items):
+            try:
+                messages.append(pubsub.prepare(event, data))
+            except ProtocolError as exc:
+                if len(items) == 1:
+                    raise
+                raise ProtocolError(f"batch element {index}: {exc}", index=index) from None
+        for message in messages:
+            pubsub.publish_message(message)
+        return messages
+
+    def forget(self, sock: Any) -> None:
+        self.sockets.discard(sock)
+        if not self.sockets and self._drained is not None:
+            self._drained.set()
+
+    async def shutdown(self, drain: float) -> None:
+        """Close every websocket with 1001 after writing what it was sent.
+
+        Returns once they have all closed or ``drain`` seconds have passed.
+        """
+        self._drained = asyncio.Event()
+        for sock in list(self.sockets):
+            sock.close_gracefully()
+        if self.sockets:
+            try:
+                await asyncio.wait_for(self._drained.wait(), drain)
+            except asyncio.TimeoutError:
+                log.warning("%d connections did not close in %.1fs", len(self.sockets), drain)
+
+
+def log_request(handler: RequestHandler) -> None:
+    """Access log without the query string, which may carry ``apiKey``."""
+    status = handler.get_status()
+    if status < 400:
+        log_method = access_log.info
+    elif status < 500:
+        log_method = access_log.warning
+    else:
+        log_method = access_log.error
+    request = handler.request
+    log_method(
+        "%d %s %s (%s) %.1fms",
+        status, request.method, request.path, request.remote_ip,
+        1000.0 * request.request_time(),
+    )
+
+
+def make_app(config: Config, pubsub: PubSub | None = None, auth: Authenticator | None = None) -> PiCloudApp:
+    """The Application for ``config``; does no I/O."""
+    if auth is None:
+        if not (config.api_key or config.no_auth):
+            raise ValueError("an api key is required unless no_auth is set")
+        auth = Authenticator(None if config.no_auth else {config.api_key: "admin"})
+    return PiCloudApp(config, pubsub or PubSub(), auth)

@@ -1,0 +1,35 @@
+"""The interface every broker implements.
+
+The hub always delivers to its own subscribers itself; a broker only relays
+messages to and from other hubs. So the in-memory broker does nothing at all,
+and the single-hub path pays for no broker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from ..pubsub import Message
+
+
+class Broker:
+    #: True when there are no other hubs to relay to.
+    local_only = True
+
+    async def start(self, deliver: Callable[["Message"], object]) -> None:
+        """Begin relaying; ``deliver`` takes messages that other hubs published."""
+
+    async def stop(self) -> None:
+        """Stop relaying and release connections."""
+
+    def publish(self, message: "Message") -> None:
+        """Relay a message accepted by this hub; must not block."""
+
+    def interest(self, event: str, wanted: bool) -> None:
+        """This hub's first subscriber to ``event`` arrived, or its last one left."""
+
+    @property
+    def state(self) -> str:
+        """``ok``, or ``degraded`` while other hubs cannot be reached."""
+        return "ok"

@@ -1,0 +1,50 @@
+"""All of the hub's settings in one object.
+
+The CLI fills it from options, each of which also reads an environment
+variable: the seed's names (PORT, API_KEY, USE_TLS, KEY_FILE, CERT_FILE) as
+they were, every later one as PICLOUD_<OPTION>.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MIB = 1024 * 1024
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "picloud"
+
+
+@dataclass
+class Config:
+    host: str | None = None  # None: every interface, IPv4 and IPv6
+    port: int = 9000
+    api_key: str | None = None
+    no_auth: bool = False
+    tls: bool = False
+    key_file: str | None = None
+    cert_file: str | None = None
+    state_dir: Path = None  # type: ignore[assignment]
+    info_interval: float = 5.0
+    broker: str = "memory://"
+    # Outgoing buffers (see picloud/outbox.py for the slow-consumer policy).
+    max_queue_bytes: int = 1 * MIB
+    max_total_queue_bytes: int = 64 * MIB
+    slow_consumer: str = "disconnect"
+    # Incoming limits.
+    max_message_bytes: int = 1 * MIB
+    shutdown_drain: float = 5.0
+    xheaders: bool = False
+
+    def __post_init__(self) -> None:
+        if self.state_dir is None:
+            self.state_dir = default_state_dir()
+        self.state_dir = Path(self.state_dir)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"

@@ -1,0 +1,32 @@
+"""Errors PiCloud raises on purpose.
+
+    PiCloudError
+    ├── ProtocolError      a client sent something the protocol does not allow
+    ├── ConfigError        the hub cannot start with the settings it was given
+    └── BrokerError        the message broker is unreachable or misbehaving
+
+Messages are short, lower-case, and name the offending value; they are sent to
+clients as they are, so they never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class PiCloudError(Exception):
+    """Base class of every error PiCloud raises on purpose."""
+
+
+class ProtocolError(PiCloudError):
+    """A frame or body broke the protocol; the connection stays usable."""
+
+    def __init__(self, message: str, *, index: int | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class ConfigError(PiCloudError):
+    """The configuration cannot work (missing TLS files, port in use, ...)."""
+
+
+class BrokerError(PiCloudError):
+    """The broker cannot be reached or refused a request."""

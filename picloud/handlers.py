@@ -1,0 +1,197 @@
+"""Tornado handlers: thin adapters between sockets and the shared PubSub."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import ujson
+from tornado.web import HTTPError, RequestHandler
+from tornado.websocket import WebSocketHandler
+
+from .exceptions import ProtocolError
+from .outbox import ABORT_AFTER, QueuedSocket
+from .protocol import encode_error, parse_publish_body, parse_subscriber_frame
+
+if TYPE_CHECKING:
+    from .app import PiCloudApp
+
+log = logging.getLogger("picloud.handlers")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class Refused(HTTPError):
+    """An HTTP refusal whose message is sent to the client as JSON."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, message.replace("%", "%%"))
+        self.message = message
+
+
+class AccessMixin:
+    """Key and client-name checks shared by every protocol route.
+
+    Runs in ``prepare()``, so a refused websocket is answered before any
+    upgrade: 401 for the key first, then 400 for the client name.
+    """
+
+    application: "PiCloudApp"
+    request: Any
+    needs_client_name = True
+    client_name = ""
+    role: str | None = None
+
+    def check_access(self) -> None:
+        request = self.request
+        key = request.headers.get("X-API-Key")
+        if key is None:
+            key = _query_arg(request, "apiKey")
+        self.role = self.application.auth.role_of(key)
+        if self.role is None:
+            raise Refused(401, "missing api key" if not key else "invalid api key")
+        if self.needs_client_name:
+            name = _query_arg(request, "clientName")
+            if name is None:
+                name = request.headers.get("X-API-Client-Name")
+            if not name:
+                raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
+            self.client_name = name
+
+    def peer_address(self) -> str:
+        context = self.request.connection.context
+        address = getattr(context, "address", None)
+        host = getattr(context, "remote_ip", None) or self.request.remote_ip or ""
+        if ":" in host:
+            host = f"[{host}]"
+        if isinstance(address, tuple) and len(address) >= 2:
+            return f"{host}:{address[1]}"
+        return host
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "message", None) or self._reason.lower()
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(encode_error_body(message))  # type: ignore[attr-defined]
+
+
+def encode_error_body(message: str) -> bytes:
+    return ujson.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
+
+
+def _query_arg(request: Any, name: str) -> str | None:
+    values = request.query_arguments.get(name)
+    if not values:
+        return None
+    return values[-1].decode("utf-8", "replace")
+
+
+class HubSocket(AccessMixin, QueuedSocket, WebSocketHandler):
+    """What every PiCloud websocket shares: access checks and the outgoing queue."""
+
+    listed = True  # shown in info's all_connections
+
+    def prepare(self) -> None:
+        self.check_access()
+
+    def check_origin(self, origin: str) -> bool:
+        # The API key is the capability and no cookie rides along, so a page
+        # from any origin may connect (the existing browser clients do).
+        return True
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        app = self.application
+        self.address = self.peer_address()
+        assert self.ws_connection is not None
+        self.start_queue(app.outbox, self.ws_connection.stream)  # type: ignore[attr-defined]
+        app.sockets.add(self)
+        if self.listed:
+            app.pubsub.connect(self, self.client_name, self.address)
+        log.info("connect %s %s", self.request.path, self.describe())
+
+    def on_close(self) -> None:
+        app = self.application
+        self.stop_queue()
+        app.pubsub.disconnect(self)
+        app.forget(self)
+        log.info(
+            "disconnect %s %s code=%s", self.request.path, self.describe(), self.close_code
+        )
+
+    def describe(self) -> str:
+        name = f"{self.client_name!r} " if self.client_name else ""
+        return f"{name}from {getattr(self, 'address', '?')}"
+
+    def send_error_frame(self, error: ProtocolError) -> None:
+        extra = {} if error.index is None else {"index": error.index}
+        self.send_payload(encode_error(str(error), **extra))
+
+    def close_slow(self) -> None:
+        self.close(CLOSE_TRY_AGAIN_LATER, "slow consumer")
+        stream = self._stream
+        # A peer that stopped reading never completes the close handshake.
+        stream.io_loop.call_later(ABORT_AFTER, stream.close)
+
+    def close_gracefully(self, code: int = CLOSE_GOING_AWAY, reason: str = "") -> None:
+        """Write what is queued, then the close frame."""
+        self.flush_queue()
+        self.close(code, reason or None)
+
+
+class SubscribeSocket(HubSocket):
+    def on_message(self, message: str | bytes) -> None:
+        pubsub = self.application.pubsub
+        try:
+            action, event = parse_subscriber_frame(message)
+        except ProtocolError as exc:
+            self.send_error_frame(exc)
+            return
+        if action == "subscribe":
+            pubsub.subscribe(self, event)  # type: ignore[arg-type]
+        elif action == "unsubscribe":
+            pubsub.unsubscribe(self, event)  # type: ignore[arg-type]
+        else:
+            pubsub.unsubscribe_all(self)
+
+
+class PublishSocket(HubSocket):
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            self.application.publish_body(message)
+        except ProtocolError as exc:
+            self.send_error_frame(exc)
+
+
+class InfoSocket(HubSocket):
+    needs_client_name = False
+    listed = False
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open()
+        self.application.info.add(self)
+
+    def on_close(self) -> None:
+        self.application.info.discard(self)
+        super().on_close()
+
+    def on_message(self, message: str | bytes) -> None:
+        """The info socket only pushes; what a client sends is ignored."""
+
+
+class PublishHTTP(AccessMixin, RequestHandler):
+    def prepare(self) -> None:
+        self.check_access()
+
+    def post(self) -> None:
+        try:
+            self.application.publish_body(self.request.body)
+        except ProtocolError as exc:
+            extra = {} if exc.index is None else {"index": exc.index}
+            self.set_status(400)
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+            body = {"error": str(exc), **extra}
+            self.finish(ujson.dumps(body, ensure_ascii=False).encode("utf-8"))
+            return
+        self.set_status(201)
+        self.finish()

@@ -1,0 +1,152 @@
+"""The PiCloud wire protocol without any I/O: parsing what clients send and
+encoding what the hub sends back.
+
+Everything here works on ``str``/``bytes`` and plain Python values so that it
+can be tested without sockets and shared by every handler.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import ujson
+
+from .exceptions import ProtocolError
+
+MAX_EVENT_BYTES = 256
+
+# C0 controls, DEL and the C1 controls: invisible in logs and dashboards, and
+# a classic way to smuggle confusing names past a reader.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+SUBSCRIBER_ACTIONS = frozenset({"subscribe", "unsubscribe", "unsubscribe:all"})
+
+
+def utc_timestamp(when: float | None = None) -> str:
+    """RFC 3339 in UTC, always six fractional digits and a ``Z``."""
+    if when is None:
+        when = time.time()
+    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse one JSON document, or raise ProtocolError saying why not."""
+    try:
+        return ujson.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise ProtocolError(f"invalid json: {str(exc).lower()}") from None
+
+
+def dumps(value: Any) -> bytes:
+    """Strict JSON as UTF-8: no NaN/Infinity, ``/`` left alone.
+
+    ujson happily parses ``NaN`` and ``1e999``; refusing them here, where every
+    outgoing message is encoded exactly once, costs nothing extra.
+    """
+    try:
+        text = ujson.dumps(
+            value, ensure_ascii=False, escape_forward_slashes=False, allow_nan=False
+        )
+        return text.encode("utf-8")
+    except OverflowError:
+        raise ProtocolError("data contains a non-finite number (NaN or Infinity)") from None
+    except UnicodeEncodeError:
+        raise ProtocolError("data contains an unpaired unicode surrogate") from None
+
+
+def validate_event(event: Any, *, field: str = "event") -> str:
+    """Return ``event`` if it is a usable event name, else raise ProtocolError."""
+    if event is None:
+        raise ProtocolError(f"missing '{field}'")
+    if not isinstance(event, str):
+        raise ProtocolError(f"'{field}' must be a string, not {type(event).__name__}")
+    if not event:
+        raise ProtocolError(f"'{field}' must not be empty")
+    if len(event) > MAX_EVENT_BYTES // 4 and len(event.encode("utf-8", "surrogatepass")) > MAX_EVENT_BYTES:
+        raise ProtocolError(f"'{field}' is longer than {MAX_EVENT_BYTES} bytes")
+    bad = _CONTROL.search(event)
+    if bad:
+        raise ProtocolError(f"'{field}' contains control character {bad.group()!r}")
+    return event
+
+
+def parse_subscriber_frame(text: str | bytes) -> tuple[str, str | None]:
+    """Parse a frame sent on ``/subscribe``; return ``(action, event)``."""
+    frame = loads(text)
+    if not isinstance(frame, dict):
+        raise ProtocolError(f"frame must be a json object, not {_json_type(frame)}")
+    action = frame.get("action")
+    if action not in SUBSCRIBER_ACTIONS:
+        if action is None:
+            raise ProtocolError("missing 'action'")
+        raise ProtocolError(f"unknown action {_short(action)}")
+    if action == "unsubscribe:all":
+        return action, None
+    return action, validate_event(frame.get("event"))
+
+
+def parse_publication(item: Any) -> tuple[str, Any]:
+    """Validate one publish object; return ``(event, data)``.
+
+    ``action`` may be present (the browser client sends ``"publish"``) but
+    must not claim to be something else.
+    """
+    if not isinstance(item, dict):
+        raise ProtocolError(f"message must be a json object, not {_json_type(item)}")
+    action = item.get("action", "publish")
+    if action != "publish":
+        raise ProtocolError(f"unknown action {_short(action)}")
+    return validate_event(item.get("event")), item.get("data")
+
+
+def parse_publish_body(body: str | bytes) -> list[tuple[str, Any]]:
+    """Parse a publish frame or HTTP body: one object, or a batch (a list).
+
+    A bad element rejects the whole batch, naming its index, so that a
+    script never has to guess which half of its readings got through.
+    """
+    doc = loads(body)
+    if isinstance(doc, list):
+        if not doc:
+            raise ProtocolError("batch must not be empty")
+        items = []
+        for index, item in enumerate(doc):
+            try:
+                items.append(parse_publication(item))
+            except ProtocolError as exc:
+                raise ProtocolError(f"batch element {index}: {exc}", index=index) from None
+        return items
+    return [parse_publication(doc)]
+
+
+def encode_publish(event: str, data: Any, created_at: str) -> bytes:
+    """The frame every subscriber of ``event`` receives, as UTF-8 JSON."""
+    return dumps({"action": "publish", "event": event, "data": data, "created_at": created_at})
+
+
+def encode_error(message: str, **extra: Any) -> bytes:
+    frame = {"action": "error", "error": message}
+    frame.update(extra)
+    return dumps(frame)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

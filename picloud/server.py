@@ -1,0 +1,112 @@
+"""Runs the hub: binds sockets, sets up TLS, serves until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import ssl
+import sys
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from . import __version__
+from .app import make_app
+from .auth import load_or_create_key
+from .brokers import broker_from_url
+from .config import Config
+from .exceptions import ConfigError
+from .pubsub import PubSub
+
+log = logging.getLogger("picloud.server")
+
+
+def tls_context(config: Config) -> ssl.SSLContext | None:
+    if not config.tls:
+        return None
+    if not config.cert_file or not config.key_file:
+        raise ConfigError("tls is on but CERT_FILE and KEY_FILE are not both set")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.cert_file, config.key_file)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"tls file not found: {exc.filename!r}") from None
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot load tls certificate {config.cert_file!r} and key {config.key_file!r}: "
+            f"{getattr(exc, 'reason', None) or exc}".lower()
+        ) from None
+    return context
+
+
+def resolve_key(config: Config) -> None:
+    """Make sure the hub never runs open by accident (see README: API key)."""
+    if config.no_auth:
+        log.warning("authentication is off (--no-auth): anyone who can reach the hub may use it")
+        return
+    if config.api_key:
+        return
+    config.api_key, created = load_or_create_key(config.state_dir)
+    where = config.state_dir / "api_key"
+    verb = "generated" if created else "using"
+    print(f"picloud: {verb} api key {config.api_key} (stored in {where})", flush=True)
+
+
+def listen(config: Config) -> list:
+    try:
+        return bind_sockets(config.port, config.host or None)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {config.port} is already in use") from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(f"no permission to listen on port {config.port}") from None
+        raise ConfigError(f"cannot listen on {config.host or '*'}:{config.port}: {exc.strerror}") from None
+
+
+async def serve(config: Config) -> None:
+    ssl_options = tls_context(config)
+    pubsub = PubSub(broker_from_url(config.broker))
+    app = make_app(config, pubsub)
+    sockets = listen(config)
+    server = HTTPServer(
+        app, ssl_options=ssl_options, xheaders=config.xheaders,
+        max_body_size=config.max_message_bytes,
+    )
+    server.add_sockets(sockets)
+    await pubsub.broker.start(pubsub.deliver)
+
+    port = sockets[0].getsockname()[1]
+    host = config.host or "[::]"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    print(f"picloud {__version__} listening on {config.scheme}://{host}:{port}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    log.info("shutting down")
+    server.stop()
+    await app.shutdown(config.shutdown_drain)
+    await pubsub.broker.stop()
+    await server.close_all_connections()
+
+
+def run(config: Config) -> None:
+    resolve_key(config)
+    tls_context(config)  # fail before binding anything
+    try:
+        import uvloop  # optional extra: a faster event loop where installed
+    except ImportError:
+        asyncio.run(serve(config))
+    else:
+        if sys.version_info >= (3, 11):
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(serve(config))
+        else:
+            uvloop.install()
+            asyncio.run(serve(config))
