@@ -15,9 +15,13 @@ from .auth import Authenticator
 from .config import Config
 from .exceptions import ProtocolError
 from .handlers import InfoSocket, PublishHTTP, PublishSocket, SubscribeSocket
+from .history import History
 from .outbox import Outbox
-from .protocol import dumps, parse_publish_body
+from .protocol import dumps
+from .protocol2 import parse_publications
 from .pubsub import Message, PubSub
+from .queries import HistoryHTTP, RetainedHTTP
+from .retained import FILE_NAME, RetainedStore
 
 access_log = logging.getLogger("picloud.access")
 log = logging.getLogger("picloud.app")
@@ -102,6 +106,8 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/info"), InfoSocket),
             Rule(PathMatches(r"/publish"), PublishHTTP),
             Rule(PathMatches(r"/healthz"), HealthHandler),
+            Rule(PathMatches(r"/retained"), RetainedHTTP),
+            Rule(PathMatches(r"/history"), HistoryHTTP),
         ]
         super().__init__(
             rules,
@@ -112,17 +118,22 @@ class PiCloudApp(Application):
 
     def publish_body(self, body: str | bytes) -> list[Message]:
         """Publish one message or a batch; a batch is all-or-nothing."""
+        return [message for message, _ in self.publish_frames(body)]
+
+    def publish_frames(self, body: str | bytes) -> list[tuple[Message, Any]]:
+        """As publish_body, returning each message with its request ``id``."""
         pubsub = self.pubsub
-        items = parse_publish_body(body)
+        items = parse_publications(body)
         messages = []
-        for index, (event, data) in enumerate(items):
+        for index, item in enumerate(items):
             try:
-                messages.append(pubsub.prepare(event, data))
+                messages.append((pubsub.prepare(item.event, item.data, retain=item.retain), item.id))
             except ProtocolError as exc:
                 if len(items) == 1:
+                    exc.id = item.id
                     raise
-                raise ProtocolError(f"batch element {index}: {exc}", index=index) from None
-        for message in messages:
+                raise ProtocolError(f"batch element {index}: {exc}", index=index, id=item.id) from None
+        for message, _ in messages:
             pubsub.publish_message(message)
         return messages
 
@@ -144,6 +155,7 @@ class PiCloudApp(Application):
                 await asyncio.wait_for(self._drained.wait(), drain)
             except asyncio.TimeoutError:
                 log.warning("%d connections did not close in %.1fs", len(self.sockets), drain)
+        await self.pubsub.retained.close()
 
 
 def log_request(handler: RequestHandler) -> None:
@@ -163,10 +175,17 @@ def log_request(handler: RequestHandler) -> None:
     )
 
 
+def make_pubsub(config: Config, broker: Any = None) -> PubSub:
+    """The hub's PubSub with history and retained values as ``config`` says."""
+    history = History(config.history_size, config.history_ttl)
+    retained = RetainedStore(config.state_dir / FILE_NAME, config.retain_interval)
+    return PubSub(broker, history, retained)
+
+
 def make_app(config: Config, pubsub: PubSub | None = None, auth: Authenticator | None = None) -> PiCloudApp:
     """The Application for ``config``; does no I/O."""
     if auth is None:
         if not (config.api_key or config.no_auth):
             raise ValueError("an api key is required unless no_auth is set")
         auth = Authenticator(None if config.no_auth else {config.api_key: "admin"})
-    return PiCloudApp(config, pubsub or PubSub(), auth)
+    return PiCloudApp(config, pubsub or make_pubsub(config), auth)

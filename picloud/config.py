@@ -39,6 +39,10 @@ class Config:
     max_message_bytes: int = 1 * MIB
     shutdown_drain: float = 5.0
     xheaders: bool = False
+    # History and retained values (see picloud/history.py, picloud/retained.py).
+    history_size: int = 100
+    history_ttl: float = 0.0  # seconds; 0: no age limit
+    retain_interval: float = 1.0  # at most one retained-values write per interval
 
     def __post_init__(self) -> None:
         if self.state_dir is None:

@@ -19,9 +19,10 @@ class PiCloudError(Exception):
 class ProtocolError(PiCloudError):
     """A frame or body broke the protocol; the connection stays usable."""
 
-    def __init__(self, message: str, *, index: int | None = None) -> None:
+    def __init__(self, message: str, *, index: int | None = None, id: object = None) -> None:
         super().__init__(message)
         self.index = index
+        self.id = id  # the request's "id", echoed in the error reply
 
 
 class ConfigError(PiCloudError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,9 @@ from tornado.websocket import WebSocketHandler
 
 from .exceptions import ProtocolError
 from .outbox import ABORT_AFTER, QueuedSocket
-from .protocol import encode_error, parse_publish_body, parse_subscriber_frame
+from .protocol import encode_error
+from .protocol2 import encode_reply, parse_subscribe_request
+from .subscriber import handle_request
 
 if TYPE_CHECKING:
     from .app import PiCloudApp
@@ -125,6 +128,8 @@ class HubSocket(AccessMixin, QueuedSocket, WebSocketHandler):
 
     def send_error_frame(self, error: ProtocolError) -> None:
         extra = {} if error.index is None else {"index": error.index}
+        if error.id is not None:
+            extra["id"] = error.id
         self.send_payload(encode_error(str(error), **extra))
 
     def close_slow(self) -> None:
@@ -140,27 +145,52 @@ class HubSocket(AccessMixin, QueuedSocket, WebSocketHandler):
 
 
 class SubscribeSocket(HubSocket):
+    protocol = 1  # 2 when the client opted in to newer frames (?protocol=2)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        if _query_arg(self.request, "protocol") == "2":
+            self.protocol = 2
+        super().open(*args, **kwargs)
+
     def on_message(self, message: str | bytes) -> None:
-        pubsub = self.application.pubsub
         try:
-            action, event = parse_subscriber_frame(message)
+            request = parse_subscribe_request(message)
+            reply = self.send_payload if self.protocol == 2 else None
+            handle_request(self.application.pubsub, self, request, reply)
         except ProtocolError as exc:
             self.send_error_frame(exc)
-            return
-        if action == "subscribe":
-            pubsub.subscribe(self, event)  # type: ignore[arg-type]
-        elif action == "unsubscribe":
-            pubsub.unsubscribe(self, event)  # type: ignore[arg-type]
-        else:
-            pubsub.unsubscribe_all(self)
 
 
 class PublishSocket(HubSocket):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acks: set[asyncio.Future[None]] = set()  # pending acks of retained publishes
+
     def on_message(self, message: str | bytes) -> None:
         try:
-            self.application.publish_body(message)
+            published = self.application.publish_frames(message)
         except ProtocolError as exc:
             self.send_error_frame(exc)
+            return
+        # The original clients never read this socket: only a frame with an
+        # "id" gets an ack, and a retained one only once it is stored.
+        for sent, request_id in published:
+            if request_id is None:
+                continue
+            if sent.retain:
+                self._acks.add(asyncio.ensure_future(self._ack_when_stored(request_id)))
+            else:
+                self.send_payload(encode_reply("ack", id=request_id))
+
+    async def _ack_when_stored(self, request_id: Any) -> None:
+        try:
+            await self.application.pubsub.retained.stored()
+        except OSError as exc:
+            self.send_payload(encode_error(str(exc), id=request_id))
+        else:
+            self.send_payload(encode_reply("ack", id=request_id))
+        finally:
+            self._acks.discard(asyncio.current_task())  # type: ignore[arg-type]
 
 
 class InfoSocket(HubSocket):
@@ -183,9 +213,9 @@ class PublishHTTP(AccessMixin, RequestHandler):
     def prepare(self) -> None:
         self.check_access()
 
-    def post(self) -> None:
+    async def post(self) -> None:
         try:
-            self.application.publish_body(self.request.body)
+            published = self.application.publish_frames(self.request.body)
         except ProtocolError as exc:
             extra = {} if exc.index is None else {"index": exc.index}
             self.set_status(400)
@@ -193,5 +223,10 @@ class PublishHTTP(AccessMixin, RequestHandler):
             body = {"error": str(exc), **extra}
             self.finish(ujson.dumps(body, ensure_ascii=False).encode("utf-8"))
             return
+        if any(sent.retain for sent, _ in published):
+            try:
+                await self.application.pubsub.retained.stored()
+            except OSError as exc:
+                raise Refused(500, str(exc)) from None
         self.set_status(201)
         self.finish()

@@ -13,18 +13,25 @@ from typing import Any, Protocol
 from .brokers.base import Broker
 from .brokers.memory import MemoryBroker
 from .frames import encode_frame
+from .history import History
+from .presence import Presence
 from .protocol import encode_publish, utc_timestamp, validate_event
+from .retained import RetainedStore
+from .topics import TopicTree, check_publishable, is_filter, validate_filter
 
 
 class Message:
     """One published message, encoded once and shared by every subscriber."""
 
-    __slots__ = ("_frame", "event", "payload")
+    __slots__ = ("_frame", "clears", "event", "payload", "retain", "seq")
 
     def __init__(self, event: str, payload: bytes) -> None:
         self.event = event
         self.payload = payload  # the JSON publish frame, UTF-8
         self._frame: bytes | None = None
+        self.seq = 0  # set by History.stamp when the hub accepts it
+        self.retain = False  # also becomes the event's retained value...
+        self.clears = False  # ...or clears it (retain with data null)
 
     @property
     def frame(self) -> bytes:
@@ -40,25 +47,38 @@ class Connection(Protocol):
 
 
 class PubSub:
-    def __init__(self, broker: Broker | None = None) -> None:
+    def __init__(
+        self,
+        broker: Broker | None = None,
+        history: History | None = None,
+        retained: RetainedStore | None = None,
+    ) -> None:
         self.broker: Broker = broker if broker is not None else MemoryBroker()
+        self.history = history if history is not None else History()
+        self.retained = retained if retained is not None else RetainedStore()
+        # Wildcard filters, mapped to the same subscriber dicts as _subscribers.
+        self._filters = TopicTree()
         # Insertion-ordered dicts used as sets: info lists in connect order.
         self._clients: dict[Connection, tuple[str, str, str]] = {}
         self._subscribers: dict[str, dict[Connection, None]] = {}
         self._events_of: dict[Connection, dict[str, None]] = {}
         self.published = 0
         self.delivered = 0
+        self.presence = Presence(self)
 
     # -- connections -------------------------------------------------------
 
     def connect(self, conn: Connection, client_name: str, ip_address: str) -> None:
         """Register a ``/subscribe`` or ``/publish`` connection (listed in info)."""
         self._clients[conn] = (client_name, ip_address, utc_timestamp())
+        self.presence.joined(client_name)
 
     def disconnect(self, conn: Connection) -> None:
         """Forget everything about ``conn``; safe to call more than once."""
         self.unsubscribe_all(conn)
-        self._clients.pop(conn, None)
+        client = self._clients.pop(conn, None)
+        if client is not None:
+            self.presence.left(client[0])
 
     @property
     def connection_count(self) -> int:
@@ -67,7 +87,11 @@ class PubSub:
     # -- subscriptions -----------------------------------------------------
 
     def subscribe(self, conn: Connection, event: str) -> bool:
-        """Subscribe ``conn`` to ``event``; False if it already was."""
+        """Subscribe ``conn`` to ``event`` (a name or a wildcard filter); False
+        if it already was. Raises ProtocolError for a malformed filter."""
+        wildcard = is_filter(event)
+        if wildcard:
+            validate_filter(event)
         events = self._events_of.setdefault(conn, {})
         if event in events:
             return False
@@ -75,6 +99,9 @@ class PubSub:
         subscribers = self._subscribers.get(event)
         if subscribers is None:
             subscribers = self._subscribers[event] = {}
+            if wildcard:
+                self._filters.add(event, subscribers)
+            # A wildcard filter is passed as given: the broker subscribes broadly.
             self.broker.interest(event, True)
         subscribers[conn] = None
         return True
@@ -103,6 +130,8 @@ class PubSub:
         del subscribers[conn]
         if not subscribers:
             del self._subscribers[event]
+            if is_filter(event):
+                self._filters.remove(event)
             self.broker.interest(event, False)
 
     def subscriptions_of(self, conn: Connection) -> list[str]:
@@ -113,30 +142,56 @@ class PubSub:
 
     # -- publishing --------------------------------------------------------
 
-    def prepare(self, event: str, data: Any = None, *, created_at: str | None = None) -> Message:
+    def prepare(
+        self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False
+    ) -> Message:
         """Validate and encode a message without delivering it.
 
         Raises ProtocolError for a bad event name or data that is not strict
         JSON, so a batch can be checked whole before anyone receives any of it.
         """
         validate_event(event)
-        return Message(event, encode_publish(event, data, created_at or utc_timestamp()))
+        check_publishable(event)
+        message = Message(event, encode_publish(event, data, created_at or utc_timestamp()))
+        if retain:
+            message.retain = True
+            message.clears = data is None
+        return message
 
     def publish_message(self, message: Message) -> None:
         """Deliver a prepared message here and relay it to other hubs."""
+        # seq is given on acceptance, not in prepare(), so a batch refused
+        # half-way leaves no gap in any event's sequence.
+        self.history.stamp(message)
+        if message.retain:
+            self.retained.update(message, message.clears)
         self.published += 1
         self.deliver(message)
         if not self.broker.local_only:
             self.broker.publish(message)
 
-    def publish(self, event: str, data: Any = None, *, created_at: str | None = None) -> Message:
-        message = self.prepare(event, data, created_at=created_at)
+    def publish(
+        self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False
+    ) -> Message:
+        message = self.prepare(event, data, created_at=created_at, retain=retain)
         self.publish_message(message)
         return message
 
     def deliver(self, message: Message) -> int:
-        """Hand ``message`` to every local subscriber of its event."""
+        """Hand ``message`` to every local subscriber of its event, once each
+        however many of its subscriptions match."""
         subscribers = self._subscribers.get(message.event)
+        if self._filters.count:
+            found = self._filters.match(message.event)
+            if found:
+                if subscribers:
+                    found.append(subscribers)
+                if len(found) == 1:
+                    subscribers = found[0]
+                else:
+                    subscribers = {}
+                    for group in found:
+                        subscribers.update(group)
         if not subscribers:
             return 0
         for conn in subscribers:
@@ -144,6 +199,29 @@ class PubSub:
         count = len(subscribers)
         self.delivered += count
         return count
+
+    def join(
+        self, conn: Connection, event: str, since: tuple[int, str] | None = None
+    ) -> tuple[list[Message], bool | None] | None:
+        """Subscribe and return what ``conn`` must receive before live messages.
+
+        That is the retained value(s), or with ``since`` (``(seq, epoch)``,
+        exact names only) the kept messages after it, plus whether nothing
+        was lost (None without ``since``). When recovery fails, the retained
+        value comes first, then what is kept. None if already subscribed.
+        The caller sends them before returning to the event loop, so no
+        publish can fall between the catch-up and live delivery.
+        """
+        if not self.subscribe(conn, event):
+            return None
+        if since is None:
+            return list(self.retained.items(event)), None
+        replay, recovered = self.history.since(event, since[0], since[1])
+        if not recovered:
+            retained = self.retained.get(event)
+            if retained is not None:
+                replay.insert(0, retained)
+        return replay, recovered
 
     # -- info ----------------------------------------------------------------
 

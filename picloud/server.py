@@ -13,12 +13,11 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from . import __version__
-from .app import make_app
+from .app import make_app, make_pubsub
 from .auth import load_or_create_key
 from .brokers import broker_from_url
 from .config import Config
 from .exceptions import ConfigError
-from .pubsub import PubSub
 
 log = logging.getLogger("picloud.server")
 
@@ -67,7 +66,7 @@ def listen(config: Config) -> list:
 
 async def serve(config: Config) -> None:
     ssl_options = tls_context(config)
-    pubsub = PubSub(broker_from_url(config.broker))
+    pubsub = make_pubsub(config, broker_from_url(config.broker))
     app = make_app(config, pubsub)
     sockets = listen(config)
     server = HTTPServer(

@@ -30,7 +30,7 @@ async def test_publish_over_websocket_reaches_subscriber(ws):
     pub = await ws("/publish", clientName="sensor")
     await send_json(pub, {"event": "temperature", "data": "21.5"})
     message = await read_json(sub)
-    assert list(message) == ["action", "event", "data", "created_at"]
+    assert list(message)[:4] == ["action", "event", "data", "created_at"]
     assert message["action"] == "publish"
     assert message["event"] == "temperature"
     assert message["data"] == "21.5"

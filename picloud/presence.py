@@ -1,0 +1,74 @@
+"""Presence: a retained ``$SYS/clients/<client name>`` event per client name.
+
+Its data is ``{"online": true|false, "since": "<RFC 3339>"}``: online while
+at least one ``/subscribe`` or ``/publish`` connection of that name is open.
+A dashboard subscribes to ``$SYS/clients/+`` and gets every device's state at
+once (MQTT users know this as a last will). Clients cannot publish under
+``$SYS/``; only this module does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from .exceptions import ProtocolError
+from .protocol import encode_publish, loads, utc_timestamp, validate_event
+
+if TYPE_CHECKING:
+    from .pubsub import PubSub
+
+log = logging.getLogger("picloud.presence")
+
+PREFIX = "$SYS/clients/"
+
+
+def presence_event(client_name: str) -> str:
+    return PREFIX + client_name
+
+
+class Presence:
+    def __init__(self, pubsub: PubSub) -> None:
+        self.pubsub = pubsub
+        self._open: dict[str, int] = {}  # client name -> open connections
+        self._mark_stale_offline()
+
+    def joined(self, client_name: str) -> None:
+        count = self._open.get(client_name, 0)
+        self._open[client_name] = count + 1
+        if not count:
+            self._announce(client_name, True)
+
+    def left(self, client_name: str) -> None:
+        count = self._open.get(client_name, 0)
+        if count <= 1:
+            self._open.pop(client_name, None)
+            if count:
+                self._announce(client_name, False)
+        else:
+            self._open[client_name] = count - 1
+
+    def _mark_stale_offline(self) -> None:
+        """Values kept from before a restart (or crash) still saying online
+        are not true any more: nobody is connected to a hub that just started."""
+        for value in list(self.pubsub.retained.items(PREFIX + "#")):
+            try:
+                online = loads(value.payload)["data"]["online"]
+            except (KeyError, TypeError, ProtocolError):
+                continue
+            if online is True:
+                self._announce(value.event[len(PREFIX):], False)
+
+    def _announce(self, client_name: str, online: bool) -> None:
+        from .pubsub import Message
+
+        event = presence_event(client_name)
+        try:
+            validate_event(event)
+        except ProtocolError as exc:
+            log.debug("no presence for client %r: %s", client_name, exc)
+            return
+        now = utc_timestamp()
+        message = Message(event, encode_publish(event, {"online": online, "since": now}, now))
+        message.retain = True
+        self.pubsub.publish_message(message)

@@ -1,0 +1,206 @@
+"""Retained values: the last ``"retain": true`` message of each event.
+
+A new subscriber receives the event's retained value first, marked
+``"retained": true``; that variant is encoded once per retained value, not
+per subscriber. Publishing ``"retain": true`` with ``"data": null`` clears it.
+
+Persistence (memory broker): the whole set is one JSON file in the state
+directory, replaced atomically (temporary file, fsync, rename, fsync of the
+directory), so a crash at any moment leaves either the previous file or the
+new one, never a mix. An SD card wears out, so writes are coalesced: at most
+one write per ``interval`` seconds (default 1) however many values change,
+plus one final write on shutdown. A crash loses at most the last interval's
+changes; an acknowledged retained publish (see ``stored``) is on disk.
+
+The interface a Redis implementation provides: ``get``, ``items``,
+``update``, ``stored`` and ``close`` (there the values live in Redis and
+``stored`` waits for its reply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ujson
+
+from .protocol import dumps
+from .topics import is_filter, matches
+
+if TYPE_CHECKING:
+    from .pubsub import Message
+
+log = logging.getLogger("picloud.retained")
+
+FILE_NAME = "retained.json"
+
+
+def retained_variant(message: Message) -> Message:
+    """The frame a late subscriber gets: the publish frame plus ``"retained": true``."""
+    from .pubsub import Message
+
+    variant = Message(message.event, message.payload[:-1] + b',"retained":true}')
+    variant.seq = message.seq
+    return variant
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # make the rename itself durable
+    finally:
+        os.close(fd)
+
+
+class RetainedStore:
+    """Retained values in memory, persisted to ``path`` when one is given."""
+
+    def __init__(self, path: Path | None = None, interval: float = 1.0) -> None:
+        self.path = path
+        self.interval = interval
+        self.writes = 0
+        self._values: dict[str, Message] = {}
+        self._dirty = False
+        self._writing = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_write = 0.0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Future[None] | None = None
+        if path is not None:
+            self._load(path)
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, event: str) -> Message | None:
+        return self._values.get(event)
+
+    def items(self, pattern: str | None = None) -> Iterator[Message]:
+        """Retained values (``"retained": true`` variants), all or those ``pattern`` matches."""
+        if pattern is None:
+            yield from self._values.values()
+        elif not is_filter(pattern):
+            value = self._values.get(pattern)
+            if value is not None:
+                yield value
+        else:
+            for event, value in list(self._values.items()):
+                if matches(pattern, event):
+                    yield value
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    # -- writing -----------------------------------------------------------
+
+    def update(self, message: Message, clear: bool = False) -> None:
+        """Make ``message`` its event's retained value, or clear the value."""
+        if clear:
+            if self._values.pop(message.event, None) is None:
+                return
+        else:
+            self._values[message.event] = retained_variant(message)
+        if self.path is not None:
+            self._dirty = True
+            self._schedule()
+
+    def stored(self) -> asyncio.Future[None]:
+        """Resolves once every change made so far is on disk (or failed to be)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        if self.path is None or not (self._dirty or self._writing):
+            waiter.set_result(None)
+        else:
+            self._waiters.append(waiter)
+            self._schedule()
+        return waiter
+
+    async def close(self) -> None:
+        """Write what is pending now (on shutdown)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._writing:
+            await asyncio.sleep(0.01)
+        if self._dirty:
+            await self._write()
+
+    def _schedule(self) -> None:
+        if self._timer is not None or self._writing:
+            return  # the running write reschedules when it ends
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (unit use): close() writes
+        delay = max(0.0, self._last_write + self.interval - time.monotonic())
+        self._timer = loop.call_later(delay, self._start_write)
+
+    def _start_write(self) -> None:
+        self._timer = None
+        self._task = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        self._dirty = False
+        self._writing = True
+        waiters, self._waiters = self._waiters, []
+        data = self._encode()
+        error: BaseException | None = None
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, write_atomic, self.path, data)
+            self.writes += 1
+        except OSError as exc:
+            error = exc
+            self._dirty = True  # try again at the next interval
+            log.error("cannot write retained values to %s: %s", self.path, exc)
+        finally:
+            self._writing = False
+            self._last_write = time.monotonic()
+        for waiter in waiters:
+            if not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(OSError(f"cannot store retained value: {error}"))
+        if self._dirty or self._waiters:
+            self._schedule()
+
+    def _encode(self) -> bytes:
+        # The stored payloads are already JSON: join them, do not re-encode.
+        return b'{"version":1,"retained":[' + b",".join(m.payload for m in self._values.values()) + b"]}"
+
+    def _load(self, path: Path) -> None:
+        try:
+            doc = ujson.loads(path.read_bytes())
+            values = doc["retained"]
+            for frame in values:
+                event = frame["event"]
+                if not isinstance(event, str):
+                    raise TypeError("event is not a string")
+                frame["retained"] = True
+                from .pubsub import Message
+
+                message = Message(event, dumps(frame))
+                message.seq = frame.get("seq") or 0
+                self._values[event] = message
+        except FileNotFoundError:
+            return
+        except (ValueError, TypeError, KeyError, OSError) as exc:
+            # Cannot happen through our own writes; keep the file for a human.
+            aside = path.with_name(path.name + ".unreadable")
+            log.error("cannot read %s (%s); moved it to %s, starting empty", path, exc, aside)
+            self._values.clear()
+            os.replace(path, aside)
+        else:
+            log.info("loaded %d retained values from %s", len(self._values), path)
