@@ -11,11 +11,18 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
+from picloud.config import Config
 from picloud.pubsub import PubSub
 from picloud.retained import FILE_NAME, RetainedStore
 
 from .conftest import KEY, read_json, send_json, subscribed
 from .test_handlers import post
+
+
+@pytest.fixture
+def config(tmp_path):
+    # Short write interval: a retained publish is answered once on disk.
+    return Config(api_key=KEY, state_dir=tmp_path / "state", info_interval=0.2, retain_interval=0.05)
 
 
 def test_store_persists_and_reloads(tmp_path):
