@@ -184,14 +184,13 @@ class PubSub:
         if self._filters.count:
             found = self._filters.match(message.event)
             if found:
-                if subscribers:
-                    found.append(subscribers)
-                if len(found) == 1:
+                if len(found) == 1 and not subscribers:
                     subscribers = found[0]
-                else:
-                    subscribers = {}
+                else:  # a connection matched twice still gets it once
+                    merged = dict(subscribers) if subscribers else {}
                     for group in found:
-                        subscribers.update(group)
+                        merged.update(group)
+                    subscribers = merged
         if not subscribers:
             return 0
         for conn in subscribers:

@@ -9,16 +9,26 @@ ordinary, since names from before wildcards existed may contain them:
 ``c#`` and ``a+b`` are plain names.
 
 Exact names never touch this module's tree: the hub keeps them in a dict,
-and a publish walks the tree only while some wildcard filter exists.
+and a publish consults the tree only while some wildcard filter exists.
+Even then most publishes cost one dict lookup: what a name matched is
+cached until a filter is added or removed (bench/wildcards.py measures it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .exceptions import ProtocolError
 
 SYSTEM_PREFIX = "$SYS"
+
+# Names whose matches are remembered; past this the cache starts over, so a
+# flood of distinct names costs at most this many entries (a few MB at most:
+# names that match nothing share one empty tuple). A name not cached costs a
+# walk of the tree, about 3 us on a small machine.
+MATCH_CACHE_SIZE = 16384
+_NOTHING: tuple[Any, ...] = ()
 
 
 def is_filter(name: str) -> bool:
@@ -82,6 +92,7 @@ class TopicTree:
     def __init__(self) -> None:
         self._root = _Node()
         self.count = 0
+        self._cache: dict[str, Sequence[Any]] = {}
 
     def __len__(self) -> int:
         return self.count
@@ -96,6 +107,7 @@ class TopicTree:
         if node.subscribers is None:
             self.count += 1
         node.subscribers = value
+        self._cache.clear()
 
     def remove(self, filter_: str) -> None:
         path = [self._root]
@@ -110,6 +122,7 @@ class TopicTree:
             return
         node.subscribers = None
         self.count -= 1
+        self._cache.clear()
         # Prune the branch so a tree of departed filters does not linger.
         for depth in range(len(levels), 0, -1):
             node = path[depth]
@@ -117,8 +130,17 @@ class TopicTree:
                 break
             del path[depth - 1].children[levels[depth - 1]]
 
-    def match(self, name: str) -> list[Any]:
-        """The values of every filter matching event ``name``."""
+    def match(self, name: str) -> Sequence[Any]:
+        """The values of every filter matching event ``name`` (do not modify it)."""
+        found = self._cache.get(name)
+        if found is None:
+            cache = self._cache
+            if len(cache) >= MATCH_CACHE_SIZE:
+                cache.clear()
+            found = cache[name] = self._match(name) or _NOTHING
+        return found
+
+    def _match(self, name: str) -> list[Any]:
         found: list[Any] = []
         root = self._root
         if not root.children:

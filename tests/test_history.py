@@ -31,7 +31,8 @@ def test_seq_counts_per_event_and_is_in_the_frame():
     pubsub.subscribe(sub, "b")
     for event in "aab":
         pubsub.publish(event, 1)
-    assert [(m["event"], m["seq"], m["epoch"]) for m in sub.got] == [("a", 1, "e1"), ("a", 2, "e1"), ("b", 1, "e1")]
+    got = [(m["event"], m["seq"], m["epoch"]) for m in sub.got]
+    assert got == [("a", 1, "e1"), ("a", 2, "e1"), ("b", 1, "e1")]
     assert list(sub.got[0])[:4] == ["action", "event", "data", "created_at"]
 
 
@@ -192,7 +193,8 @@ def test_epoch_changes_after_restart(hub_process):
 
 
 async def _subscribe_epoch(hub):
-    request = HTTPRequest(f"{hub.ws_url}/subscribe?clientName=c&protocol=2", headers={"X-API-Key": KEY})
+    url = f"{hub.ws_url}/subscribe?clientName=c&protocol=2"
+    request = HTTPRequest(url, headers={"X-API-Key": KEY})
     conn = await websocket_connect(request)
     await send_json(conn, {"action": "subscribe", "event": "t", "since": {"seq": 3, "epoch": "gone"}})
     frame = await read_json(conn)
