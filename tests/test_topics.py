@@ -81,7 +81,7 @@ def test_tree_returns_every_matching_filter_once():
         tree.add(f, f)
     assert sorted(tree.match("a/b")) == sorted(["#", "a/#", "a/+", "+/b", "a/b/#"])
     assert sorted(tree.match("a")) == ["#", "a/#"]
-    assert tree.match("zzz") == ()
+    assert tree.match("$zzz") == ()
 
 
 def test_tree_remove_prunes_and_counts():
