@@ -79,6 +79,7 @@ class RetainedStore:
         self._last_write = 0.0
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Future[None] | None = None
+        self._closed = False
         if path is not None:
             self._load(path)
 
@@ -122,23 +123,30 @@ class RetainedStore:
         waiter = loop.create_future()
         if self.path is None or not (self._dirty or self._writing):
             waiter.set_result(None)
+        elif self._closed:
+            waiter.set_exception(OSError("cannot store retained value: the hub is shutting down"))
         else:
             self._waiters.append(waiter)
             self._schedule()
         return waiter
 
     async def close(self) -> None:
-        """Write what is pending now (on shutdown)."""
+        """Write what is pending now (on shutdown); later changes stay in memory."""
+        self._closed = True
+        self._cancel_timer()
+        if self._task is not None and not self._task.done():
+            await self._task  # never raises: _write reports its own errors
+        self._cancel_timer()  # the write that just ended may have planned another
+        if self._dirty or self._waiters:
+            await self._write()
+
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        while self._writing:
-            await asyncio.sleep(0.01)
-        if self._dirty:
-            await self._write()
 
     def _schedule(self) -> None:
-        if self._timer is not None or self._writing:
+        if self._timer is not None or self._writing or self._closed:
             return  # the running write reschedules when it ends
         try:
             loop = asyncio.get_running_loop()

@@ -93,7 +93,7 @@ def test_batch_refused_half_way_leaves_no_gap():
 
 @pytest.fixture
 def config(tmp_path):
-    return Config(api_key=KEY, state_dir=tmp_path / "state", info_interval=0.2, history_size=1000)
+    return Config(api_key=KEY, state_dir=tmp_path / "state", info_interval=0.2, history_size=100_000)
 
 
 async def read_until_seq(conn, last):
@@ -202,3 +202,22 @@ async def _subscribe_epoch(hub):
     conn.close()
     assert frame["recovered"] is False
     return frame["epoch"]
+
+
+def test_history_size_from_the_environment(hub_process):
+    hub = hub_process("--api-key", KEY, env={"PICLOUD_HISTORY_SIZE": "2"})
+
+    async def check():
+        from tornado.httpclient import AsyncHTTPClient
+
+        client = AsyncHTTPClient()
+        for i in range(3):
+            await client.fetch(
+                f"{hub.url}/publish", method="POST", body=json.dumps({"event": "t", "data": i}),
+                headers={"X-API-Key": KEY, "X-API-Client-Name": "script"},
+            )
+        response = await client.fetch(f"{hub.url}/history?event=t", headers={"X-API-Key": KEY})
+        return json.loads(response.body)
+
+    doc = asyncio.run(check())
+    assert ([m["seq"] for m in doc["messages"]], doc["last_seq"], doc["complete"]) == ([2, 3], 3, False)

@@ -211,3 +211,15 @@ def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
     hub = hub_process("--api-key", KEY)
     assert "unreadable" not in hub.stderr
     assert asyncio.run(_first_frame(hub, "t"))["data"] == values[0]
+
+
+@pytest.mark.gen_test
+async def test_a_retained_value_that_cannot_be_stored_is_not_acked(ws, app, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    app.pubsub.retained.path = blocker / FILE_NAME  # its parent cannot be created
+    pub = await ws("/publish", clientName="sensor")
+    await send_json(pub, {"event": "t", "data": 1, "retain": True, "id": 3})
+    reply = await read_json(pub)
+    assert reply["action"] == "error" and reply["id"] == 3
+    assert reply["error"].startswith("cannot store retained value")
