@@ -32,8 +32,11 @@ def config(tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-def app(config: Config):
-    return make_app(config)
+def app(config: Config, io_loop):
+    app = make_app(config)
+    yield app
+    # Let a pending write of retained values finish before the loop closes.
+    io_loop.run_sync(app.pubsub.retained.close)
 
 
 @pytest.fixture
