@@ -183,7 +183,7 @@ def make_pubsub(config: Config, broker: Any = None) -> PubSub:
 
 
 def make_app(config: Config, pubsub: PubSub | None = None, auth: Authenticator | None = None) -> PiCloudApp:
-    """The Application for ``config``; does no I/O."""
+    """The Application for ``config``; its only I/O reads the retained values."""
     if auth is None:
         if not (config.api_key or config.no_auth):
             raise ValueError("an api key is required unless no_auth is set")

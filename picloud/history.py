@@ -42,7 +42,7 @@ class History:
         self.size = size
         self.ttl = ttl or None
         self.epoch = epoch or new_epoch()
-        self._epoch_bytes = self.epoch.encode("ascii")
+        self._tail = b',"epoch":"%s"}' % self.epoch.encode("ascii")
         self._seq: dict[str, int] = {}
         self._kept: dict[str, deque[tuple[float, Message]]] = {}
 
@@ -52,12 +52,12 @@ class History:
         seq = self._seq.get(event, 0) + 1
         self._seq[event] = seq
         message.seq = seq
-        message.payload = b'%s,"seq":%d,"epoch":"%s"}' % (message.payload[:-1], seq, self._epoch_bytes)
+        message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, self._tail)
         if self.size:
             kept = self._kept.get(event)
             if kept is None:
                 kept = self._kept[event] = deque(maxlen=self.size)
-            kept.append((time.monotonic(), message))
+            kept.append((time.monotonic() if self.ttl else 0.0, message))
 
     def last_seq(self, event: str) -> int:
         return self._seq.get(event, 0)
