@@ -11,7 +11,7 @@ from tornado.websocket import WebSocketHandler
 
 from .exceptions import ProtocolError
 from .outbox import ABORT_AFTER, QueuedSocket
-from .protocol import encode_error, parse_publish_body, parse_subscriber_frame
+from .protocol import encode_error, parse_subscriber_frame
 
 if TYPE_CHECKING:
     from .app import PiCloudApp
@@ -37,7 +37,7 @@ class AccessMixin:
     upgrade: 401 for the key first, then 400 for the client name.
     """
 
-    application: "PiCloudApp"
+    application: PiCloudApp
     request: Any
     needs_client_name = True
     client_name = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -28,11 +29,12 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
         return None
     if not config.cert_file or not config.key_file:
         raise ConfigError("tls is on but CERT_FILE and KEY_FILE are not both set")
+    for path in (config.cert_file, config.key_file):
+        if not os.path.isfile(path):
+            raise ConfigError(f"tls file not found: {path!r}")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(config.cert_file, config.key_file)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"tls file not found: {exc.filename!r}") from None
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(
             f"cannot load tls certificate {config.cert_file!r} and key {config.key_file!r}: "

@@ -17,13 +17,13 @@ class Broker:
     #: True when there are no other hubs to relay to.
     local_only = True
 
-    async def start(self, deliver: Callable[["Message"], object]) -> None:
+    async def start(self, deliver: Callable[[Message], object]) -> None:
         """Begin relaying; ``deliver`` takes messages that other hubs published."""
 
     async def stop(self) -> None:
         """Stop relaying and release connections."""
 
-    def publish(self, message: "Message") -> None:
+    def publish(self, message: Message) -> None:
         """Relay a message accepted by this hub; must not block."""
 
     def interest(self, event: str, wanted: bool) -> None:
