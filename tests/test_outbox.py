@@ -173,24 +173,30 @@ async def stalled_subscriber(port: int, event: str) -> IOStream:
     return stream
 
 
-async def flood(pub, count: int, size: int) -> None:
+async def flood_past_a_stalled_subscriber(port: int):
+    """A stalled and a good subscriber; 1500 x 8 KiB published while the good
+    one checks it receives every message in order. Returns the three sockets."""
+    stalled = await stalled_subscriber(port, "t")
+    good = await connect(port, "/subscribe?clientName=good")
+    await subscribed(good, "t")
+    pub = await connect(port, "/publish?clientName=p")
+    count = 1500
+
+    async def flood() -> None:
+        for i in range(count):
+            await send_json(pub, {"event": "t", "data": f"{i}:" + "x" * 8 * 1024})
+
+    sender = asyncio.ensure_future(flood())
     for i in range(count):
-        await send_json(pub, {"event": "t", "data": f"{i}:" + "x" * size})
+        assert (await read_json(good))["data"].startswith(f"{i}:")
+    await sender
+    return stalled, good, pub
 
 
 @pytest.mark.gen_test(timeout=20)
 async def test_slow_subscriber_is_disconnected_and_others_keep_receiving(tmp_path):
     async with hub_with_small_queues(tmp_path, "disconnect") as (app, port):
-        stalled = await stalled_subscriber(port, "t")
-        good = await connect(port, "/subscribe?clientName=good")
-        await subscribed(good, "t")
-        pub = await connect(port, "/publish?clientName=p")
-        count = 1500
-        sender = asyncio.ensure_future(flood(pub, count, 8 * 1024))
-        for i in range(count):
-            message = await read_json(good)
-            assert message["data"].startswith(f"{i}:")
-        await sender
+        sockets = await flood_past_a_stalled_subscriber(port)
         assert app.outbox.slow_consumers == 1
         # The stalled peer never reads the close frame, so the hub aborts it
         # (after ABORT_AFTER seconds); nothing can be awaited for that.
@@ -200,26 +206,16 @@ async def test_slow_subscriber_is_disconnected_and_others_keep_receiving(tmp_pat
         names = [c["client_name"] for c in app.pubsub.snapshot()["all_connections"]]
         assert names == ["good", "p"]
         assert app.outbox.total_bytes == 0
-        stalled.close()
-        good.close()
-        pub.close()
+        for sock in sockets:
+            sock.close()
 
 
 @pytest.mark.gen_test(timeout=20)
 async def test_drop_policy_keeps_the_slow_subscriber_and_counts(tmp_path):
     async with hub_with_small_queues(tmp_path, "drop") as (app, port):
-        stalled = await stalled_subscriber(port, "t")
-        good = await connect(port, "/subscribe?clientName=good")
-        await subscribed(good, "t")
-        pub = await connect(port, "/publish?clientName=p")
-        count = 1500
-        sender = asyncio.ensure_future(flood(pub, count, 8 * 1024))
-        for i in range(count):
-            assert (await read_json(good))["data"].startswith(f"{i}:")
-        await sender
+        sockets = await flood_past_a_stalled_subscriber(port)
         assert app.outbox.slow_consumers == 1  # one episode, however many frames
         assert app.outbox.dropped_frames > 0
         assert app.pubsub.connection_count == 3  # still connected
-        stalled.close()
-        good.close()
-        pub.close()
+        for sock in sockets:
+            sock.close()
