@@ -142,6 +142,7 @@
         ws.onopen = function () {
             infoAttempt = 0;
             setStatus("live", "live");
+            $("main").classList.remove("stale");
         };
         ws.onmessage = function (event) {
             if (info === ws) {
@@ -153,6 +154,7 @@
                 return;
             }
             info = null;
+            $("main").classList.add("stale");
             // Check the key again first: the hub may have come back with another.
             clearTimeout(pollTimer);
             unreachable(function () { reconnect(mine); });
@@ -292,6 +294,7 @@
             when.title = new Date(c.connected_at).toLocaleString();
         });
         $("no-connections").hidden = others.length > 0;
+        $("connections").hidden = connections.length === 0;
         $("n-connections").textContent = others.length;
 
         var subscriptions = snapshot.subscriptions || [];
