@@ -113,3 +113,10 @@ def test_unreachable_hub_is_shown_and_reconnected(page: Page, hub, hub_process) 
     hub_process("--api-key", KEY, "--info-interval", "0.2", "--port", str(hub.port))
     expect(page.locator("#status")).to_have_text("live", timeout=15_000)
     expect(page.locator("#main")).not_to_have_class("stale")
+
+
+def test_hub_without_auth_needs_no_key(page: Page, hub_process) -> None:
+    open_hub = hub_process("--no-auth", "--info-interval", "0.2")
+    page.goto(open_hub.url + "/")
+    expect(page.locator("#status")).to_have_text("live")
+    expect(page.locator("#login")).to_be_hidden()

@@ -429,9 +429,16 @@
     renderWatched();
     drawChart();
     var saved = sessionStorage.getItem(KEY_ITEM);
-    if (saved) {
+    if (saved !== null) {
         start(saved);
     } else {
-        showLogin(null);
+        // A hub run with --no-auth takes any key: no need to ask for one.
+        fetchStats("").then(function (answer) {
+            if (answer.result === "ok") {
+                start("");
+            } else {
+                showLogin(null);
+            }
+        });
     }
 }());
