@@ -7,6 +7,7 @@
  * - the /info websocket: connections and subscriptions, pushed by the hub;
  * - picloud.js on /subscribe (protocol=2): the tail of watched events;
  * - POST publish: the test message form, whose answer says what went wrong.
+ * dashboard-view.js draws; this file holds the state and the connections.
  * The key lives in sessionStorage, never in this page's URL.
  */
 (function () {
@@ -146,7 +147,7 @@
         };
         ws.onmessage = function (event) {
             if (info === ws) {
-                renderInfo(JSON.parse(event.data));
+                PiCloudView.renderInfo(JSON.parse(event.data), clientName);
             }
         };
         ws.onclose = function () {
@@ -187,8 +188,13 @@
         clearTimeout(pollTimer);
         pollTimer = setTimeout(function () {
             fetchStats(key).then(function (answer) {
-                if (mine !== generation || answer.result !== "ok") {
-                    return;  // the info socket notices a lost hub and reconnects
+                if (mine !== generation) {
+                    return;
+                }
+                if (answer.result !== "ok") {
+                    // A lost hub closes the info socket too, which handles it.
+                    schedulePoll(mine);
+                    return;
                 }
                 var now = Date.now();
                 var published = answer.stats.published - lastStats.stats.published;
@@ -200,114 +206,10 @@
                     rates.shift();
                 }
                 $("n-rate").textContent = rate < 10 ? rate.toFixed(1) : Math.round(rate);
-                drawChart();
+                PiCloudView.drawChart(rates, CHART_SAMPLES);
                 schedulePoll(mine);
             });
         }, POLL_MS);
-    }
-
-    function drawChart() {
-        var svg = $("chart");
-        var width = 600, height = 140;
-        var peak = Math.max.apply(null, rates.concat([1]));
-        var scale = niceCeiling(peak);
-        var step = width / (CHART_SAMPLES - 1);
-        var x0 = width - (rates.length - 1) * step;
-        var points = rates.map(function (r, i) {
-            return (x0 + i * step).toFixed(1) + "," + (height - 4 - (r / scale) * (height - 8)).toFixed(1);
-        });
-        var ns = "http://www.w3.org/2000/svg";
-        while (svg.firstChild) {
-            svg.removeChild(svg.firstChild);
-        }
-        [0.25, 0.5, 0.75].forEach(function (f) {
-            var grid = document.createElementNS(ns, "line");
-            grid.setAttribute("class", "grid");
-            grid.setAttribute("x1", 0);
-            grid.setAttribute("x2", width);
-            grid.setAttribute("y1", height * f);
-            grid.setAttribute("y2", height * f);
-            svg.appendChild(grid);
-        });
-        if (points.length > 1) {
-            var area = document.createElementNS(ns, "polygon");
-            area.setAttribute("class", "area");
-            area.setAttribute("points", x0 + "," + height + " " + points.join(" ") + " " + width + "," + height);
-            svg.appendChild(area);
-            var line = document.createElementNS(ns, "polyline");
-            line.setAttribute("class", "line");
-            line.setAttribute("points", points.join(" "));
-            svg.appendChild(line);
-        }
-        $("chart-max").textContent = "top of chart: " + scale + "/s";
-    }
-
-    function niceCeiling(value) {
-        var magnitude = Math.pow(10, Math.floor(Math.log10(value)));
-        var steps = [1, 2, 5, 10];
-        for (var i = 0; i < steps.length; i++) {
-            if (value <= steps[i] * magnitude) {
-                return steps[i] * magnitude;
-            }
-        }
-        return 10 * magnitude;
-    }
-
-    // -- connections and subscriptions ---------------------------------------
-
-    function cell(row, text, className) {
-        var td = row.insertCell();
-        td.textContent = text;
-        if (className) {
-            td.className = className;
-        }
-        return td;
-    }
-
-    function since(timestamp) {
-        var seconds = Math.max(0, (Date.now() - Date.parse(timestamp)) / 1000);
-        if (seconds < 60) {
-            return Math.floor(seconds) + " s ago";
-        }
-        if (seconds < 3600) {
-            return Math.floor(seconds / 60) + " min ago";
-        }
-        if (seconds < 86400) {
-            return Math.floor(seconds / 3600) + " h ago";
-        }
-        return Math.floor(seconds / 86400) + " days ago";
-    }
-
-    function renderInfo(snapshot) {
-        var connections = snapshot.all_connections || [];
-        var others = connections.filter(function (c) { return c.client_name !== clientName; });
-        var body = $("connections").tBodies[0];
-        body.textContent = "";
-        connections.forEach(function (c) {
-            var row = body.insertRow();
-            if (c.client_name === clientName) {
-                row.className = "own";
-            }
-            cell(row, c.client_name);
-            cell(row, c.ip_address);
-            var when = cell(row, since(c.connected_at), "when");
-            when.title = new Date(c.connected_at).toLocaleString();
-        });
-        $("no-connections").hidden = others.length > 0;
-        $("connections").hidden = connections.length === 0;
-        $("n-connections").textContent = others.length;
-
-        var subscriptions = snapshot.subscriptions || [];
-        var subBody = $("subscriptions").tBodies[0];
-        subBody.textContent = "";
-        subscriptions.forEach(function (s) {
-            var row = subBody.insertRow();
-            cell(row, s.name);
-            cell(row, s.connections.map(function (c) { return c.client_name; }).join(", "));
-        });
-        $("no-subscriptions").hidden = subscriptions.length > 0;
-        $("subscriptions").hidden = subscriptions.length === 0;
-        $("n-events").textContent = subscriptions.length;
     }
 
     // -- tail of watched events ----------------------------------------------
@@ -318,20 +220,9 @@
     }
 
     function subscribeTail(event) {
-        tailClient.subscribe(event, addTailRow);
-    }
-
-    function addTailRow(message) {
-        var body = $("tail").tBodies[0];
-        var row = body.insertRow(0);
-        row.dataset.event = message.event;
-        cell(row, new Date().toLocaleTimeString(), "when").title = message.created_at;
-        cell(row, message.event);
-        cell(row, JSON.stringify(message.data), "data");
-        while (body.rows.length > TAIL_ROWS) {
-            body.deleteRow(-1);
-        }
-        $("no-messages").hidden = true;
+        tailClient.subscribe(event, function (message) {
+            PiCloudView.addTailRow(message, TAIL_ROWS);
+        });
     }
 
     function renderWatched() {
@@ -427,7 +318,7 @@
         watched = [];
     }
     renderWatched();
-    drawChart();
+    PiCloudView.drawChart(rates, CHART_SAMPLES);
     var saved = sessionStorage.getItem(KEY_ITEM);
     if (saved !== null) {
         start(saved);
