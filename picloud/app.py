@@ -18,6 +18,7 @@ from .handlers import InfoSocket, PublishHTTP, PublishSocket, SubscribeSocket
 from .outbox import Outbox
 from .protocol import dumps, parse_publish_body
 from .pubsub import Message, PubSub
+from .web import web_rules
 
 access_log = logging.getLogger("picloud.access")
 log = logging.getLogger("picloud.app")
@@ -102,6 +103,7 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/info"), InfoSocket),
             Rule(PathMatches(r"/publish"), PublishHTTP),
             Rule(PathMatches(r"/healthz"), HealthHandler),
+            *web_rules(),  # dashboard, /picloud.js, /static/, /stats
         ]
         super().__init__(
             rules,
