@@ -56,3 +56,9 @@ def serve(tls: bool | None, log_level: str, **options: object) -> None:
         run(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# The client commands (publish, subscribe, info) live in their own module.
+from . import cli_tools  # noqa: E402
+
+cli_tools.register(main)
