@@ -20,6 +20,7 @@ import math
 import random
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -62,9 +63,13 @@ def find_sensor(kind: str = "auto") -> tuple[str, Reader]:
             raise SystemExit("no DS18B20 under /sys/bus/w1/devices (is dtoverlay=w1-gpio set?)")
     if kind in ("auto", "cpu"):
         try:
-            from gpiozero import CPUTemperature
+            from gpiozero import CPUTemperature, PinFactoryFallback
 
-            cpu = CPUTemperature()
+            with warnings.catch_warnings():
+                # Off the Pi, gpiozero warns of each GPIO library it lacks; the
+                # one line below says what matters.
+                warnings.simplefilter("ignore", PinFactoryFallback)
+                cpu = CPUTemperature()
             cpu.temperature  # noqa: B018 (fails here, not in the loop, where there is none)
             return "cpu", lambda: cpu.temperature
         except Exception as exc:

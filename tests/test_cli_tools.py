@@ -38,7 +38,8 @@ def hub(hub_process):
 def test_subscribe_prints_json_lines_from_publish(hub, tmp_path):
     env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY=KEY)
     sub = subprocess.Popen(
-        [sys.executable, "-m", "picloud", "subscribe", "t", "u/v", "--count", "5", "--client-name", "cli-sub"],
+        [sys.executable, "-m", "picloud", "subscribe", "t", "u/v", "--count", "5",
+         "--client-name", "cli-sub"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     try:

@@ -27,7 +27,8 @@ def free_port() -> int:
     return port
 
 
-def wait_subscribed(client: Client, event: str, name: str, present: bool = True, deadline: float = 10) -> None:
+def wait_subscribed(client: Client, event: str, name: str, present: bool = True,
+                    deadline: float = 10) -> None:
     """Poll the hub's info until ``name`` is (or is no longer) subscribed to ``event``.
 
     The old protocol confirms nothing, so the hub's own listing is what can be
