@@ -181,8 +181,14 @@ class AsyncClient:
         self._setup()
         if self._task is None:
             conn = await self._open("/subscribe", {"protocol": "2"})
-            self._task = asyncio.ensure_future(self._subscriber(conn))
+            self._start(conn)
         await self._ready.wait()
+
+    def _start(self, conn: WebSocketClientConnection | None = None) -> None:
+        self._task = asyncio.ensure_future(self._subscriber(conn))
+        # A refused key also reaches the sink or the queue, so nobody has to
+        # await the task for it to count as seen.
+        self._task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def _subscriber(self, conn: WebSocketClientConnection | None = None) -> None:
         delay = self.min_backoff
@@ -296,7 +302,7 @@ class AsyncClient:
             if self._sub is not None:
                 self._send_subscribe(self._sub, event)
         if self._task is None:
-            self._task = asyncio.ensure_future(self._subscriber())
+            self._start()
 
     async def unsubscribe(self, event: str) -> None:
         self._callbacks.pop(event, None)
@@ -308,7 +314,7 @@ class AsyncClient:
         """Serve callbacks until ``close()``; raises AuthError if the key is refused."""
         self._setup()
         if self._task is None:
-            self._task = asyncio.ensure_future(self._subscriber())
+            self._start()
         try:
             await self._task
         except asyncio.CancelledError:

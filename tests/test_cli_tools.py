@@ -123,3 +123,20 @@ def test_unreachable_hub_is_one_line_error(tmp_path, command):
     done = picloud(*command, "--url", url, "--api-key", KEY, env=cli_env(tmp_path))
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"Error: cannot reach the hub at {url}: connection refused"]
+
+
+def test_publish_stdin_shows_progress_on_a_terminal(hub, tmp_path):
+    import pty
+
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY=KEY)
+    terminal, stderr = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "picloud", "publish", "t", "-"],
+                              input="reading\n" * 300, stdout=subprocess.PIPE, stderr=stderr,
+                              text=True, env=env, timeout=60)
+        os.close(stderr)
+        shown = os.read(terminal, 65536).decode()
+    finally:
+        os.close(terminal)
+    assert done.returncode == 0
+    assert shown.endswith("published 300 messages\r\n")
