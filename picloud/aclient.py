@@ -23,6 +23,7 @@ import inspect
 import logging
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Callable, Union
 from urllib.parse import urlencode, urlsplit
@@ -337,22 +338,36 @@ class AsyncClient:
 
     async def publish(self, event: str, data: Any = None, *, retain: bool = False) -> None:
         """Send one message; raises HubUnreachable if no hub takes it now."""
-        payload = publish_payload(event, data, retain)
+        await self.publish_many([(event, data)], retain=retain)
+
+    async def publish_many(self, messages: Iterable[tuple[str, Any]], *, retain: bool = False) -> int:
+        """Send ``(event, data)`` pairs, one frame each, waiting once for them all.
+
+        Returns how many were sent. Every message is checked before any is sent.
+        """
+        payloads = [publish_payload(event, data, retain) for event, data in messages]
         self._setup()
         for attempt in (1, 2):
             async with self._pub_lock:
                 conn = self._pub
                 if conn is None or conn.protocol is None or conn.protocol.is_closing():
                     conn = self._pub = await self._open("/publish", on_message=self._on_publish_reply)
+            futures: list[Any] = []
             try:
-                await conn.write_message(payload)
-                return
+                for payload in payloads:
+                    futures.append(conn.write_message(payload))
+                await asyncio.gather(*futures)
+                return len(payloads)
             except (WebSocketClosedError, StreamClosedError):
-                # The hub went away since the last publish (restart, Wi-Fi):
-                # the frame was not written, so one new connection may take it.
                 self._pub = None
-                if attempt == 2:
-                    raise HubUnreachable(f"lost the connection to {self.http_url} while publishing") from None
+                written = sum(1 for f in futures if f.done() and not f.cancelled() and f.exception() is None)
+                # The hub went away since the last publish (restart, Wi-Fi).
+                # When nothing was written, a new connection may take it all.
+                if written or attempt == 2:
+                    raise HubUnreachable(
+                        f"lost the connection to {self.http_url} after {written} of {len(payloads)} messages"
+                    ) from None
+        return 0  # not reached
 
     def _on_publish_reply(self, text: str | bytes | None) -> None:
         if text is not None:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import queue
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,16 +86,25 @@ def publish(client: Client, event: str, data: str, as_json: bool, retain: bool) 
         # One message: HTTP, whose 201 says the hub accepted it.
         client.publish_http(event, _value(data, as_json, None), retain=retain)
         return
-    stream = click.get_text_stream("stdin")
+    lines = read_lines(click.get_text_stream("stdin"))
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     count = 0
     try:
-        for number, line in enumerate(stream, 1):
-            line = line.rstrip("\r\n")
-            if as_json and not line.strip():
-                continue
-            client.publish(event, _value(line, as_json, number), retain=retain)
-            count += 1
+        for batch in lines:
+            values, error = [], None
+            for number, line in batch:
+                line = line.rstrip("\r\n")
+                if as_json and not line.strip():
+                    continue
+                try:
+                    values.append((event, _value(line, as_json, number)))
+                except click.ClickException as exc:
+                    error = exc
+                    break
+            if values:
+                count += client.publish_many(values, retain=retain)
+            if error is not None:
+                raise click.ClickException(f"{error.message} ({count} messages published)")
             if progress:
                 progress.show(count)
     except ClientError as exc:
@@ -101,6 +112,39 @@ def publish(client: Client, event: str, data: str, as_json: bool, retain: bool) 
     finally:
         if progress:
             progress.done(count)
+
+
+def read_lines(stream: TextIO, most: int = 1000) -> Iterator[list[tuple[int, str]]]:
+    """Numbered lines in batches of what has arrived (at least one, at most ``most``).
+
+    A thread reads, so a slow producer (``tail -f``) gets each line sent at
+    once while a fast one gets them sent many per round trip.
+    """
+    lines: queue.Queue = queue.Queue(maxsize=10 * most)
+
+    def read() -> None:
+        try:
+            for numbered in enumerate(stream, 1):
+                lines.put(numbered)
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    while True:
+        item = lines.get()
+        batch = []
+        while item is not None:
+            batch.append(item)
+            if len(batch) >= most:
+                break
+            try:
+                item = lines.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            yield batch
+        if item is None:
+            return
 
 
 def _value(text: str, as_json: bool, line: int | None) -> Any:

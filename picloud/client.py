@@ -32,7 +32,7 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 from .aclient import DEFAULT_URL, AsyncClient, Message, Position, hub_urls, publish_payload, refusal
@@ -84,6 +84,10 @@ class Client:
     def publish(self, event: str, data: Any = None, *, retain: bool = False) -> None:
         """Send one message over the publish websocket (opened on first use)."""
         self._call(self._async.publish(event, data, retain=retain))
+
+    def publish_many(self, messages: Iterable[tuple[str, Any]], *, retain: bool = False) -> int:
+        """Send ``(event, data)`` pairs in one go (far faster than one publish each)."""
+        return self._call(self._async.publish_many(messages, retain=retain))
 
     def publish_http(self, event: str, data: Any = None, *, retain: bool = False) -> None:
         self._call(self._async.publish_http(event, data, retain=retain))

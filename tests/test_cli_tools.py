@@ -66,7 +66,7 @@ def test_publish_json_lines_stops_at_bad_line(hub, tmp_path):
     done = picloud("publish", "t", "-", "--json", env=env, input='1\n{"x": 2}\n{oops\n')
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "Error: line 3: invalid json '{oops': expected object or value"
+        "Error: line 3: invalid json '{oops': expected object or value (2 messages published)"
     ]
     done = picloud("publish", "t", "NaN", "--json", env=env)
     assert done.returncode == 1
