@@ -20,9 +20,9 @@ from typing import Any, Callable, TextIO
 import click
 import ujson
 
-from .aclient import DEFAULT_URL
 from .auth import read_key
 from .client import Client
+from .client_wire import DEFAULT_URL
 from .config import default_state_dir
 from .exceptions import ClientError, ProtocolError
 from .protocol import dumps

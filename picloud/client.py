@@ -35,7 +35,8 @@ import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
-from .aclient import DEFAULT_URL, AsyncClient, Message, Position, hub_urls, publish_payload, refusal
+from .aclient import AsyncClient
+from .client_wire import DEFAULT_URL, Message, Position, hub_urls, publish_payload, refusal
 from .exceptions import AuthError, ClientError, HubUnreachable
 
 __all__ = ["AuthError", "Client", "ClientError", "HubUnreachable", "Message", "publish_http"]
@@ -96,9 +97,9 @@ class Client:
                   since: Position | None = None) -> None:
         """Receive ``event``: ``callback(message)`` runs inside ``run_forever()``;
         without a callback the messages come out of iteration."""
+        self._call(self._async.subscribe(event, since=since))
         if callback is not None:
             self._callbacks.setdefault(event, []).append(callback)
-        self._call(self._async.subscribe(event, since=since))
 
     def unsubscribe(self, event: str) -> None:
         self._callbacks.pop(event, None)

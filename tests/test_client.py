@@ -12,8 +12,9 @@ from tornado.testing import bind_unused_port
 from tornado.web import Application
 from tornado.websocket import WebSocketHandler
 
-from picloud.aclient import AsyncClient, hub_urls
+from picloud.aclient import AsyncClient
 from picloud.client import Client, publish_http
+from picloud.client_wire import hub_urls
 from picloud.exceptions import AuthError, HubUnreachable, ProtocolError
 
 from .conftest import KEY, read_json, subscribed
