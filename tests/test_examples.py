@@ -133,3 +133,38 @@ def test_led_follows_an_event(examples, pins, hub_process):
                                          (True, True), ("blink", None), (None, None), ({}, None)])
 def test_led_wanted_state(examples, data, state):
     assert examples("led").wanted_state(data) is state
+
+
+def test_led_service_survives_a_hub_restart_and_stops_on_sigterm(hub_process):
+    """led.py as systemd runs it: a process that outlives the hub's restart."""
+    import signal
+
+    hub = hub_process("--api-key", KEY)
+    port = hub.port
+    env = {**os.environ, "PICLOUD_URL": hub.url, "PICLOUD_API_KEY": KEY,
+           "PICLOUD_CLIENT_NAME": "porch", "GPIOZERO_PIN_FACTORY": "mock", "PYTHONUNBUFFERED": "1"}
+    service = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "led.py"), "--event", "porch/light"],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    log = iter(service.stderr)
+
+    def switch(value: str, expected: str) -> None:
+        with Client(hub.url, KEY, "switch") as switch:
+            wait_subscribed(switch, "porch/light", "porch")
+            switch.publish("porch/light", value)
+        for line in log:  # blocks until the service logs the switch
+            if line.strip() == f"INFO {expected}":
+                return
+        raise AssertionError(f"service ended before logging {expected!r}")
+
+    try:
+        switch("on", "led on")
+        assert hub.stop() == 0
+        hub = hub_process("--api-key", KEY, "--port", str(port))
+        switch("off", "led off")
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=10) == 0
+    finally:
+        service.kill()
+        service.wait()
