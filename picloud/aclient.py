@@ -26,10 +26,7 @@ import time
 from typing import Any, Callable
 
 import ujson
-from tornado.websocket import (
-    WebSocketClientConnection,
-    WebSocketClosedError,
-)
+from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
 from .aconnection import HubConnection
 from .client_wire import DEFAULT_URL, Message, Position
@@ -81,7 +78,8 @@ class AsyncClient(HubConnection):
         """Open the subscription socket now, raising AuthError or HubUnreachable.
 
         Without it, ``subscribe`` starts connecting in the background and keeps
-        retrying, which is what a device booting before its network wants.
+        retrying, which is what a device booting before its network wants; once
+        that has started, this waits for it.
         """
         self._setup()
         if self._task is None:
