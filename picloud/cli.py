@@ -41,6 +41,8 @@ def _env(name: str) -> dict:
 @click.option("--max-message-bytes", type=click.IntRange(min=1024), default=MIB, help="Largest incoming websocket message or HTTP body.", **_env("PICLOUD_MAX_MESSAGE_BYTES"))
 @click.option("--shutdown-drain", type=click.FloatRange(min=0), default=5.0, help="Seconds to write out queued messages on shutdown.", **_env("PICLOUD_SHUTDOWN_DRAIN"))
 @click.option("--xheaders", is_flag=True, help="Trust X-Forwarded-For / X-Real-IP from a reverse proxy.", **_env("PICLOUD_XHEADERS"))
+@click.option("--public-metrics", is_flag=True, help="Serve /metrics without the API key.",
+              **_env("PICLOUD_PUBLIC_METRICS"))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False), default="info", **_env("PICLOUD_LOG_LEVEL"))
 def serve(tls: bool | None, log_level: str, **options: object) -> None:
     """Run the hub."""
@@ -56,3 +58,9 @@ def serve(tls: bool | None, log_level: str, **options: object) -> None:
         run(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# The client commands (publish, subscribe, info) live in their own module.
+from . import cli_tools  # noqa: E402
+
+cli_tools.register(main)

@@ -39,6 +39,7 @@ class Config:
     max_message_bytes: int = 1 * MIB
     shutdown_drain: float = 5.0
     xheaders: bool = False
+    public_metrics: bool = False  # serve /metrics without the key
 
     def __post_init__(self) -> None:
         if self.state_dir is None:

@@ -48,6 +48,9 @@ class PubSub:
         self._events_of: dict[Connection, dict[str, None]] = {}
         self.published = 0
         self.delivered = 0
+        # Payload bytes, counted once per message (the subscribers share one frame).
+        self.published_bytes = 0
+        self.delivered_bytes = 0
 
     # -- connections -------------------------------------------------------
 
@@ -125,6 +128,7 @@ class PubSub:
     def publish_message(self, message: Message) -> None:
         """Deliver a prepared message here and relay it to other hubs."""
         self.published += 1
+        self.published_bytes += len(message.payload)
         self.deliver(message)
         if not self.broker.local_only:
             self.broker.publish(message)
@@ -143,6 +147,7 @@ class PubSub:
             conn.deliver(message)
         count = len(subscribers)
         self.delivered += count
+        self.delivered_bytes += count * len(message.payload)
         return count
 
     # -- info ----------------------------------------------------------------

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 class Broker:
     #: True when there are no other hubs to relay to.
     local_only = True
+    #: Times the connection to other hubs was re-established (shown in /metrics);
+    #: a broker with a connection increments it on every reconnect.
+    reconnects = 0
 
     async def start(self, deliver: Callable[[Message], object]) -> None:
         """Begin relaying; ``deliver`` takes messages that other hubs published."""
