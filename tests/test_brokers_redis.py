@@ -19,7 +19,7 @@ from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
 from picloud.brokers import broker_from_url
-from picloud.brokers.redis import redact
+from picloud.brokers.membership import redact
 
 from .conftest import KEY, HubProcess, read_json, send_json, subscribed
 
@@ -91,7 +91,7 @@ def hubs(hub_process):
     """Start ``n`` hubs relaying through one Redis."""
 
     def start(server: RedisServer, n: int, *extra: str) -> list[HubProcess]:
-        args = ("--api-key", KEY, "--info-interval", "0.2", "--broker-prefix", PREFIX)
+        args = ("--api-key", KEY, "--info-interval", "0.2", "--broker-prefix", PREFIX, "--shutdown-drain", "0")
         return [hub_process(*args, "--broker", server.url, *extra) for _ in range(n)]
 
     return start

@@ -6,9 +6,7 @@ want. What travels is the node id, a newline, and the publish frame exactly as
 the publishing node encoded it; a node skips its own messages, which it has
 already delivered locally.
 
-For ``/info`` each node writes its own part to ``<prefix>:node:<id>`` with a
-TTL, on its own timer, and lists itself in the set ``<prefix>:nodes``; a node
-that stops refreshing its key drops out when the key expires.
+For ``/info`` see membership.py; for the outbox, backlog.py.
 
 While Redis cannot be reached, local delivery goes on and messages for other
 nodes wait in a bounded outbox. Back online, a node re-subscribes, registers
@@ -19,50 +17,24 @@ they do only after re-subscribing, and then relays the backlog in order.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
-import re
-import secrets
-import socket
 import time
 from typing import Any, Callable
-from urllib.parse import parse_qsl, urlencode, urlsplit
-
-import ujson
+from urllib.parse import urlsplit
 
 from ..exceptions import BrokerError, ConfigError
-from ..protocol import dumps
 from ..pubsub import Message
+from .backlog import Backlog
 from .base import Broker
+from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id, redact
 
 log = logging.getLogger("picloud.broker")
 
-HEARTBEAT = 1.0  # seconds between refreshes of this node's key
-NODE_TTL = 3.0  # a node silent this long drops out of /info
 CONNECT_TIMEOUT = 2.0
 COMMAND_TIMEOUT = 5.0
 MAX_BACKOFF = 2.0
 PEER_GRACE = NODE_TTL + MAX_BACKOFF  # longest wait for known nodes to re-subscribe
 BATCH = 256  # messages per pipelined round trip
-
-
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``, fit for logs."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
-    query = parts.query
-    if "password" in query:
-        query = urlencode(
-            [(k, "***" if k == "password" else v) for k, v in parse_qsl(query, keep_blank_values=True)]
-        )
-    return parts._replace(netloc=netloc, query=query).geturl()
-
-
-def default_node_id() -> str:
-    host = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:40] or "hub"
-    return f"{host}-{secrets.token_hex(3)}"
 
 
 class RedisBroker(Broker):
@@ -102,22 +74,18 @@ class RedisBroker(Broker):
         self.outbox_limit = outbox
         self._channel_prefix = f"{prefix}:msg:".encode()
         self._control = f"{prefix}:ctl:{self.node}".encode()
-        self._nodes_key = f"{prefix}:nodes"
         self._tag = self.node.encode() + b"\n"
-        self._outbox: collections.deque[tuple[bytes, bytes]] = collections.deque()
-        self._inflight: list[tuple[bytes, bytes]] = []
+        self._backlog = Backlog(outbox)
+        self._members = Membership(prefix, self.node)
         self._wake = asyncio.Event()
         self._resync = asyncio.Event()
         self._wanted: set[str] = set()
         self._subscribed: set[str] = set()
-        self._peers: dict[str, tuple[float, dict[str, Any]]] = {}
         self._deliver: Callable[[Message], object] = lambda message: None
         self._describe: Callable[[], dict[str, Any]] = lambda: {"subscriptions": [], "all_connections": []}
         self._connected = False
         self._down_since: float | None = None
         self._supervisor: asyncio.Task | None = None
-        self.dropped = 0
-        self._dropped_unreported = 0
 
     # -- the Broker interface ------------------------------------------------
 
@@ -134,34 +102,31 @@ class RedisBroker(Broker):
 
     async def stop(self) -> None:
         deadline = time.monotonic() + 1.0
-        while self._connected and (self._outbox or self._inflight) and time.monotonic() < deadline:
+        while self._connected and self._backlog and time.monotonic() < deadline:
             await asyncio.sleep(0.02)  # let the writer relay what it has
         if self._supervisor is not None:
             self._supervisor.cancel()
             await asyncio.gather(self._supervisor, return_exceptions=True)
-        left = len(self._outbox) + len(self._inflight)
+        left = len(self._backlog)
         if left:
             log.warning("%d messages for other hubs were not relayed before shutdown", left)
         if self._connected:  # leave /info at once instead of after the TTL
             client = self._from_url(self.url, **self._options)
             try:
-                await asyncio.wait_for(
-                    client.pipeline(transaction=False)
-                    .delete(self._node_key(self.node)).srem(self._nodes_key, self.node).execute(),
-                    1.0,
-                )
+                await asyncio.wait_for(self._members.leave(client), 1.0)
             except Exception:  # best effort: the TTL removes the key anyway
                 pass
             finally:
                 await self._close(client)
         self._connected = False
 
+    @property
+    def dropped(self) -> int:
+        """Messages for other hubs dropped because the outbox was full."""
+        return self._backlog.dropped
+
     def publish(self, message: Message) -> None:
-        outbox = self._outbox
-        if len(outbox) >= self.outbox_limit:
-            outbox.popleft()
-            self._count_drops(1)
-        outbox.append((self._channel_prefix + message.event.encode(), self._tag + message.payload))
+        self._backlog.append((self._channel_prefix + message.event.encode(), self._tag + message.payload))
         self._wake.set()
 
     def interest(self, event: str, wanted: bool) -> None:
@@ -176,26 +141,7 @@ class RedisBroker(Broker):
         return "ok" if self._connected else "degraded"
 
     def cluster_info(self, local: dict[str, Any]) -> dict[str, Any]:
-        node = self.node
-        connections = local["all_connections"]
-        for conn in connections:
-            conn["node"] = node
-        by_event: dict[str, list] = {}
-        for sub in local["subscriptions"]:
-            for conn in sub["connections"]:
-                conn["node"] = node
-            by_event[sub["name"]] = sub["connections"]
-        alive_since = time.monotonic() - NODE_TTL
-        for _, (seen, info) in sorted(self._peers.items()):
-            if seen < alive_since:  # not heard of lately (this node may be cut off)
-                continue
-            connections.extend(info.get("all_connections", ()))
-            for sub in info.get("subscriptions", ()):
-                by_event.setdefault(sub["name"], []).extend(sub["connections"])
-        return {
-            "subscriptions": [{"name": name, "connections": conns} for name, conns in by_event.items()],
-            "all_connections": connections,
-        }
+        return self._members.merge(local)
 
     # -- connection lifecycle -------------------------------------------------
 
@@ -226,8 +172,8 @@ class RedisBroker(Broker):
             await pubsub.subscribe(self._control, *map(self._channel, wanted))
             await self._confirm(pubsub, 1 + len(wanted))
             self._subscribed = wanted
-            known = set(self._peers)
-            await self._beat(client)  # peers relay their backlogs once they see this
+            known = set(self._members.peers)
+            await self._members.beat(client, self._describe())  # peers relay backlogs once they see it
             self._up()
             if not first.done():
                 first.set_result(None)
@@ -246,14 +192,7 @@ class RedisBroker(Broker):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if self._inflight:  # unconfirmed: send again (a repeat beats a loss)
-                self._outbox.extendleft(reversed(self._inflight))
-                self._inflight = []
-                excess = len(self._outbox) - self.outbox_limit
-                for _ in range(max(excess, 0)):
-                    self._outbox.popleft()
-                if excess > 0:
-                    self._count_drops(excess)
+            self._backlog.requeue()
             await self._close(pubsub, client)
 
     async def _close(self, *closables: Any) -> None:
@@ -268,7 +207,7 @@ class RedisBroker(Broker):
         if self._down_since is not None:
             log.warning(
                 "redis at %s reachable again after %.1fs; relaying %d queued messages",
-                self.safe_url, time.monotonic() - self._down_since, len(self._outbox),
+                self.safe_url, time.monotonic() - self._down_since, len(self._backlog),
             )
             self._down_since = None
 
@@ -293,22 +232,10 @@ class RedisBroker(Broker):
             text = text.replace(self._password, "***")
         return text.rstrip(".").lower()
 
-    def _count_drops(self, count: int) -> None:
-        if not self._dropped_unreported:
-            log.warning(
-                "broker outbox full (%d messages): dropping the oldest messages for other hubs",
-                self.outbox_limit,
-            )
-        self.dropped += count
-        self._dropped_unreported += count
-
     # -- the tasks of one connected session --------------------------------------
 
     def _channel(self, event: str) -> bytes:
         return self._channel_prefix + event.encode()
-
-    def _node_key(self, node: str) -> str:
-        return f"{self.prefix}:node:{node}"
 
     async def _confirm(self, pubsub: Any, count: int) -> None:
         """Wait until Redis confirmed ``count`` subscriptions."""
@@ -355,20 +282,16 @@ class RedisBroker(Broker):
                 await pubsub.unsubscribe(*map(self._channel, remove))
 
     async def _write(self, client: Any, known: set[str]) -> None:
-        if self._outbox and known:
-            await self._await_peers(client, known)
-        outbox = self._outbox
+        backlog = self._backlog
+        if backlog and known:
+            await self._members.await_peers(client, known, PEER_GRACE)
         while True:
-            if not outbox:
-                if self._dropped_unreported:
-                    log.warning(
-                        "%d messages for other hubs were dropped (outbox full)", self._dropped_unreported
-                    )
-                    self._dropped_unreported = 0
+            if not backlog.queue:
+                backlog.report()
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            batch = self._inflight = [outbox.popleft() for _ in range(min(len(outbox), BATCH))]
+            batch = backlog.take(BATCH)
             if len(batch) == 1:
                 await client.publish(*batch[0])
             else:
@@ -376,47 +299,9 @@ class RedisBroker(Broker):
                 for channel, data in batch:
                     pipe.publish(channel, data)
                 await pipe.execute()
-            self._inflight = []
-
-    async def _await_peers(self, client: Any, peers: set[str]) -> None:
-        """Give nodes known before an outage the time to re-subscribe, so
-        that the backlog does not reach Redis before its listeners do."""
-        keys = [self._node_key(peer) for peer in peers]
-        deadline = time.monotonic() + PEER_GRACE
-        while await client.exists(*keys) < len(keys) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+            backlog.confirm()
 
     async def _heartbeat(self, client: Any) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT)
-            await self._beat(client)
-
-    async def _beat(self, client: Any) -> None:
-        """Refresh this node's part of /info and read everyone else's."""
-        info = self._describe()
-        for conn in info["all_connections"]:
-            conn["node"] = self.node
-        for sub in info["subscriptions"]:
-            for conn in sub["connections"]:
-                conn["node"] = self.node
-        pipe = client.pipeline(transaction=False)
-        pipe.set(self._node_key(self.node), dumps(info), px=int(NODE_TTL * 1000))
-        pipe.sadd(self._nodes_key, self.node)
-        pipe.smembers(self._nodes_key)
-        members = (await pipe.execute())[2]
-        peers = sorted(m.decode(errors="replace") for m in members)
-        peers.remove(self.node)
-        values = await client.mget([self._node_key(p) for p in peers]) if peers else []
-        now = time.monotonic()
-        fresh, gone = {}, []
-        for peer, value in zip(peers, values):
-            if value is None:
-                gone.append(peer)
-                continue
-            try:
-                fresh[peer] = (now, ujson.loads(value))
-            except ValueError:
-                log.debug("ignoring unreadable info of node %s", peer)
-        if gone:
-            await client.srem(self._nodes_key, *gone)
-        self._peers = fresh
+            await self._members.beat(client, self._describe())
