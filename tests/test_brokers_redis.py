@@ -29,11 +29,12 @@ PREFIX = "test"
 class RedisServer:
     """A redis-server process of our own; ``restart`` reuses the port."""
 
-    def __init__(self, directory: Path, password: str | None = None) -> None:
+    def __init__(self, directory: Path, password: str | None = None, tls: tuple[Path, Path] | None = None) -> None:
         sock, self.port = bind_unused_port()
         sock.close()
         self.directory = directory
         self.password = password
+        self.tls = tls
         self.proc: subprocess.Popen | None = None
         self.start()
 
@@ -44,6 +45,12 @@ class RedisServer:
         ]
         if self.password:
             args += ["--requirepass", self.password]
+        if self.tls:
+            cert, key = self.tls
+            args += [
+                "--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert),
+                "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
+            ]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in self.proc.stdout:  # blocks until redis says it is ready
             if "Ready to accept connections" in line:
@@ -62,9 +69,13 @@ class RedisServer:
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
+        if self.tls:
+            return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
         return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
+        if self.tls:
+            return redis.Redis(port=self.port, password=self.password, ssl=True, ssl_ca_certs=str(self.tls[0]))
         return redis.Redis(port=self.port, password=self.password)
 
     def subscriber_count(self, event: str) -> int:
@@ -76,8 +87,8 @@ class RedisServer:
 def redis_server(tmp_path: Path):
     servers: list[RedisServer] = []
 
-    def start(password: str | None = None) -> RedisServer:
-        server = RedisServer(tmp_path, password)
+    def start(password: str | None = None, tls: tuple[Path, Path] | None = None) -> RedisServer:
+        server = RedisServer(tmp_path, password, tls)
         servers.append(server)
         return server
 
@@ -227,7 +238,7 @@ async def test_redis_outage_keeps_local_delivery_and_relays_the_backlog(redis_se
     wait_until(lambda: server.subscriber_count("t") == 2, "both nodes subscribed")
     # Let each node see the other in a heartbeat, as in a cluster that ran a while.
     info_socket = await connect(a, "/info")
-    while len(nodes_by_client(await read_json(info_socket))) < 2:
+    while "sub-b" not in nodes_by_client(await read_json(info_socket)):
         pass
     pub = await connect(a, "/publish", clientName="pub")
     await send_json(pub, {"event": "t", "data": 0})
@@ -275,6 +286,48 @@ async def test_password_protected_redis_never_shows_the_password(redis_server, h
         assert password not in hub.stderr and "wrong-pass" not in hub.stderr
     assert "redis://:***@127.0.0.1" in a.stderr
     assert "redis://:***@127.0.0.1" in wrong.stderr
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_rediss_with_password(redis_server, hubs, tls_files):
+    server = redis_server(password="tls-pass", tls=tls_files)
+    a, b = hubs(server, 2)
+    sub = await connect(b, "/subscribe", clientName="sub")
+    await subscribed(sub, "t")
+    wait_until(lambda: server.subscriber_count("t") == 1, "node b subscribed over tls")
+    pub = await connect(a, "/publish", clientName="pub")
+    await send_json(pub, {"event": "t", "data": "over tls"})
+    assert await next_data(sub) == "over tls"
+    assert (await health(a))["broker"] == "ok"
+    a.stop()
+    assert "rediss://:***@127.0.0.1" in a.stderr and "tls-pass" not in a.stderr
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_full_outbox_drops_the_oldest_and_says_so(redis_server, hubs):
+    server = redis_server()
+    a, b = hubs(server, 2, "--broker-outbox", "3")
+    sub_b = await connect(b, "/subscribe", clientName="sub-b")
+    await subscribed(sub_b, "t")
+    wait_until(lambda: server.subscriber_count("t") == 1, "node b subscribed")
+    info_socket = await connect(a, "/info")
+    while "sub-b" not in nodes_by_client(await read_json(info_socket)):
+        pass  # node a knows node b, so it waits for b to re-subscribe after the outage
+    pub = await connect(a, "/publish", clientName="pub")
+    await send_json(pub, {"event": "t", "data": 0})
+    assert await next_data(sub_b) == 0
+
+    server.stop()
+    for n in range(1, 6):
+        await send_json(pub, {"event": "t", "data": n})
+    await wait_health(a, "degraded")
+    server.restart()
+    assert [await next_data(sub_b) for _ in range(3)] == [3, 4, 5]
+    await send_json(pub, {"event": "t", "data": 6})
+    assert await next_data(sub_b) == 6
+    a.stop()
+    assert "broker outbox full (3 messages)" in a.stderr
+    assert "2 messages for other hubs were dropped" in a.stderr
 
 
 def test_redact_hides_passwords():
