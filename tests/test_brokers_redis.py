@@ -78,6 +78,10 @@ class RedisServer:
             return redis.Redis(port=self.port, password=self.password, ssl=True, ssl_ca_certs=str(self.tls[0]))
         return redis.Redis(port=self.port, password=self.password)
 
+    def pattern_count(self) -> int:
+        with self.client() as client:
+            return client.pubsub_numpat()
+
     def subscriber_count(self, event: str) -> int:
         with self.client() as client:
             return dict(client.pubsub_numsub(f"{PREFIX}:msg:{event}"))[f"{PREFIX}:msg:{event}".encode()]
@@ -189,6 +193,32 @@ async def test_subscribe_and_unsubscribe_propagate_to_redis(redis_server, hubs):
     await send_json(pub, {"event": "x", "data": 2})
     await send_json(pub, {"event": "y", "data": 3})
     assert await next_data(sub) == 3
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_wildcard_filter_subscribes_broadly_and_exactly_once(redis_server, hubs):
+    server = redis_server()
+    a, b = hubs(server, 2)
+    pub = await connect(a, "/publish", clientName="pub")
+    sub = await connect(b, "/subscribe", clientName="sub")
+    await subscribed(sub, "x")
+    wait_until(lambda: server.subscriber_count("x") == 1, "node b subscribed to x")
+
+    watcher = await connect(b, "/subscribe", clientName="watcher")
+    await subscribed(watcher, "home/+/temperature")
+    wait_until(lambda: server.pattern_count() == 1, "node b subscribed to every event")
+    wait_until(lambda: server.subscriber_count("x") == 0, "node b dropped its exact subscriptions")
+    await send_json(pub, {"event": "x", "data": 1})
+    await send_json(pub, {"event": "unwatched", "data": 2})  # reaches b, filtered there
+    await send_json(pub, {"event": "x", "data": 3})
+    assert await next_data(sub) == 1
+    assert await next_data(sub) == 3  # once each, not once per subscription
+
+    watcher.close()
+    wait_until(lambda: server.pattern_count() == 0, "node b back to exact subscriptions")
+    assert server.subscriber_count("x") == 1
+    await send_json(pub, {"event": "x", "data": 4})
+    assert await next_data(sub) == 4
 
 
 def nodes_by_client(info: dict) -> dict[str, str]:

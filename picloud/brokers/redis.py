@@ -6,6 +6,10 @@ want. What travels is the node id, a newline, and the publish frame exactly as
 the publishing node encoded it; a node skips its own messages, which it has
 already delivered locally.
 
+Redis patterns are not MQTT-style wildcards, so while a local client has a
+wildcard filter (a ``/``-separated level exactly ``+`` or ``#``), the node
+PSUBSCRIBEs to every event of the prefix instead, and the hub filters locally.
+
 For ``/info`` see membership.py; for the outbox, backlog.py.
 
 While Redis cannot be reached, local delivery goes on and messages for other
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -35,6 +40,11 @@ COMMAND_TIMEOUT = 5.0
 MAX_BACKOFF = 2.0
 PEER_GRACE = NODE_TTL + MAX_BACKOFF  # longest wait for known nodes to re-subscribe
 BATCH = 256  # messages per pipelined round trip
+
+
+def is_filter(event: str) -> bool:
+    """Whether ``event`` is a wildcard filter rather than a plain name."""
+    return ("+" in event or "#" in event) and any(level in ("+", "#") for level in event.split("/"))
 
 
 class RedisBroker(Broker):
@@ -81,6 +91,9 @@ class RedisBroker(Broker):
         self._resync = asyncio.Event()
         self._wanted: set[str] = set()
         self._subscribed: set[str] = set()
+        self._filters = 0  # wanted wildcard filters: while any, subscribe to everything
+        self._everything = re.sub(r"([*?\[\]\\])", r"\\\1", f"{prefix}:msg:").encode() + b"*"
+        self._broad = False  # subscribed to self._everything
         self._deliver: Callable[[Message], object] = lambda message: None
         self._describe: Callable[[], dict[str, Any]] = lambda: {"subscriptions": [], "all_connections": []}
         self._connected = False
@@ -134,6 +147,8 @@ class RedisBroker(Broker):
             self._wanted.add(event)
         else:
             self._wanted.discard(event)
+        if is_filter(event):
+            self._filters += 1 if wanted else -1
         self._resync.set()
 
     @property
@@ -168,10 +183,12 @@ class RedisBroker(Broker):
         tasks: list[asyncio.Task] = []
         try:
             await client.ping()
-            wanted = set(self._wanted)
+            broad, wanted = self._target()
             await pubsub.subscribe(self._control, *map(self._channel, wanted))
-            await self._confirm(pubsub, 1 + len(wanted))
-            self._subscribed = wanted
+            if broad:
+                await pubsub.psubscribe(self._everything)
+            await self._confirm(pubsub, 1 + len(wanted) + broad)
+            self._subscribed, self._broad = wanted, broad
             known = set(self._members.peers)
             await self._members.beat(client, self._describe())  # peers relay backlogs once they see it
             self._up()
@@ -243,16 +260,16 @@ class RedisBroker(Broker):
             message = await pubsub.get_message(timeout=COMMAND_TIMEOUT)
             if message is None:
                 raise BrokerError("redis did not confirm the subscriptions")
-            if message["type"] == "subscribe":
+            if message["type"] in ("subscribe", "psubscribe"):
                 count -= 1
-            elif message["type"] == "message":
+            elif message["type"] in ("message", "pmessage"):
                 self._receive(message["channel"], message["data"])
 
     async def _read(self, pubsub: Any) -> None:
         receive = self._receive
         while True:
             message = await pubsub.get_message(timeout=None)
-            if message is not None and message["type"] == "message":
+            if message is not None and message["type"] in ("message", "pmessage"):
                 receive(message["channel"], message["data"])
 
     def _receive(self, channel: bytes, data: bytes) -> None:
@@ -272,14 +289,27 @@ class RedisBroker(Broker):
         while True:
             await self._resync.wait()
             self._resync.clear()
-            add = self._wanted - self._subscribed
-            remove = self._subscribed - self._wanted
+            broad, wanted = self._target()
+            if broad and not self._broad:  # the broad subscription first: no gap
+                self._broad = True
+                await pubsub.psubscribe(self._everything)
+            add = wanted - self._subscribed
+            remove = self._subscribed - wanted
             if add:
                 self._subscribed |= add
                 await pubsub.subscribe(*map(self._channel, add))
             if remove:
                 self._subscribed -= remove
                 await pubsub.unsubscribe(*map(self._channel, remove))
+            if self._broad and not broad:
+                self._broad = False
+                await pubsub.punsubscribe(self._everything)
+
+    def _target(self) -> tuple[bool, set[str]]:
+        """Whether to subscribe to every event, and else to which."""
+        if self._filters:
+            return True, set()
+        return False, set(self._wanted)
 
     async def _write(self, client: Any, known: set[str]) -> None:
         backlog = self._backlog
