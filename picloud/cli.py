@@ -35,6 +35,8 @@ def _env(name: str) -> dict:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=default_state_dir, show_default="~/.local/share/picloud", help="Where the generated key (and later state) is kept.", **_env("PICLOUD_STATE_DIR"))
 @click.option("--info-interval", type=click.FloatRange(min=0.05), default=5.0, help="Seconds between /info snapshots.", **_env("PICLOUD_INFO_INTERVAL"))
 @click.option("--broker", default="memory://", help="memory:// (one hub) or redis://host:port/db.", **_env("PICLOUD_BROKER"))
+@click.option("--broker-prefix", default="picloud", help="Namespace of Redis keys and channels; hub clusters sharing a Redis need different ones.", **_env("PICLOUD_BROKER_PREFIX"))
+@click.option("--broker-outbox", type=click.IntRange(min=1), default=10000, help="Messages kept for other hubs while Redis is unreachable (oldest dropped past this).", **_env("PICLOUD_BROKER_OUTBOX"))
 @click.option("--max-queue-bytes", type=click.IntRange(min=1024), default=MIB, help="Outgoing bytes a connection may have queued.", **_env("PICLOUD_MAX_QUEUE_BYTES"))
 @click.option("--max-total-queue-bytes", type=click.IntRange(min=1024), default=64 * MIB, help="Outgoing bytes queued across all connections.", **_env("PICLOUD_MAX_TOTAL_QUEUE_BYTES"))
 @click.option("--slow-consumer", type=click.Choice(SLOW_POLICIES), default="disconnect", help="What to do with a subscriber over its queue limit.", **_env("PICLOUD_SLOW_CONSUMER"))

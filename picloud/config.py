@@ -31,6 +31,8 @@ class Config:
     state_dir: Path = None  # type: ignore[assignment]
     info_interval: float = 5.0
     broker: str = "memory://"
+    broker_prefix: str = "picloud"  # namespace of keys and channels in Redis
+    broker_outbox: int = 10000  # messages kept for other hubs while Redis is away
     # Outgoing buffers (see picloud/outbox.py for the slow-consumer policy).
     max_queue_bytes: int = 1 * MIB
     max_total_queue_bytes: int = 64 * MIB

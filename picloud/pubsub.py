@@ -154,6 +154,14 @@ class PubSub:
 
     def snapshot(self) -> dict[str, Any]:
         """The ``/info`` document: subscriptions by event, then every connection."""
+        info = self.local_info()
+        if not self.broker.local_only:
+            info = self.broker.cluster_info(info)
+        info["created_at"] = utc_timestamp()
+        return info
+
+    def local_info(self) -> dict[str, Any]:
+        """This hub's subscriptions and connections, fresh dicts on every call."""
         clients = self._clients
 
         def describe(conn: Connection) -> dict[str, str]:
@@ -166,5 +174,4 @@ class PubSub:
                 for event, subscribers in self._subscribers.items()
             ],
             "all_connections": [describe(c) for c in clients],
-            "created_at": utc_timestamp(),
         }

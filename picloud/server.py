@@ -69,7 +69,9 @@ def listen(config: Config) -> list:
 
 async def serve(config: Config) -> None:
     ssl_options = tls_context(config)
-    pubsub = PubSub(broker_from_url(config.broker))
+    pubsub = PubSub(
+        broker_from_url(config.broker, prefix=config.broker_prefix, outbox=config.broker_outbox)
+    )
     app = make_app(config, pubsub)
     sockets = listen(config)
     server = HTTPServer(
@@ -77,7 +79,7 @@ async def serve(config: Config) -> None:
         max_body_size=config.max_message_bytes,
     )
     server.add_sockets(sockets)
-    await pubsub.broker.start(pubsub.deliver)
+    await pubsub.broker.start(pubsub.deliver, pubsub.local_info)
 
     port = sockets[0].getsockname()[1]
     host = config.host or "[::]"

@@ -7,7 +7,7 @@ and the single-hub path pays for no broker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ..pubsub import Message
@@ -20,8 +20,16 @@ class Broker:
     #: a broker with a connection increments it on every reconnect.
     reconnects = 0
 
-    async def start(self, deliver: Callable[[Message], object]) -> None:
-        """Begin relaying; ``deliver`` takes messages that other hubs published."""
+    async def start(
+        self,
+        deliver: Callable[[Message], object],
+        describe: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        """Begin relaying; ``deliver`` takes messages that other hubs published.
+
+        ``describe`` returns this hub's own part of ``/info`` (subscriptions and
+        connections), for brokers that show other hubs the whole cluster.
+        """
 
     async def stop(self) -> None:
         """Stop relaying and release connections."""
@@ -31,6 +39,11 @@ class Broker:
 
     def interest(self, event: str, wanted: bool) -> None:
         """This hub's first subscriber to ``event`` arrived, or its last one left."""
+
+    def cluster_info(self, local: dict[str, Any]) -> dict[str, Any]:
+        """``/info`` for the whole cluster, given this hub's part (only called
+        when ``local_only`` is false)."""
+        return local
 
     @property
     def state(self) -> str:
