@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from typing import Any
 
 from tornado.ioloop import PeriodicCallback
@@ -16,12 +17,14 @@ from .config import Config
 from .exceptions import ProtocolError
 from .handlers import InfoSocket, PublishHTTP, PublishSocket, SubscribeSocket
 from .history import History
+from .metrics import ERROR_KINDS, MetricsHandler
 from .outbox import Outbox
 from .protocol import dumps
 from .protocol2 import parse_publications
 from .pubsub import Message, PubSub
 from .queries import HistoryHTTP, RetainedHTTP
 from .retained import FILE_NAME, RetainedStore
+from .web import web_rules
 
 access_log = logging.getLogger("picloud.access")
 log = logging.getLogger("picloud.app")
@@ -79,9 +82,16 @@ class HealthHandler(RequestHandler):
         app: PiCloudApp = self.application  # type: ignore[assignment]
         state = app.pubsub.broker.state
         self.set_header("Cache-Control", "no-store")
+        if app.stopping:
+            # Only now can the hub not serve: load balancers should look elsewhere.
+            self.set_status(503)
+            status = "stopping"
+        else:
+            status = "ok" if state == "ok" else "degraded"
         self.finish({
-            "status": "ok" if state == "ok" else "degraded",
+            "status": status,
             "uptime": round(time.monotonic() - app.started, 3),
+            "connections": app.pubsub.connection_count,
             "broker": state,
         })
 
@@ -98,6 +108,8 @@ class PiCloudApp(Application):
         self.sockets: set[Any] = set()
         self._drained: asyncio.Event | None = None
         self.started = time.monotonic()
+        # Refused requests by kind, for /metrics (see metrics.ERROR_KINDS).
+        self.errors: Counter[str] = Counter(dict.fromkeys(ERROR_KINDS, 0))
         rules = [
             Rule(WebSocketUpgrade(r"/subscribe"), SubscribeSocket),
             Rule(WebSocketUpgrade(r"/publish"), PublishSocket),
@@ -108,6 +120,8 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/healthz"), HealthHandler),
             Rule(PathMatches(r"/retained"), RetainedHTTP),
             Rule(PathMatches(r"/history"), HistoryHTTP),
+            Rule(PathMatches(r"/metrics"), MetricsHandler),
+            *web_rules(),  # dashboard, /picloud.js, /static/, /stats
         ]
         super().__init__(
             rules,
@@ -136,6 +150,10 @@ class PiCloudApp(Application):
         for message, _ in messages:
             pubsub.publish_message(message)
         return messages
+
+    @property
+    def stopping(self) -> bool:
+        return self._drained is not None
 
     def forget(self, sock: Any) -> None:
         self.sockets.discard(sock)

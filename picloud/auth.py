@@ -69,3 +69,15 @@ class Authenticator:
             if hmac.compare_digest(candidate, key):
                 found = role
         return found
+
+
+def read_key(state_dir: Path) -> str | None:
+    """The key a hub generated in ``state_dir``, if it did; never creates one.
+
+    Lets the command-line tools on the hub's own machine find the key the way
+    ``picloud serve`` does.
+    """
+    try:
+        return (Path(state_dir) / KEY_FILE_NAME).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None

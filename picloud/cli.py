@@ -35,12 +35,16 @@ def _env(name: str) -> dict:
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=default_state_dir, show_default="~/.local/share/picloud", help="Where the generated key (and later state) is kept.", **_env("PICLOUD_STATE_DIR"))
 @click.option("--info-interval", type=click.FloatRange(min=0.05), default=5.0, help="Seconds between /info snapshots.", **_env("PICLOUD_INFO_INTERVAL"))
 @click.option("--broker", default="memory://", help="memory:// (one hub) or redis://host:port/db.", **_env("PICLOUD_BROKER"))
+@click.option("--broker-prefix", default="picloud", help="Namespace of Redis keys and channels; hub clusters sharing a Redis need different ones.", **_env("PICLOUD_BROKER_PREFIX"))
+@click.option("--broker-outbox", type=click.IntRange(min=1), default=10000, help="Messages kept for other hubs while Redis is unreachable (oldest dropped past this).", **_env("PICLOUD_BROKER_OUTBOX"))
 @click.option("--max-queue-bytes", type=click.IntRange(min=1024), default=MIB, help="Outgoing bytes a connection may have queued.", **_env("PICLOUD_MAX_QUEUE_BYTES"))
 @click.option("--max-total-queue-bytes", type=click.IntRange(min=1024), default=64 * MIB, help="Outgoing bytes queued across all connections.", **_env("PICLOUD_MAX_TOTAL_QUEUE_BYTES"))
 @click.option("--slow-consumer", type=click.Choice(SLOW_POLICIES), default="disconnect", help="What to do with a subscriber over its queue limit.", **_env("PICLOUD_SLOW_CONSUMER"))
 @click.option("--max-message-bytes", type=click.IntRange(min=1024), default=MIB, help="Largest incoming websocket message or HTTP body.", **_env("PICLOUD_MAX_MESSAGE_BYTES"))
 @click.option("--shutdown-drain", type=click.FloatRange(min=0), default=5.0, help="Seconds to write out queued messages on shutdown.", **_env("PICLOUD_SHUTDOWN_DRAIN"))
 @click.option("--xheaders", is_flag=True, help="Trust X-Forwarded-For / X-Real-IP from a reverse proxy.", **_env("PICLOUD_XHEADERS"))
+@click.option("--public-metrics", is_flag=True, help="Serve /metrics without the API key.",
+              **_env("PICLOUD_PUBLIC_METRICS"))
 @click.option("--history-size", type=click.IntRange(min=0), default=100, help="Messages kept per event for catch-up; 0 keeps none.", **_env("PICLOUD_HISTORY_SIZE"))
 @click.option("--history-ttl", type=click.FloatRange(min=0), default=0.0, help="Seconds a kept message stays; 0 for no limit.", **_env("PICLOUD_HISTORY_TTL"))
 @click.option("--retain-interval", type=click.FloatRange(min=0), default=1.0, help="At most one write of retained values per this many seconds.", **_env("PICLOUD_RETAIN_INTERVAL"))
@@ -59,3 +63,9 @@ def serve(tls: bool | None, log_level: str, **options: object) -> None:
         run(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# The client commands (publish, subscribe, info) live in their own module.
+from . import cli_tools  # noqa: E402
+
+cli_tools.register(main)

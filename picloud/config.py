@@ -31,6 +31,8 @@ class Config:
     state_dir: Path = None  # type: ignore[assignment]
     info_interval: float = 5.0
     broker: str = "memory://"
+    broker_prefix: str = "picloud"  # namespace of keys and channels in Redis
+    broker_outbox: int = 10000  # messages kept for other hubs while Redis is away
     # Outgoing buffers (see picloud/outbox.py for the slow-consumer policy).
     max_queue_bytes: int = 1 * MIB
     max_total_queue_bytes: int = 64 * MIB
@@ -39,6 +41,7 @@ class Config:
     max_message_bytes: int = 1 * MIB
     shutdown_drain: float = 5.0
     xheaders: bool = False
+    public_metrics: bool = False  # serve /metrics without the key
     # History and retained values (see picloud/history.py, picloud/retained.py).
     history_size: int = 100
     history_ttl: float = 0.0  # seconds; 0: no age limit

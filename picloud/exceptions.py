@@ -3,7 +3,10 @@
     PiCloudError
     ├── ProtocolError      a client sent something the protocol does not allow
     ├── ConfigError        the hub cannot start with the settings it was given
-    └── BrokerError        the message broker is unreachable or misbehaving
+    ├── BrokerError        the message broker is unreachable or misbehaving
+    └── ClientError        picloud.client could not do what it was asked
+        ├── AuthError      the hub refused the api key (HTTP 401)
+        └── HubUnreachable no hub answered at the url (refused, timed out, DNS)
 
 Messages are short, lower-case, and name the offending value; they are sent to
 clients as they are, so they never contain secrets.
@@ -31,3 +34,15 @@ class ConfigError(PiCloudError):
 
 class BrokerError(PiCloudError):
     """The broker cannot be reached or refused a request."""
+
+
+class ClientError(PiCloudError):
+    """The client could not publish, subscribe or read info."""
+
+
+class AuthError(ClientError):
+    """The hub answered 401: the api key is missing or wrong. Retrying cannot help."""
+
+
+class HubUnreachable(ClientError):
+    """Nothing answered at the hub's url; a later attempt may succeed."""

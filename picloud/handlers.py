@@ -40,7 +40,7 @@ class AccessMixin:
     upgrade: 401 for the key first, then 400 for the client name.
     """
 
-    application: "PiCloudApp"
+    application: PiCloudApp
     request: Any
     needs_client_name = True
     client_name = ""
@@ -53,12 +53,14 @@ class AccessMixin:
             key = _query_arg(request, "apiKey")
         self.role = self.application.auth.role_of(key)
         if self.role is None:
+            self.application.errors["auth"] += 1
             raise Refused(401, "missing api key" if not key else "invalid api key")
         if self.needs_client_name:
             name = _query_arg(request, "clientName")
             if name is None:
                 name = request.headers.get("X-API-Client-Name")
             if not name:
+                self.application.errors["client_name"] += 1
                 raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
             self.client_name = name
 
@@ -127,6 +129,7 @@ class HubSocket(AccessMixin, QueuedSocket, WebSocketHandler):
         return f"{name}from {getattr(self, 'address', '?')}"
 
     def send_error_frame(self, error: ProtocolError) -> None:
+        self.application.errors["protocol"] += 1
         extra = {} if error.index is None else {"index": error.index}
         if error.id is not None:
             extra["id"] = error.id
@@ -217,6 +220,7 @@ class PublishHTTP(AccessMixin, RequestHandler):
         try:
             published = self.application.publish_frames(self.request.body)
         except ProtocolError as exc:
+            self.application.errors["protocol"] += 1
             extra = {} if exc.index is None else {"index": exc.index}
             self.set_status(400)
             self.set_header("Content-Type", "application/json; charset=UTF-8")

@@ -26,7 +26,7 @@ what Tornado itself queued (pings, close frames).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
@@ -56,11 +56,13 @@ class Outbox:
         self.total_bytes = 0  # queued in connections' Outbox queues
         self.slow_consumers = 0  # connections that went over their limit
         self.dropped_frames = 0  # frames not queued under the drop policy
+        self.flushes = 0  # loop iterations that wrote something
+        self.writes = 0  # coalesced writes, one per dirty connection per flush
         self._dirty: list[QueuedSocket] = []
         self._scheduled = False
         self._loop: IOLoop | None = None
 
-    def mark_dirty(self, conn: "QueuedSocket") -> None:
+    def mark_dirty(self, conn: QueuedSocket) -> None:
         self._dirty.append(conn)
         if not self._scheduled:
             self._scheduled = True
@@ -72,6 +74,8 @@ class Outbox:
         """Write every dirty connection's queue; runs once per loop iteration."""
         self._scheduled = False
         dirty, self._dirty = self._dirty, []
+        self.flushes += 1
+        self.writes += len(dirty)
         for conn in dirty:
             conn.flush_queue()
 
@@ -124,11 +128,16 @@ class QueuedSocket:
             buffered = self._stream._write_buffer
             self._queued = len(buffered) if buffered is not None else 0
         size = len(frame)
-        queued = self._queued + size
-        if queued > outbox.max_queue_bytes or (
-            self._queued and outbox.total_bytes + size > outbox.max_total_queue_bytes
+        backlog = self._queued
+        queued = backlog + size
+        # A connection with nothing queued always gets its frame, however
+        # large: the limits are about peers that are not keeping up.
+        if backlog and (
+            queued > outbox.max_queue_bytes
+            or outbox.total_bytes + size > outbox.max_total_queue_bytes
+            or (self._dropping and backlog > outbox.max_queue_bytes // 2)
         ):
-            self._overflow(size)
+            self._overflow()
             return
         if self._dropping:
             self._dropping = False
@@ -173,7 +182,7 @@ class QueuedSocket:
         except StreamClosedError:
             pass
 
-    def _overflow(self, size: int) -> None:
+    def _overflow(self) -> None:
         outbox = self.outbox
         if not outbox.disconnect_slow:
             outbox.dropped_frames += 1
@@ -200,6 +209,3 @@ class QueuedSocket:
     def close_slow(self) -> None:
         raise NotImplementedError
 
-
-def call_later(delay: float, callback: Callable[[], None]) -> object:
-    return IOLoop.current().call_later(delay, callback)

@@ -71,4 +71,8 @@ class Presence:
         now = utc_timestamp()
         message = Message(event, encode_publish(event, {"online": online, "since": now}, now))
         message.retain = True
-        self.pubsub.publish_message(message)
+        pubsub = self.pubsub
+        pubsub.accept(message)
+        pubsub.deliver(message)
+        if not pubsub.broker.local_only:
+            pubsub.broker.publish(message)

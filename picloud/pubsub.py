@@ -64,6 +64,9 @@ class PubSub:
         self._events_of: dict[Connection, dict[str, None]] = {}
         self.published = 0
         self.delivered = 0
+        # Payload bytes, counted once per message (the subscribers share one frame).
+        self.published_bytes = 0
+        self.delivered_bytes = 0
         self.presence = Presence(self)
 
     # -- connections -------------------------------------------------------
@@ -163,13 +166,22 @@ class PubSub:
         """Deliver a prepared message here and relay it to other hubs."""
         # seq is given on acceptance, not in prepare(), so a batch refused
         # half-way leaves no gap in any event's sequence.
-        self.history.stamp(message)
-        if message.retain:
-            self.retained.update(message, message.clears)
+        self.accept(message)
         self.published += 1
+        self.published_bytes += len(message.payload)
         self.deliver(message)
         if not self.broker.local_only:
             self.broker.publish(message)
+
+    def accept(self, message: Message) -> None:
+        """Give ``message`` its seq (and keep it), and retain it if asked.
+
+        The hub's own ``$SYS/`` messages (presence) go through this and
+        ``deliver`` only, so they do not count as published by clients.
+        """
+        self.history.stamp(message)
+        if message.retain:
+            self.retained.update(message, message.clears)
 
     def publish(
         self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False
@@ -198,6 +210,7 @@ class PubSub:
             conn.deliver(message)
         count = len(subscribers)
         self.delivered += count
+        self.delivered_bytes += count * len(message.payload)
         return count
 
     def join(
@@ -227,6 +240,14 @@ class PubSub:
 
     def snapshot(self) -> dict[str, Any]:
         """The ``/info`` document: subscriptions by event, then every connection."""
+        info = self.local_info()
+        if not self.broker.local_only:
+            info = self.broker.cluster_info(info)
+        info["created_at"] = utc_timestamp()
+        return info
+
+    def local_info(self) -> dict[str, Any]:
+        """This hub's subscriptions and connections, fresh dicts on every call."""
         clients = self._clients
 
         def describe(conn: Connection) -> dict[str, str]:
@@ -239,5 +260,4 @@ class PubSub:
                 for event, subscribers in self._subscribers.items()
             ],
             "all_connections": [describe(c) for c in clients],
-            "created_at": utc_timestamp(),
         }

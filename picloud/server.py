@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import signal
 import ssl
 import sys
@@ -27,11 +28,12 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
         return None
     if not config.cert_file or not config.key_file:
         raise ConfigError("tls is on but CERT_FILE and KEY_FILE are not both set")
+    for path in (config.cert_file, config.key_file):
+        if not os.path.isfile(path):
+            raise ConfigError(f"tls file not found: {path!r}")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(config.cert_file, config.key_file)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"tls file not found: {exc.filename!r}") from None
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(
             f"cannot load tls certificate {config.cert_file!r} and key {config.key_file!r}: "
@@ -66,7 +68,9 @@ def listen(config: Config) -> list:
 
 async def serve(config: Config) -> None:
     ssl_options = tls_context(config)
-    pubsub = make_pubsub(config, broker_from_url(config.broker))
+    pubsub = make_pubsub(
+        config, broker_from_url(config.broker, prefix=config.broker_prefix, outbox=config.broker_outbox)
+    )
     app = make_app(config, pubsub)
     sockets = listen(config)
     server = HTTPServer(
@@ -74,7 +78,7 @@ async def serve(config: Config) -> None:
         max_body_size=config.max_message_bytes,
     )
     server.add_sockets(sockets)
-    await pubsub.broker.start(pubsub.deliver)
+    await pubsub.broker.start(pubsub.deliver, pubsub.local_info)
 
     port = sockets[0].getsockname()[1]
     host = config.host or "[::]"

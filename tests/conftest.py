@@ -162,3 +162,23 @@ def hub_process(tmp_path: Path):
         if hub.proc.poll() is None:
             hub.proc.kill()
             hub.proc.wait()
+
+
+def make_certificate(directory: Path, name: str = "hub") -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1, made with openssl."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-subj", f"/CN={name}",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    return make_certificate(tmp_path_factory.mktemp("tls"))

@@ -7,7 +7,7 @@ and the single-hub path pays for no broker.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ..pubsub import Message
@@ -16,18 +16,34 @@ if TYPE_CHECKING:
 class Broker:
     #: True when there are no other hubs to relay to.
     local_only = True
+    #: Times the connection to other hubs was re-established (shown in /metrics);
+    #: a broker with a connection increments it on every reconnect.
+    reconnects = 0
 
-    async def start(self, deliver: Callable[["Message"], object]) -> None:
-        """Begin relaying; ``deliver`` takes messages that other hubs published."""
+    async def start(
+        self,
+        deliver: Callable[[Message], object],
+        describe: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        """Begin relaying; ``deliver`` takes messages that other hubs published.
+
+        ``describe`` returns this hub's own part of ``/info`` (subscriptions and
+        connections), for brokers that show other hubs the whole cluster.
+        """
 
     async def stop(self) -> None:
         """Stop relaying and release connections."""
 
-    def publish(self, message: "Message") -> None:
+    def publish(self, message: Message) -> None:
         """Relay a message accepted by this hub; must not block."""
 
     def interest(self, event: str, wanted: bool) -> None:
         """This hub's first subscriber to ``event`` arrived, or its last one left."""
+
+    def cluster_info(self, local: dict[str, Any]) -> dict[str, Any]:
+        """``/info`` for the whole cluster, given this hub's part (only called
+        when ``local_only`` is false)."""
+        return local
 
     @property
     def state(self) -> str:

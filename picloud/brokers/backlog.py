@@ -1,0 +1,65 @@
+"""The bounded queue of messages on their way to Redis.
+
+Normally it holds only what arrived during one round trip; while Redis is
+away it keeps up to ``limit`` messages, dropping (and counting) the oldest.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+
+log = logging.getLogger("picloud.broker")
+
+
+class Backlog:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.queue: collections.deque[tuple[bytes, bytes]] = collections.deque()
+        self.inflight: list[tuple[bytes, bytes]] = []  # taken, not yet confirmed
+        self.dropped = 0
+        self._unreported = 0
+
+    def __len__(self) -> int:
+        return len(self.queue) + len(self.inflight)
+
+    def append(self, item: tuple[bytes, bytes]) -> None:
+        queue = self.queue
+        if len(queue) >= self.limit:
+            queue.popleft()
+            self._drop(1)
+        queue.append(item)
+
+    def take(self, most: int) -> list[tuple[bytes, bytes]]:
+        queue = self.queue
+        self.inflight = [queue.popleft() for _ in range(min(len(queue), most))]
+        return self.inflight
+
+    def confirm(self) -> None:
+        self.inflight = []
+
+    def requeue(self) -> None:
+        """Put unconfirmed messages back in front: a repeat beats a loss."""
+        if not self.inflight:
+            return
+        self.queue.extendleft(reversed(self.inflight))
+        self.inflight = []
+        excess = len(self.queue) - self.limit
+        if excess > 0:
+            for _ in range(excess):
+                self.queue.popleft()
+            self._drop(excess)
+
+    def report(self) -> None:
+        """Log how many messages were dropped since the last report."""
+        if self._unreported:
+            log.warning("%d messages for other hubs were dropped (outbox full)", self._unreported)
+            self._unreported = 0
+
+    def _drop(self, count: int) -> None:
+        if not self._unreported:
+            log.warning(
+                "broker outbox full (%d messages): dropping the oldest messages for other hubs", self.limit
+            )
+        self.dropped += count
+        self._unreported += count

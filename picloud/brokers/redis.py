@@ -1,0 +1,337 @@
+"""Relaying through Redis, so that several hubs act as one.
+
+Each hub (a *node*) PUBLISHes every message it accepts on the channel
+``<prefix>:msg:<event>`` and SUBSCRIBEs only to the events its own clients
+want. What travels is the node id, a newline, and the publish frame exactly as
+the publishing node encoded it; a node skips its own messages, which it has
+already delivered locally.
+
+Redis patterns are not MQTT-style wildcards, so while a local client has a
+wildcard filter (a ``/``-separated level exactly ``+`` or ``#``), the node
+PSUBSCRIBEs to every event of the prefix instead, and the hub filters locally.
+
+For ``/info`` see membership.py; for the outbox, backlog.py.
+
+While Redis cannot be reached, local delivery goes on and messages for other
+nodes wait in a bounded outbox. Back online, a node re-subscribes, registers
+itself, waits (briefly) until the nodes it knew have registered again, which
+they do only after re-subscribing, and then relays the backlog in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from ..exceptions import BrokerError, ConfigError
+from ..pubsub import Message
+from .backlog import Backlog
+from .base import Broker
+from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id, redact
+
+log = logging.getLogger("picloud.broker")
+
+CONNECT_TIMEOUT = 2.0
+COMMAND_TIMEOUT = 5.0
+MAX_BACKOFF = 2.0
+PEER_GRACE = NODE_TTL + MAX_BACKOFF  # longest wait for known nodes to re-subscribe
+BATCH = 256  # messages per pipelined round trip
+
+
+def is_filter(event: str) -> bool:
+    """Whether ``event`` is a wildcard filter rather than a plain name."""
+    return ("+" in event or "#" in event) and any(level in ("+", "#") for level in event.split("/"))
+
+
+class RedisBroker(Broker):
+    local_only = False
+
+    def __init__(
+        self, url: str, *, prefix: str = "picloud", outbox: int = 10000, node: str | None = None
+    ) -> None:
+        try:
+            import redis.asyncio as aioredis
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+        except ImportError:
+            raise ConfigError("the redis broker needs redis-py: pip install 'picloud[redis]'") from None
+        if not prefix:
+            raise ConfigError("broker prefix must not be empty")
+        if outbox < 1:
+            raise ConfigError(f"broker outbox must be at least 1, not {outbox}")
+        self.url = url
+        self.safe_url = redact(url)
+        self._password = urlsplit(url).password
+        # Reconnecting is this class's job: redis-py's own retries would hold
+        # a failing command for seconds instead of letting the outbox take over.
+        self._options = {
+            "retry": Retry(NoBackoff(), 0),
+            "socket_connect_timeout": CONNECT_TIMEOUT,
+            "socket_timeout": COMMAND_TIMEOUT,
+            "socket_keepalive": True,
+        }
+        self._from_url = aioredis.from_url
+        try:
+            self._from_url(url, **self._options)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"bad broker url {self.safe_url!r}: {self._scrub(exc)}") from None
+        self.node = node or default_node_id()
+        self.prefix = prefix
+        self.outbox_limit = outbox
+        self._channel_prefix = f"{prefix}:msg:".encode()
+        self._control = f"{prefix}:ctl:{self.node}".encode()
+        self._tag = self.node.encode() + b"\n"
+        self._backlog = Backlog(outbox)
+        self._members = Membership(prefix, self.node)
+        self._wake = asyncio.Event()
+        self._resync = asyncio.Event()
+        self._wanted: set[str] = set()
+        self._subscribed: set[str] = set()
+        self._filters = 0  # wanted wildcard filters: while any, subscribe to everything
+        self._everything = re.sub(r"([*?\[\]\\])", r"\\\1", f"{prefix}:msg:").encode() + b"*"
+        self._broad = False  # subscribed to self._everything
+        self._deliver: Callable[[Message], object] = lambda message: None
+        self._describe: Callable[[], dict[str, Any]] = lambda: {"subscriptions": [], "all_connections": []}
+        self._connected = False
+        self._down_since: float | None = None
+        self._supervisor: asyncio.Task | None = None
+
+    # -- the Broker interface ------------------------------------------------
+
+    async def start(
+        self, deliver: Callable[[Message], object], describe: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
+        self._deliver = deliver
+        if describe is not None:
+            self._describe = describe
+        log.info("relaying through %s as node %s (prefix %r)", self.safe_url, self.node, self.prefix)
+        first: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._supervisor = asyncio.ensure_future(self._supervise(first))
+        await first  # one attempt made: connected, or degraded and retrying
+
+    async def stop(self) -> None:
+        deadline = time.monotonic() + 1.0
+        while self._connected and self._backlog and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # let the writer relay what it has
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+        left = len(self._backlog)
+        if left:
+            log.warning("%d messages for other hubs were not relayed before shutdown", left)
+        if self._connected:  # leave /info at once instead of after the TTL
+            client = self._from_url(self.url, **self._options)
+            try:
+                await asyncio.wait_for(self._members.leave(client), 1.0)
+            except Exception:  # best effort: the TTL removes the key anyway
+                pass
+            finally:
+                await self._close(client)
+        self._connected = False
+
+    @property
+    def dropped(self) -> int:
+        """Messages for other hubs dropped because the outbox was full."""
+        return self._backlog.dropped
+
+    def publish(self, message: Message) -> None:
+        self._backlog.append((self._channel_prefix + message.event.encode(), self._tag + message.payload))
+        self._wake.set()
+
+    def interest(self, event: str, wanted: bool) -> None:
+        if wanted:
+            self._wanted.add(event)
+        else:
+            self._wanted.discard(event)
+        if is_filter(event):
+            self._filters += 1 if wanted else -1
+        self._resync.set()
+
+    @property
+    def state(self) -> str:
+        return "ok" if self._connected else "degraded"
+
+    def cluster_info(self, local: dict[str, Any]) -> dict[str, Any]:
+        return self._members.merge(local)
+
+    # -- connection lifecycle -------------------------------------------------
+
+    async def _supervise(self, first: asyncio.Future) -> None:
+        backoff = 0.1
+        while True:
+            started = time.monotonic()
+            try:
+                await self._session(first)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._lost(exc)
+            if not first.done():
+                first.set_result(None)
+            if time.monotonic() - started > 10 * MAX_BACKOFF:
+                backoff = 0.1  # it was a working connection, not a failing attempt
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _session(self, first: asyncio.Future) -> None:
+        client = self._from_url(self.url, **self._options)
+        pubsub = client.pubsub()
+        tasks: list[asyncio.Task] = []
+        try:
+            await client.ping()
+            broad, wanted = self._target()
+            await pubsub.subscribe(self._control, *map(self._channel, wanted))
+            if broad:
+                await pubsub.psubscribe(self._everything)
+            await self._confirm(pubsub, 1 + len(wanted) + broad)
+            self._subscribed, self._broad = wanted, broad
+            known = set(self._members.peers)
+            await self._members.beat(client, self._describe())  # peers relay backlogs once they see it
+            self._up()
+            if not first.done():
+                first.set_result(None)
+            self._resync.set()
+            tasks = [
+                asyncio.ensure_future(self._read(pubsub)),
+                asyncio.ensure_future(self._sync(pubsub)),
+                asyncio.ensure_future(self._heartbeat(client)),
+                asyncio.ensure_future(self._write(client, known)),
+            ]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+            raise BrokerError("relay task ended")
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._backlog.requeue()
+            await self._close(pubsub, client)
+
+    async def _close(self, *closables: Any) -> None:
+        for closable in closables:
+            try:
+                await asyncio.wait_for(closable.aclose(), 1.0)
+            except Exception:  # the connection is already gone
+                pass
+
+    def _up(self) -> None:
+        self._connected = True
+        if self._down_since is not None:
+            log.warning(
+                "redis at %s reachable again after %.1fs; relaying %d queued messages",
+                self.safe_url, time.monotonic() - self._down_since, len(self._backlog),
+            )
+            self._down_since = None
+
+    def _lost(self, exc: BaseException) -> None:
+        self._connected = False
+        if self._down_since is not None:
+            log.debug("redis at %s still unreachable: %s", self.safe_url, self._scrub(exc))
+            return
+        self._down_since = time.monotonic()
+        from redis.exceptions import RedisError
+
+        expected = isinstance(exc, (RedisError, OSError, asyncio.TimeoutError, BrokerError))
+        log.warning(
+            "redis at %s unreachable (%s): local delivery continues, up to %d messages for other hubs "
+            "are kept, reconnecting", self.safe_url, self._scrub(exc), self.outbox_limit,
+            exc_info=None if expected else exc,
+        )
+
+    def _scrub(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        if self._password:
+            text = text.replace(self._password, "***")
+        return text.rstrip(".").lower()
+
+    # -- the tasks of one connected session --------------------------------------
+
+    def _channel(self, event: str) -> bytes:
+        return self._channel_prefix + event.encode()
+
+    async def _confirm(self, pubsub: Any, count: int) -> None:
+        """Wait until Redis confirmed ``count`` subscriptions."""
+        while count:
+            message = await pubsub.get_message(timeout=COMMAND_TIMEOUT)
+            if message is None:
+                raise BrokerError("redis did not confirm the subscriptions")
+            if message["type"] in ("subscribe", "psubscribe"):
+                count -= 1
+            elif message["type"] in ("message", "pmessage"):
+                self._receive(message["channel"], message["data"])
+
+    async def _read(self, pubsub: Any) -> None:
+        receive = self._receive
+        while True:
+            message = await pubsub.get_message(timeout=None)
+            if message is not None and message["type"] in ("message", "pmessage"):
+                receive(message["channel"], message["data"])
+
+    def _receive(self, channel: bytes, data: bytes) -> None:
+        if data.startswith(self._tag) or not channel.startswith(self._channel_prefix):
+            return  # our own message, or the control channel
+        cut = data.find(b"\n")
+        if cut < 0:
+            return
+        try:
+            event = channel[len(self._channel_prefix):].decode()
+        except UnicodeDecodeError:
+            return
+        self._deliver(Message(event, data[cut + 1:]))
+
+    async def _sync(self, pubsub: Any) -> None:
+        """Keep Redis subscriptions equal to what local clients want."""
+        while True:
+            await self._resync.wait()
+            self._resync.clear()
+            broad, wanted = self._target()
+            if broad and not self._broad:  # the broad subscription first: no gap
+                self._broad = True
+                await pubsub.psubscribe(self._everything)
+            add = wanted - self._subscribed
+            remove = self._subscribed - wanted
+            if add:
+                self._subscribed |= add
+                await pubsub.subscribe(*map(self._channel, add))
+            if remove:
+                self._subscribed -= remove
+                await pubsub.unsubscribe(*map(self._channel, remove))
+            if self._broad and not broad:
+                self._broad = False
+                await pubsub.punsubscribe(self._everything)
+
+    def _target(self) -> tuple[bool, set[str]]:
+        """Whether to subscribe to every event, and else to which."""
+        if self._filters:
+            return True, set()
+        return False, set(self._wanted)
+
+    async def _write(self, client: Any, known: set[str]) -> None:
+        backlog = self._backlog
+        if backlog and known:
+            await self._members.await_peers(client, known, PEER_GRACE)
+        while True:
+            if not backlog.queue:
+                backlog.report()
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch = backlog.take(BATCH)
+            if len(batch) == 1:
+                await client.publish(*batch[0])
+            else:
+                pipe = client.pipeline(transaction=False)
+                for channel, data in batch:
+                    pipe.publish(channel, data)
+                await pipe.execute()
+            backlog.confirm()
+
+    async def _heartbeat(self, client: Any) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            await self._members.beat(client, self._describe())

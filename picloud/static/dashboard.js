@@ -1,0 +1,335 @@
+/*
+ * The hub's dashboard. Plain JavaScript, no build step, nothing loaded from
+ * elsewhere. Talks to the hub that served it:
+ * - GET stats (key in X-API-Key): checks the key (a browser cannot see the
+ *   401 that refuses a websocket) and gives the publish counter that the
+ *   messages-per-second chart is drawn from, polled every 2 s;
+ * - the /info websocket: connections and subscriptions, pushed by the hub;
+ * - picloud.js on /subscribe (protocol=2): the tail of watched events;
+ * - POST publish: the test message form, whose answer says what went wrong.
+ * dashboard-view.js draws; this file holds the state and the connections.
+ * The key lives in sessionStorage, never in this page's URL.
+ */
+(function () {
+    "use strict";
+
+    var KEY_ITEM = "picloud.apiKey";
+    var WATCH_ITEM = "picloud.watched";
+    var POLL_MS = 2000;
+    var CHART_SAMPLES = 150;  // 5 minutes of 2 s samples
+    var TAIL_ROWS = 200;
+
+    var base = new URL(".", location.href);
+    var wsBase = base.href.replace(/^http/, "ws").replace(/\/+$/, "");
+    var clientName = "dashboard-" + Math.random().toString(16).slice(2, 6);
+
+    var key = null;
+    var info = null;          // the /info websocket
+    var infoAttempt = 0;
+    var retryTimer = null;
+    var pollTimer = null;
+    var tailClient = null;
+    var lastStats = null;
+    var rates = [];
+    var watched = [];
+    var generation = 0;       // bumped on logout, so late callbacks of an old session do nothing
+
+    function $(id) { return document.getElementById(id); }
+
+    function setStatus(state, text) {
+        var el = $("status");
+        el.dataset.state = state;
+        el.textContent = text;
+    }
+
+    function showLogin(error) {
+        $("main").hidden = true;
+        $("logout").hidden = true;
+        $("login").hidden = false;
+        $("login-error").hidden = !error;
+        $("login-error").textContent = error || "";
+        setStatus(error ? "wrong-key" : "logged-out", error ? "wrong key" : "not connected");
+        $("api-key").focus();
+    }
+
+    function showMain() {
+        $("login").hidden = true;
+        $("main").hidden = false;
+        $("logout").hidden = false;
+    }
+
+    // 'ok', 'wrong-key' or 'unreachable', with the stats when 'ok'.
+    function fetchStats(apiKey) {
+        return fetch(new URL("stats", base), {headers: {"X-API-Key": apiKey}, cache: "no-store"})
+            .then(function (response) {
+                if (response.status === 401) {
+                    return {result: "wrong-key"};
+                }
+                if (!response.ok) {
+                    return {result: "unreachable"};
+                }
+                return response.json().then(function (stats) { return {result: "ok", stats: stats}; });
+            }, function () {
+                return {result: "unreachable"};
+            });
+    }
+
+    function start(apiKey) {
+        var mine = ++generation;
+        key = apiKey;
+        setStatus("connecting", "connecting…");
+        fetchStats(apiKey).then(function (answer) {
+            if (mine !== generation) {
+                return;
+            }
+            if (answer.result === "wrong-key") {
+                stop();
+                sessionStorage.removeItem(KEY_ITEM);
+                showLogin("Wrong key: the hub refused it. Check the key and try again.");
+            } else if (answer.result === "unreachable") {
+                unreachable(function () { start(apiKey); });
+            } else {
+                sessionStorage.setItem(KEY_ITEM, apiKey);
+                showMain();
+                lastStats = {stats: answer.stats, at: Date.now()};
+                openInfo(mine);
+                openTail();
+                schedulePoll(mine);
+            }
+        });
+    }
+
+    function stop() {
+        generation += 1;
+        clearTimeout(retryTimer);
+        clearTimeout(pollTimer);
+        if (info !== null) {
+            var old = info;
+            info = null;
+            old.close();
+        }
+        if (tailClient !== null) {
+            tailClient.close();
+            tailClient = null;
+        }
+        lastStats = null;
+        rates = [];
+    }
+
+    // Backoff 1, 2, 4... 30 s, with the countdown shown.
+    function unreachable(retry) {
+        var delay = Math.min(30, Math.pow(2, infoAttempt));
+        infoAttempt += 1;
+        var until = Date.now() + delay * 1000;
+        var mine = generation;
+        clearTimeout(retryTimer);
+        (function tick() {
+            if (mine !== generation) {
+                return;
+            }
+            var left = Math.ceil((until - Date.now()) / 1000);
+            if (left <= 0) {
+                retry();
+                return;
+            }
+            setStatus("unreachable", "hub unreachable, retrying in " + left + " s");
+            retryTimer = setTimeout(tick, 250);
+        }());
+    }
+
+    function openInfo(mine) {
+        var ws = new WebSocket(wsBase + "/info?apiKey=" + encodeURIComponent(key));
+        info = ws;
+        ws.onopen = function () {
+            infoAttempt = 0;
+            setStatus("live", "live");
+            $("main").classList.remove("stale");
+        };
+        ws.onmessage = function (event) {
+            if (info === ws) {
+                PiCloudView.renderInfo(JSON.parse(event.data), clientName);
+            }
+        };
+        ws.onclose = function () {
+            if (info !== ws || mine !== generation) {
+                return;
+            }
+            info = null;
+            $("main").classList.add("stale");
+            // Check the key again first: the hub may have come back with another.
+            clearTimeout(pollTimer);
+            unreachable(function () { reconnect(mine); });
+        };
+    }
+
+    function reconnect(mine) {
+        setStatus("connecting", "connecting…");
+        fetchStats(key).then(function (answer) {
+            if (mine !== generation) {
+                return;
+            }
+            if (answer.result === "wrong-key") {
+                stop();
+                sessionStorage.removeItem(KEY_ITEM);
+                showLogin("Wrong key: the hub no longer accepts this key.");
+            } else if (answer.result === "unreachable") {
+                unreachable(function () { reconnect(mine); });
+            } else {
+                lastStats = {stats: answer.stats, at: Date.now()};
+                openInfo(mine);
+                schedulePoll(mine);
+            }
+        });
+    }
+
+    // -- messages per second -------------------------------------------------
+
+    function schedulePoll(mine) {
+        clearTimeout(pollTimer);
+        pollTimer = setTimeout(function () {
+            fetchStats(key).then(function (answer) {
+                if (mine !== generation) {
+                    return;
+                }
+                if (answer.result !== "ok") {
+                    // A lost hub closes the info socket too, which handles it.
+                    schedulePoll(mine);
+                    return;
+                }
+                var now = Date.now();
+                var published = answer.stats.published - lastStats.stats.published;
+                // A restarted hub counts from zero again.
+                var rate = published >= 0 ? published / ((now - lastStats.at) / 1000) : 0;
+                lastStats = {stats: answer.stats, at: now};
+                rates.push(rate);
+                if (rates.length > CHART_SAMPLES) {
+                    rates.shift();
+                }
+                $("n-rate").textContent = rate < 10 ? rate.toFixed(1) : Math.round(rate);
+                PiCloudView.drawChart(rates, CHART_SAMPLES);
+                schedulePoll(mine);
+            });
+        }, POLL_MS);
+    }
+
+    // -- tail of watched events ----------------------------------------------
+
+    function openTail() {
+        tailClient = new PiCloudSocketClient(wsBase, key, clientName);
+        watched.forEach(subscribeTail);
+    }
+
+    function subscribeTail(event) {
+        tailClient.subscribe(event, function (message) {
+            PiCloudView.addTailRow(message, TAIL_ROWS);
+        });
+    }
+
+    function renderWatched() {
+        var list = $("watched");
+        list.textContent = "";
+        watched.forEach(function (event) {
+            var item = document.createElement("li");
+            item.textContent = event;
+            var remove = document.createElement("button");
+            remove.type = "button";
+            remove.textContent = "×";
+            remove.title = "stop watching " + event;
+            remove.addEventListener("click", function () {
+                watched = watched.filter(function (e) { return e !== event; });
+                sessionStorage.setItem(WATCH_ITEM, JSON.stringify(watched));
+                if (tailClient !== null) {
+                    tailClient.unsubscribe(event);
+                }
+                renderWatched();
+            });
+            item.appendChild(remove);
+            list.appendChild(item);
+        });
+    }
+
+    // -- forms -----------------------------------------------------------------
+
+    $("login-form").addEventListener("submit", function (e) {
+        e.preventDefault();
+        $("login-error").hidden = true;
+        start($("api-key").value);
+    });
+
+    $("logout").addEventListener("click", function () {
+        stop();
+        sessionStorage.removeItem(KEY_ITEM);
+        $("api-key").value = "";
+        showLogin(null);
+    });
+
+    $("watch-form").addEventListener("submit", function (e) {
+        e.preventDefault();
+        var event = $("watch-event").value;
+        if (event && watched.indexOf(event) < 0) {
+            watched.push(event);
+            sessionStorage.setItem(WATCH_ITEM, JSON.stringify(watched));
+            if (tailClient !== null) {
+                subscribeTail(event);
+            }
+            renderWatched();
+        }
+        $("watch-event").value = "";
+    });
+
+    $("publish-form").addEventListener("submit", function (e) {
+        e.preventDefault();
+        var result = $("publish-result");
+        var data = $("pub-data").value;
+        if ($("pub-json").checked) {
+            try {
+                data = JSON.parse(data);
+            } catch (err) {
+                result.className = "error";
+                result.textContent = "data is not valid JSON";
+                return;
+            }
+        }
+        var body = JSON.stringify({event: $("pub-event").value, data: data});
+        result.className = "";
+        result.textContent = "publishing…";
+        fetch(new URL("publish", base), {
+            method: "POST",
+            headers: {"X-API-Key": key, "X-API-Client-Name": clientName, "Content-Type": "application/json"},
+            body: body
+        }).then(function (response) {
+            if (response.status === 201) {
+                result.textContent = "published at " + new Date().toLocaleTimeString();
+                return;
+            }
+            return response.json().then(function (answer) {
+                result.className = "error";
+                result.textContent = "refused: " + (answer.error || response.status);
+            });
+        }, function () {
+            result.className = "error";
+            result.textContent = "hub unreachable, not published";
+        });
+    });
+
+    try {
+        watched = JSON.parse(sessionStorage.getItem(WATCH_ITEM) || "[]");
+    } catch (err) {
+        watched = [];
+    }
+    renderWatched();
+    PiCloudView.drawChart(rates, CHART_SAMPLES);
+    var saved = sessionStorage.getItem(KEY_ITEM);
+    if (saved !== null) {
+        start(saved);
+    } else {
+        // A hub run with --no-auth takes any key: no need to ask for one.
+        fetchStats("").then(function (answer) {
+            if (answer.result === "ok") {
+                start("");
+            } else {
+                showLogin(null);
+            }
+        });
+    }
+}());

@@ -1,0 +1,142 @@
+"""``picloud publish``, ``subscribe`` and ``info`` as real processes against a real hub."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from picloud.client import Client
+
+from .conftest import KEY
+from .test_client import free_port, wait_subscribed
+
+CLIENT_ENV = ("PICLOUD_URL", "PICLOUD_API_KEY", "API_KEY", "PICLOUD_CLIENT_NAME", "PICLOUD_STATE_DIR")
+
+
+def cli_env(tmp_path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in CLIENT_ENV}
+    # No stray key from the machine's own hub.
+    env["PICLOUD_STATE_DIR"] = str(tmp_path / "no-hub-here")
+    env.update(extra)
+    return env
+
+
+def picloud(*args: str, env: dict[str, str], input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "picloud", *args], input=input, capture_output=True,
+                          text=True, env=env, timeout=60)
+
+
+@pytest.fixture
+def hub(hub_process):
+    return hub_process("--api-key", KEY)
+
+
+def test_subscribe_prints_json_lines_from_publish(hub, tmp_path):
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY=KEY)
+    sub = subprocess.Popen(
+        [sys.executable, "-m", "picloud", "subscribe", "t", "u/v", "--count", "5",
+         "--client-name", "cli-sub"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        with Client(hub.url, KEY, "watcher") as watcher:
+            wait_subscribed(watcher, "u/v", "cli-sub")
+        assert picloud("publish", "t", "hello", env=env).returncode == 0
+        done = picloud("publish", "u/v", '{"a": [1, 2]}', "--json", "--retain", env=env)
+        assert done.returncode == 0, done.stderr
+        done = picloud("publish", "t", "-", env=env, input="line 1\nline/2\n\n")
+        assert (done.returncode, done.stderr) == (0, "")  # quiet in a pipe
+        out, err = sub.communicate(timeout=30)
+    finally:
+        sub.kill()
+    assert sub.returncode == 0, err
+    messages = [json.loads(line) for line in out.splitlines()]
+    assert [(m["event"], m["data"]) for m in messages] == [
+        ("t", "hello"), ("u/v", {"a": [1, 2]}), ("t", "line 1"), ("t", "line/2"), ("t", ""),
+    ]
+    assert all(m["created_at"].endswith("Z") and "action" not in m for m in messages)
+
+
+def test_publish_json_lines_stops_at_bad_line(hub, tmp_path):
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, API_KEY=KEY)
+    done = picloud("publish", "t", "-", "--json", env=env, input='1\n{"x": 2}\n{oops\n')
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: line 3: invalid json '{oops': expected object or value (2 messages published)"
+    ]
+    done = picloud("publish", "t", "NaN", "--json", env=env)
+    assert done.returncode == 1
+    assert "non-finite" in done.stderr
+
+
+def test_info_table_and_json(hub, tmp_path):
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY=KEY)
+    done = picloud("info", env=env)
+    assert done.returncode == 0
+    assert "no connections yet" in done.stdout
+    with Client(hub.url, KEY, "kitchen-pi") as kitchen:
+        kitchen.subscribe("temperature")
+        wait_subscribed(kitchen, "temperature", "kitchen-pi")
+        table = picloud("info", env=env).stdout
+        doc = json.loads(picloud("info", "--json", env=env).stdout)
+    lines = table.splitlines()
+    assert lines[0].startswith(f"hub {hub.url} at ")
+    assert "connections (1)" in lines
+    assert lines[lines.index("connections (1)") + 1].split() == ["CLIENT", "ADDRESS", "CONNECTED", "SINCE"]
+    assert lines[lines.index("connections (1)") + 2].split()[0] == "kitchen-pi"
+    assert lines[lines.index("subscriptions (1 events)") + 2].split() == ["temperature", "1", "kitchen-pi"]
+    assert doc["subscriptions"][0]["name"] == "temperature"
+    assert doc["all_connections"][0]["client_name"] == "kitchen-pi"
+
+
+def test_finds_the_generated_key_in_the_state_dir(hub_process, tmp_path):
+    state = tmp_path / "hub-state"
+    hub = hub_process(state_dir=state)  # no --api-key: the hub generates one
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_STATE_DIR=str(state))
+    done = picloud("info", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "all_connections" in json.loads(done.stdout)
+    done = picloud("publish", "t", "x", "--state-dir", str(tmp_path / "elsewhere"), env=env)
+    assert done.returncode == 1
+    assert "no api key given" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["info"], ["publish", "t", "x"], ["subscribe", "t"],
+                                     ["publish", "t", "-"]])
+def test_wrong_key_is_one_line_error(hub, tmp_path, command):
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY="wrong")
+    done = picloud(*command, env=env, input="x\n")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"Error: the hub at {hub.url} refused the api key: invalid api key" + (
+            " (0 messages published)" if command[-1] == "-" else "")
+    ]
+
+
+@pytest.mark.parametrize("command", [["info"], ["publish", "t", "x"], ["subscribe", "t"]])
+def test_unreachable_hub_is_one_line_error(tmp_path, command):
+    url = f"http://127.0.0.1:{free_port()}"
+    done = picloud(*command, "--url", url, "--api-key", KEY, env=cli_env(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"Error: cannot reach the hub at {url}: connection refused"]
+
+
+def test_publish_stdin_shows_progress_on_a_terminal(hub, tmp_path):
+    import pty
+
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY=KEY)
+    terminal, stderr = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "picloud", "publish", "t", "-"],
+                              input="reading\n" * 300, stdout=subprocess.PIPE, stderr=stderr,
+                              text=True, env=env, timeout=60)
+        os.close(stderr)
+        shown = os.read(terminal, 65536).decode()
+    finally:
+        os.close(terminal)
+    assert done.returncode == 0
+    assert shown.endswith("published 300 messages\r\n")

@@ -1,0 +1,201 @@
+"""picloud.client and picloud.aclient against a real hub."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+from tornado.testing import bind_unused_port
+from tornado.web import Application
+from tornado.websocket import WebSocketHandler
+
+from picloud.aclient import AsyncClient
+from picloud.client import Client, publish_http
+from picloud.client_wire import hub_urls
+from picloud.exceptions import AuthError, HubUnreachable, ProtocolError
+
+from .conftest import KEY, read_json, subscribed
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    sock = bind_sockets(0, "127.0.0.1")[0]
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def wait_subscribed(client: Client, event: str, name: str, present: bool = True,
+                    deadline: float = 10) -> None:
+    """Poll the hub's info until ``name`` is (or is no longer) subscribed to ``event``.
+
+    The old protocol confirms nothing, so the hub's own listing is what can be
+    waited for.
+    """
+    end = time.monotonic() + deadline
+    while True:
+        snapshot = client.info()
+        names = [c["client_name"] for s in snapshot["subscriptions"] if s["name"] == event
+                 for c in s["connections"]]
+        if (name in names) == present:
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"{name!r} subscribed to {event!r}: {names}")
+        time.sleep(0.05)
+
+
+def test_hub_urls():
+    assert hub_urls("http://pi.local:9000/") == ("http://pi.local:9000", "ws://pi.local:9000")
+    assert hub_urls("wss://hub/base") == ("https://hub/base", "wss://hub/base")
+    assert hub_urls("pi.local:9000") == ("http://pi.local:9000", "ws://pi.local:9000")
+    with pytest.raises(ValueError, match="ftp"):
+        hub_urls("ftp://x")
+
+
+def test_publish_subscribe_iterate_and_callbacks(hub_process):
+    hub = hub_process("--api-key", KEY)
+    with Client(hub.url, KEY, "sub") as sub, Client(hub.url, KEY, "pub") as pub:
+        sub.subscribe("t")
+        wait_subscribed(pub, "t", "sub")
+        pub.publish("t", {"c": 21.5})
+        pub.publish("t", "/x", retain=True)
+        message = sub.receive(timeout=10)
+        assert (message.event, message.data) == ("t", {"c": 21.5})
+        assert message.created_at.endswith("Z")
+        assert sub.receive(timeout=10).data == "/x"
+        with pytest.raises(ProtocolError):
+            pub.publish("t", float("nan"))
+        with pytest.raises(ProtocolError):
+            pub.publish("", 1)
+
+
+def test_run_forever_calls_callbacks_in_its_thread(hub_process):
+    import threading
+
+    hub = hub_process("--api-key", KEY)
+    seen = []
+    with Client(hub.url, KEY, "pub") as pub:
+        sub = Client(hub.url, KEY, "sub")
+
+        def on_message(message):
+            seen.append((message.data, threading.current_thread()))
+            if len(seen) == 2:
+                sub.close()
+
+        sub.subscribe("t", on_message)
+        wait_subscribed(pub, "t", "sub")
+        pub.publish("t", 1)
+        pub.publish_http("t", 2)
+        sub.run_forever()  # returns once the callback closed the client
+    assert sorted(data for data, _ in seen) == [1, 2]
+    assert {thread for _, thread in seen} == {threading.current_thread()}
+
+
+def test_reconnects_and_resubscribes_across_hub_restart(hub_process):
+    hub = hub_process("--api-key", KEY)
+    port = hub.port
+    with Client(hub.url, KEY, "sub", min_backoff=0.05, max_backoff=0.2) as sub, \
+            Client(hub.url, KEY, "pub") as pub:
+        sub.subscribe("t")
+        wait_subscribed(pub, "t", "sub")
+        pub.publish("t", "before")
+        assert sub.receive(timeout=10).data == "before"
+
+        assert hub.stop() == 0
+        hub = hub_process("--api-key", KEY, "--port", str(port))
+        assert hub.port == port
+        wait_subscribed(pub, "t", "sub")  # pub's info opens a new socket
+        pub.publish("t", "after")  # through a new publish socket
+        assert sub.receive(timeout=10).data == "after"
+
+
+def test_wrong_key_and_unreachable_hub(hub_process):
+    hub = hub_process("--api-key", KEY)
+    with Client(hub.url, "wrong", "x") as client:
+        with pytest.raises(AuthError, match="refused the api key"):
+            client.publish("t", 1)
+        with pytest.raises(AuthError):
+            client.connect()
+        client.subscribe("t")  # in the background: the refusal comes out of iteration
+        with pytest.raises(AuthError):
+            client.receive(timeout=10)
+    with pytest.raises(AuthError):
+        publish_http("t", 1, url=hub.url, api_key="wrong")
+    url = f"http://127.0.0.1:{free_port()}"
+    with Client(url, KEY, "x") as client:
+        with pytest.raises(HubUnreachable, match="cannot reach the hub"):
+            client.publish("t", 1)
+    with pytest.raises(HubUnreachable):
+        publish_http("t", 1, url=url, api_key=KEY)
+
+
+def test_publish_http_module_function(hub_process, monkeypatch):
+    hub = hub_process("--api-key", KEY)
+    monkeypatch.setenv("PICLOUD_URL", hub.url)
+    monkeypatch.setenv("API_KEY", KEY)
+    with Client(client_name="sub") as sub:
+        sub.subscribe("cron")
+        wait_subscribed(sub, "cron", "sub")
+        publish_http("cron", [1, 2], client_name="cron-job")
+        assert sub.receive(timeout=10).data == [1, 2]
+
+
+@pytest.mark.gen_test
+async def test_async_client(ws, base_url):
+    received = []
+    async with AsyncClient(base_url, KEY, "async-sub") as sub, AsyncClient(base_url, KEY, "async-pub") as pub:
+        await sub.connect()
+        await sub.subscribe("a", received.append)
+        await sub.subscribe("b")
+        # A websocket subscriber on the same events is the barrier: once it
+        # has its message, the client's earlier subscription has it too.
+        probe = await ws("/subscribe", clientName="probe")
+        await subscribed(probe, "b")
+        await pub.publish("a", 1)
+        await pub.publish("b", 2)
+        assert (await read_json(probe))["data"] == 2
+        message = await sub.__anext__()
+        assert (message.event, message.data) == ("b", 2)
+        assert [m.data for m in received] == [1]
+        info = await pub.info()
+        assert "async-sub" in [c["client_name"] for c in info["all_connections"]]
+
+
+class RecordingHub(WebSocketHandler):
+    """A peer that speaks the history extension (seq/epoch), which the hub
+    does not number yet: it records subscribe frames and answers with one
+    numbered message, then drops the connection."""
+
+    frames: list = []
+
+    def on_message(self, message):
+        frame = json.loads(message)
+        self.frames.append(frame)
+        self.write_message({"action": "publish", "event": frame["event"], "data": len(self.frames),
+                            "created_at": "2026-01-01T00:00:00.000000Z", "seq": 7 + len(self.frames),
+                            "epoch": "e1"})
+        if len(self.frames) == 1:
+            self.close()
+
+
+@pytest.mark.gen_test
+async def test_resubscribe_sends_since_from_last_seq():
+    RecordingHub.frames = []
+    sock, port = bind_unused_port()
+    server = HTTPServer(Application([(r"/subscribe", RecordingHub)]))
+    server.add_sockets([sock])
+    try:
+        async with AsyncClient(f"http://127.0.0.1:{port}", KEY, "resumer", min_backoff=0.01) as client:
+            await client.subscribe("t", since=(3, None))
+            first = await client.__anext__()
+            second = await client.__anext__()
+    finally:
+        server.stop()
+    assert (first.seq, first.epoch, second.seq) == (8, "e1", 9)
+    assert RecordingHub.frames == [
+        {"action": "subscribe", "event": "t", "since": {"seq": 3}},
+        {"action": "subscribe", "event": "t", "since": {"seq": 8, "epoch": "e1"}},
+    ]

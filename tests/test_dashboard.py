@@ -1,0 +1,122 @@
+"""The dashboard in Debian's chromium against a real ``picloud serve``."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .browser import (  # noqa: F401 (fixtures)
+    ClientLoop,
+    browser_fixture,
+    clients_fixture,
+    http_publish,
+    page_fixture,
+)
+
+KEY = "dashboard-test-key"
+# True once the chart has drawn a sample above zero.
+CHART_SHOWS_TRAFFIC = """() => {
+    const line = document.querySelector('#chart polyline');
+    return line !== null && line.getAttribute('points').split(' ')
+        .some((p) => parseFloat(p.split(',')[1]) < 130);
+}"""
+
+
+@pytest.fixture
+def hub(hub_process):
+    return hub_process("--api-key", KEY, "--info-interval", "0.2")
+
+
+def log_in(page: Page, url: str, key: str = KEY) -> None:
+    page.goto(url)
+    page.fill("#api-key", key)
+    page.click("#login-form button[type=submit]")
+
+
+def test_routes_serve_the_page_and_client_without_key(hub) -> None:
+    for path, kind in [("/", "text/html"), ("/dashboard", "text/html"),
+                       ("/picloud.js", "javascript"), ("/static/dashboard.css", "text/css")]:
+        with urllib.request.urlopen(hub.url + path, timeout=5) as response:
+            assert kind in response.headers["Content-Type"], path
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(hub.url + "/stats", timeout=5)
+    assert refused.value.code == 401
+
+
+def test_live_connections_tail_publish_and_chart(
+    page: Page, hub, clients: ClientLoop, tmp_path: Path
+) -> None:
+    log_in(page, hub.url + "/")
+    expect(page.locator("#status")).to_have_text("live")
+    assert KEY not in page.url
+    expect(page.locator("#no-connections")).to_be_visible()
+
+    sensor = clients.connect(f"{hub.ws_url}/subscribe?clientName=kitchen-sensor", KEY)
+    clients.send_json(sensor, {"action": "subscribe", "event": "temperature"})
+    clients.send_json(sensor, {"action": "subscribe", "event": "lights"})
+    row = page.locator("#connections tbody tr", has_text="kitchen-sensor")
+    expect(row).to_contain_text(re.compile(r"127\.0\.0\.1:\d+"))
+    expect(row).to_contain_text(re.compile(r"\d+ s ago"))
+    expect(page.locator("#no-connections")).to_be_hidden()
+
+    page.fill("#watch-event", "temperature")
+    page.click("#watch-form button")
+    # Once the hub lists the dashboard as a subscriber, a publish reaches it.
+    temperature = page.locator("#subscriptions tbody tr", has_text="temperature")
+    expect(temperature).to_contain_text("kitchen-sensor")
+    expect(temperature).to_contain_text("dashboard-")
+    for _ in range(5):
+        assert http_publish(hub.url, KEY, "temperature", {"celsius": 21.5}) == 201
+    expect(page.locator("#tail tbody tr").first).to_contain_text('{"celsius":21.5}')
+    expect(page.locator("#tail tbody tr")).to_have_count(5)
+    assert clients.read_json(sensor)["data"] == {"celsius": 21.5}
+
+    page.fill("#pub-event", "lights")
+    page.fill("#pub-data", '{"on": true}')
+    page.check("#pub-json")
+    page.click("#publish-form button")
+    expect(page.locator("#publish-result")).to_contain_text("published")
+    for _ in range(4):
+        clients.read_json(sensor)
+    assert clients.read_json(sensor)["data"] == {"on": True}
+
+    page.wait_for_function(CHART_SHOWS_TRAFFIC, timeout=10_000)
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+    # The key is asked once per tab: a reload goes straight back in.
+    page.reload()
+    expect(page.locator("#status")).to_have_text("live")
+    expect(page.locator("#login")).to_be_hidden()
+
+
+def test_wrong_key_is_refused(page: Page, hub) -> None:
+    log_in(page, hub.url + "/dashboard", key="not-the-key")
+    expect(page.locator("#login-error")).to_contain_text("Wrong key")
+    expect(page.locator("#status")).to_have_text("wrong key")
+    expect(page.locator("#main")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('picloud.apiKey')") is None
+
+
+def test_unreachable_hub_is_shown_and_reconnected(page: Page, hub, hub_process) -> None:
+    log_in(page, hub.url + "/")
+    expect(page.locator("#status")).to_have_text("live")
+    hub.stop()
+    expect(page.locator("#status")).to_contain_text("hub unreachable, retrying in")
+    expect(page.locator("#main")).to_have_class("stale")
+    hub_process("--api-key", KEY, "--info-interval", "0.2", "--port", str(hub.port))
+    expect(page.locator("#status")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#main")).not_to_have_class("stale")
+
+
+def test_hub_without_auth_needs_no_key(page: Page, hub_process) -> None:
+    open_hub = hub_process("--no-auth", "--info-interval", "0.2")
+    page.goto(open_hub.url + "/")
+    expect(page.locator("#status")).to_have_text("live")
+    expect(page.locator("#login")).to_be_hidden()

@@ -1,0 +1,136 @@
+"""The I/O-free protocol layer: parsing, validation, strict encoding."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from picloud.exceptions import ProtocolError
+from picloud.protocol import (
+    dumps,
+    encode_publish,
+    parse_publish_body,
+    parse_subscriber_frame,
+    utc_timestamp,
+    validate_event,
+)
+
+RFC3339_MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def test_timestamp_always_has_six_fractional_digits_and_z():
+    assert utc_timestamp(1764106813.0) == "2025-11-25T21:40:13.000000Z"
+    assert utc_timestamp(1764106813.433493) == "2025-11-25T21:40:13.433493Z"
+    assert RFC3339_MICRO.match(utc_timestamp())
+
+
+@pytest.mark.parametrize("name", ["temperature", "a/b/c", "Température", "x" * 256, "é" * 128, "c#", "a+b"])
+def test_valid_event_names(name):
+    assert validate_event(name) == name
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        (None, "missing 'event'"),
+        ("", "'event' must not be empty"),
+        (5, "'event' must be a string, not int"),
+        (["a"], "'event' must be a string, not list"),
+        ("x" * 257, "'event' is longer than 256 bytes"),
+        ("é" * 129, "'event' is longer than 256 bytes"),
+        ("a\nb", "'event' contains control character '\\n'"),
+        ("a\x00", "'event' contains control character '\\x00'"),
+        ("a\x7f", "'event' contains control character '\\x7f'"),
+    ],
+)
+def test_invalid_event_names(name, error):
+    with pytest.raises(ProtocolError) as info:
+        validate_event(name)
+    assert str(info.value) == error
+
+
+def test_subscriber_frames():
+    assert parse_subscriber_frame('{"action": "subscribe", "event": "t"}') == ("subscribe", "t")
+    assert parse_subscriber_frame(b'{"action": "unsubscribe", "event": "t"}') == ("unsubscribe", "t")
+    assert parse_subscriber_frame('{"action": "unsubscribe:all"}') == ("unsubscribe:all", None)
+
+
+@pytest.mark.parametrize(
+    ("frame", "error"),
+    [
+        ("not json", "invalid json"),
+        ("[1, 2]", "frame must be a json object, not an array"),
+        ('"subscribe"', "frame must be a json object, not a string"),
+        ('{"event": "t"}', "missing 'action'"),
+        ('{"action": "dance", "event": "t"}', "unknown action 'dance'"),
+        ('{"action": 5, "event": "t"}', "unknown action 5"),
+        ('{"action": "subscribe"}', "missing 'event'"),
+        ('{"action": "subscribe", "event": ""}', "'event' must not be empty"),
+        ('{"action": "subscribe", "event": 7}', "'event' must be a string, not int"),
+    ],
+)
+def test_bad_subscriber_frames(frame, error):
+    with pytest.raises(ProtocolError) as info:
+        parse_subscriber_frame(frame)
+    assert str(info.value).startswith(error)
+
+
+def test_publish_body_single_and_batch():
+    assert parse_publish_body('{"event": "t", "data": 1}') == [("t", 1)]
+    assert parse_publish_body('{"event": "t"}') == [("t", None)]
+    assert parse_publish_body('{"action": "publish", "event": "t", "data": [1]}') == [("t", [1])]
+    batch = '[{"event": "a", "data": 1}, {"event": "b", "data": {"x": "y"}}]'
+    assert parse_publish_body(batch) == [("a", 1), ("b", {"x": "y"})]
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "index"),
+    [
+        ("{", "invalid json", None),
+        ("12", "message must be a json object, not a number", None),
+        ('{"data": 1}', "missing 'event'", None),
+        ('{"action": "subscribe", "event": "t"}', "unknown action 'subscribe'", None),
+        ("[]", "batch must not be empty", None),
+        ('[{"event": "a"}, {"event": ""}]', "batch element 1: 'event' must not be empty", 1),
+        ('[{"event": "a"}, null]', "batch element 1: message must be a json object, not null", 1),
+    ],
+)
+def test_bad_publish_bodies(body, error, index):
+    with pytest.raises(ProtocolError) as info:
+        parse_publish_body(body)
+    assert str(info.value).startswith(error)
+    assert info.value.index == index
+
+
+def test_publish_encoding_is_strict_json_in_field_order():
+    payload = encode_publish("a/b", {"url": "http://x/y", "t": 21.5}, "2026-11-25T21:40:13.000000Z")
+    assert payload == (
+        b'{"action":"publish","event":"a/b","data":{"url":"http://x/y","t":21.5},'
+        b'"created_at":"2026-11-25T21:40:13.000000Z"}'
+    )
+    assert json.loads(payload)["data"]["url"] == "http://x/y"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), [1, float("-inf")], {"a": float("nan")}])
+def test_non_finite_numbers_are_refused(value):
+    with pytest.raises(ProtocolError, match="non-finite"):
+        dumps(value)
+
+
+def test_parsed_nan_is_refused_when_encoded():
+    # ujson parses NaN and 1e999; the encoder is where they are stopped.
+    for text in ('{"event": "t", "data": NaN}', '{"event": "t", "data": 1e999}'):
+        ((event, data),) = parse_publish_body(text)
+        with pytest.raises(ProtocolError, match="non-finite"):
+            encode_publish(event, data, "x")
+
+
+def test_unpaired_surrogate_is_refused():
+    with pytest.raises(ProtocolError, match="surrogate"):
+        dumps("\ud800")
+
+
+def test_non_ascii_is_sent_as_utf8():
+    assert dumps({"t": "Température"}) == '{"t":"Température"}'.encode()
