@@ -5,6 +5,10 @@ at least one ``/subscribe`` or ``/publish`` connection of that name is open.
 A dashboard subscribes to ``$SYS/clients/+`` and gets every device's state at
 once (MQTT users know this as a last will). Clients cannot publish under
 ``$SYS/``; only this module does.
+
+With several hubs (Redis broker), each hub keeps presence for the
+connections it holds and does not relay it: cluster-wide presence needs the
+retained values in Redis (see retained.py).
 """
 
 from __future__ import annotations
@@ -71,8 +75,7 @@ class Presence:
         now = utc_timestamp()
         message = Message(event, encode_publish(event, {"online": online, "since": now}, now))
         message.retain = True
-        pubsub = self.pubsub
-        pubsub.accept(message)
-        pubsub.deliver(message)
-        if not pubsub.broker.local_only:
-            pubsub.broker.publish(message)
+        # Not relayed to other hubs: each counts only its own connections, so
+        # one hub's "offline" could contradict another's "online".
+        self.pubsub.accept(message)
+        self.pubsub.deliver(message)
