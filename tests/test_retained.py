@@ -223,3 +223,23 @@ async def test_a_retained_value_that_cannot_be_stored_is_not_acked(ws, app, tmp_
     reply = await read_json(pub)
     assert reply["action"] == "error" and reply["id"] == 3
     assert reply["error"].startswith("cannot store retained value")
+
+
+def test_retained_variant_is_encoded_once_for_every_late_subscriber():
+    pubsub = PubSub()
+
+    class Inbox:
+        def __init__(self):
+            self.got = []
+
+        def deliver(self, message):
+            self.got.append(message)
+
+    pubsub.publish("t", 1, retain=True)
+    first, second = Inbox(), Inbox()
+    for inbox in (first, second):
+        joined = pubsub.join(inbox, "t")
+        for message in joined[0]:
+            inbox.deliver(message)
+    assert first.got[0] is second.got[0]  # one Message, one frame, shared
+    assert first.got[0].frame is second.got[0].frame
