@@ -195,23 +195,14 @@ def _render_defaults(s: Settings) -> str:
     return text
 
 
-def _upload(c: Connection, tmp: str, name: str, content: str | Path, mode: str, dest: str) -> None:
-    """Put ``content`` at ``dest`` with ``mode``, owned by root, over SFTP."""
-    staged = f"{tmp}/{name}"
-    c.put(io.BytesIO(content.encode()) if isinstance(content, str) else str(content), staged)
-    _root(c, f"install -D -m {mode} -o root -g root {_q(staged, dest)}")
-
-
-def _restart(c: Connection, s: Settings) -> None:
+def _restart_command(s: Settings) -> str:
     if s.manager == "systemd":
-        _root(c, f"systemctl daemon-reload && systemctl enable --quiet {_q(s.service)} && "
-                 f"systemctl restart {_q(s.service)}")
-    elif s.manager == "init.d":
-        if s.etc == "/etc":
-            _root(c, f"if command -v update-rc.d >/dev/null; then update-rc.d {_q(s.service)} defaults; fi")
-        _root(c, f"{_q(s.init_script)} restart")
-    else:
-        print(f"service manager none: start the hub with {s.prefix}/current/bin/picloud serve")
+        return (f"systemctl daemon-reload && systemctl enable --quiet {_q(s.service)} && "
+                f"systemctl restart {_q(s.service)}")
+    if s.manager == "init.d":
+        enable = f"if command -v update-rc.d >/dev/null; then update-rc.d {_q(s.service)} defaults; fi; "
+        return (enable if s.etc == "/etc" else "") + f"{_q(s.init_script)} restart"
+    return "true"
 
 
 PROBE = """
@@ -234,16 +225,22 @@ while True:
 """
 
 
-def _check_health(c: Connection, s: Settings) -> None:
-    """Fail loudly unless the hub answers /healthz on the target."""
+def _probe_command(s: Settings, timeout: float) -> str:
+    # The defaults file is sourced for PORT and friends; nothing of it is echoed.
+    return (f"set -a; if [ -r {_q(s.defaults)} ]; then . {_q(s.defaults)}; fi; set +a; "
+            f"{_q(f'{s.prefix}/current/bin/python')} -c {_q(PROBE)} {timeout}")
+
+
+def _restart_and_check(c: Connection, s: Settings) -> None:
+    """Restart the service; fail loudly unless the hub then answers /healthz."""
     if s.manager == "none":
+        _root(c, f"test -x {_q(s.prefix + '/current/bin/picloud')}")
+        print(f"service manager none: start the hub with {s.prefix}/current/bin/picloud serve")
         return
-    # The defaults file is sourced for PORT and friends only; nothing is echoed.
-    probe = (f"set -a; if [ -r {_q(s.defaults)} ]; then . {_q(s.defaults)}; fi; set +a; "
-             f"{_q(f'{s.prefix}/current/bin/python')} -c {_q(PROBE)} {s.health_timeout}")
-    if _root(c, probe, warn=True).failed:
+    if _root(c, f"{_restart_command(s)} && {_probe_command(s, s.health_timeout)}", warn=True).failed:
         _root(c, _logs_command(s, 30), warn=True)
-        raise Exit(f"deploy failed: {s.service} on {c.host} does not answer /healthz (see the log above)")
+        raise Exit(f"deploy failed: {s.service} on {c.host} does not answer /healthz "
+                   "(see above; `fab rollback` returns to the previous release)")
 
 
 def _logs_command(s: Settings, lines: int, follow: bool = False) -> str:
@@ -252,12 +249,10 @@ def _logs_command(s: Settings, lines: int, follow: bool = False) -> str:
     return f"tail -n {int(lines)} {'-F ' if follow else ''}{_q(s.logfile)}"
 
 
-def _switch(c: Connection, s: Settings, current: str, previous: str | None) -> None:
-    """Point ``current`` (and ``previous``) at releases, each by an atomic rename."""
-    links = [("current", current)] + ([("previous", previous)] if previous else [])
-    for link, release in links:
-        path = f"{s.prefix}/{link}"
-        _root(c, f"ln -sfn {_q('releases/' + release, path + '.new')} && mv -Tf {_q(path + '.new', path)}")
+def _link_command(s: Settings, link: str, target: str) -> str:
+    """Point ``link`` at ``target`` by an atomic rename: never a moment without it."""
+    path = f"{s.prefix}/{link}"
+    return f"ln -sfn {target} {_q(path + '.new')} && mv -Tf {_q(path + '.new', path)}"
 
 
 def _readlink(c: Connection, s: Settings, link: str) -> str | None:
@@ -267,6 +262,42 @@ def _readlink(c: Connection, s: Settings, link: str) -> str | None:
     return result.stdout.strip().rsplit("/", 1)[-1] or None
 
 
+def _install_script(s: Settings, tmp: str, wheel: str, release: str, key: bool) -> str:
+    """One root shell script (one round trip): venv, files, then the switch."""
+    venv, tools = f"{s.prefix}/releases/{release}", f"{s.prefix}/tools"
+    pip_args = f"--find-links {_q(tmp)} {s.pip_args}"
+    if s.wheelhouse:
+        pip_args = f"--no-index --find-links {_q(tmp + '/wheelhouse')} {pip_args}"
+    requirement = f"{tmp}/{wheel}" + (f"[{s.extras}]" if s.extras else "")
+    current = f"{s.prefix}/current"
+    lines = [
+        "set -e",
+        f"mkdir -p {_q(s.prefix + '/releases')}",
+        # pip lives in a venv of its own and fills each release's venv, made
+        # without pip: ensurepip takes tens of seconds on a small Pi.
+        f"{_q(tools + '/bin/pip')} --version >/dev/null 2>&1 || {_q(s.python)} -m venv --clear {_q(tools)}",
+        f"{_q(s.python)} -m venv --without-pip {_q(venv)}",
+        f"{_q(tools + '/bin/pip')} --python {_q(venv + '/bin/python')} install -q "
+        f"--disable-pip-version-check {pip_args} {_q(requirement)}",
+        f"id -u {_q(s.run_user)} >/dev/null 2>&1 || useradd --system --user-group "
+        f"--home-dir {_q(s.state_dir)} --shell /usr/sbin/nologin {_q(s.run_user)}",
+        f"install -d -m 0700 -o {_q(s.run_user, s.state_dir)}",
+        # Operators edit the defaults file: a deploy creates it, never overwrites it.
+        f"[ -e {_q(s.defaults)} ] || install -D -m 0600 -o root -g root {_q(tmp + '/defaults', s.defaults)}",
+        # Both, as a Debian package does: systemd ignores the init script
+        # where its own unit exists.
+        f"install -D -m 0644 -o root -g root {_q(tmp + '/unit', s.unit)}",
+        f"install -D -m 0755 -o root -g root {_q(tmp + '/init', s.init_script)}",
+        f"old=$(readlink {_q(current)} || true)",
+        _link_command(s, "current", _q(f"releases/{release}")),
+        f'if [ -n "$old" ]; then {_link_command(s, "previous", chr(34) + "$old" + chr(34))}; fi',
+    ]
+    if key:
+        key_file = f"{s.state_dir}/api_key"
+        lines.insert(-3, f"install -m 0600 -o {_q(s.run_user, tmp + '/api_key', key_file)}")
+    return "\n".join(lines)
+
+
 @task(hosts=_hosts())
 def deploy(c) -> None:
     """Install the latest built wheel on the target, restart, check /healthz."""
@@ -274,51 +305,30 @@ def deploy(c) -> None:
     wheel = _latest_wheel(s)
     version = wheel.name.split("-")[1]
     release = f"{version}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
-    venv = f"{s.prefix}/releases/{release}"
-    print(f"deploying {wheel.name} to {c.user}@{c.host}:{venv}")
-    tmp = c.run("mktemp -d", hide=True).stdout.strip()  # 0700: only we can read it
+    print(f"deploying {wheel.name} to {c.user}@{c.host}:{s.prefix}/releases/{release}")
+    # Uploads go to a directory only the login user can read (mktemp: 0700).
+    tmp = c.run("d=$(mktemp -d) && mkdir \"$d/wheelhouse\" && echo \"$d\"", hide=True).stdout.strip()
+    key = _env("DEPLOY_API_KEY")
     try:
         c.put(str(wheel), f"{tmp}/{wheel.name}")
-        pip = f"--find-links {_q(tmp)} {s.pip_args}"
-        if s.wheelhouse:
-            c.run(f"mkdir {_q(tmp + '/wheelhouse')}")
-            for dep in sorted(Path(s.wheelhouse).glob("*.whl")):
-                c.put(str(dep), f"{tmp}/wheelhouse/{dep.name}")
-            pip = f"--no-index --find-links {_q(tmp + '/wheelhouse')} {pip}"
-        requirement = f"{tmp}/{wheel.name}" + (f"[{s.extras}]" if s.extras else "")
-        _root(c, f"mkdir -p {_q(s.prefix + '/releases')} && {_q(s.python)} -m venv {_q(venv)} && "
-                 f"{_q(venv + '/bin/pip')} install -q --disable-pip-version-check {pip} {_q(requirement)}")
-
-        _root(c, f"id -u {_q(s.run_user)} >/dev/null 2>&1 || useradd --system --user-group "
-                 f"--home-dir {_q(s.state_dir)} --shell /usr/sbin/nologin {_q(s.run_user)}")
-        _root(c, f"install -d -m 0700 -o {_q(s.run_user, s.state_dir)}")
-        key = _env("DEPLOY_API_KEY")
+        for dep in sorted(Path(s.wheelhouse).glob("*.whl")) if s.wheelhouse else []:
+            c.put(str(dep), f"{tmp}/wheelhouse/{dep.name}")
+        # Over SFTP, so the key is never on a command line.
+        files = {"defaults": _render_defaults(s), "unit": _render_unit(s), "init": _render_init_script(s)}
         if key:
-            _upload(c, tmp, "api_key", key + "\n", "0600", f"{s.state_dir}/api_key")
-            _root(c, f"chown {_q(s.run_user, s.state_dir + '/api_key')}")
-        # Operators edit the defaults file: a deploy creates it, never overwrites it.
-        if _root(c, f"test -e {_q(s.defaults)}", warn=True).failed:
-            _upload(c, tmp, "defaults", _render_defaults(s), "0600", s.defaults)
-        # Both, as a Debian package would: systemd ignores the init script
-        # where its own unit exists.
-        _upload(c, tmp, "unit", _render_unit(s), "0644", s.unit)
-        _upload(c, tmp, "init", _render_init_script(s), "0755", s.init_script)
+            files["api_key"] = key + "\n"
+        for name, text in files.items():
+            c.put(io.BytesIO(text.encode()), f"{tmp}/{name}")
+        _root(c, _install_script(s, tmp, wheel.name, release, bool(key)))
     finally:
         _root(c, f"rm -rf {_q(tmp)}", warn=True)
-
-    _switch(c, s, release, _readlink(c, s, "current"))
-    _restart(c, s)
-    _check_health(c, s)
-    _prune(c, s)
+    _restart_and_check(c, s)
+    # Keep the newest DEPLOY_KEEP releases, and always current and previous.
+    releases = f"{s.prefix}/releases"
+    _root(c, f"cd {_q(releases)} && for r in $(ls -1t | tail -n +{max(s.keep, 1) + 1}); do "
+             f'case "$(readlink ../current) $(readlink ../previous) " in *"releases/$r "*) ;; '
+             f'*) rm -rf "$r" ;; esac; done')
     print(f"{s.service} {version} is running on {c.host}")
-
-
-def _prune(c: Connection, s: Settings) -> None:
-    keep = {_readlink(c, s, "current"), _readlink(c, s, "previous")}
-    releases = _root(c, f"ls -1 {_q(s.prefix + '/releases')}", hide=True).stdout.split()
-    old = [r for r in sorted(releases)[: max(0, len(releases) - s.keep)] if r not in keep]
-    if old:
-        _root(c, "rm -rf " + _q(*(f"{s.prefix}/releases/{r}" for r in old)))
 
 
 @task(aliases=["build-deploy"], hosts=_hosts())
@@ -337,9 +347,9 @@ def rollback(c) -> None:
     if not previous:
         raise Exit(f"nothing to roll back to: no {s.prefix}/previous on {c.host}")
     print(f"rolling back {c.host} from {current} to {previous}")
-    _switch(c, s, previous, current)
-    _restart(c, s)
-    _check_health(c, s)
+    _root(c, f"{_link_command(s, 'current', _q('releases/' + previous))} && "
+             f"{_link_command(s, 'previous', _q('releases/' + str(current)))}")
+    _restart_and_check(c, s)
 
 
 @task(hosts=_hosts())
@@ -352,8 +362,8 @@ def status(c) -> None:
         _root(c, f"systemctl status --no-pager {_q(s.service)}", warn=True)
     elif s.manager == "init.d":
         _root(c, f"{_q(s.init_script)} status", warn=True)
-    s.health_timeout = 0
-    _check_health(c, s)
+    if s.manager != "none":
+        _root(c, _probe_command(s, 0), warn=True)
 
 
 @task(hosts=_hosts())
