@@ -116,8 +116,11 @@ def _root(c: Connection, command: str, **kwargs):
     """Run ``command`` (a shell line) as root, through sudo unless root already."""
     if c.user == "root":
         return c.run(command, **kwargs)
-    if c.config.sudo.password is None and c.run("sudo -n true", hide=True, warn=True).failed:
-        c.config.sudo.password = getpass.getpass(f"[sudo] password for {c.user}@{c.host}: ")
+    if c.config.sudo.password is None and not getattr(c, "_sudo_checked", False):
+        # Fabric would answer sudo's prompt with "None": ask once if sudo wants a password.
+        if c.run("sudo -n true", hide=True, warn=True).failed:
+            c.config.sudo.password = getpass.getpass(f"[sudo] password for {c.user}@{c.host}: ")
+        c._sudo_checked = True
     return c.sudo(f"sh -c {shlex.quote(command)}", **kwargs)
 
 

@@ -254,3 +254,14 @@ def test_installed_unit_passes_systemd_analyze_verify(target):
     )
     assert result.returncode == 0, result.stderr
     assert "picloud.service" not in result.stderr, result.stderr
+
+
+def test_defaults_file_shows_every_setting_commented():
+    from picloud.cli import serve
+
+    names = {"USE_TLS"} | {param.envvar for param in serve.params if param.envvar}
+    text = (ROOT / "etc/default/picloud").read_text()
+    shown = set(re.findall(r"^#([A-Z_]+)=", text, flags=re.M))
+    assert names - shown == set(), "settings missing from etc/default/picloud"
+    assert shown - names == set(), "etc/default/picloud shows settings the hub does not read"
+    assert all(line.startswith("#") for line in text.splitlines() if line.strip())
