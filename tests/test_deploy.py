@@ -83,8 +83,13 @@ def wheelhouse(tmp: Path) -> Path:
 def source_tree(tmp: Path, name: str, version_suffix: str = "") -> Path:
     """A copy of the project to build from, its version changed by ``version_suffix``."""
     src = tmp / name
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "tests", "bench", "*.egg-info", "__pycache__", ".*cache"))
+    src.mkdir()
+    for part in ("picloud", "etc", "fabfile.py", "setup.py", "setup.cfg", "README.rst",
+                 "pyproject.toml", "MANIFEST.in"):
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif (ROOT / part).exists():
+            shutil.copy(ROOT / part, src / part)
     init = src / "picloud/__init__.py"
     text = re.sub(r'__version__ = "([^"]+)"', rf'__version__ = "\1{version_suffix}"', init.read_text())
     init.write_text(text)
@@ -116,11 +121,15 @@ class Target:
             "DEPLOY_DIST": str(tmp / "dist"), "DEPLOY_HEALTH_TIMEOUT": "20",
         }
 
-    def fab(self, src: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def fab(self, src: Path, *args: str, check: bool = True, via_env: bool = False):
+        """``fab -H root@127.0.0.1:PORT ARGS``, or the target in DEPLOY_USER/DEPLOY_HOST."""
+        env, target = dict(self.env), ["-H", f"root@127.0.0.1:{self.ssh_port}"]
+        if via_env:
+            env.update(DEPLOY_USER="root", DEPLOY_HOST=f"127.0.0.1:{self.ssh_port}")
+            target = []
         result = subprocess.run(
-            [sys.executable, "-m", "fabric", "-H", f"root@127.0.0.1:{self.ssh_port}",
-             "-i", str(self.user_key), *args],
-            cwd=src, env=self.env, capture_output=True, text=True, timeout=120,
+            [sys.executable, "-m", "fabric", *target, "-i", str(self.user_key), *args],
+            cwd=src, env=env, capture_output=True, text=True, timeout=120,
         )
         if check and result.returncode != 0:
             pytest.fail(f"fab {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -214,7 +223,7 @@ def test_rollback_brings_the_previous_version_back(target, tmp):
     assert target.release("previous") == current
     assert target.running_version() == version("picloud")
     assert target.healthz()["status"] == "ok"
-    assert "listening on" in target.fab(tmp / "src-2", "logs").stdout
+    assert "listening on" in target.fab(tmp / "src-2", "logs", via_env=True).stdout
 
 
 def test_init_script_starts_stops_and_reports(target):
