@@ -35,6 +35,8 @@ def notify(*states: str) -> bool:
             sock.connect(address)
             sock.sendall("\n".join(states).encode())
     except OSError as exc:
-        log.warning("cannot notify the service manager at %r: %s", address, exc.strerror or exc)
+        # Debug only: start-stop-daemon --notify-await listens for READY=1
+        # alone and is gone by the time a reload or stop is announced.
+        log.debug("cannot notify the service manager at %r: %s", address, exc.strerror or exc)
         return False
     return True
