@@ -230,8 +230,9 @@ while True:
 
 def _probe_command(s: Settings, timeout: float) -> str:
     # The defaults file is sourced for PORT and friends; nothing of it is echoed.
-    return (f"set -a; if [ -r {_q(s.defaults)} ]; then . {_q(s.defaults)}; fi; set +a; "
-            f"{_q(f'{s.prefix}/current/bin/python')} -c {_q(PROBE)} {timeout}")
+    # A subshell, so that it composes with && and its settings stay in it.
+    return (f"(set -a; if [ -r {_q(s.defaults)} ]; then . {_q(s.defaults)}; fi; set +a; "
+            f"exec {_q(f'{s.prefix}/current/bin/python')} -c {_q(PROBE)} {timeout})")
 
 
 def _restart_and_check(c: Connection, s: Settings) -> None:

@@ -226,6 +226,23 @@ def test_rollback_brings_the_previous_version_back(target, tmp):
     assert "listening on" in target.fab(tmp / "src-2", "logs", via_env=True).stdout
 
 
+def test_a_hub_that_does_not_come_up_fails_the_deploy_loudly(target, tmp):
+    assert target.init_script("stop").returncode == 0
+    defaults = target.etc / "default/picloud"
+    defaults.write_text(defaults.read_text() + "START_TIMEOUT=3\n")
+    with socket.socket() as squatter:  # the hub's port, taken
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+        squatter.bind(("127.0.0.1", target.port))
+        squatter.listen()
+        failed = target.fab(tmp / "src-2", "rollback", check=False)
+    assert failed.returncode != 0
+    assert "does not answer /healthz" in failed.stderr
+    assert "/healthz does not answer" not in failed.stderr  # no probe after a failed start
+    assert f"port {target.port} is already in use" in failed.stdout  # the log's tail is shown
+    assert target.fab(tmp / "src-2", "rollback").returncode == 0
+    assert target.running_version() == version("picloud")
+
+
 def test_init_script_starts_stops_and_reports(target):
     script = target.etc / "init.d/picloud"
     assert target.init_script("status").returncode == 0
@@ -268,7 +285,7 @@ def test_installed_unit_passes_systemd_analyze_verify(target):
 def test_defaults_file_shows_every_setting_commented():
     from picloud.cli import serve
 
-    names = {"USE_TLS"} | {param.envvar for param in serve.params if param.envvar}
+    names = {"USE_TLS", "START_TIMEOUT"} | {param.envvar for param in serve.params if param.envvar}
     text = (ROOT / "etc/default/picloud").read_text()
     shown = set(re.findall(r"^#([A-Z_]+)=", text, flags=re.M))
     assert names - shown == set(), "settings missing from etc/default/picloud"
