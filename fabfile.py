@@ -28,6 +28,7 @@ Settings, from the environment (DEPLOY_USER and DEPLOY_HOST are the seed's):
     DEPLOY_EXTRAS           extras to install, e.g. speed (uvloop)
     DEPLOY_KEEP             releases kept [3]
     DEPLOY_HEALTH_TIMEOUT   seconds to wait for /healthz [30]
+    DEPLOY_DIST             where `build` puts the wheel and `deploy` takes it [./dist]
 
 The API key never appears on the target's command line: it is uploaded over
 SFTP into a 0600 file. A user other than root needs sudo; its password is
