@@ -67,7 +67,10 @@ class AccessMixin:
     def peer_address(self) -> str:
         context = self.request.connection.context
         address = getattr(context, "address", None)
-        host = getattr(context, "remote_ip", None) or self.request.remote_ip or ""
+        # The request's remote_ip, not the connection's: with --xheaders
+        # Tornado puts the connection's back to the proxy's address once the
+        # upgrade request is finished, before open() runs.
+        host = self.request.remote_ip or getattr(context, "remote_ip", None) or ""
         if ":" in host:
             host = f"[{host}]"
         if isinstance(address, tuple) and len(address) >= 2:

@@ -1,4 +1,7 @@
-"""Runs the hub: binds sockets, sets up TLS, serves until SIGINT/SIGTERM."""
+"""Runs the hub: binds sockets, sets up TLS, serves until SIGINT/SIGTERM.
+
+SIGHUP reloads the TLS certificate and key (renewals); readiness goes to
+the service manager through picloud.systemd."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import sys
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from . import __version__
+from . import __version__, systemd
 from .app import make_app, make_pubsub
 from .auth import load_or_create_key
 from .brokers import broker_from_url
@@ -40,6 +43,26 @@ def tls_context(config: Config) -> ssl.SSLContext | None:
             f"{getattr(exc, 'reason', None) or exc}".lower()
         ) from None
     return context
+
+
+def reload_tls(context: ssl.SSLContext | None, config: Config) -> bool:
+    """Load renewed certificate files into the live context (on SIGHUP).
+
+    New handshakes use them; open connections keep theirs. The files are
+    tried on a scratch context first, because a failed ``load_cert_chain``
+    can leave a context with the new certificate and the old key.
+    """
+    if context is None:
+        log.info("sighup: tls is off, nothing to reload")
+        return False
+    try:
+        tls_context(config)
+        context.load_cert_chain(config.cert_file, config.key_file)
+    except (ConfigError, ssl.SSLError, OSError) as exc:
+        log.error("tls reload failed, keeping the current certificate: %s", exc)
+        return False
+    log.info("reloaded tls certificate %s", config.cert_file)
+    return True
 
 
 def resolve_key(config: Config) -> None:
@@ -90,13 +113,22 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload, ssl_options, config)
+    systemd.notify("READY=1", f"STATUS=listening on port {port}")
     await stop.wait()
 
     log.info("shutting down")
+    systemd.notify("STOPPING=1")
     server.stop()
     await app.shutdown(config.shutdown_drain)
     await pubsub.broker.stop()
     await server.close_all_connections()
+
+
+def _reload(context: ssl.SSLContext | None, config: Config) -> None:
+    systemd.notify("RELOADING=1")
+    reload_tls(context, config)
+    systemd.notify("READY=1")
 
 
 def run(config: Config) -> None:

@@ -1,0 +1,293 @@
+"""fabfile.py against a real sshd on loopback, and the service files it installs.
+
+One module-scoped deployment (a throwaway sshd, host key and user key, a
+temporary prefix and /etc) serves the tests in order: deploy, upgrade,
+rollback, then the init.d script and the systemd unit as installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SSHD = "/usr/sbin/sshd"
+KEY = "deploy-test-key-5f3a9c"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("deploy")
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp: Path):
+    """A real OpenSSH server on a free loopback port, taking one throwaway key."""
+    if os.geteuid() != 0:
+        pytest.fail("the deployment tests run sshd and deploy as root (as CI does)")
+    ssh = tmp / "ssh"
+    ssh.mkdir(mode=0o700)
+    for name in ("host_key", "user_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ssh / name], check=True)
+    shutil.copy(ssh / "user_key.pub", ssh / "authorized_keys")
+    port = free_port()
+    (ssh / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {ssh / 'host_key'}\n"
+        f"AuthorizedKeysFile {ssh / 'authorized_keys'}\nPidFile {ssh / 'sshd.pid'}\n"
+        "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nStrictModes no\nSubsystem sftp internal-sftp\n"
+    )
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # its privilege separation directory
+    proc = subprocess.Popen(
+        [SSHD, "-D", "-e", "-f", ssh / "sshd_config"], stderr=subprocess.PIPE, text=True
+    )
+    for line in proc.stderr:  # blocks until sshd says it listens
+        if "Server listening" in line:
+            break
+    else:
+        proc.wait()
+        pytest.fail("sshd did not start")
+    yield port, ssh / "user_key"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp: Path) -> Path:
+    """The dependencies' wheels, so the target installs with --no-index."""
+    out = tmp / "wheelhouse"
+    pins = [f"{name}=={version(name)}" for name in ("tornado", "ujson", "click")]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", out, *pins],
+        check=True,
+    )
+    return out
+
+
+def source_tree(tmp: Path, name: str, version_suffix: str = "") -> Path:
+    """A copy of the project to build from, its version changed by ``version_suffix``."""
+    src = tmp / name
+    src.mkdir()
+    for part in ("picloud", "etc", "fabfile.py", "setup.py", "setup.cfg", "README.rst",
+                 "pyproject.toml", "MANIFEST.in"):
+        if (ROOT / part).is_dir():
+            shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif (ROOT / part).exists():
+            shutil.copy(ROOT / part, src / part)
+    init = src / "picloud/__init__.py"
+    text = re.sub(r'__version__ = "([^"]+)"', rf'__version__ = "\1{version_suffix}"', init.read_text())
+    init.write_text(text)
+    return src
+
+
+class Target:
+    """The deployment under test: where it goes, and how to run fab at it."""
+
+    def __init__(self, tmp: Path, sshd, wheelhouse: Path) -> None:
+        self.ssh_port, self.user_key = sshd
+        self.port = free_port()
+        self.prefix = tmp / "opt/picloud"
+        self.etc = tmp / "etc"
+        self.state = tmp / "var/lib/picloud"
+        self.pidfile = tmp / "run/picloud.pid"
+        self.logfile = tmp / "var/log/picloud.log"
+        self.pidfile.parent.mkdir(parents=True)
+        self.logfile.parent.mkdir(parents=True)
+        home = tmp / "home"  # no known_hosts or ssh config of the user running the tests
+        home.mkdir()
+        self.env = {
+            "PATH": os.environ["PATH"], "HOME": str(home),
+            "DEPLOY_PREFIX": str(self.prefix), "DEPLOY_ETC": str(self.etc),
+            "DEPLOY_STATE_DIR": str(self.state), "DEPLOY_PIDFILE": str(self.pidfile),
+            "DEPLOY_LOGFILE": str(self.logfile), "DEPLOY_SERVICE_MANAGER": "init.d",
+            "DEPLOY_RUN_USER": "root", "DEPLOY_PORT": str(self.port), "DEPLOY_API_KEY": KEY,
+            "DEPLOY_PYTHON": sys._base_executable, "DEPLOY_WHEELHOUSE": str(wheelhouse),
+            "DEPLOY_DIST": str(tmp / "dist"), "DEPLOY_HEALTH_TIMEOUT": "20",
+        }
+
+    def fab(self, src: Path, *args: str, check: bool = True, via_env: bool = False):
+        """``fab -H root@127.0.0.1:PORT ARGS``, or the target in DEPLOY_USER/DEPLOY_HOST."""
+        env, target = dict(self.env), ["-H", f"root@127.0.0.1:{self.ssh_port}"]
+        if via_env:
+            env.update(DEPLOY_USER="root", DEPLOY_HOST=f"127.0.0.1:{self.ssh_port}")
+            target = []
+        result = subprocess.run(
+            [sys.executable, "-m", "fabric", *target, "-i", str(self.user_key), *args],
+            cwd=src, env=env, capture_output=True, text=True, timeout=120,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(f"fab {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def healthz(self) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=5) as resp:
+            return json.load(resp)
+
+    def running_version(self) -> str:
+        """The version the last started hub announced in its log."""
+        versions = re.findall(r"picloud (\S+) listening on", self.logfile.read_text())
+        return versions[-1]
+
+    def release(self, link: str) -> str:
+        return os.readlink(self.prefix / link)
+
+    def init_script(self, action: str) -> subprocess.CompletedProcess:
+        script = self.etc / "init.d/picloud"
+        return subprocess.run([script, action], capture_output=True, text=True, timeout=60)
+
+    def hub_processes(self) -> list[int]:
+        """Pids of any process running a release under the prefix."""
+        pids = []
+        for proc in Path("/proc").iterdir():
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue
+            if str(self.prefix).encode() in cmdline:
+                pids.append(int(proc.name))
+        return pids
+
+
+@pytest.fixture(scope="module")
+def target(tmp: Path, sshd, wheelhouse: Path):
+    t = Target(tmp, sshd, wheelhouse)
+    yield t
+    if t.pidfile.exists():
+        t.init_script("stop")
+    for pid in t.hub_processes():
+        os.kill(pid, 9)
+
+
+def test_build_deploy_installs_a_running_hub(target, tmp):
+    src = source_tree(tmp, "src-1")
+    result = target.fab(src, "build_deploy")
+    assert "is running on 127.0.0.1" in result.stdout
+    assert target.healthz()["status"] == "ok"
+    assert target.running_version() == version("picloud")
+    # The key went into the state dir's key file, never onto a command line.
+    key_file = target.state / "api_key"
+    assert key_file.read_text().strip() == KEY
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    defaults = target.etc / "default/picloud"
+    assert defaults.stat().st_mode & 0o777 == 0o600
+    assert f"PORT={target.port}" in defaults.read_text().splitlines()
+    for pid in target.hub_processes():
+        assert KEY.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    # The hub uses the deployed key.
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{target.port}/publish", data=b'{"event": "e"}',
+        headers={"X-API-Key": KEY, "X-API-Client-Name": "test"}, method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 201
+
+
+def test_second_deploy_upgrades_in_place(target, tmp):
+    first = target.release("current")
+    defaults = target.etc / "default/picloud"
+    defaults.write_text(defaults.read_text() + "# edited by the operator\n")
+    src = source_tree(tmp, "src-2", ".post1")
+    target.fab(src, "build-deploy")  # the Fabric 3 spelling works too
+    assert target.release("previous") == first
+    assert target.release("current") != first
+    assert target.release("current").startswith(f"releases/{version('picloud')}.post1-")
+    assert target.running_version() == f"{version('picloud')}.post1"
+    assert target.healthz()["status"] == "ok"
+    assert len(target.hub_processes()) == 1
+    assert defaults.read_text().endswith("# edited by the operator\n")  # a deploy keeps it
+    status = target.fab(src, "status").stdout
+    assert f"picloud, version {version('picloud')}.post1" in status
+    assert "picloud is running" in status
+
+
+def test_rollback_brings_the_previous_version_back(target, tmp):
+    current, previous = target.release("current"), target.release("previous")
+    target.fab(tmp / "src-2", "rollback")
+    assert target.release("current") == previous
+    assert target.release("previous") == current
+    assert target.running_version() == version("picloud")
+    assert target.healthz()["status"] == "ok"
+    assert "listening on" in target.fab(tmp / "src-2", "logs", via_env=True).stdout
+
+
+def test_a_hub_that_does_not_come_up_fails_the_deploy_loudly(target, tmp):
+    assert target.init_script("stop").returncode == 0
+    defaults = target.etc / "default/picloud"
+    defaults.write_text(defaults.read_text() + "START_TIMEOUT=3\n")
+    with socket.socket() as squatter:  # the hub's port, taken
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+        squatter.bind(("127.0.0.1", target.port))
+        squatter.listen()
+        failed = target.fab(tmp / "src-2", "rollback", check=False)
+    assert failed.returncode != 0
+    assert "does not answer /healthz" in failed.stderr
+    assert "/healthz does not answer" not in failed.stderr  # no probe after a failed start
+    assert f"port {target.port} is already in use" in failed.stdout  # the log's tail is shown
+    assert target.fab(tmp / "src-2", "rollback").returncode == 0
+    assert target.running_version() == version("picloud")
+
+
+def test_init_script_starts_stops_and_reports(target):
+    script = target.etc / "init.d/picloud"
+    assert target.init_script("status").returncode == 0
+    assert target.init_script("stop").returncode == 0
+    assert target.init_script("status").returncode == 3
+    assert not target.pidfile.exists()
+    assert target.hub_processes() == []
+    started = target.init_script("start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    # start returns once the hub has sent READY=1, so it answers at once.
+    assert target.healthz()["status"] == "ok"
+    assert target.init_script("status").returncode == 0
+    assert target.init_script("reload").returncode == 0
+    assert target.healthz()["status"] == "ok"
+    assert target.init_script("stop").returncode == 0
+    assert target.init_script("status").returncode == 3
+    assert target.hub_processes() == []
+    assert target.init_script("bogus").returncode == 3
+    assert f"DAEMON={target.prefix}/current/bin/picloud" in script.read_text()
+
+
+def test_init_script_passes_shellcheck(target):
+    for script in (ROOT / "etc/init.d/picloud", target.etc / "init.d/picloud"):
+        result = subprocess.run(["shellcheck", script], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout
+
+
+def test_installed_unit_passes_systemd_analyze_verify(target):
+    unit = target.etc / "systemd/system/picloud.service"
+    text = unit.read_text()
+    assert f"ExecStart={target.prefix}/current/bin/picloud serve" in text
+    assert f"EnvironmentFile=-{target.etc}/default/picloud" in text
+    result = subprocess.run(
+        ["systemd-analyze", "verify", unit], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "picloud.service" not in result.stderr, result.stderr
+
+
+def test_defaults_file_shows_every_setting_commented():
+    from picloud.cli import serve
+
+    names = {"USE_TLS", "START_TIMEOUT"} | {param.envvar for param in serve.params if param.envvar}
+    text = (ROOT / "etc/default/picloud").read_text()
+    shown = set(re.findall(r"^#([A-Z_]+)=", text, flags=re.M))
+    assert names - shown == set(), "settings missing from etc/default/picloud"
+    assert shown - names == set(), "etc/default/picloud shows settings the hub does not read"
+    assert all(line.startswith("#") for line in text.splitlines() if line.strip())

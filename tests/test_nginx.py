@@ -1,0 +1,107 @@
+"""etc/nginx/picloud.conf in front of a real hub: websockets pass the
+proxy, and with --xheaders /info shows the device's address, not nginx's."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+from .conftest import read_json, subscribed
+from .test_tls_reload import self_signed
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "nginx-key"
+DEVICE_IP = "127.0.0.2"  # another loopback address, so the device is told apart from nginx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def nginx(tmp_path: Path, hub_process):
+    """The example config with its ports, certificate and upstream pointed at a test hub."""
+    hub = hub_process("--api-key", KEY, "--host", "127.0.0.1", "--xheaders")
+    cert, key = self_signed("nginx")
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    https, http = free_port(), free_port()
+    site = (ROOT / "etc/nginx/picloud.conf").read_text()
+    for old, new in [
+        ("server 127.0.0.1:9000;", f"server 127.0.0.1:{hub.port};"),
+        ("listen [::]:80;", ""), ("listen [::]:443 ssl;", ""),
+        ("listen 80;", f"listen 127.0.0.1:{http};"),
+        ("listen 443 ssl;", f"listen 127.0.0.1:{https} ssl;"),
+        ("/etc/letsencrypt/live/picloud.example.org/fullchain.pem", str(tmp_path / "cert.pem")),
+        ("/etc/letsencrypt/live/picloud.example.org/privkey.pem", str(tmp_path / "key.pem")),
+    ]:
+        assert old in site, old
+        site = site.replace(old, new)
+    (tmp_path / "site.conf").write_text(site)
+    temps = "".join(f"{name}_temp_path {tmp_path / name};\n"
+                    for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off;\nuser root;\nworker_processes 1;\npid {tmp_path / 'nginx.pid'};\n"
+        f"error_log stderr;\nevents {{}}\nhttp {{\naccess_log off;\n{temps}"
+        f"include {tmp_path / 'site.conf'};\n}}\n"
+    )
+    proc = subprocess.Popen(
+        ["nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+        stderr=subprocess.PIPE, text=True,
+    )
+    # nginx says nothing when it is ready: poll its port.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", https), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"nginx did not start: {proc.communicate()[1]}")
+            time.sleep(0.05)
+    yield hub, f"127.0.0.1:{https}", f"127.0.0.1:{http}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def request(url: str, **kwargs) -> HTTPRequest:
+    return HTTPRequest(url, validate_cert=False, network_interface=DEVICE_IP, **kwargs)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_websockets_through_nginx_show_the_devices_address(nginx):
+    hub, https, http = nginx
+    sub = await websocket_connect(request(f"wss://{https}/subscribe?clientName=kitchen",
+                                          headers={"X-API-Key": KEY}))
+    await subscribed(sub, "temperature")
+    resp = await AsyncHTTPClient().fetch(request(
+        f"https://{https}/publish", method="POST", body=json.dumps({"event": "temperature", "data": 21.5}),
+        headers={"X-API-Key": KEY, "X-API-Client-Name": "sensor"}))
+    assert resp.code == 201
+    message = await read_json(sub)
+    assert (message["event"], message["data"]) == ("temperature", 21.5)
+
+    info = await websocket_connect(request(f"wss://{https}/info?apiKey={KEY}"))
+    snapshot = await read_json(info)
+    (address,) = [conn["ip_address"] for conn in snapshot["all_connections"]]
+    assert re.fullmatch(rf"{re.escape(DEVICE_IP)}:\d+", address)
+
+    redirect = await AsyncHTTPClient().fetch(request(f"http://{http}/info", follow_redirects=False),
+                                             raise_error=False)
+    assert redirect.code == 301
+    assert redirect.headers["Location"].startswith("https://")
+    sub.close()
+    info.close()
+    assert hub.stop() == 0
+    assert f"POST /publish ({DEVICE_IP})" in hub.stderr

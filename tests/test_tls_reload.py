@@ -1,0 +1,121 @@
+"""SIGHUP reloads the TLS certificate and key of a real hub process, keeping
+its open connections."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+import signal
+import socket
+import ssl
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+from .conftest import read_json, subscribed
+
+KEY = "tls-key"
+
+
+def self_signed(name: str) -> tuple[bytes, bytes]:
+    """A throwaway certificate for 127.0.0.1 and its key, both PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                       critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def install(path: Path, content: bytes) -> None:
+    """Replace a file the way certbot and friends do: write aside, rename."""
+    path.with_suffix(".new").write_bytes(content)
+    os.replace(path.with_suffix(".new"), path)
+
+
+def served_cert(port: int) -> bytes:
+    """The certificate a new handshake gets, DER."""
+    return ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", port)))
+
+
+def der(pem: bytes) -> bytes:
+    return ssl.PEM_cert_to_DER_cert(pem.decode())
+
+
+@pytest.fixture
+def manager(tmp_path: Path):
+    """Receives the hub's sd_notify datagrams: RELOADING=1 then READY=1 mark a reload done."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        sock.settimeout(10)
+        yield sock
+
+
+def reload(hub, manager) -> None:
+    hub.proc.send_signal(signal.SIGHUP)
+    assert manager.recv(4096) == b"RELOADING=1"
+    assert manager.recv(4096) == b"READY=1"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_sighup_reloads_certificate_and_keeps_connections(tmp_path, hub_process, manager):
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert1, key1 = self_signed("first")
+    cert2, key2 = self_signed("renewed")
+    install(cert_file, cert1)
+    install(key_file, key1)
+    hub = hub_process(
+        "--api-key", KEY, "--tls", "--cert-file", str(cert_file), "--key-file", str(key_file),
+        env={"NOTIFY_SOCKET": str(tmp_path / "notify")},
+    )
+    assert manager.recv(4096).startswith(b"READY=1")
+    assert served_cert(hub.port) == der(cert1)
+    sub = await websocket_connect(HTTPRequest(
+        f"{hub.ws_url}/subscribe?clientName=old", headers={"X-API-Key": KEY}, validate_cert=False))
+    await subscribed(sub, "temperature")
+
+    install(cert_file, cert2)
+    install(key_file, key2)
+    reload(hub, manager)
+    assert served_cert(hub.port) == der(cert2)
+
+    # The connection opened before the reload is the same TLS session and still delivers.
+    assert sub.protocol.stream.socket.getpeercert(binary_form=True) == der(cert1)
+    resp = await AsyncHTTPClient().fetch(HTTPRequest(
+        f"{hub.url}/publish", method="POST", body=json.dumps({"event": "temperature", "data": "21.5"}),
+        headers={"X-API-Key": KEY, "X-API-Client-Name": "sensor"}, validate_cert=False))
+    assert resp.code == 201
+    message = await read_json(sub)
+    assert (message["event"], message["data"]) == ("temperature", "21.5")
+
+    # A half-renewed pair (new certificate, old key) is refused: the hub
+    # keeps serving the last good one.
+    cert3, _ = self_signed("mismatched")
+    install(cert_file, cert3)
+    reload(hub, manager)
+    assert served_cert(hub.port) == der(cert2)
+    await subscribed(sub, "humidity")  # the old connection still answers
+
+    sub.close()
+    assert hub.stop() == 0
+    assert "reloaded tls certificate" in hub.stderr
+    assert "tls reload failed, keeping the current certificate" in hub.stderr
