@@ -12,6 +12,7 @@ from tornado.websocket import WebSocketHandler
 from .exceptions import ProtocolError
 from .outbox import ABORT_AFTER, QueuedSocket
 from .protocol import encode_error, parse_publish_body, parse_subscriber_frame
+from .reader import ReaderMixin
 
 if TYPE_CHECKING:
     from .app import PiCloudApp
@@ -87,7 +88,7 @@ def _query_arg(request: Any, name: str) -> str | None:
     return values[-1].decode("utf-8", "replace")
 
 
-class HubSocket(AccessMixin, QueuedSocket, WebSocketHandler):
+class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
     """What every PiCloud websocket shares: access checks and the outgoing queue."""
 
     listed = True  # shown in info's all_connections
