@@ -16,7 +16,8 @@ Tornado internals this relies on (pinned by setup.cfg's ``tornado`` range,
 checked by tests/test_reader.py):
 
 - ``WebSocketHandler.get_websocket_protocol()`` builds the protocol object, a
-  ``WebSocketProtocol13``, whose class ``ReaderMixin`` swaps for ours.
+  ``WebSocketProtocol13(handler, mask_outgoing, params)``; ``ReaderMixin``
+  builds ours from the same three.
 - ``WebSocketProtocol13._accept_connection`` awaits ``_receive_frame_loop()``
   after ``open()``; that coroutine is what is replaced here.
 - Reused as they are: ``close()`` (close frames, the 5 s close timeout),
@@ -25,6 +26,9 @@ checked by tests/test_reader.py):
   ``close_code``, ``close_reason``, ``_received_pong`` (read by the ping
   timeout), ``params.max_message_size`` and ``_decompressor``.
 - ``handler.on_ws_connection_close(code, reason)`` runs ``on_close`` once.
+- After ``open()``, ``release_upgrade_state`` replaces ``handler.request``
+  with the few fields still read (``UpgradedRequest``) and drops the HTTP
+  response state; see there.
 """
 
 from __future__ import annotations
@@ -47,9 +51,12 @@ READ_CHUNK = 64 * 1024  # Tornado's read_chunk_size: one socket read at most
 class ReaderProtocol(WebSocketProtocol13):
     """WebSocketProtocol13 with a chunked, parse-many-frames-at-once reader."""
 
-    _parser: FrameParser | None = None
-    _paused: tuple[list, int] | None = None  # events left while on_message awaits
-    _done = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set here, not later, so instances keep one shared attribute layout.
+        self._parser: FrameParser | None = None
+        self._paused: tuple[list, int] | None = None  # events left while on_message awaits
+        self._done = False
 
     async def _receive_frame_loop(self) -> None:
         if self._decompressor is not None:
@@ -57,6 +64,7 @@ class ReaderProtocol(WebSocketProtocol13):
             # Tornado's reader knows how to inflate.
             await super()._receive_frame_loop()
             return
+        release_upgrade_state(self.handler)
         self._parser = FrameParser(self.params.max_message_size)
         self._read()
 
@@ -167,7 +175,44 @@ class ReaderMixin:
 
     def get_websocket_protocol(self) -> WebSocketProtocol13 | None:
         protocol = super().get_websocket_protocol()  # type: ignore[misc]
-        if type(protocol) is WebSocketProtocol13:
-            # Same object, same state: only the receive loop differs.
-            protocol.__class__ = ReaderProtocol
-        return protocol
+        if type(protocol) is not WebSocketProtocol13:
+            return protocol
+        return ReaderProtocol(protocol.handler, protocol.mask_outgoing, protocol.params)
+
+
+class UpgradedRequest:
+    """What a websocket handler keeps of its HTTP request once it is open.
+
+    The full ``HTTPServerRequest`` holds the parsed headers, the query, the
+    HTTP/1 connection objects and their futures: about a third of an idle
+    connection's memory, none of it needed after ``open()``.
+    """
+
+    __slots__ = ("arguments", "host", "method", "path", "protocol", "query",
+                 "query_arguments", "remote_ip", "uri", "version")
+
+    connection = None
+    server_connection = None
+    body = b""
+
+    def __init__(self, request: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(request, name))
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"request.{name} is released after the websocket upgrade; read it in open()")
+
+
+def release_upgrade_state(handler: Any) -> None:
+    """Drop what a websocket handler no longer needs after ``open()``.
+
+    Touches RequestHandler internals (``_headers``, ``_write_buffer``,
+    ``_prepared_future``, ``_transforms``): all of them serve writing an HTTP
+    response, which WebSocketHandler forbids once upgraded.
+    """
+    handler.request = UpgradedRequest(handler.request)
+    handler._headers = None
+    handler._write_buffer = None
+    handler._prepared_future = None
+    handler._transforms = None
+    handler.ui = None
