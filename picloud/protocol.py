@@ -29,7 +29,14 @@ def utc_timestamp(when: float | None = None) -> str:
     """RFC 3339 in UTC, always six fractional digits and a ``Z``."""
     if when is None:
         when = time.time()
-    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Every publish is stamped: strftime once per second, not per message.
+    second = int(when)
+    if second != _stamp_cache[0]:
+        _stamp_cache[:] = [second, datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")]
+    return f"{_stamp_cache[1]}{int((when - second) * 1e6):06d}Z"
+
+
+_stamp_cache: list = [None, ""]
 
 
 def loads(text: str | bytes) -> Any:
