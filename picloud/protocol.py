@@ -31,9 +31,13 @@ def utc_timestamp(when: float | None = None) -> str:
         when = time.time()
     # Every publish is stamped: strftime once per second, not per message.
     second = int(when)
+    micro = round((when - second) * 1e6)  # rounded, as datetime.fromtimestamp does
+    if micro == 1_000_000:
+        second += 1
+        micro = 0
     if second != _stamp_cache[0]:
         _stamp_cache[:] = [second, datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")]
-    return f"{_stamp_cache[1]}{int((when - second) * 1e6):06d}Z"
+    return f"{_stamp_cache[1]}{micro:06d}Z"
 
 
 _stamp_cache: list = [None, ""]
