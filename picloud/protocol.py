@@ -36,7 +36,8 @@ def utc_timestamp(when: float | None = None) -> str:
         second += 1
         micro = 0
     if second != _stamp_cache[0]:
-        _stamp_cache[:] = [second, datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")]
+        prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        _stamp_cache[:] = [second, prefix]
     return f"{_stamp_cache[1]}{micro:06d}Z"
 
 
