@@ -89,8 +89,15 @@ class ReaderProtocol(WebSocketProtocol13):
         parser = self._parser
         if parser is None:
             return
-        events = parser.feed(data)
-        if not events or self._dispatch(events, 0):
+        try:
+            events = parser.feed(data)
+            go_on = not events or self._dispatch(events, 0)
+        except Exception:
+            # A bug here must not leave a connection that nobody reads.
+            log.exception("reader failed on %s", _describe(self.handler))
+            self._lost()
+            return
+        if go_on:
             self._read()
 
     def _dispatch(self, events: list, index: int) -> bool:
