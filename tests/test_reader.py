@@ -19,7 +19,7 @@ from tornado.websocket import WebSocketHandler, WebSocketProtocol13
 
 from picloud.config import Config
 from picloud.handlers import SubscribeSocket
-from picloud.reader import ReaderProtocol
+from picloud.reader import ReaderProtocol, UpgradedRequest
 from picloud.wsparse import BINARY, CLOSE, PING, PONG, TEXT
 
 from .conftest import KEY, read_json, subscribed
@@ -100,6 +100,10 @@ async def test_hub_sockets_use_the_reader(ws, app):
     await subscribed(sub, "t")
     (handler,) = [s for s in app.sockets if isinstance(s, SubscribeSocket)]
     assert type(handler.ws_connection) is ReaderProtocol
+    # Our receive loop runs (not Tornado's) and the request was released.
+    assert handler.ws_connection._parser is not None
+    assert type(handler.request) is UpgradedRequest
+    assert handler._request_summary().startswith("GET /subscribe?clientName=kitchen (127.0.0.1)")
 
 
 @pytest.mark.gen_test
