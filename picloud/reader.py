@@ -21,10 +21,11 @@ checked by tests/test_reader.py):
 - ``WebSocketProtocol13._accept_connection`` awaits ``_receive_frame_loop()``
   after ``open()``; that coroutine is what is replaced here.
 - Reused as they are: ``close()`` (close frames, the 5 s close timeout),
-  ``_abort()``, ``_send_pong()`` (one pong outstanding), ``_run_callback()``,
-  and the attributes ``client_terminated``, ``server_terminated``,
-  ``close_code``, ``close_reason``, ``_received_pong`` (read by the ping
-  timeout), ``params.max_message_size`` and ``_decompressor``.
+  ``_abort()``, ``_send_pong()`` (6.5+: one pong outstanding; 6.4 has only
+  ``_write_frame()``), ``_run_callback()``, and the attributes
+  ``client_terminated``, ``server_terminated``, ``close_code``,
+  ``close_reason``, ``_received_pong`` (6.5+) or ``last_pong`` (6.4), read by
+  the ping timeout, ``params.max_message_size`` and ``_decompressor``.
 - ``handler.on_ws_connection_close(code, reason)`` runs ``on_close`` once.
 - After ``open()``, ``release_upgrade_state`` replaces ``handler.request``
   with the few fields still read (``UpgradedRequest``) and drops the HTTP
@@ -38,6 +39,7 @@ import sys
 from typing import Any
 
 from tornado import gen
+from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
@@ -121,10 +123,12 @@ class ReaderProtocol(WebSocketProtocol13):
                     gen.convert_yielded(result).add_done_callback(self._resume)
                     return False
             elif kind == PING:
-                self._send_pong(value)
+                self._pong(value)
                 self._run_callback(handler.on_ping, value)
             elif kind == PONG:
-                self._received_pong = True
+                self._received_pong = True  # Tornado >= 6.5's ping timeout reads this
+                if hasattr(self, "last_pong"):  # Tornado 6.4's reads this
+                    self.last_pong = IOLoop.current().time()
                 self._run_callback(handler.on_pong, value)
             elif kind == CLOSE:
                 code, reason = value
@@ -144,6 +148,16 @@ class ReaderProtocol(WebSocketProtocol13):
                 # peer that never answers.
                 self.close(code, reason)
         return True
+
+    def _pong(self, data: bytes) -> None:
+        send_pong = getattr(self, "_send_pong", None)
+        if send_pong is not None:  # Tornado >= 6.5: at most one pong outstanding
+            send_pong(data)
+            return
+        try:
+            self._write_frame(True, PONG, data)
+        except StreamClosedError:
+            self._abort()
 
     def _resume(self, future: Any) -> None:
         try:

@@ -227,12 +227,30 @@ def test_tornado_internals_the_reader_replaces_are_there():
     assert "await self._receive_frame_loop()" in accept
     assert accept.index("handler.open(") < accept.index("self._receive_frame_loop()")
     assert inspect.iscoroutinefunction(WebSocketProtocol13._receive_frame_loop)
-    for name in ("close", "_abort", "_send_pong", "_run_callback", "get_websocket_protocol"):
+    for name in ("close", "_abort", "_write_frame", "_run_callback", "get_websocket_protocol"):
         owner = WebSocketHandler if name == "get_websocket_protocol" else WebSocketProtocol13
         assert callable(getattr(owner, name)), name
     init = inspect.getsource(WebSocketProtocol13.__init__)
-    for attribute in ("_received_pong", "_decompressor", "close_code", "close_reason"):
+    for attribute in ("_decompressor", "close_code", "close_reason", "params"):
         assert f"self.{attribute}" in init, attribute
+    # The ping timeout reads what the reader sets when a pong arrives.
+    pong_flag = "_received_pong" if hasattr(WebSocketProtocol13, "_send_pong") else "last_pong"
+    assert f"self.{pong_flag}" in init
+    assert f"self.{pong_flag}" in inspect.getsource(WebSocketProtocol13)
     handler_close = inspect.getsource(WebSocketHandler.on_ws_connection_close)
     assert "on_connection_close" in handler_close
-    assert "self._received_pong" in inspect.getsource(WebSocketProtocol13.periodic_ping)
+
+
+@pytest.mark.gen_test
+async def test_a_pong_is_recorded_for_the_ping_timeout(http_server, base_url, app):
+    client = await RawClient.connect(base_url, "/subscribe?clientName=pi")
+    (handler,) = app.sockets
+    protocol = handler.ws_connection
+    await client.send(frame(PONG, b"") + frame(TEXT, b"barrier"))
+    opcode, reply = await client.read_frame()
+    assert opcode == TEXT
+    assert json.loads(reply)["action"] == "error"
+    if hasattr(protocol, "last_pong"):  # Tornado 6.4
+        assert protocol.last_pong > 0
+    else:
+        assert protocol._received_pong is True
