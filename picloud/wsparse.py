@@ -92,13 +92,6 @@ def parse_close(payload: bytes) -> tuple[int | None, str]:
     return code, payload[2:].decode("utf-8")  # UnicodeDecodeError is a ValueError
 
 
-def close_payload(code: int, reason: str = "") -> bytes:
-    """The payload of a close frame we send; the reason is cut to fit 125 bytes."""
-    cut = reason.encode("utf-8")[: MAX_CONTROL_PAYLOAD - 2]
-    # Cutting may split a character; drop its remains so the reason stays UTF-8.
-    return code.to_bytes(2, "big") + cut.decode("utf-8", "ignore").encode("utf-8")
-
-
 class FrameParser:
     """Parses the client-to-server half of one websocket connection."""
 

@@ -17,7 +17,6 @@ from picloud.wsparse import (
     PONG,
     TEXT,
     FrameParser,
-    close_payload,
     parse_close,
     unmask,
     unmask_python,
@@ -193,11 +192,11 @@ def test_nothing_after_close_is_parsed():
     assert parser.closed
 
 
-def test_parse_close_and_close_payload():
-    assert parse_close(close_payload(1009, "too big")) == (1009, "too big")
-    long = close_payload(1000, "€" * 100)
-    assert len(long) <= 125
-    assert parse_close(long)[1] == "€" * 41
+def test_parse_close():
+    assert parse_close(struct.pack("!H", 1009) + b"too big") == (1009, "too big")
+    assert parse_close(b"") == (None, "")
+    with pytest.raises(ValueError, match="1-byte"):
+        parse_close(b"\x03")
 
 
 @pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 64, 1000, 65537])
