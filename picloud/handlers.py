@@ -14,6 +14,7 @@ from .exceptions import ProtocolError
 from .outbox import ABORT_AFTER, QueuedSocket
 from .protocol import encode_error
 from .protocol2 import encode_reply, parse_subscribe_request
+from .reader import ReaderMixin
 from .subscriber import handle_request
 
 if TYPE_CHECKING:
@@ -95,7 +96,7 @@ def _query_arg(request: Any, name: str) -> str | None:
     return values[-1].decode("utf-8", "replace")
 
 
-class HubSocket(AccessMixin, QueuedSocket, WebSocketHandler):
+class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
     """What every PiCloud websocket shares: access checks and the outgoing queue."""
 
     listed = True  # shown in info's all_connections

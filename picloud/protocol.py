@@ -29,7 +29,19 @@ def utc_timestamp(when: float | None = None) -> str:
     """RFC 3339 in UTC, always six fractional digits and a ``Z``."""
     if when is None:
         when = time.time()
-    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Every publish is stamped: strftime once per second, not per message.
+    second = int(when)
+    micro = round((when - second) * 1e6)  # rounded, as datetime.fromtimestamp does
+    if micro == 1_000_000:
+        second += 1
+        micro = 0
+    if second != _stamp_cache[0]:
+        prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        _stamp_cache[:] = [second, prefix]
+    return f"{_stamp_cache[1]}{micro:06d}Z"
+
+
+_stamp_cache: list = [None, ""]
 
 
 def loads(text: str | bytes) -> Any:

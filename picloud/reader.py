@@ -1,0 +1,239 @@
+"""Incoming websocket frames, read in chunks and parsed by picloud.wsparse.
+
+Tornado reads a websocket one frame at a time, awaiting a coroutine for the
+header, the mask and the payload of each: a publisher sending many small
+messages spends most of the hub's time there. ``ReaderProtocol`` keeps
+Tornado's handshake, writing, pings and close handshake, and replaces only
+the receive loop: one ``read_bytes(partial=True)`` per chunk of whatever the
+socket has, every complete frame in it parsed by one ``FrameParser.feed``,
+and messages handed straight to the handler's ``on_message``.
+
+The loop is a callback chain, not a coroutine: once ``open()`` has run,
+Tornado's handshake task finishes and its coroutine frames are freed, so an
+idle connection holds one pending read future and a small parser.
+
+Tornado internals this relies on (pinned by setup.cfg's ``tornado`` range,
+checked by tests/test_reader.py):
+
+- ``WebSocketHandler.get_websocket_protocol()`` builds the protocol object, a
+  ``WebSocketProtocol13(handler, mask_outgoing, params)``; ``ReaderMixin``
+  builds ours from the same three.
+- ``WebSocketProtocol13._accept_connection`` awaits ``_receive_frame_loop()``
+  after ``open()``; that coroutine is what is replaced here.
+- Reused as they are: ``close()`` (close frames, the 5 s close timeout),
+  ``_abort()``, ``_send_pong()`` (6.5+: one pong outstanding; 6.4 has only
+  ``_write_frame()``), ``_run_callback()``, and the attributes
+  ``client_terminated``, ``server_terminated``, ``close_code``,
+  ``close_reason``, ``_received_pong`` (6.5+) or ``last_pong`` (6.4), read by
+  the ping timeout, ``params.max_message_size`` and ``_decompressor``.
+- ``handler.on_ws_connection_close(code, reason)`` runs ``on_close`` once.
+- After ``open()``, ``release_upgrade_state`` replaces ``handler.request``
+  with the few fields still read (``UpgradedRequest``) and drops the HTTP
+  response state; see there.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from tornado import gen
+from tornado.ioloop import IOLoop
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketProtocol13
+
+from .wsparse import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser
+
+log = logging.getLogger("picloud.reader")
+
+READ_CHUNK = 64 * 1024  # Tornado's read_chunk_size: one socket read at most
+
+
+class ReaderProtocol(WebSocketProtocol13):
+    """WebSocketProtocol13 with a chunked, parse-many-frames-at-once reader."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set here, not later, so instances keep one shared attribute layout.
+        self._parser: FrameParser | None = None
+        self._paused: tuple[list, int] | None = None  # events left while on_message awaits
+        self._done = False
+
+    async def _receive_frame_loop(self) -> None:
+        if self._decompressor is not None:
+            # permessage-deflate (only if a handler enables compression):
+            # Tornado's reader knows how to inflate.
+            await super()._receive_frame_loop()
+            return
+        release_upgrade_state(self.handler)
+        self._parser = FrameParser(self.params.max_message_size)
+        self._read()
+
+    # -- reading -------------------------------------------------------------
+
+    def _read(self) -> None:
+        try:
+            future = self.stream.read_bytes(READ_CHUNK, partial=True)
+        except StreamClosedError:
+            self._lost()
+            return
+        # Even when the data is already there the callback runs on the next
+        # loop iteration: one chunk per turn keeps a flooding peer fair.
+        future.add_done_callback(self._on_read)
+
+    def _on_read(self, future: Any) -> None:
+        try:
+            data = future.result()
+        except StreamClosedError:
+            self._lost()
+            return
+        parser = self._parser
+        if parser is None:
+            return
+        try:
+            events = parser.feed(data)
+            go_on = not events or self._dispatch(events, 0)
+        except Exception:
+            # A bug here must not leave a connection that nobody reads.
+            log.exception("reader failed on %s", _describe(self.handler))
+            self._lost()
+            return
+        if go_on:
+            self._read()
+
+    def _dispatch(self, events: list, index: int) -> bool:
+        """Handle ``events[index:]``; False if reading must not go on (yet)."""
+        handler = self.handler
+        for i in range(index, len(events)):
+            kind, value = events[i]
+            if kind == TEXT or kind == BINARY:
+                if self.client_terminated:
+                    continue
+                try:
+                    result = handler.on_message(value)
+                except Exception:
+                    handler.log_exception(*sys.exc_info())
+                    self._lost()
+                    return False
+                if result is not None:
+                    # A coroutine on_message: the next message waits for it,
+                    # as with Tornado's reader.
+                    self._paused = (events, i + 1)
+                    gen.convert_yielded(result).add_done_callback(self._resume)
+                    return False
+            elif kind == PING:
+                self._pong(value)
+                self._run_callback(handler.on_ping, value)
+            elif kind == PONG:
+                self._received_pong = True  # Tornado >= 6.5's ping timeout reads this
+                if hasattr(self, "last_pong"):  # Tornado 6.4's reads this
+                    self.last_pong = IOLoop.current().time()
+                self._run_callback(handler.on_pong, value)
+            elif kind == CLOSE:
+                code, reason = value
+                self.client_terminated = True
+                if self.close_code is None:  # else it holds our failure code
+                    self.close_code = code
+                    self.close_reason = reason or None
+                self.close(code)  # echo (RFC 6455 5.5.1), then the socket closes
+                self._finish()
+                return False
+            elif kind == FAIL:
+                code, reason = value
+                log.info("closing %s: %s (%d)", _describe(handler), reason, code)
+                self.close_code, self.close_reason = code, reason
+                # Keep reading: the parser skips what follows and reports the
+                # peer's answering close; Tornado's close timeout aborts a
+                # peer that never answers.
+                self.close(code, reason)
+        return True
+
+    def _pong(self, data: bytes) -> None:
+        send_pong = getattr(self, "_send_pong", None)
+        if send_pong is not None:  # Tornado >= 6.5: at most one pong outstanding
+            send_pong(data)
+            return
+        try:
+            self._write_frame(True, PONG, data)
+        except StreamClosedError:
+            self._abort()
+
+    def _resume(self, future: Any) -> None:
+        try:
+            future.result()
+        except Exception:
+            self.handler.log_exception(*sys.exc_info())
+            self._lost()
+            return
+        paused, self._paused = self._paused, None
+        if paused is not None and not self._done and self._dispatch(*paused):
+            self._read()
+
+    # -- ending ----------------------------------------------------------------
+
+    def _lost(self) -> None:
+        """The stream closed or must close now."""
+        self._abort()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._parser = None
+        self._paused = None
+        self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+
+
+def _describe(handler: Any) -> str:
+    describe = getattr(handler, "describe", None)
+    return describe() if describe is not None else repr(handler)
+
+
+class ReaderMixin:
+    """Put before WebSocketHandler in a handler's bases to use ReaderProtocol."""
+
+    def get_websocket_protocol(self) -> WebSocketProtocol13 | None:
+        protocol = super().get_websocket_protocol()  # type: ignore[misc]
+        if type(protocol) is not WebSocketProtocol13:
+            return protocol
+        return ReaderProtocol(protocol.handler, protocol.mask_outgoing, protocol.params)
+
+
+class UpgradedRequest:
+    """What a websocket handler keeps of its HTTP request once it is open.
+
+    The full ``HTTPServerRequest`` holds the parsed headers, the query, the
+    HTTP/1 connection objects and their futures: about a third of an idle
+    connection's memory, none of it needed after ``open()``.
+    """
+
+    __slots__ = ("arguments", "host", "method", "path", "protocol", "query",
+                 "query_arguments", "remote_ip", "uri", "version")
+
+    connection = None
+    server_connection = None
+    body = b""
+
+    def __init__(self, request: Any) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(request, name))
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"request.{name} is released after the websocket upgrade; read it in open()")
+
+
+def release_upgrade_state(handler: Any) -> None:
+    """Drop what a websocket handler no longer needs after ``open()``.
+
+    Touches RequestHandler internals (``_headers``, ``_write_buffer``,
+    ``_prepared_future``, ``_transforms``): all of them serve writing an HTTP
+    response, which WebSocketHandler forbids once upgraded.
+    """
+    handler.request = UpgradedRequest(handler.request)
+    handler._headers = None
+    handler._write_buffer = None
+    handler._prepared_future = None
+    handler._transforms = None
+    handler.ui = None

@@ -1,0 +1,258 @@
+"""The hub's own websocket reader on real loopback sockets, driven by a raw
+client that writes exactly the frames a test needs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import inspect
+import json
+import os
+import struct
+import time
+from urllib.parse import urlparse
+
+import pytest
+from tornado.iostream import StreamClosedError
+from tornado.tcpclient import TCPClient
+from tornado.websocket import WebSocketHandler, WebSocketProtocol13
+
+from picloud.config import Config
+from picloud.handlers import SubscribeSocket
+from picloud.reader import ReaderProtocol, UpgradedRequest
+from picloud.wsparse import BINARY, CLOSE, PING, PONG, TEXT
+
+from .conftest import KEY, read_json, subscribed
+from .test_wsparse import frame
+
+MAX = 300_000
+
+
+@pytest.fixture
+def config(tmp_path) -> Config:
+    return Config(api_key=KEY, state_dir=tmp_path / "state", max_message_bytes=MAX)
+
+
+class RawClient:
+    """A websocket client that sends hand-made frames."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    @classmethod
+    async def connect(cls, base_url: str, path: str = "/publish?clientName=raw") -> RawClient:
+        port = urlparse(base_url).port
+        stream = await TCPClient().connect("127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        await stream.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nX-API-Key: {KEY}\r\n\r\n".encode()
+        )
+        head = await stream.read_until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        return cls(stream)
+
+    async def send(self, data: bytes) -> None:
+        await self.stream.write(data)
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        b0, b1 = await self.stream.read_bytes(2)
+        assert not b1 & 0x80, "server frames are not masked"
+        length = b1 & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await self.stream.read_bytes(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await self.stream.read_bytes(8))
+        payload = await self.stream.read_bytes(length) if length else b""
+        return b0 & 0x0F, payload
+
+    async def read_close(self) -> int:
+        """Read up to the server's close frame; its code."""
+        while True:
+            opcode, payload = await self.read_frame()
+            if opcode == CLOSE:
+                return struct.unpack("!H", payload[:2])[0]
+
+    async def closed_by_server(self) -> bool:
+        try:
+            await self.stream.read_bytes(1)
+        except StreamClosedError:
+            return True
+        return False
+
+
+def publish(event: str, data: object) -> bytes:
+    return json.dumps({"event": event, "data": data}).encode()
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    # Used only where the hub offers nothing to await (its on_close).
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.gen_test
+async def test_hub_sockets_use_the_reader(ws, app):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "t")
+    (handler,) = [s for s in app.sockets if isinstance(s, SubscribeSocket)]
+    assert type(handler.ws_connection) is ReaderProtocol
+    # Our receive loop runs (not Tornado's) and the request was released.
+    assert handler.ws_connection._parser is not None
+    assert type(handler.request) is UpgradedRequest
+    assert handler._request_summary().startswith("GET /subscribe?clientName=kitchen (127.0.0.1)")
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("size", [10, 125, 126, 65535, 65536, 200_000])
+async def test_large_messages_reach_the_subscriber(ws, base_url, size):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "big")
+    pub = await RawClient.connect(base_url)
+    data = "x" * size
+    await pub.send(frame(TEXT, publish("big", data)))
+    assert (await read_json(sub))["data"] == data
+
+
+@pytest.mark.gen_test
+async def test_many_frames_in_one_write_arrive_in_order(ws, base_url):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "n")
+    pub = await RawClient.connect(base_url)
+    await pub.send(b"".join(frame(TEXT, publish("n", i)) for i in range(300)))
+    assert [(await read_json(sub))["data"] for _ in range(300)] == list(range(300))
+
+
+@pytest.mark.gen_test
+async def test_fragmented_message_with_a_ping_between(ws, base_url):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "frag")
+    pub = await RawClient.connect(base_url)
+    raw = publish("frag", "€" * 50)
+    await pub.send(frame(TEXT, raw[:31], fin=False) + frame(PING, b"are you there"))
+    assert await pub.read_frame() == (PONG, b"are you there")
+    await pub.send(frame(0, raw[31:70], fin=False) + frame(0, raw[70:]))
+    assert (await read_json(sub))["data"] == "€" * 50
+
+
+@pytest.mark.gen_test
+async def test_binary_messages_reach_on_message(ws, base_url):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "b")
+    pub = await RawClient.connect(base_url)
+    await pub.send(frame(BINARY, publish("b", 1)))
+    assert (await read_json(sub))["data"] == 1
+
+
+@pytest.mark.gen_test
+async def test_close_handshake_is_echoed_and_on_close_runs(http_server, base_url, app):
+    client = await RawClient.connect(base_url)
+    assert app.pubsub.connection_count == 1
+    await client.send(frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
+    assert await client.read_frame() == (CLOSE, struct.pack("!H", 1000))
+    assert await client.closed_by_server()
+    await until(lambda: app.pubsub.connection_count == 0 and not app.sockets)
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("data", "rest", "code"),
+    [
+        # Only the header of an oversize frame: refused before its payload comes.
+        (frame(BINARY, b"", length=MAX + 1), MAX + 1, 1009),
+        (frame(TEXT, b"x" * 700, fin=False) + frame(0, b"", length=MAX), MAX, 1009),
+        (frame(TEXT, b'{"event": "t", "data": "\xff"}'), 0, 1007),
+        (frame(TEXT, publish("t", 1), mask=None), 0, 1002),
+        (frame(TEXT, b"x", rsv=0x40), 0, 1002),
+        (frame(CLOSE, struct.pack("!H", 1005)), 0, 1002),
+    ],
+    ids=["oversize", "oversize-fragments", "bad-utf8", "unmasked", "reserved-bit", "bad-close-code"],
+)
+async def test_protocol_violations_close_with_their_code(http_server, base_url, app, data, rest, code):
+    client = await RawClient.connect(base_url)
+    await client.send(data)
+    assert await client.read_close() == code
+    # The server waits for our close, skipping the rest of what we were sending.
+    await client.send(b"\x00" * rest)
+    await client.send(frame(CLOSE, struct.pack("!H", code)))
+    assert await client.closed_by_server()
+    await until(lambda: app.pubsub.connection_count == 0 and not app.sockets)
+
+
+@pytest.mark.gen_test
+async def test_oversize_message_from_a_standard_client_gets_1009(ws, app):
+    pub = await ws("/publish", clientName="big")
+    await pub.write_message(publish("t", "x" * MAX))
+    assert await pub.read_message() is None
+    assert pub.close_code == 1009
+    await until(lambda: app.pubsub.connection_count == 0)
+
+
+@pytest.mark.gen_test
+async def test_peer_vanishing_mid_frame_leaves_nothing_behind(ws, base_url, app):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "t")
+    pub = await RawClient.connect(base_url)
+    whole = frame(TEXT, publish("t", "y" * 100_000))
+    await pub.send(whole[:50_000])
+    assert app.pubsub.connection_count == 2
+    pub.stream.close()
+    await until(lambda: app.pubsub.connection_count == 1)
+    sub.close()
+    await until(lambda: app.pubsub.connection_count == 0 and not app.sockets)
+    assert app.pubsub.subscriber_count("t") == 0
+
+
+@pytest.mark.gen_test
+async def test_server_close_waits_for_the_peers_close(http_server, base_url, app):
+    client = await RawClient.connect(base_url)
+    (handler,) = app.sockets
+    handler.close(1001, "going away")
+    assert await client.read_close() == 1001
+    assert app.pubsub.connection_count == 1  # still waiting for our answer
+    await client.send(frame(CLOSE, struct.pack("!H", 1001)))
+    assert await client.closed_by_server()
+    await until(lambda: app.pubsub.connection_count == 0)
+    assert handler.close_code == 1001
+
+
+# -- the Tornado internals picloud/reader.py relies on ----------------------------
+
+
+def test_tornado_internals_the_reader_replaces_are_there():
+    accept = inspect.getsource(WebSocketProtocol13._accept_connection)
+    assert "await self._receive_frame_loop()" in accept
+    assert accept.index("handler.open(") < accept.index("self._receive_frame_loop()")
+    assert inspect.iscoroutinefunction(WebSocketProtocol13._receive_frame_loop)
+    for name in ("close", "_abort", "_write_frame", "_run_callback", "get_websocket_protocol"):
+        owner = WebSocketHandler if name == "get_websocket_protocol" else WebSocketProtocol13
+        assert callable(getattr(owner, name)), name
+    init = inspect.getsource(WebSocketProtocol13.__init__)
+    for attribute in ("_decompressor", "close_code", "close_reason", "params"):
+        assert f"self.{attribute}" in init, attribute
+    # The ping timeout reads what the reader sets when a pong arrives.
+    # (6.5+: _received_pong; 6.4: last_pong)
+    flags = [flag for flag in ("_received_pong", "last_pong") if f"self.{flag}" in init]
+    assert len(flags) == 1, flags
+    pinging = inspect.getsource(WebSocketProtocol13.periodic_ping)
+    assert f"self.{flags[0]}" in pinging
+    handler_close = inspect.getsource(WebSocketHandler.on_ws_connection_close)
+    assert "on_connection_close" in handler_close
+
+
+@pytest.mark.gen_test
+async def test_a_pong_is_recorded_for_the_ping_timeout(http_server, base_url, app):
+    client = await RawClient.connect(base_url, "/subscribe?clientName=pi")
+    (handler,) = app.sockets
+    protocol = handler.ws_connection
+    await client.send(frame(PONG, b"") + frame(TEXT, b"barrier"))
+    opcode, reply = await client.read_frame()
+    assert opcode == TEXT
+    assert json.loads(reply)["action"] == "error"
+    if "last_pong" in vars(protocol):  # Tornado 6.4
+        assert protocol.last_pong > 0
+    else:
+        assert protocol._received_pong is True
