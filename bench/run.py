@@ -39,6 +39,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--pcbench", help="a pcbench binary to use instead of building one")
     parser.add_argument("--pcbench-src", help="pcbench's source folder (default ../shared/tools/pcbench)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="rebuild the table and plot from DIR/results.json, measuring nothing")
     return parser.parse_args(argv)
 
 
@@ -109,6 +111,14 @@ def summary(m: Measurement) -> str:
     return ", ".join(parts) or "no result"
 
 
+def make_row(scenario: Scenario, per_server: dict[str, list[Measurement]]) -> Row:
+    row = Row(scenario.name, scenario.title, scenario.metric, scenario.target,
+              {s: median(ms) for s, ms in per_server.items() if ms})
+    if scenario.meets is not None and "picloud" in row.results:
+        row.met = scenario.meets(row)
+    return row
+
+
 def run_scenarios(ctx: Context, scenarios: Sequence[Scenario], rounds: int) -> tuple[list[Row], dict]:
     commands = server_commands(ctx.key)
     rows, raw = [], {}
@@ -120,13 +130,26 @@ def run_scenarios(ctx: Context, scenarios: Sequence[Scenario], rounds: int) -> t
             log(f"{scenario.name} round {r + 1}/{rounds}")
             for name, m in measure_round(ctx, scenario, order, commands).items():
                 per_server[name].append(m)
-        row = Row(scenario.name, scenario.title, scenario.metric, scenario.target,
-                  {s: median(ms) for s, ms in per_server.items() if ms})
-        if scenario.meets is not None and "picloud" in row.results:
-            row.met = scenario.meets(row)
-        rows.append(row)
+        rows.append(make_row(scenario, per_server))
         raw[scenario.name] = {s: [dataclasses.asdict(m) for m in ms] for s, ms in per_server.items()}
     return rows, raw
+
+
+def rows_from_raw(raw: dict) -> list[Row]:
+    """Rows from a results.json's ``rounds``, for scenarios this version still knows."""
+    return [
+        make_row(s, {server: [Measurement(**m) for m in ms] for server, ms in raw[s.name].items()})
+        for s in SCENARIOS if s.name in raw
+    ]
+
+
+def rewrite_report(folder: Path) -> int:
+    saved = json.loads((folder / "results.json").read_text())
+    rows = rows_from_raw(saved["rounds"])
+    print(text_table(rows))
+    for path in write_results(folder, rows, saved["rounds"], saved["machine"], saved["command"], saved["when"]):
+        print(f"wrote {path}")
+    return 0
 
 
 def write_results(
@@ -149,6 +172,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for s in SCENARIOS:
             print(f"{s.name:12} {s.title}{'  [target ' + s.target + ']' if s.target else ''}")
         return 0
+    if args.report:
+        return rewrite_report(args.report)
     try:
         scenarios = select(args.scenarios)
     except ValueError as exc:

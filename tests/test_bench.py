@@ -91,7 +91,8 @@ def sample_rows() -> list[Row]:
     fan = Row("fanout100", "fan-out 1->100", "deliveries_per_s", ">=10x",
               {"picloud": Measurement(deliveries_per_s=412_345.6, p50_ms=3.0, p99_ms=9.5,
                                       cpu_per_100k=0.42, subs=100),
-               "naive": Measurement(deliveries_per_s=35_000.0, p50_ms=70.0, p99_ms=90.0, subs=100)},
+               "naive": Measurement(deliveries_per_s=35_000.0, p50_ms=70.0, p99_ms=90.0,
+                                    cpu_per_100k=4.2, subs=100)},
               met=True)
     idle = Row("idle", "idle subscribers", "kib_per_conn", "<=10 KiB/conn",
                {"picloud": Measurement(kib_per_conn=12.3, notes=["5000 connections"]),
@@ -106,7 +107,7 @@ def test_markdown_table_has_both_servers_ratio_and_verdict():
     assert len(lines) == 2 + 4
     fan_pc = lines[2].split(" | ")
     assert fan_pc[:3] == ["| fan-out 1->100", "picloud", "412,346"]
-    assert "11.78x deliveries/s" in fan_pc and "yes |" in lines[2]
+    assert "11.78x deliveries/s, 0.10x CPU" in fan_pc and "yes |" in lines[2]
     assert lines[3].startswith("|  | naive | 35,000 |")
     assert "0.88x KiB/conn" in lines[4] and "| 12.3 |" in lines[4] and lines[4].endswith("| no |")
 
@@ -251,3 +252,7 @@ def test_runner_end_to_end_on_idle_scenario(tmp_path, capsys):
         assert m["peak_rss_mib"] > 5
     assert "| idle subscribers | picloud |" in (tmp_path / "results.md").read_text()
     assert not (tmp_path / "deliveries.png").exists()  # nothing to plot without fan-out runs
+
+    (tmp_path / "results.md").unlink()
+    assert run.main(["--report", str(tmp_path)]) == 0
+    assert "| idle subscribers | picloud |" in (tmp_path / "results.md").read_text()
