@@ -17,7 +17,6 @@ import secrets
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -73,10 +72,11 @@ def measure_round(
     ctx: Context, scenario: Scenario, order: Sequence[str], commands: dict[str, list[str]]
 ) -> dict[str, Measurement]:
     """Fresh servers, then each measured in turn and stopped before the next."""
-    with ThreadPoolExecutor(len(order)) as pool:
-        started = dict(zip(order, pool.map(lambda name: Server(name, commands[name]), order)))
+    started: dict[str, Server] = {}
     results: dict[str, Measurement] = {}
     try:
+        for name in order:
+            started[name] = Server(name, commands[name])
         for name in order:
             server = started[name]
             try:
