@@ -23,8 +23,8 @@ class PcbenchError(RuntimeError):
 
 
 def source_dir(explicit: str | None = None) -> Path:
-    candidates = [Path(p) for p in (explicit, os.environ.get("PCBENCH_SRC")) if p]
-    candidates += SOURCE_CANDIDATES
+    chosen = explicit or os.environ.get("PCBENCH_SRC")
+    candidates = [Path(chosen)] if chosen else list(SOURCE_CANDIDATES)
     for candidate in candidates:
         if (candidate / "build.sh").is_file():
             return candidate

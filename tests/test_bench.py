@@ -44,11 +44,17 @@ def test_command_turns_options_into_flags():
 
 
 def test_missing_sources_are_named(tmp_path, monkeypatch):
-    monkeypatch.setattr(pcbench, "SOURCE_CANDIDATES", ())
+    monkeypatch.setattr(pcbench, "SOURCE_CANDIDATES", (tmp_path / "shared",))
     monkeypatch.delenv("PCBENCH_SRC", raising=False)
     with pytest.raises(pcbench.PcbenchError, match="pcbench sources not found") as info:
-        pcbench.source_dir(str(tmp_path))
-    assert str(tmp_path) in str(info.value)
+        pcbench.source_dir()
+    assert str(tmp_path / "shared") in str(info.value)
+    # A folder named on the command line is the only one tried.
+    (tmp_path / "shared" / "build.sh").parent.mkdir()
+    (tmp_path / "shared" / "build.sh").write_text("")
+    assert pcbench.source_dir() == tmp_path / "shared"
+    with pytest.raises(pcbench.PcbenchError, match="tried /nonexistent/pcbench\\)"):
+        pcbench.source_dir("/nonexistent/pcbench")
 
 
 def test_from_pcbench_charges_cpu_per_100k_deliveries():
