@@ -1,0 +1,84 @@
+"""Plain blocking websocket clients for what pcbench does not do: subscribers
+that stay idle, and a subscriber that stops reading."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+
+SUBSCRIBE_PATH = "/subscribe?clientName={name}"
+
+
+def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One final client-to-server frame (clients must mask, RFC 6455 5.3)."""
+    mask = os.urandom(4)
+    length = len(payload)
+    if length < 126:
+        head = bytes([0x80 | opcode, 0x80 | length])
+    elif length < 1 << 16:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + body
+
+
+def open_websocket(
+    port: int, key: str, path: str, *, rcvbuf: int | None = None, timeout: float = 10.0,
+) -> socket.socket:
+    """Connect to 127.0.0.1:port and complete the upgrade; return the socket.
+
+    ``rcvbuf`` is set before connecting, so the TCP window stays that small:
+    a peer that then stops reading stalls the server after a few KiB.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if rcvbuf is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(timeout)
+        sock.connect(("127.0.0.1", port))
+        nonce = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {nonce}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nX-API-Key: {key}\r\n\r\n"
+        )
+        sock.sendall(request.encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"connection closed during upgrade of {path}")
+            answer += chunk
+        status = answer.split(b"\r\n", 1)[0].decode("latin-1")
+        if status.split(" ")[1:2] != ["101"]:
+            raise ConnectionError(f"upgrade of {path} refused: {status!r}")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def subscriber(port: int, key: str, event: str, name: str, *, rcvbuf: int | None = None) -> socket.socket:
+    """A /subscribe websocket subscribed to ``event`` that this side never reads."""
+    sock = open_websocket(port, key, SUBSCRIBE_PATH.format(name=name), rcvbuf=rcvbuf)
+    sock.sendall(mask_frame(json.dumps({"action": "subscribe", "event": event}).encode()))
+    return sock
+
+
+def idle_subscribers(port: int, key: str, count: int, event: str = "idle") -> list[socket.socket]:
+    socks: list[socket.socket] = []
+    try:
+        for i in range(count):
+            socks.append(subscriber(port, key, event, f"idle-{i}"))
+    except BaseException:
+        close_all(socks)
+        raise
+    return socks
+
+
+def close_all(socks: list[socket.socket]) -> None:
+    for sock in socks:
+        sock.close()

@@ -1,0 +1,91 @@
+"""Finding, building and running pcbench, the Go load generator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .procs import BENCH_DIR
+
+REPO = BENCH_DIR.parent
+CACHE = BENCH_DIR / ".cache"
+# Where the tool lives next to a checkout (the project's sources sit beside a
+# shared/ directory); PCBENCH_SRC or --pcbench-src point elsewhere.
+SOURCE_CANDIDATES = (REPO.parent / "shared" / "tools" / "pcbench",
+                     REPO.parent.parent / "shared" / "tools" / "pcbench")
+
+
+class PcbenchError(RuntimeError):
+    """pcbench is missing, failed to build, or a run failed."""
+
+
+def source_dir(explicit: str | None = None) -> Path:
+    chosen = explicit or os.environ.get("PCBENCH_SRC")
+    candidates = [Path(chosen)] if chosen else list(SOURCE_CANDIDATES)
+    for candidate in candidates:
+        if (candidate / "build.sh").is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates)
+    raise PcbenchError(
+        f"pcbench sources not found (tried {tried}); pass --pcbench-src DIR or --pcbench BINARY"
+    )
+
+
+def ensure_binary(binary: str | None = None, src: str | None = None) -> Path:
+    """Return a pcbench binary: the given one, the cached build, or a fresh build.
+
+    The build goes to bench/.cache (ignored by git) since the tool's own
+    directory may be read-only; build.sh installs Go from Debian if needed.
+    """
+    if binary:
+        path = Path(binary)
+        if not os.access(path, os.X_OK):
+            raise PcbenchError(f"pcbench binary not executable: {path}")
+        return path
+    source = source_dir(src)
+    out = CACHE / "pcbench"
+    if out.exists() and out.stat().st_mtime >= (source / "main.go").stat().st_mtime:
+        return out
+    CACHE.mkdir(exist_ok=True)
+    done = subprocess.run(["bash", str(source / "build.sh"), str(out)], capture_output=True, text=True)
+    if done.returncode != 0 or not out.exists():
+        raise PcbenchError(f"pcbench build failed: {(done.stderr or done.stdout).strip()[-1000:]}")
+    return out
+
+
+def command(binary: Path, url: str, key: str, **options: Any) -> list[str]:
+    """pcbench's command line; options are its flags (``subs=100`` -> ``-subs 100``)."""
+    args = [str(binary), "-url", url, "-key", key]
+    for name, value in options.items():
+        args += [f"-{name}", str(value)]
+    return args
+
+
+def parse_output(text: str) -> dict[str, Any]:
+    """The JSON line pcbench prints last (anything before it is ignored)."""
+    for line in reversed(text.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                result = json.loads(line)
+            except ValueError:
+                break
+            if "deliveries_per_s" in result:
+                return result
+            break
+    raise PcbenchError(f"no result line in pcbench output: {text.strip()[-500:]!r}")
+
+
+def run(binary: Path, url: str, key: str, options: dict[str, Any], wait: float = 180.0) -> dict[str, Any]:
+    """Run pcbench with ``options`` (its flags); ``wait`` bounds the whole run."""
+    args = command(binary, url, key, **options)
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=wait)
+    except subprocess.TimeoutExpired:
+        raise PcbenchError(f"pcbench did not finish within {wait:.0f} s: {' '.join(args[5:])}") from None
+    if done.returncode != 0:
+        raise PcbenchError(f"pcbench failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+    return parse_output(done.stdout)

@@ -1,0 +1,141 @@
+"""Server processes under test, and what /proc says about them."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BENCH_DIR = Path(__file__).resolve().parent
+
+
+def raise_nofile(wanted: int = 65536) -> int:
+    """Raise this process's open-file limit (children inherit it); return it.
+
+    5000 subscribers need 5000 descriptors in the server and as many in the
+    client, more than the usual soft limit of 1024.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
+
+
+def server_commands(key: str) -> dict[str, list[str]]:
+    """How each compared server is started, on a free port."""
+    return {
+        "picloud": [sys.executable, "-m", "picloud", "serve", "--port", "0",
+                    "--api-key", key, "--log-level", "warning"],
+        "naive": [sys.executable, str(BENCH_DIR / "naive.py"), "--port", "0", "--api-key", key],
+    }
+
+
+class Server:
+    """A server process started on a free port; waits for its "listening on" line."""
+
+    def __init__(self, name: str, command: list[str], start_timeout: float = 20.0) -> None:
+        self.name = name
+        env = {k: v for k, v in os.environ.items() if k not in ("PORT", "API_KEY", "USE_TLS")}
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        self.stderr_lines: list[str] = []
+        threading.Thread(target=_drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
+        self.port = 0
+        timer = threading.Timer(start_timeout, self.proc.kill)
+        timer.start()
+        try:
+            for line in self.proc.stdout:  # type: ignore[union-attr]
+                match = LISTENING.search(line)
+                if match:
+                    self.port = int(match.group(2))
+                    break
+        finally:
+            timer.cancel()
+        if not self.port:
+            self.proc.wait(timeout=5)
+            raise RuntimeError(f"{name} did not start: {''.join(self.stderr_lines)[-2000:]}")
+        threading.Thread(target=_drain, args=(self.proc.stdout, []), daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
+    def status_kib(self, field: str = "VmRSS") -> int:
+        return status_kib(self.pid, field)
+
+    def log_count(self, text: str) -> int:
+        return sum(text in line for line in self.stderr_lines)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _drain(stream, into: list[str]) -> None:
+    for line in stream:
+        into.append(line)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is stat's third field, so utime (14th) and stime (15th) are 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def status_kib(pid: int, field: str = "VmRSS") -> int:
+    """A kB field of /proc/PID/status: VmRSS (resident now) or VmHWM (peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise ValueError(f"no {field} in /proc/{pid}/status")
+
+
+def settled_rss(pid: int, quiet: float = 0.5, deadline: float = 15.0) -> int:
+    """RSS once it has stopped changing for ``quiet`` seconds (or at the deadline).
+
+    Nothing can be awaited here: old-protocol subscribers get no confirmation,
+    so the server's memory is watched until it is still.
+    """
+    end = time.monotonic() + deadline
+    last = status_kib(pid)
+    still_since = time.monotonic()
+    while time.monotonic() < end:
+        time.sleep(0.05)
+        now = status_kib(pid)
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= quiet:
+            break
+    return last

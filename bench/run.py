@@ -1,0 +1,208 @@
+"""Runs the scenarios against picloud and the naive baseline, in alternation,
+and prints and writes the comparison.
+
+    python -m bench                       # everything, 2 rounds
+    python -m bench --quick               # a short run
+    python -m bench --scenarios fanout100,latency --rounds 3 --out /tmp/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from . import pcbench
+from .procs import BENCH_DIR, Server, raise_nofile, server_commands
+from .report import SERVERS, Measurement, Row, markdown_report, median, text_table, write_plot
+from .scenarios import SCENARIOS, Context, Scenario, select
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Benchmark picloud against a naive Tornado hub."
+    )
+    parser.add_argument("--quick", action="store_true", help="short runs, fewer connections, 1 round")
+    parser.add_argument("--scenarios", help="comma-separated names (default: all); see --list")
+    parser.add_argument("--rounds", type=int, help="rounds per scenario (default 2, 1 with --quick)")
+    parser.add_argument("--out", type=Path, help="results folder (default bench/results/<date>)")
+    parser.add_argument("--pcbench", help="a pcbench binary to use instead of building one")
+    parser.add_argument("--pcbench-src", help="pcbench's source folder (default ../shared/tools/pcbench)")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="rebuild the table and plot from DIR/results.json, measuring nothing")
+    return parser.parse_args(argv)
+
+
+def machine() -> str:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    import tornado
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (f"{platform.node()}: {os.cpu_count()} cpus ({model or platform.machine()}), "
+            f"Linux {platform.release()}, Python {platform.python_version()}, "
+            f"Tornado {tornado.version}, picloud on {loop}, load average {load} at start")
+
+
+def log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def measure_round(
+    ctx: Context, scenario: Scenario, order: Sequence[str], commands: dict[str, list[str]]
+) -> dict[str, Measurement]:
+    """Fresh servers, then each measured in turn and stopped before the next."""
+    started: dict[str, Server] = {}
+    results: dict[str, Measurement] = {}
+    try:
+        for name in order:
+            started[name] = Server(name, commands[name])
+        for name in order:
+            server = started[name]
+            try:
+                m = scenario.measure(ctx, server)
+            except (pcbench.PcbenchError, OSError) as exc:
+                m = Measurement(errors=[str(exc)])
+            m.peak_rss_mib = server.status_kib("VmHWM") / 1024 if server.proc.poll() is None else None
+            if server.proc.poll() is not None:
+                m.errors.append(f"server exited with code {server.proc.returncode}")
+            server.stop()
+            results[name] = m
+            log(f"  {scenario.name} {name}: {summary(m)}")
+    finally:
+        for server in started.values():
+            server.stop()
+    return results
+
+
+def summary(m: Measurement) -> str:
+    parts = []
+    if m.deliveries_per_s is not None:
+        parts.append(f"{m.deliveries_per_s:,.0f} deliveries/s")
+    if m.p50_ms is not None:
+        parts.append(f"p50 {m.p50_ms:.2f} ms p99 {m.p99_ms or 0:.2f} ms")
+    if m.kib_per_conn is not None:
+        parts.append(f"{m.kib_per_conn:.1f} KiB/conn")
+    if m.kept is not None:
+        parts.append(f"kept {m.kept:.0%}")
+    if m.lost:
+        parts.append(f"lost {m.lost}")
+    parts += m.errors
+    return ", ".join(parts) or "no result"
+
+
+def make_row(scenario: Scenario, per_server: dict[str, list[Measurement]]) -> Row:
+    row = Row(scenario.name, scenario.title, scenario.metric, scenario.target,
+              {s: median(ms) for s, ms in per_server.items() if ms})
+    if scenario.meets is not None and "picloud" in row.results:
+        row.met = scenario.meets(row)
+    return row
+
+
+def run_scenarios(ctx: Context, scenarios: Sequence[Scenario], rounds: int) -> tuple[list[Row], dict]:
+    commands = server_commands(ctx.key)
+    rows, raw = [], {}
+    for scenario in scenarios:
+        per_server: dict[str, list[Measurement]] = {s: [] for s in SERVERS}
+        for r in range(rounds):
+            # Alternate who goes first, so drift in the machine's load hits both.
+            order = SERVERS if r % 2 == 0 else SERVERS[::-1]
+            log(f"{scenario.name} round {r + 1}/{rounds}")
+            for name, m in measure_round(ctx, scenario, order, commands).items():
+                per_server[name].append(m)
+        rows.append(make_row(scenario, per_server))
+        raw[scenario.name] = {s: [dataclasses.asdict(m) for m in ms] for s, ms in per_server.items()}
+    return rows, raw
+
+
+def rows_from_raw(raw: dict) -> list[Row]:
+    """Rows from a results.json's ``rounds``, for scenarios this version still knows."""
+    return [
+        make_row(s, {server: [Measurement(**m) for m in ms] for server, ms in raw[s.name].items()})
+        for s in SCENARIOS if s.name in raw
+    ]
+
+
+def rewrite_report(folder: Path) -> int:
+    saved = json.loads((folder / "results.json").read_text())
+    rows = rows_from_raw(saved["rounds"])
+    print(text_table(rows))
+    for path in write_results(folder, rows, saved["rounds"], saved["machine"], saved["command"], saved["when"]):
+        print(f"wrote {path}")
+    return 0
+
+
+def write_results(
+    out: Path, rows: Sequence[Row], raw: dict, machine_text: str, command: str, when: str
+) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "results.md", out / "results.json"]
+    written[0].write_text(markdown_report(rows, machine_text, command, when))
+    written[1].write_text(json.dumps({"when": when, "machine": machine_text, "command": command,
+                                      "rounds": raw}, indent=1) + "\n")
+    plot = out / "deliveries.png"
+    if write_plot(rows, plot, f"deliveries/s against subscribers, {when}"):
+        written.append(plot)
+    return written
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for s in SCENARIOS:
+            print(f"{s.name:12} {s.title}{'  [target ' + s.target + ']' if s.target else ''}")
+        return 0
+    if args.report:
+        return rewrite_report(args.report)
+    try:
+        scenarios = select(args.scenarios)
+    except ValueError as exc:
+        log(f"error: {exc}")
+        return 2
+    rounds = args.rounds or (1 if args.quick else 2)
+    if rounds < 1:
+        log(f"error: --rounds must be at least 1, not {rounds}")
+        return 2
+    binary = None
+    if any(s.needs_pcbench for s in scenarios):
+        try:
+            binary = pcbench.ensure_binary(args.pcbench, args.pcbench_src)
+        except pcbench.PcbenchError as exc:
+            log(f"error: {exc}")
+            log("scenarios that run without pcbench: "
+                + ", ".join(s.name for s in SCENARIOS if not s.needs_pcbench))
+            return 2
+    raise_nofile()
+    started = datetime.now(timezone.utc)
+    when = started.strftime("%Y-%m-%d %H:%M UTC")
+    out = args.out or BENCH_DIR / "results" / started.strftime("%Y-%m-%d")
+    machine_text = machine()
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    ctx = Context(key=secrets.token_hex(8), quick=args.quick, pcbench=binary)
+    t0 = time.monotonic()
+    rows, raw = run_scenarios(ctx, scenarios, rounds)
+    print(f"{machine_text}\n{when}, {rounds} round(s), {time.monotonic() - t0:.0f} s\n")
+    print(text_table(rows))
+    for path in write_results(out, rows, raw, machine_text, command.strip(), when):
+        print(f"wrote {path}")
+    return 0

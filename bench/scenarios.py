@@ -1,0 +1,187 @@
+"""The scenarios: each is one entry in SCENARIOS, a function that measures one
+server, and the target picloud should meet.
+
+A scenario function gets a fresh server (one per scenario and round) and
+returns a Measurement; the runner adds the server's peak memory. To add one,
+write the function and append a Scenario to the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from . import clients, pcbench
+from .procs import Server, settled_rss
+from .report import Measurement, Row, from_pcbench
+
+KIB = 1024
+
+
+@dataclass
+class Context:
+    key: str
+    quick: bool = False
+    pcbench: Optional[Path] = None
+
+    def load(self, server: Server, **options: Any) -> Measurement:
+        """Run pcbench against ``server`` and charge it the server's CPU time."""
+        if self.pcbench is None:
+            raise pcbench.PcbenchError("this scenario needs pcbench")
+        options.setdefault("timeout", "120s")
+        before = server.cpu_seconds()
+        result = pcbench.run(self.pcbench, server.ws_url, self.key, options)
+        return from_pcbench(result, server.cpu_seconds() - before)
+
+    def scale(self, full: int, quick: int) -> int:
+        return quick if self.quick else full
+
+
+Measure = Callable[[Context, Server], Measurement]
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    measure: Measure
+    metric: str  # the Measurement field the ratio compares
+    target: str = ""
+    meets: Optional[Callable[[Row], bool]] = None
+    needs_pcbench: bool = True
+
+
+def fanout(
+    subs: int, n: int, window: int, quick_subs: int | None = None, quick_n: int | None = None
+) -> Measure:
+    def measure(ctx: Context, server: Server) -> Measurement:
+        return ctx.load(
+            server, subs=ctx.scale(subs, quick_subs or subs), n=ctx.scale(n, quick_n or max(1, n // 10)),
+            window=window,
+        )
+    return measure
+
+
+def fanin(ctx: Context, server: Server) -> Measurement:
+    return ctx.load(server, subs=1, pubs=50, n=ctx.scale(400, 60), window=20)
+
+
+def http_publish(ctx: Context, server: Server) -> Measurement:
+    # pcbench's HTTP client keeps up to 4 idle connections per host.
+    return ctx.load(server, mode="http", subs=1, pubs=4, n=ctx.scale(2000, 200))
+
+
+def idle_memory(ctx: Context, server: Server) -> Measurement:
+    """Resident memory per idle subscriber: RSS before and after opening N."""
+    count = ctx.scale(5000, 200)
+    clients.close_all(clients.idle_subscribers(server.port, ctx.key, 20))  # warm up lazy state
+    before = settled_rss(server.pid)
+    socks = clients.idle_subscribers(server.port, ctx.key, count)
+    try:
+        after = settled_rss(server.pid)
+    finally:
+        clients.close_all(socks)
+    return Measurement(
+        kib_per_conn=(after - before) / count, subs=count, notes=[f"{count} connections"],
+    )
+
+
+def stalled_subscriber(ctx: Context, server: Server) -> Measurement:
+    """99 subscribers' throughput with a 100th that stops reading, against
+    the mean of a run before and a run after (none stalled), to cancel drift.
+
+    8 KiB payloads so that the stalled peer's backlog (6.5 MB) passes what the
+    kernel's socket buffers take (about 4 MiB on loopback) plus picloud's 1 MiB
+    queue limit within the run.
+    """
+    options = dict(subs=99, n=ctx.scale(800, 150), window=50, size=8 * KIB)
+    before = ctx.load(server, **options)
+    # pcbench publishes on event ev-0 when -events is 1.
+    stalled = clients.subscriber(server.port, ctx.key, "ev-0", "stalled", rcvbuf=4 * KIB)
+    try:
+        measured = ctx.load(server, **options)
+    finally:
+        stalled.close()
+    after = ctx.load(server, **options)
+    free = [m.deliveries_per_s for m in (before, after) if m.deliveries_per_s]
+    if measured.deliveries_per_s and free:
+        measured.kept = measured.deliveries_per_s / (sum(free) / len(free))
+    for m in (before, after):
+        measured.lost += m.lost
+        measured.errors += m.errors
+    cut = server.log_count("slow consumer")
+    if cut:
+        measured.notes.append(f"disconnected the stalled subscriber ({cut} slow-consumer log line)")
+    return measured
+
+
+def _pc(row: Row) -> Measurement:
+    return row.results["picloud"]
+
+
+def _clean(m: Measurement) -> bool:
+    return m.lost == 0 and not m.errors
+
+
+def _at_least(value: Optional[float], floor: float) -> bool:
+    return value is not None and value >= floor
+
+
+def _at_most(value: Optional[float], ceiling: float) -> bool:
+    return value is not None and value <= ceiling
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        "fanout100", "fan-out 1->100, window 50", fanout(100, 2000, 50), "deliveries_per_s",
+        ">=400k/s, >=10x, p99<=40ms",
+        lambda r: _at_least(_pc(r).deliveries_per_s, 400_000) and _at_least(r.ratio, 10)
+        and _at_most(_pc(r).p99_ms, 40) and _clean(_pc(r)),
+    ),
+    Scenario(
+        "latency", "latency 1->100, window 1", fanout(100, 1000, 1), "p50_ms",
+        "p50<=0.8ms, p99<=2ms",
+        lambda r: _at_most(_pc(r).p50_ms, 0.8) and _at_most(_pc(r).p99_ms, 2.0),
+    ),
+    Scenario(
+        "fanout5000", "fan-out 1->5000, window 5", fanout(5000, 20, 5, quick_subs=500, quick_n=20),
+        "deliveries_per_s", ">=200k/s, nothing lost",
+        lambda r: _at_least(_pc(r).deliveries_per_s, 200_000) and _clean(_pc(r)),
+    ),
+    Scenario(
+        "fanin", "fan-in 50->1, window 20", fanin, "deliveries_per_s", ">=4x",
+        lambda r: _at_least(r.ratio, 4) and _clean(_pc(r)),
+    ),
+    Scenario(
+        "http", "HTTP POST publish, keep-alive", http_publish, "deliveries_per_s", ">=1.3x",
+        lambda r: _at_least(r.ratio, 1.3) and _clean(_pc(r)),
+    ),
+    Scenario(
+        "idle", "idle subscribers", idle_memory, "kib_per_conn", "<=10 KiB/conn",
+        lambda r: _at_most(_pc(r).kib_per_conn, 10), needs_pcbench=False,
+    ),
+    Scenario(
+        "stalled", "1 stalled among 100 (8 KiB)", stalled_subscriber, "kept", ">=90% kept",
+        lambda r: _at_least(_pc(r).kept, 0.9),
+    ),
+    # More points for the plot of deliveries/s against subscribers.
+    Scenario("sweep1", "fan-out 1->1, window 50", fanout(1, 20000, 50), "deliveries_per_s"),
+    Scenario("sweep10", "fan-out 1->10, window 50", fanout(10, 10000, 50), "deliveries_per_s"),
+    Scenario(
+        "sweep1000", "fan-out 1->1000, window 50", fanout(1000, 200, 50, quick_n=40), "deliveries_per_s"
+    ),
+]
+
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+def select(names: str | None) -> list[Scenario]:
+    """Scenarios by comma-separated names, in table order; all when None."""
+    if not names:
+        return list(SCENARIOS)
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown scenario {unknown[0]!r} (known: {', '.join(BY_NAME)})")
+    return [s for s in SCENARIOS if s.name in wanted]
