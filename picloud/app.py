@@ -15,6 +15,10 @@ from .auth import Authenticator
 from .config import Config
 from .exceptions import ProtocolError
 from .handlers import InfoSocket, PublishHTTP, PublishSocket, SubscribeSocket
+from .keepalive import Pinger
+from .keys import keys_from_config
+from .limits import over_batch_limit
+from .origins import OriginPolicy
 from .outbox import Outbox
 from .protocol import dumps, parse_publish_body
 from .pubsub import Message, PubSub
@@ -92,6 +96,8 @@ class PiCloudApp(Application):
         )
         self.info = InfoPusher(pubsub, config.info_interval)
         self.sockets: set[Any] = set()
+        self.origins = OriginPolicy(config.allowed_origin)
+        self.pinger = Pinger(self.sockets, config.ping_interval)
         self._drained: asyncio.Event | None = None
         self.started = time.monotonic()
         rules = [
@@ -114,6 +120,9 @@ class PiCloudApp(Application):
         """Publish one message or a batch; a batch is all-or-nothing."""
         pubsub = self.pubsub
         items = parse_publish_body(body)
+        too_many = over_batch_limit(len(items), self.config.max_batch)
+        if too_many is not None:
+            raise too_many
         messages = []
         for index, (event, data) in enumerate(items):
             try:
@@ -137,6 +146,7 @@ class PiCloudApp(Application):
         Returns once they have all closed or ``drain`` seconds have passed.
         """
         self._drained = asyncio.Event()
+        self.pinger.stop()
         for sock in list(self.sockets):
             sock.close_gracefully()
         if self.sockets:
@@ -164,9 +174,10 @@ def log_request(handler: RequestHandler) -> None:
 
 
 def make_app(config: Config, pubsub: PubSub | None = None, auth: Authenticator | None = None) -> PiCloudApp:
-    """The Application for ``config``; does no I/O."""
+    """The Application for ``config``; reads only the key files it names."""
     if auth is None:
-        if not (config.api_key or config.no_auth):
+        keys = None if config.no_auth else keys_from_config(config)
+        if keys == {}:
             raise ValueError("an api key is required unless no_auth is set")
-        auth = Authenticator(None if config.no_auth else {config.api_key: "admin"})
+        auth = Authenticator(keys)
     return PiCloudApp(config, pubsub or PubSub(), auth)

@@ -10,7 +10,6 @@ import signal
 import ssl
 import sys
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from . import __version__
@@ -19,6 +18,9 @@ from .auth import load_or_create_key
 from .brokers import broker_from_url
 from .config import Config
 from .exceptions import ConfigError
+from .keepalive import KeepaliveHTTPServer
+from .keys import reload_keys
+from .limits import fit_connection_cap, raise_open_files_limit
 from .pubsub import PubSub
 
 log = logging.getLogger("picloud.server")
@@ -48,7 +50,7 @@ def resolve_key(config: Config) -> None:
     if config.no_auth:
         log.warning("authentication is off (--no-auth): anyone who can reach the hub may use it")
         return
-    if config.api_key:
+    if config.api_key or config.keys_file or config.api_key_file:
         return
     config.api_key, created = load_or_create_key(config.state_dir)
     where = config.state_dir / "api_key"
@@ -72,9 +74,13 @@ async def serve(config: Config) -> None:
     pubsub = PubSub(broker_from_url(config.broker))
     app = make_app(config, pubsub)
     sockets = listen(config)
-    server = HTTPServer(
+    fit_connection_cap(config, raise_open_files_limit())
+    server = KeepaliveHTTPServer(
         app, ssl_options=ssl_options, xheaders=config.xheaders,
         max_body_size=config.max_message_bytes,
+        # Slowloris: headers must be complete within this, idle connections go.
+        idle_connection_timeout=config.handshake_timeout,
+        body_timeout=max(60.0, config.handshake_timeout),
     )
     server.add_sockets(sockets)
     await pubsub.broker.start(pubsub.deliver)
@@ -89,6 +95,7 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_keys, app)
     await stop.wait()
 
     log.info("shutting down")

@@ -1,0 +1,90 @@
+"""Finding dead peers: websocket pings for clients that answer them, TCP
+keepalive for every socket.
+
+The existing Python client's publish socket never reads, so it never answers
+a ping (PROTOCOL.md): dropping it for a missing pong would cut off working
+devices. So a connection is dropped for a missed pong only once it has shown
+that it answers pings (it has sent a pong before) or opted into the newer
+protocol (``?protocol=2``). Dead peers of the other kind are found by TCP
+keepalive, which the kernel does without any help from the client.
+
+One hub-wide timer pings every websocket; there is no timer per connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
+from tornado.websocket import WebSocketClosedError
+
+log = logging.getLogger("picloud.keepalive")
+
+# A dead peer is noticed after about TCP_IDLE + TCP_INTERVAL * TCP_COUNT seconds.
+TCP_IDLE = 60
+TCP_INTERVAL = 10
+TCP_COUNT = 5
+
+
+def set_tcp_keepalive(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", TCP_IDLE), ("TCP_KEEPINTVL", TCP_INTERVAL), ("TCP_KEEPCNT", TCP_COUNT)):
+            option = getattr(socket, name, None)
+            if option is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+    except OSError:
+        pass  # e.g. the peer already went away; nothing to keep alive
+
+
+class KeepaliveHTTPServer(HTTPServer):
+    """An HTTPServer that turns on TCP keepalive for every accepted socket."""
+
+    def handle_stream(self, stream: Any, address: tuple) -> None:
+        set_tcp_keepalive(stream.socket)
+        super().handle_stream(stream, address)
+
+
+class Pinger:
+    """Pings every websocket of the app each ``interval`` seconds.
+
+    A connection that answers pings (see module docstring) and has not
+    answered the previous one by the next tick is aborted.
+    """
+
+    def __init__(self, sockets: set[Any], interval: float) -> None:
+        self.sockets = sockets
+        self.interval = interval
+        self._timer: PeriodicCallback | None = None
+        self.dropped = 0
+
+    def start(self) -> None:
+        if self._timer is None and self.interval > 0:
+            self._timer = PeriodicCallback(self.tick, self.interval * 1000)
+            self._timer.start()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def tick(self) -> None:
+        for sock in list(self.sockets):
+            if sock.ping_outstanding and sock.answers_pings:
+                self.dropped += 1
+                log.info("no pong from %s %s: dropping it", sock.request.path, sock.describe())
+                sock.abort()
+                continue
+            try:
+                sock.ping()
+            except WebSocketClosedError:
+                continue
+            sock.ping_outstanding = True
+
+
+def on_pong(sock: Any) -> None:
+    sock.ping_outstanding = False
+    sock.answers_pings = True
