@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,3 +123,18 @@ def reload_keys(app: PiCloudApp) -> int:
     log.info("reloaded %d keys; closed %d connections whose key was revoked", len(keys), closed)
     return closed
 
+
+
+class WithholdRequestDetails(logging.Filter):
+    """Tornado logs the offending part of a malformed request (a header value,
+    a query string), which may hold a key; keep only what kind of fault it was."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Malformed HTTP message from %s: %s" and isinstance(record.args, tuple):
+            detail = re.split(r"[:'\"]", str(record.args[-1]), maxsplit=1)[0].strip()
+            record.args = (*record.args[:-1], detail)
+        return True
+
+
+def withhold_request_details() -> None:
+    logging.getLogger("tornado.general").addFilter(WithholdRequestDetails())

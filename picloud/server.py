@@ -19,7 +19,7 @@ from .brokers import broker_from_url
 from .config import Config
 from .exceptions import ConfigError
 from .keepalive import KeepaliveHTTPServer
-from .keys import reload_keys
+from .keys import reload_keys, withhold_request_details
 from .limits import fit_connection_cap, raise_open_files_limit
 from .pubsub import PubSub
 
@@ -74,6 +74,7 @@ async def serve(config: Config) -> None:
     pubsub = PubSub(broker_from_url(config.broker))
     app = make_app(config, pubsub)
     sockets = listen(config)
+    withhold_request_details()
     fit_connection_cap(config, raise_open_files_limit())
     server = KeepaliveHTTPServer(
         app, ssl_options=ssl_options, xheaders=config.xheaders,

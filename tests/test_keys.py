@@ -201,3 +201,19 @@ def test_api_key_file_and_bad_keys_file_at_start(hub_process, tmp_path):
     with pytest.raises(RuntimeError) as info:
         hub_process(env={"PICLOUD_KEYS_FILE": str(bad)})
     assert f"Error: keys file {str(bad)!r} line 2: expected 'KEY ROLE'" in str(info.value)
+
+
+def test_malformed_requests_do_not_log_their_keys(hub_process):
+    import socket
+
+    hub = hub_process("--api-key", "k", "--log-level", "debug")
+    for request in (
+        b"GET /subscribe?clientName=c HTTP/1.1\r\nHost: x\r\nX-API-Key: leaked-secret\x01\r\n\r\n",
+        b"GET /info?apiKey=leaked-secret HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n",
+    ):
+        with socket.create_connection(("127.0.0.1", hub.port), timeout=5) as sock:
+            sock.sendall(request)
+            assert sock.recv(100).startswith(b"HTTP/1.1 400")
+    hub.stop()
+    assert "Malformed HTTP message" in hub.stderr
+    assert "leaked-secret" not in hub.stderr
