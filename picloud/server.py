@@ -112,6 +112,9 @@ def run(config: Config) -> None:
     try:
         import uvloop  # optional extra: a faster event loop where installed
     except ImportError:
+        uvloop = None
+    # Outside the except block, so that no later traceback chains the ImportError.
+    if uvloop is None:
         asyncio.run(serve(config))
     else:
         if sys.version_info >= (3, 11):

@@ -19,6 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from picloud.exceptions import ProtocolError
+from picloud.protocol import parse_subscriber_frame
+
 from .conftest import KEY
 from .rawws import OP_CLOSE, OP_PING, OP_TEXT, RawWS, encode_client_frame, read_head
 
@@ -143,7 +146,8 @@ def test_garbage_http_requests_at_every_route(hub, method, route, headers, with_
         # never anything about events; a CORS preflight needs no key and says nothing
         assert code in (400, 401, 403, 404, 405) or (method == "OPTIONS" and code == 204), answer[:300]
     if code >= 400 and route == "/publish" and method == "POST":
-        assert b'{"error":' in answer
+        # JSON from the hub, or Tornado's bare 400 for a request it cannot parse at all
+        assert b'{"error":' in answer or answer == b"HTTP/1.1 400 Bad Request\r\n\r\n"
 
 
 def open_socket(port: int, path: str) -> RawWS:
@@ -227,3 +231,9 @@ def test_unfinished_and_bad_upgrades(hub):
             sock.sendall(request)
             assert 400 <= read_head(sock)[0] < 500
     hub.canary.check()
+
+
+@pytest.mark.parametrize("frame", ['{"action": ["subscribe"]}', '{"action": {"a": 1}}'])
+def test_unhashable_action_is_a_protocol_error(frame):
+    with pytest.raises(ProtocolError, match="unknown action"):
+        parse_subscriber_frame(frame)
