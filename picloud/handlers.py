@@ -115,6 +115,7 @@ class HubSocket(AccessMixin, QueuedSocket, WebSocketHandler):
 
     listed = True  # shown in info's all_connections
     ping_outstanding = False
+    missed_pings = 0
     answers_pings = False
 
     def prepare(self) -> None:

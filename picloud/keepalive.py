@@ -23,6 +23,10 @@ from tornado.websocket import WebSocketClosedError
 
 log = logging.getLogger("picloud.keepalive")
 
+#: Pings a client that answers pings may leave unanswered in a row: one late
+#: pong from a busy device is not a dead peer.
+MISSED_PINGS = 2
+
 # A dead peer is noticed after about TCP_IDLE + TCP_INTERVAL * TCP_COUNT seconds.
 TCP_IDLE = 60
 TCP_INTERVAL = 10
@@ -51,8 +55,8 @@ class KeepaliveHTTPServer(HTTPServer):
 class Pinger:
     """Pings every websocket of the app each ``interval`` seconds.
 
-    A connection that answers pings (see module docstring) and has not
-    answered the previous one by the next tick is aborted.
+    A connection that answers pings (see module docstring) and has left
+    MISSED_PINGS in a row unanswered is aborted.
     """
 
     def __init__(self, sockets: set[Any], interval: float) -> None:
@@ -73,7 +77,9 @@ class Pinger:
 
     def tick(self) -> None:
         for sock in list(self.sockets):
-            if sock.ping_outstanding and sock.answers_pings:
+            if sock.ping_outstanding:
+                sock.missed_pings += 1
+            if sock.answers_pings and sock.missed_pings >= MISSED_PINGS:
                 self.dropped += 1
                 log.info("no pong from %s %s: dropping it", sock.request.path, sock.describe())
                 sock.abort()
@@ -87,4 +93,5 @@ class Pinger:
 
 def on_pong(sock: Any) -> None:
     sock.ping_outstanding = False
+    sock.missed_pings = 0
     sock.answers_pings = True
