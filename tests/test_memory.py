@@ -1,0 +1,56 @@
+"""Resident memory stays flat over many connect/subscribe/close cycles."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from .aioraw import AioRaw
+from .conftest import KEY
+
+ROUNDS = 20
+CYCLES = 500
+CONCURRENCY = 50
+MARGIN_KIB = 2 * 1024  # a leak of 200 bytes per connection would show
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def cycle(port: int, n: int) -> None:
+    conn = await AioRaw.open(port, f"/subscribe?clientName=mem-{n}", KEY)
+    conn.send_json({"action": "subscribe", "event": f"e{n % 50}"})
+    conn.send_json({"action": "subscribe", "event": f"own-{n}"})
+    # The hub handles frames in order: both subscriptions exist before the close.
+    await conn.close_cleanly()
+
+
+def test_rss_is_flat_after_the_first_round(hub_process):
+    hub = hub_process("--api-key", KEY, "--log-level", "warning")  # 30,000 log lines cost seconds
+
+    async def rounds() -> list[int]:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def limited(n):
+            async with gate:
+                await cycle(hub.port, n)
+
+        samples = []
+        for r in range(ROUNDS):
+            await asyncio.gather(*(limited(r * CYCLES + i) for i in range(CYCLES)))
+            samples.append(rss_kib(hub.proc.pid))
+        return samples
+
+    started = time.monotonic()
+    samples = asyncio.run(rounds())
+    elapsed = time.monotonic() - started
+    growth = max(samples[1:]) - samples[0]
+    assert growth <= MARGIN_KIB, f"rss grew {growth} KiB after round 1: {samples} ({elapsed:.1f}s)"
+    print(f"rss KiB per round: {samples} ({elapsed:.1f}s)")
+    assert hub.stop() == 0
+    assert "Traceback" not in hub.stderr
