@@ -18,6 +18,11 @@ import socket
 from typing import Any
 
 from tornado.httpserver import HTTPServer
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on Windows
+    resource = None  # type: ignore[assignment]
 from tornado.ioloop import PeriodicCallback
 from tornado.websocket import WebSocketClosedError
 
@@ -26,6 +31,9 @@ log = logging.getLogger("picloud.keepalive")
 #: Pings a client that answers pings may leave unanswered in a row: one late
 #: pong from a busy device is not a dead peer.
 MISSED_PINGS = 2
+
+#: File descriptors kept for the broker, logs and the refusals themselves.
+RESERVED_FDS = 32
 
 # A dead peer is noticed after about TCP_IDLE + TCP_INTERVAL * TCP_COUNT seconds.
 TCP_IDLE = 60
@@ -45,11 +53,31 @@ def set_tcp_keepalive(sock: socket.socket) -> None:
 
 
 class KeepaliveHTTPServer(HTTPServer):
-    """An HTTPServer that turns on TCP keepalive for every accepted socket."""
+    """An HTTPServer that turns on TCP keepalive for every accepted socket,
+    and hangs up at once on connections that would use the last few file
+    descriptors: once accept() fails with EMFILE, Tornado's accept handler
+    raises on every loop turn and the hub spins."""
 
     def handle_stream(self, stream: Any, address: tuple) -> None:
+        if near_open_files_limit(stream.socket.fileno()):
+            log.warning("out of file descriptors: refusing a connection from %s", address[0])
+            stream.close()
+            return
         set_tcp_keepalive(stream.socket)
         super().handle_stream(stream, address)
+
+
+def near_open_files_limit(fd: int) -> bool:
+    """True when ``fd`` is among the last RESERVED_FDS the process may open.
+
+    File descriptors are handed out lowest first, so a high one means the
+    table is nearly full. The limit is read each time, so a change by
+    ``prlimit`` counts at once; the syscall costs far less than the accept.
+    """
+    if resource is None:  # pragma: no cover
+        return False
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft != resource.RLIM_INFINITY and fd >= soft - RESERVED_FDS
 
 
 class Pinger:

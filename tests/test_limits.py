@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import resource
+import select
 import socket
+import time
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -173,3 +175,31 @@ def test_token_bucket_refills_at_its_rate():
     bucket.charge(5)
     bucket.stamp -= 0.003
     assert not bucket.take()  # still paying off the batch
+
+
+def test_running_out_of_file_descriptors_refuses_instead_of_spinning(hub_process):
+    hub = hub_process("--api-key", KEY)
+    soft, hard = resource.prlimit(hub.proc.pid, resource.RLIMIT_NOFILE)
+    resource.prlimit(hub.proc.pid, resource.RLIMIT_NOFILE, (120, hard))
+    flood = [socket.create_connection(("127.0.0.1", hub.port), timeout=5) for _ in range(200)]
+    try:
+        # More than the hub may open: it hangs up on the excess at once and
+        # keeps the rest waiting for their request headers.
+        waiting, hung_up = set(flood), 0
+        deadline = time.monotonic() + 5
+        while hung_up < 200 - 120 and time.monotonic() < deadline:
+            readable, _, _ = select.select(list(waiting), [], [], 0.2)
+            for sock in readable:
+                waiting.discard(sock)
+                if sock.recv(1) == b"":
+                    hung_up += 1
+        assert hung_up >= 200 - 120
+    finally:
+        for sock in flood:
+            sock.close()
+    resource.prlimit(hub.proc.pid, resource.RLIMIT_NOFILE, (soft, hard))
+    status, _ = chunked_post(hub.port, json.dumps({"event": "t"}).encode())
+    assert status == 201  # served again once the flood is gone
+    hub.stop()
+    assert "out of file descriptors: refusing a connection" in hub.stderr
+    assert "Too many open files" not in hub.stderr and "Traceback" not in hub.stderr
