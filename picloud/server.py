@@ -19,7 +19,7 @@ from .brokers import broker_from_url
 from .config import Config
 from .exceptions import ConfigError
 from .keepalive import KeepaliveHTTPServer
-from .keys import reload_keys, withhold_request_details
+from .keys import keys_from_config, reload_keys, withhold_request_details
 from .limits import fit_connection_cap, raise_open_files_limit
 from .pubsub import PubSub
 
@@ -50,7 +50,12 @@ def resolve_key(config: Config) -> None:
     if config.no_auth:
         log.warning("authentication is off (--no-auth): anyone who can reach the hub may use it")
         return
-    if config.api_key or config.keys_file or config.api_key_file:
+    if config.keys_file or config.api_key_file:
+        # Read them now: a bad or empty file stops the hub before it binds.
+        if not keys_from_config(config):
+            raise ConfigError("no api key: the keys file names none")
+        return
+    if config.api_key:
         return
     config.api_key, created = load_or_create_key(config.state_dir)
     where = config.state_dir / "api_key"

@@ -203,6 +203,51 @@ def test_api_key_file_and_bad_keys_file_at_start(hub_process, tmp_path):
     assert f"Error: keys file {str(bad)!r} line 2: expected 'KEY ROLE'" in str(info.value)
 
 
+def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):
+    empty = tmp_path / "keys"
+    empty.write_text("# nobody yet\n\n")
+    with pytest.raises(RuntimeError) as info:
+        hub_process("--keys-file", str(empty))
+    assert "Error: no api key: the keys file names none" in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_every_key_is_compared_whatever_matches(monkeypatch):
+    """Constant time: the work done does not depend on which key (if any) matched."""
+    from picloud import auth as auth_module
+
+    calls = []
+    real = auth_module.hmac.compare_digest
+
+    def counting(a, b):
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(auth_module.hmac, "compare_digest", counting)
+    authenticator = auth_module.Authenticator({f"key-{i}": "admin" for i in range(5)})
+    for presented in ("key-0", "key-4", "nope", "KEY-0"):
+        calls.clear()
+        authenticator.role_of(presented)
+        assert len(calls) == 5, presented
+
+
+@pytest.mark.gen_test
+async def test_refusals_do_not_tell_whether_an_event_exists(ws, http_client, base_url):
+    sub = await ws("/subscribe", key="admin-key", clientName="s")
+    await subscribed(sub, "exists")
+    for key, status in ((None, 401), ("wrong", 401), ("sub-key", 403)):
+        answers = set()
+        for event in ("exists", "never-seen"):
+            headers = {"X-API-Client-Name": "c", **({"X-API-Key": key} if key else {})}
+            response = await http_client.fetch(
+                f"{base_url}/publish", method="POST", body=json.dumps({"event": event}).encode(),
+                headers=headers, raise_error=False,
+            )
+            answers.add((response.code, response.body, response.headers.get("Content-Length")))
+        assert len(answers) == 1 and next(iter(answers))[0] == status
+    await subscribed(sub)  # and nothing was delivered
+
+
 def test_malformed_requests_do_not_log_their_keys(hub_process):
     import socket
 

@@ -85,3 +85,13 @@ def test_own_origin_is_the_host_header():
     assert not policy.allows("http://hub.local:9001", "hub.local:9000")
     assert not policy.allows("null", "hub.local:9000")
     assert policy.allows("HTTPS://DASH.example", "x")
+
+
+def test_allowed_origins_from_the_environment_are_space_separated(hub_process):
+    from .rawws import RawWS
+
+    hub = hub_process("--api-key", KEY, env={"PICLOUD_ALLOWED_ORIGIN": f"{DASH} http://b.example"})
+    for origin, status in ((DASH, 101), ("http://b.example", 101), (EVIL, 403)):
+        conn = RawWS(hub.port, "/info", key=KEY, headers={"Origin": origin})
+        assert conn.status == status, origin
+        conn.close()
