@@ -183,7 +183,9 @@ def test_sighup_rotates_keys_of_a_running_hub(hub_process, tmp_path):
         loop = asyncio.get_running_loop()
         assert await loop.run_in_executor(None, http_publish, hub, "new-key", {"event": "t", "data": 2}) == 201
         assert await loop.run_in_executor(None, http_publish, hub, "old-key", {"event": "t"}) == 401
-        return old.close_code, (await read_json(stays))["data"]
+        data = (await read_json(stays))["data"]
+        stays.close()
+        return old.close_code, data
 
     assert asyncio.run(scenario()) == (1008, 2)
     assert hub.stop() == 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import struct
 import time
 
-from .aioraw import AioRaw
 from .conftest import KEY
+from .rawws import OP_CLOSE, OP_TEXT, encode_client_frame, upgrade_request
 
 ROUNDS = 20
 CYCLES = 500
@@ -23,11 +25,23 @@ def rss_kib(pid: int) -> int:
 
 
 async def cycle(port: int, n: int) -> None:
-    conn = await AioRaw.open(port, f"/subscribe?clientName=mem-{n}", KEY)
-    conn.send_json({"action": "subscribe", "event": f"e{n % 50}"})
-    conn.send_json({"action": "subscribe", "event": f"own-{n}"})
-    # The hub handles frames in order: both subscriptions exist before the close.
-    await conn.close_cleanly()
+    """Upgrade, subscribe twice and close in one write; read until the hub hangs up.
+
+    The hub reads frames that arrive with the upgrade request in order, so
+    both subscriptions exist before the close is handled.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        upgrade_request(f"/subscribe?clientName=mem-{n}", {"X-API-Key": KEY})
+        + encode_client_frame(OP_TEXT, json.dumps({"action": "subscribe", "event": f"e{n % 50}"}).encode())
+        + encode_client_frame(OP_TEXT, json.dumps({"action": "subscribe", "event": f"own-{n}"}).encode())
+        + encode_client_frame(OP_CLOSE, struct.pack("!H", 1000))
+    )
+    answer = b""
+    while chunk := await reader.read(65536):
+        answer += chunk
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 101 ") and b"\x88\x02\x03\xe8" in answer, answer[:100]
 
 
 def test_rss_is_flat_after_the_first_round(hub_process):
