@@ -253,7 +253,6 @@ class PublishHTTP(AccessMixin, RequestHandler):
     action = "publish"
     SUPPORTED_METHODS = ("POST", "OPTIONS")
     _received = 0
-    _too_large = False
 
     def set_default_headers(self) -> None:
         # Also after clear(), so refusals are readable by an allowed page.
@@ -280,7 +279,6 @@ class PublishHTTP(AccessMixin, RequestHandler):
         limit = self.application.config.max_message_bytes
         if self._received > limit:
             self._chunks = []
-            self._too_large = True
             self.send_error(413, exc_info=(Refused, Refused(413, f"body over {limit} bytes"), None))
             return
         self._chunks.append(chunk)
