@@ -17,7 +17,11 @@ from .config import Config
 from .exceptions import ProtocolError
 from .handlers import InfoSocket, PublishHTTP, PublishSocket, SubscribeSocket
 from .history import History
+from .keepalive import Pinger
+from .keys import keys_from_config
+from .limits import over_batch_limit
 from .metrics import ERROR_KINDS, MetricsHandler
+from .origins import OriginPolicy
 from .outbox import Outbox
 from .protocol import dumps
 from .protocol2 import parse_publications
@@ -106,6 +110,8 @@ class PiCloudApp(Application):
         )
         self.info = InfoPusher(pubsub, config.info_interval)
         self.sockets: set[Any] = set()
+        self.origins = OriginPolicy(config.allowed_origin)
+        self.pinger = Pinger(self.sockets, config.ping_interval)
         self._drained: asyncio.Event | None = None
         self.started = time.monotonic()
         # Refused requests by kind, for /metrics (see metrics.ERROR_KINDS).
@@ -138,6 +144,9 @@ class PiCloudApp(Application):
         """As publish_body, returning each message with its request ``id``."""
         pubsub = self.pubsub
         items = parse_publications(body)
+        too_many = over_batch_limit(len(items), self.config.max_batch)
+        if too_many is not None:
+            raise too_many
         messages = []
         for index, item in enumerate(items):
             try:
@@ -166,6 +175,7 @@ class PiCloudApp(Application):
         Returns once they have all closed or ``drain`` seconds have passed.
         """
         self._drained = asyncio.Event()
+        self.pinger.stop()
         for sock in list(self.sockets):
             sock.close_gracefully()
         if self.sockets:
@@ -201,9 +211,11 @@ def make_pubsub(config: Config, broker: Any = None) -> PubSub:
 
 
 def make_app(config: Config, pubsub: PubSub | None = None, auth: Authenticator | None = None) -> PiCloudApp:
-    """The Application for ``config``; its only I/O reads the retained values."""
+    """The Application for ``config``; its only I/O reads the key files it
+    names and the retained values."""
     if auth is None:
-        if not (config.api_key or config.no_auth):
+        keys = None if config.no_auth else keys_from_config(config)
+        if keys == {}:
             raise ValueError("an api key is required unless no_auth is set")
-        auth = Authenticator(None if config.no_auth else {config.api_key: "admin"})
+        auth = Authenticator(keys)
     return PiCloudApp(config, pubsub or make_pubsub(config), auth)

@@ -51,6 +51,10 @@ class Authenticator:
         # key -> role; encoded once so the comparison does no allocation
         self._keys = None if keys is None else [(k.encode(), r) for k, r in keys.items()]
 
+    def replace(self, keys: dict[str, str]) -> None:
+        """Swap in a new key set (rotation); connections keep their role."""
+        self._keys = [(k.encode("utf-8", "surrogatepass"), r) for k, r in keys.items()]
+
     @property
     def open(self) -> bool:
         return self._keys is None

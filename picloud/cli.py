@@ -48,6 +48,16 @@ def _env(name: str) -> dict:
 @click.option("--history-size", type=click.IntRange(min=0), default=100, help="Messages kept per event for catch-up; 0 keeps none.", **_env("PICLOUD_HISTORY_SIZE"))
 @click.option("--history-ttl", type=click.FloatRange(min=0), default=0.0, help="Seconds a kept message stays; 0 for no limit.", **_env("PICLOUD_HISTORY_TTL"))
 @click.option("--retain-interval", type=click.FloatRange(min=0), default=1.0, help="At most one write of retained values per this many seconds.", **_env("PICLOUD_RETAIN_INTERVAL"))
+@click.option("--keys-file", type=click.Path(dir_okay=False), default=None, help="File of 'KEY ROLE' lines (roles: publish, subscribe, admin); SIGHUP reloads it.", **_env("PICLOUD_KEYS_FILE"))
+@click.option("--api-key-file", type=click.Path(dir_okay=False), default=None, help="File holding the admin key (keeps it out of ps and unit files).", **_env("PICLOUD_API_KEY_FILE"))
+@click.option("--max-connections", type=click.IntRange(min=1), default=10000, help="Open websockets; more are refused with 503 (capped below the open-files limit).", **_env("PICLOUD_MAX_CONNECTIONS"))
+@click.option("--max-subscriptions", type=click.IntRange(min=1), default=1000, help="Events one connection may subscribe to.", **_env("PICLOUD_MAX_SUBSCRIPTIONS"))
+@click.option("--max-batch", type=click.IntRange(min=1), default=1000, help="Messages in one batch publish.", **_env("PICLOUD_MAX_BATCH"))
+@click.option("--allowed-origin", multiple=True, help="Browser origin allowed besides the hub's own (repeatable; env: space-separated) [default: any origin].", **_env("PICLOUD_ALLOWED_ORIGIN"))
+@click.option("--ping-interval", type=click.FloatRange(min=0), default=20.0, help="Seconds between websocket pings; 0 turns them off.", **_env("PICLOUD_PING_INTERVAL"))
+@click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=10.0, help="Seconds a client has to send its request headers.", **_env("PICLOUD_HANDSHAKE_TIMEOUT"))
+@click.option("--publish-rate", type=click.FloatRange(min=0), default=0.0, help="Messages per second one publish socket may send; 0: unlimited.", **_env("PICLOUD_PUBLISH_RATE"))
+@click.option("--publish-burst", type=click.IntRange(min=1), default=50, help="Messages a publish socket may send at once under --publish-rate.", **_env("PICLOUD_PUBLISH_BURST"))
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False), default="info", **_env("PICLOUD_LOG_LEVEL"))
 def serve(tls: bool | None, log_level: str, **options: object) -> None:
     """Run the hub."""

@@ -46,6 +46,17 @@ class Config:
     history_size: int = 100
     history_ttl: float = 0.0  # seconds; 0: no age limit
     retain_interval: float = 1.0  # at most one retained-values write per interval
+    # Keys with roles, limits, origins, keepalive (README: Security and limits).
+    keys_file: str | None = None
+    api_key_file: str | None = None
+    max_connections: int = 10000  # lowered at start to fit the open-files limit
+    max_subscriptions: int = 1000  # per connection
+    max_batch: int = 1000  # messages in one publish
+    allowed_origin: tuple[str, ...] = ()  # empty: any origin
+    ping_interval: float = 20.0  # 0: no websocket pings
+    handshake_timeout: float = 10.0  # for request headers and idle HTTP connections
+    publish_rate: float = 0.0  # messages/s per publish connection; 0: unlimited
+    publish_burst: int = 50
 
     def __post_init__(self) -> None:
         if self.state_dir is None:

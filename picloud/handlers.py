@@ -6,11 +6,15 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import tornado.web
 import ujson
 from tornado.web import HTTPError, RequestHandler
 from tornado.websocket import WebSocketHandler
 
+from . import keepalive
 from .exceptions import ProtocolError
+from .keys import allows, fingerprint
+from .limits import PublishRate
 from .outbox import ABORT_AFTER, QueuedSocket
 from .protocol import encode_error
 from .protocol2 import encode_reply, parse_subscribe_request
@@ -38,7 +42,8 @@ class AccessMixin:
     """Key and client-name checks shared by every protocol route.
 
     Runs in ``prepare()``, so a refused websocket is answered before any
-    upgrade: 401 for the key first, then 400 for the client name.
+    upgrade: 401 for the key first, 403 for its role or the page's origin,
+    then 400 for the client name (503 for capacity comes after all of them).
     """
 
     application: PiCloudApp
@@ -46,6 +51,9 @@ class AccessMixin:
     needs_client_name = True
     client_name = ""
     role: str | None = None
+    #: What the route needs the key's role to allow (picloud/keys.py).
+    action = "admin"
+    key_fingerprint: bytes | None = None
 
     def check_access(self) -> None:
         request = self.request
@@ -56,6 +64,12 @@ class AccessMixin:
         if self.role is None:
             self.application.errors["auth"] += 1
             raise Refused(401, "missing api key" if not key else "invalid api key")
+        if not allows(self.role, self.action):
+            raise Refused(403, f"this key may not {self.action}")
+        # Remembered so that a key revoked by SIGHUP closes its connections.
+        self.key_fingerprint = None if key is None else fingerprint(key)
+        if not self.application.origins.allows(request.headers.get("Origin"), request.host):
+            raise Refused(403, "origin not allowed")
         if self.needs_client_name:
             name = _query_arg(request, "clientName")
             if name is None:
@@ -77,6 +91,15 @@ class AccessMixin:
         if isinstance(address, tuple) and len(address) >= 2:
             return f"{host}:{address[1]}"
         return host
+
+    def _request_summary(self) -> str:
+        # Tornado's includes the query string, which may carry ``apiKey``.
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, HTTPError):
+            return  # a client's mistake: the access log has the status
+        log.error("uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -100,9 +123,16 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
     """What every PiCloud websocket shares: access checks and the outgoing queue."""
 
     listed = True  # shown in info's all_connections
+    ping_outstanding = False
+    missed_pings = 0
+    answers_pings = False
 
     def prepare(self) -> None:
         self.check_access()
+        app = self.application
+        if len(app.sockets) >= app.config.max_connections:
+            raise Refused(503, f"too many connections (limit {app.config.max_connections})")
+        self.answers_pings = _query_arg(self.request, "protocol") == "2"
 
     def check_origin(self, origin: str) -> bool:
         # The API key is the capability and no cookie rides along, so a page
@@ -115,6 +145,7 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
         assert self.ws_connection is not None
         self.start_queue(app.outbox, self.ws_connection.stream)  # type: ignore[attr-defined]
         app.sockets.add(self)
+        app.pinger.start()
         if self.listed:
             app.pubsub.connect(self, self.client_name, self.address)
         log.info("connect %s %s", self.request.path, self.describe())
@@ -125,8 +156,17 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
         app.pubsub.disconnect(self)
         app.forget(self)
         log.info(
-            "disconnect %s %s code=%s", self.request.path, self.describe(), self.close_code
+            "disconnect %s %s code=%s reason=%r",
+            self.request.path, self.describe(), self.close_code, self.close_reason or "",
         )
+
+    def on_pong(self, data: bytes) -> None:
+        keepalive.on_pong(self)
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a close handshake (dead peer)."""
+        if self._stream is not None:
+            self._stream.close()
 
     def describe(self) -> str:
         name = f"{self.client_name!r} " if self.client_name else ""
@@ -152,6 +192,7 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
 
 
 class SubscribeSocket(HubSocket):
+    action = "subscribe"
     protocol = 1  # 2 when the client opted in to newer frames (?protocol=2)
 
     def open(self, *args: Any, **kwargs: Any) -> None:
@@ -163,22 +204,42 @@ class SubscribeSocket(HubSocket):
         try:
             request = parse_subscribe_request(message)
             reply = self.send_payload if self.protocol == 2 else None
-            handle_request(self.application.pubsub, self, request, reply)
+            handle_request(
+                self.application.pubsub, self, request, reply, self.application.config.max_subscriptions
+            )
         except ProtocolError as exc:
             self.send_error_frame(exc)
 
 
 class PublishSocket(HubSocket):
+    action = "publish"
+    rate: PublishRate | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._acks: set[asyncio.Future[None]] = set()  # pending acks of retained publishes
 
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        config = self.application.config
+        if config.publish_rate > 0:
+            self.rate = PublishRate(config.publish_rate, config.publish_burst)
+        super().open()
+
     def on_message(self, message: str | bytes) -> None:
+        rate = self.rate
+        if rate is not None and not rate.admit():
+            if rate.exhausted:
+                self.close_gracefully(1008, "publish rate exceeded")
+            else:
+                self.send_error_frame(rate.error())
+            return
         try:
             published = self.application.publish_frames(message)
         except ProtocolError as exc:
             self.send_error_frame(exc)
             return
+        if rate is not None and len(published) > 1:
+            rate.bucket.charge(len(published) - 1)
         # The original clients never read this socket: only a frame with an
         # "id" gets an ack, and a retained one only once it is stored.
         for sent, request_id in published:
@@ -201,6 +262,7 @@ class PublishSocket(HubSocket):
 
 
 class InfoSocket(HubSocket):
+    action = "info"
     needs_client_name = False
     listed = False
 
@@ -216,13 +278,58 @@ class InfoSocket(HubSocket):
         """The info socket only pushes; what a client sends is ignored."""
 
 
+@tornado.web.stream_request_body
 class PublishHTTP(AccessMixin, RequestHandler):
+    """``POST /publish``. The body is streamed so that an oversized one gets a
+    413 with a JSON error instead of Tornado's bare 400."""
+
+    action = "publish"
+    SUPPORTED_METHODS = ("POST", "OPTIONS")
+    _received = 0
+
+    def set_default_headers(self) -> None:
+        # Also after clear(), so refusals are readable by an allowed page.
+        for name, value in self.application.origins.cors_headers(self.request).items():
+            self.set_header(name, value)
+
     def prepare(self) -> None:
+        if self.request.method == "OPTIONS":
+            return  # a CORS preflight carries no key
         self.check_access()
+        limit = self.application.config.max_message_bytes
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise Refused(413, f"body over {limit} bytes")
+        self._chunks: list[bytes] = []
+        # Tornado refuses bodies over its own limit with a bare 400 before we
+        # see them; let a little more through and answer 413 ourselves.
+        self.request.connection.set_max_body_size(limit * 4 + 65536)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self.request.method == "OPTIONS":
+            return
+        self._received += len(chunk)
+        limit = self.application.config.max_message_bytes
+        if self._received > limit:
+            self._chunks = []
+            self.send_error(413, exc_info=(Refused, Refused(413, f"body over {limit} bytes"), None))
+            return
+        self._chunks.append(chunk)
+
+    def options(self) -> None:
+        origins = self.application.origins
+        if not origins.allows(self.request.headers.get("Origin"), self.request.host):
+            raise Refused(403, "origin not allowed")
+        for name, value in origins.preflight_headers().items():
+            self.set_header(name, value)
+        self.set_status(204)
+        self.finish()
 
     async def post(self) -> None:
+        if self._finished:
+            return
         try:
-            published = self.application.publish_frames(self.request.body)
+            published = self.application.publish_frames(b"".join(self._chunks))
         except ProtocolError as exc:
             self.application.errors["protocol"] += 1
             extra = {} if exc.index is None else {"index": exc.index}

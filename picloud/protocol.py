@@ -91,7 +91,7 @@ def parse_subscriber_frame(text: str | bytes) -> tuple[str, str | None]:
     if not isinstance(frame, dict):
         raise ProtocolError(f"frame must be a json object, not {_json_type(frame)}")
     action = frame.get("action")
-    if action not in SUBSCRIBER_ACTIONS:
+    if not isinstance(action, str) or action not in SUBSCRIBER_ACTIONS:
         if action is None:
             raise ProtocolError("missing 'action'")
         raise ProtocolError(f"unknown action {_short(action)}")

@@ -140,6 +140,12 @@ class PubSub:
     def subscriptions_of(self, conn: Connection) -> list[str]:
         return list(self._events_of.get(conn, ()))
 
+    def subscription_count(self, conn: Connection) -> int:
+        return len(self._events_of.get(conn, ()))
+
+    def is_subscribed(self, conn: Connection, event: str) -> bool:
+        return event in self._events_of.get(conn, ())
+
     def subscriber_count(self, event: str) -> int:
         return len(self._subscribers.get(event, ()))
 

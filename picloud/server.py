@@ -12,8 +12,8 @@ import os
 import signal
 import ssl
 import sys
+from typing import Any
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from . import __version__, systemd
@@ -22,6 +22,9 @@ from .auth import load_or_create_key
 from .brokers import broker_from_url
 from .config import Config
 from .exceptions import ConfigError
+from .keepalive import KeepaliveHTTPServer
+from .keys import keys_from_config, reload_keys, withhold_request_details
+from .limits import fit_connection_cap, raise_open_files_limit
 
 log = logging.getLogger("picloud.server")
 
@@ -70,6 +73,11 @@ def resolve_key(config: Config) -> None:
     if config.no_auth:
         log.warning("authentication is off (--no-auth): anyone who can reach the hub may use it")
         return
+    if config.keys_file or config.api_key_file:
+        # Read them now: a bad or empty file stops the hub before it binds.
+        if not keys_from_config(config):
+            raise ConfigError("no api key: the keys file names none")
+        return
     if config.api_key:
         return
     config.api_key, created = load_or_create_key(config.state_dir)
@@ -96,9 +104,14 @@ async def serve(config: Config) -> None:
     )
     app = make_app(config, pubsub)
     sockets = listen(config)
-    server = HTTPServer(
+    withhold_request_details()
+    fit_connection_cap(config, raise_open_files_limit())
+    server = KeepaliveHTTPServer(
         app, ssl_options=ssl_options, xheaders=config.xheaders,
         max_body_size=config.max_message_bytes,
+        # Slowloris: headers must be complete within this, idle connections go.
+        idle_connection_timeout=config.handshake_timeout,
+        body_timeout=max(60.0, config.handshake_timeout),
     )
     server.add_sockets(sockets)
     await pubsub.broker.start(pubsub.deliver, pubsub.local_info)
@@ -113,7 +126,7 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, _reload, ssl_options, config)
+    loop.add_signal_handler(signal.SIGHUP, _reload, app, ssl_options, config)
     systemd.notify("READY=1", f"STATUS=listening on port {port}")
     await stop.wait()
 
@@ -125,8 +138,10 @@ async def serve(config: Config) -> None:
     await server.close_all_connections()
 
 
-def _reload(context: ssl.SSLContext | None, config: Config) -> None:
+def _reload(app: Any, context: ssl.SSLContext | None, config: Config) -> None:
+    """SIGHUP: re-read the key files and the TLS files; connections stay."""
     systemd.notify("RELOADING=1")
+    reload_keys(app)
     reload_tls(context, config)
     systemd.notify("READY=1")
 
@@ -137,6 +152,9 @@ def run(config: Config) -> None:
     try:
         import uvloop  # optional extra: a faster event loop where installed
     except ImportError:
+        uvloop = None
+    # Outside the except block, so that no later traceback chains the ImportError.
+    if uvloop is None:
         asyncio.run(serve(config))
     else:
         if sys.version_info >= (3, 11):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+from .exceptions import ProtocolError
 from .protocol2 import SubscribeRequest, encode_reply
 from .topics import is_filter
 
@@ -27,15 +28,23 @@ def handle_request(
     conn: Subscriber,
     request: SubscribeRequest,
     reply: Callable[[bytes], Any] | None,
+    max_subscriptions: int | None = None,
 ) -> None:
     """Carry out ``request``; ``reply`` sends protocol-2 frames (None: an old
-    client, which gets nothing but publish frames)."""
+    client, which gets nothing but publish frames). Raises ProtocolError
+    when a new subscription would go over ``max_subscriptions``."""
     event = request.event
     if event is None:  # unsubscribe:all
         count = pubsub.unsubscribe_all(conn)  # type: ignore[arg-type]
         if reply is not None:
             reply(encode_reply("unsubscribed:all", count=count, id=request.id))
     elif request.action == "subscribe":
+        if (
+            max_subscriptions is not None
+            and pubsub.subscription_count(conn) >= max_subscriptions  # type: ignore[arg-type]
+            and not pubsub.is_subscribed(conn, event)  # type: ignore[arg-type]
+        ):
+            raise ProtocolError(f"too many subscriptions (limit {max_subscriptions})", id=request.id)
         joined = pubsub.join(conn, event, request.since)
         if reply is not None:
             fields: dict[str, Any] = {"event": event, "id": request.id}

@@ -1,0 +1,70 @@
+"""Resident memory stays flat over many connect/subscribe/close cycles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+import time
+
+from .conftest import KEY
+from .rawws import OP_CLOSE, OP_TEXT, encode_client_frame, upgrade_request
+
+ROUNDS = 20
+CYCLES = 500
+CONCURRENCY = 50
+MARGIN_KIB = 2 * 1024  # a leak of 200 bytes per connection would show
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+async def cycle(port: int, n: int) -> None:
+    """Upgrade, subscribe twice and close in one write; read until the hub hangs up.
+
+    The hub reads frames that arrive with the upgrade request in order, so
+    both subscriptions exist before the close is handled.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        upgrade_request(f"/subscribe?clientName=mem-{n}", {"X-API-Key": KEY})
+        + encode_client_frame(OP_TEXT, json.dumps({"action": "subscribe", "event": f"e{n % 50}"}).encode())
+        + encode_client_frame(OP_TEXT, json.dumps({"action": "subscribe", "event": f"own-{n}"}).encode())
+        + encode_client_frame(OP_CLOSE, struct.pack("!H", 1000))
+    )
+    answer = b""
+    while chunk := await reader.read(65536):
+        answer += chunk
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 101 ") and b"\x88\x02\x03\xe8" in answer, answer[:100]
+
+
+def test_rss_is_flat_after_the_first_round(hub_process):
+    hub = hub_process("--api-key", KEY, "--log-level", "warning")  # 30,000 log lines cost seconds
+
+    async def rounds() -> list[int]:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def limited(n):
+            async with gate:
+                await cycle(hub.port, n)
+
+        samples = []
+        for r in range(ROUNDS):
+            await asyncio.gather(*(limited(r * CYCLES + i) for i in range(CYCLES)))
+            samples.append(rss_kib(hub.proc.pid))
+        return samples
+
+    started = time.monotonic()
+    samples = asyncio.run(rounds())
+    elapsed = time.monotonic() - started
+    growth = max(samples[1:]) - samples[0]
+    assert growth <= MARGIN_KIB, f"rss grew {growth} KiB after round 1: {samples} ({elapsed:.1f}s)"
+    print(f"rss KiB per round: {samples} ({elapsed:.1f}s)")
+    assert hub.stop() == 0
+    assert "Traceback" not in hub.stderr
