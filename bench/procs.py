@@ -7,6 +7,7 @@ import re
 import resource
 import signal
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -32,10 +33,12 @@ def raise_nofile(wanted: int = 65536) -> int:
 
 
 def server_commands(key: str) -> dict[str, list[str]]:
-    """How each compared server is started, on a free port."""
+    """How each compared server is started, on a free port (picloud with a
+    state directory of its own, never the user's)."""
+    state_dir = tempfile.mkdtemp(prefix="picloud-bench-")
     return {
         "picloud": [sys.executable, "-m", "picloud", "serve", "--port", "0",
-                    "--api-key", key, "--log-level", "warning"],
+                    "--api-key", key, "--log-level", "warning", "--state-dir", state_dir],
         "naive": [sys.executable, str(BENCH_DIR / "naive.py"), "--port", "0", "--api-key", key],
     }
 

@@ -86,14 +86,20 @@ def test_listening_line_names_the_real_port(hub_process):
     assert any(f"http://127.0.0.1:{hub.port}" in line for line in hub.stdout_lines)
 
 
-def run_serve(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "picloud", "serve", *args],
-        capture_output=True, text=True, timeout=20, env=env,
-    )
+@pytest.fixture
+def run_serve(tmp_path):
+    """Run ``picloud serve`` to completion, with a state directory of the test's own."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "picloud", "serve", "--state-dir", str(tmp_path / "state"), *args],
+            capture_output=True, text=True, timeout=20,
+        )
+
+    return run
 
 
-def test_port_in_use_is_one_clear_line(tmp_path):
+def test_port_in_use_is_one_clear_line(run_serve):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -103,14 +109,14 @@ def test_port_in_use_is_one_clear_line(tmp_path):
     assert result.stderr.strip() == f"Error: port {port} is already in use"
 
 
-def test_tls_without_files_is_one_clear_line():
+def test_tls_without_files_is_one_clear_line(run_serve):
     result = run_serve("--tls", "--api-key", "k", "--port", "0")
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: tls is on but CERT_FILE and KEY_FILE are not both set"
     assert "Traceback" not in result.stderr
 
 
-def test_unreadable_certificate_is_one_clear_line(tmp_path):
+def test_unreadable_certificate_is_one_clear_line(run_serve, tmp_path):
     bad = tmp_path / "bad.pem"
     bad.write_text("not a certificate")
     result = run_serve("--tls", "--cert-file", str(bad), "--key-file", str(bad), "--api-key", "k", "--port", "0")
