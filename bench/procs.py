@@ -7,8 +7,8 @@ import re
 import resource
 import signal
 import subprocess
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
