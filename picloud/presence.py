@@ -26,6 +26,12 @@ log = logging.getLogger("picloud.presence")
 
 PREFIX = "$SYS/clients/"
 
+#: Offline client names whose presence is kept; past this the longest
+#: offline are forgotten (their retained value cleared). Devices have stable
+#: names, but pages and scripts may invent a new one on every start, and a
+#: hub must not keep each of those forever.
+MAX_OFFLINE = 1000
+
 
 def presence_event(client_name: str) -> str:
     return PREFIX + client_name
@@ -35,12 +41,14 @@ class Presence:
     def __init__(self, pubsub: PubSub) -> None:
         self.pubsub = pubsub
         self._open: dict[str, int] = {}  # client name -> open connections
+        self._offline: dict[str, None] = {}  # offline names, longest offline first
         self._mark_stale_offline()
 
     def joined(self, client_name: str) -> None:
         count = self._open.get(client_name, 0)
         self._open[client_name] = count + 1
         if not count:
+            self._offline.pop(client_name, None)
             self._announce(client_name, True)
 
     def left(self, client_name: str) -> None:
@@ -49,6 +57,7 @@ class Presence:
             self._open.pop(client_name, None)
             if count:
                 self._announce(client_name, False)
+                self._went_offline(client_name)
         else:
             self._open[client_name] = count - 1
 
@@ -60,10 +69,21 @@ class Presence:
                 online = loads(value.payload)["data"]["online"]
             except (KeyError, TypeError, ProtocolError):
                 continue
+            name = value.event[len(PREFIX):]
             if online is True:
-                self._announce(value.event[len(PREFIX):], False)
+                self._announce(name, False)
+            self._went_offline(name)
 
-    def _announce(self, client_name: str, online: bool) -> None:
+    def _went_offline(self, client_name: str) -> None:
+        offline = self._offline
+        offline[client_name] = None
+        while len(offline) > MAX_OFFLINE:
+            oldest = next(iter(offline))
+            del offline[oldest]
+            self._announce(oldest, None)
+
+    def _announce(self, client_name: str, online: bool | None) -> None:
+        """Publish the client's presence; None forgets it (clears the value)."""
         from .pubsub import Message
 
         event = presence_event(client_name)
@@ -73,8 +93,10 @@ class Presence:
             log.debug("no presence for client %r: %s", client_name, exc)
             return
         now = utc_timestamp()
-        message = Message(event, encode_publish(event, {"online": online, "since": now}, now))
+        data = None if online is None else {"online": online, "since": now}
+        message = Message(event, encode_publish(event, data, now))
         message.retain = True
+        message.clears = online is None
         # Not relayed to other hubs: each counts only its own connections, so
         # one hub's "offline" could contradict another's "online".
         self.pubsub.accept(message)

@@ -63,7 +63,7 @@ def parse_subscribe_request(text: str | bytes) -> SubscribeRequest:
     request_id = parse_id(frame)
     action = frame.get("action")
     try:
-        if action not in SUBSCRIBER_ACTIONS:
+        if not isinstance(action, str) or action not in SUBSCRIBER_ACTIONS:
             if action is None:
                 raise ProtocolError("missing 'action'")
             raise ProtocolError(f"unknown action {_short(action)}")

@@ -185,7 +185,10 @@ class PubSub:
         The hub's own ``$SYS/`` messages (presence) go through this and
         ``deliver`` only, so they do not count as published by clients.
         """
-        self.history.stamp(message)
+        if not message.event.startswith("$SYS/"):
+            # The hub's own state (presence) is retained, not a stream to
+            # catch up on: numbering it would keep a counter per client name.
+            self.history.stamp(message)
         if message.retain:
             self.retained.update(message, message.clears)
 

@@ -55,6 +55,9 @@ def test_a_client_that_answers_pings_is_dropped_when_it_stops(hub, how):
     sub = RawWS(hub.port, path, key=KEY)
     assert sub.status == 101
     sub.send_text(json.dumps({"action": "subscribe", "event": "t"}))
+    if how == "protocol=2":
+        opcode, payload = next_frame_not_ping(sub)
+        assert opcode == OP_TEXT and json.loads(payload)["action"] == "subscribed"
     if how == "answered-before":
         opcode, payload = sub.recv_frame()
         assert opcode == OP_PING

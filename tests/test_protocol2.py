@@ -9,6 +9,7 @@ import json
 import pytest
 
 from picloud.config import Config
+from picloud.presence import MAX_OFFLINE
 from picloud.pubsub import PubSub
 from picloud.retained import FILE_NAME, RetainedStore
 
@@ -151,3 +152,17 @@ def test_presence_from_before_a_restart_is_marked_offline(tmp_path):
 
     value = json.loads(asyncio.run(run()).payload)
     assert value["data"]["online"] is False
+
+
+def test_presence_forgets_the_longest_offline_names_past_the_cap():
+    pubsub = PubSub()
+    for n in range(MAX_OFFLINE + 3):
+        conn = object()
+        pubsub.connect(conn, f"page-{n}", "127.0.0.1:1")
+        pubsub.disconnect(conn)
+    kept = {value.event for value in pubsub.retained.items("$SYS/clients/+")}
+    assert len(kept) == MAX_OFFLINE
+    assert not kept & {f"$SYS/clients/page-{n}" for n in range(3)}
+    assert f"$SYS/clients/page-{MAX_OFFLINE + 2}" in kept
+    # Presence is state, not a stream: no per-name counters or history.
+    assert pubsub.history.last_seq("$SYS/clients/page-4") == 0
