@@ -20,8 +20,10 @@ The interface a Redis implementation provides: ``get``, ``items``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,12 +54,17 @@ def retained_variant(message: Message) -> Message:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(fd)  # make the rename itself durable
@@ -157,6 +164,9 @@ class RetainedStore:
 
     def _start_write(self) -> None:
         self._timer = None
+        # Set before the task first runs, so that an update in between does
+        # not start a second, concurrent write.
+        self._writing = True
         self._task = asyncio.ensure_future(self._write())
 
     async def _write(self) -> None:
