@@ -80,6 +80,15 @@ class Outbox:
             conn.flush_queue()
 
 
+class _Framed:
+    """A frame that is not a published message (replies, errors)."""
+
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame: bytes) -> None:
+        self._frame = frame
+
+
 class QueuedSocket:
     """Mixin for a WebSocketHandler: a coalescing, bounded outgoing queue.
 
@@ -110,17 +119,18 @@ class QueuedSocket:
             self._pending = self._queued = 0
 
     def deliver(self, message: Any) -> None:
-        """Queue a published message (``message.frame``) for this connection."""
-        self.send_frame(message.frame)
+        """Queue a published message's frame for this connection.
 
-    def send_payload(self, payload: bytes) -> None:
-        """Queue a JSON payload as a text frame."""
-        self.send_frame(encode_frame(payload))
-
-    def send_frame(self, frame: bytes) -> None:
+        The hot path of fan-out: called once per subscriber per message, so it
+        reads the frame the message already built and does nothing else that
+        could be done once per message.
+        """
         queue = self._queue
         if queue is None:
             return
+        frame = message._frame
+        if frame is None:
+            frame = message.frame
         outbox = self.outbox
         if not queue:
             # First frame since the last flush: look at what the stream still
@@ -149,7 +159,12 @@ class QueuedSocket:
         self._pending += size
         outbox.total_bytes += size
 
+    def send_payload(self, payload: bytes) -> None:
+        """Queue a JSON payload (a reply, an error) as a text frame."""
+        self.deliver(_Framed(encode_frame(payload)))
+
     def flush_queue(self) -> None:
+        """Write everything queued with one ``send``, directly when that is safe."""
         queue = self._queue
         if not queue:
             return
@@ -157,10 +172,6 @@ class QueuedSocket:
         queue.clear()
         self.outbox.total_bytes -= self._pending
         self._pending = 0
-        self.write_bytes(data)
-
-    def write_bytes(self, data: bytes) -> None:
-        """Write raw bytes to the connection, directly when that is safe."""
         stream = self._stream
         buffered = stream._write_buffer
         if buffered is None:  # closed
