@@ -85,21 +85,6 @@ def validate_event(event: Any, *, field: str = "event") -> str:
     return event
 
 
-def parse_subscriber_frame(text: str | bytes) -> tuple[str, str | None]:
-    """Parse a frame sent on ``/subscribe``; return ``(action, event)``."""
-    frame = loads(text)
-    if not isinstance(frame, dict):
-        raise ProtocolError(f"frame must be a json object, not {_json_type(frame)}")
-    action = frame.get("action")
-    if not isinstance(action, str) or action not in SUBSCRIBER_ACTIONS:
-        if action is None:
-            raise ProtocolError("missing 'action'")
-        raise ProtocolError(f"unknown action {_short(action)}")
-    if action == "unsubscribe:all":
-        return action, None
-    return action, validate_event(frame.get("event"))
-
-
 def parse_publication(item: Any) -> tuple[str, Any]:
     """Validate one publish object; return ``(event, data)``.
 
@@ -112,26 +97,6 @@ def parse_publication(item: Any) -> tuple[str, Any]:
     if action != "publish":
         raise ProtocolError(f"unknown action {_short(action)}")
     return validate_event(item.get("event")), item.get("data")
-
-
-def parse_publish_body(body: str | bytes) -> list[tuple[str, Any]]:
-    """Parse a publish frame or HTTP body: one object, or a batch (a list).
-
-    A bad element rejects the whole batch, naming its index, so that a
-    script never has to guess which half of its readings got through.
-    """
-    doc = loads(body)
-    if isinstance(doc, list):
-        if not doc:
-            raise ProtocolError("batch must not be empty")
-        items = []
-        for index, item in enumerate(doc):
-            try:
-                items.append(parse_publication(item))
-            except ProtocolError as exc:
-                raise ProtocolError(f"batch element {index}: {exc}", index=index) from None
-        return items
-    return [parse_publication(doc)]
 
 
 def encode_publish(event: str, data: Any, created_at: str) -> bytes:

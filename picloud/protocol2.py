@@ -99,8 +99,10 @@ def parse_since(value: Any, event: str) -> tuple[int, str] | None:
 def parse_publications(body: str | bytes) -> list[Publication]:
     """Parse a publish frame or HTTP body: one object or a batch (a list).
 
-    As ``protocol.parse_publish_body``, plus ``retain`` and ``id``; an error
-    carries the failing element's ``index`` (in a batch) and ``id``.
+    A bad element rejects the whole batch, naming its index, so that a
+    script never has to guess which half of its readings got through. Reads
+    ``retain`` and ``id`` besides the original fields; an error carries the
+    failing element's ``index`` (in a batch) and ``id``.
     """
     doc = loads(body)
     if isinstance(doc, list):

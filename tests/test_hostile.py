@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from picloud.exceptions import ProtocolError
-from picloud.protocol import parse_subscriber_frame
+from picloud.protocol2 import parse_subscribe_request
 
 from .conftest import KEY
 from .rawws import OP_CLOSE, OP_PING, OP_TEXT, RawWS, encode_client_frame, read_head
@@ -236,4 +236,4 @@ def test_unfinished_and_bad_upgrades(hub):
 @pytest.mark.parametrize("frame", ['{"action": ["subscribe"]}', '{"action": {"a": 1}}'])
 def test_unhashable_action_is_a_protocol_error(frame):
     with pytest.raises(ProtocolError, match="unknown action"):
-        parse_subscriber_frame(frame)
+        parse_subscribe_request(frame)

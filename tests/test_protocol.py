@@ -11,11 +11,10 @@ from picloud.exceptions import ProtocolError
 from picloud.protocol import (
     dumps,
     encode_publish,
-    parse_publish_body,
-    parse_subscriber_frame,
     utc_timestamp,
     validate_event,
 )
+from picloud.protocol2 import Publication, SubscribeRequest, parse_publications, parse_subscribe_request
 
 RFC3339_MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -52,9 +51,9 @@ def test_invalid_event_names(name, error):
 
 
 def test_subscriber_frames():
-    assert parse_subscriber_frame('{"action": "subscribe", "event": "t"}') == ("subscribe", "t")
-    assert parse_subscriber_frame(b'{"action": "unsubscribe", "event": "t"}') == ("unsubscribe", "t")
-    assert parse_subscriber_frame('{"action": "unsubscribe:all"}') == ("unsubscribe:all", None)
+    assert parse_subscribe_request('{"action": "subscribe", "event": "t"}') == SubscribeRequest("subscribe", "t")
+    assert parse_subscribe_request(b'{"action": "unsubscribe", "event": "t"}') == SubscribeRequest("unsubscribe", "t")
+    assert parse_subscribe_request('{"action": "unsubscribe:all"}') == SubscribeRequest("unsubscribe:all")
 
 
 @pytest.mark.parametrize(
@@ -69,20 +68,21 @@ def test_subscriber_frames():
         ('{"action": "subscribe"}', "missing 'event'"),
         ('{"action": "subscribe", "event": ""}', "'event' must not be empty"),
         ('{"action": "subscribe", "event": 7}', "'event' must be a string, not int"),
+        ('{"action": ["subscribe"], "event": "t"}', "unknown action ['subscribe']"),
     ],
 )
 def test_bad_subscriber_frames(frame, error):
     with pytest.raises(ProtocolError) as info:
-        parse_subscriber_frame(frame)
+        parse_subscribe_request(frame)
     assert str(info.value).startswith(error)
 
 
 def test_publish_body_single_and_batch():
-    assert parse_publish_body('{"event": "t", "data": 1}') == [("t", 1)]
-    assert parse_publish_body('{"event": "t"}') == [("t", None)]
-    assert parse_publish_body('{"action": "publish", "event": "t", "data": [1]}') == [("t", [1])]
+    assert parse_publications('{"event": "t", "data": 1}') == [Publication("t", 1)]
+    assert parse_publications('{"event": "t"}') == [Publication("t", None)]
+    assert parse_publications('{"action": "publish", "event": "t", "data": [1]}') == [Publication("t", [1])]
     batch = '[{"event": "a", "data": 1}, {"event": "b", "data": {"x": "y"}}]'
-    assert parse_publish_body(batch) == [("a", 1), ("b", {"x": "y"})]
+    assert parse_publications(batch) == [Publication("a", 1), Publication("b", {"x": "y"})]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,7 @@ def test_publish_body_single_and_batch():
 )
 def test_bad_publish_bodies(body, error, index):
     with pytest.raises(ProtocolError) as info:
-        parse_publish_body(body)
+        parse_publications(body)
     assert str(info.value).startswith(error)
     assert info.value.index == index
 
@@ -122,9 +122,9 @@ def test_non_finite_numbers_are_refused(value):
 def test_parsed_nan_is_refused_when_encoded():
     # ujson parses NaN and 1e999; the encoder is where they are stopped.
     for text in ('{"event": "t", "data": NaN}', '{"event": "t", "data": 1e999}'):
-        ((event, data),) = parse_publish_body(text)
+        (item,) = parse_publications(text)
         with pytest.raises(ProtocolError, match="non-finite"):
-            encode_publish(event, data, "x")
+            encode_publish(item.event, item.data, "x")
 
 
 def test_unpaired_surrogate_is_refused():
