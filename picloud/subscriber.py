@@ -36,6 +36,11 @@ def handle_request(
         if reply is not None:
             reply(encode_reply("unsubscribed:all", count=count, id=request.id))
     elif request.action == "subscribe":
+        if not pubsub.broker.local_only:
+            from .catchup import subscribe  # the catch-up is read from Redis
+
+            subscribe(pubsub, conn, request, reply)
+            return
         joined = pubsub.join(conn, event, request.since)
         if reply is not None:
             fields: dict[str, Any] = {"event": event, "id": request.id}
