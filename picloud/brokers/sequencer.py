@@ -138,6 +138,8 @@ class Sequencer:
     # -- one connected session ---------------------------------------------------
 
     async def load(self, client: Any) -> None:
+        # A Redis that comes back empty needs an epoch no client has seen.
+        self._new_epoch = new_epoch()
         self._shas = (await client.script_load(scripts.PUBLISH), await client.script_load(scripts.FETCH))
 
     async def run_batch(self, client: Any) -> None:
