@@ -48,8 +48,12 @@ class Presence:
         count = self._open.get(client_name, 0)
         self._open[client_name] = count + 1
         if not count:
-            self._joined[client_name] = time.monotonic()
-            if not self.pubsub.broker.elsewhere(client_name):
+            if self.pubsub.broker.elsewhere(client_name):
+                # Not announced, so nothing of ours can be on its way to
+                # Redis: the next heartbeat may correct at once.
+                self._joined[client_name] = 0.0
+            else:
+                self._joined[client_name] = time.monotonic()
                 self._announce(client_name, True)
 
     def left(self, client_name: str) -> None:
