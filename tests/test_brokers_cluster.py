@@ -117,17 +117,20 @@ async def test_since_on_one_hub_replays_what_another_published_while_it_races(re
                 await asyncio.sleep(0.001)  # spread the burst over the catch-up
 
     racing = asyncio.ensure_future(burst())
-    sub = await connect(b, "/subscribe", clientName="resume", protocol="2")
-    await send_json(sub, {"action": "subscribe", "event": "t", "since": {"seq": 10, "epoch": epoch}})
-    confirmation = await read_json(sub)
-    assert confirmation["action"] == "subscribed" and confirmation["recovered"] is True, confirmation
-    assert confirmation["epoch"] == epoch and confirmation["seq"] >= 30
-    seqs = []
-    while len(seqs) < 390:
-        message = await next_publish(sub)
-        assert message["seq"] == message["data"] and message["epoch"] == epoch
-        seqs.append(message["seq"])
-    assert seqs == list(range(11, 401))  # no gap, no duplicate
+    # On b every message is relayed; on a (the publisher's hub) none is.
+    subs = [await connect(hub, "/subscribe", clientName="resume", protocol="2") for hub in (b, a)]
+    for sub in subs:
+        await send_json(sub, {"action": "subscribe", "event": "t", "since": {"seq": 10, "epoch": epoch}})
+    for sub in subs:
+        confirmation = await read_json(sub)
+        assert confirmation["action"] == "subscribed" and confirmation["recovered"] is True, confirmation
+        assert confirmation["epoch"] == epoch and confirmation["seq"] >= 30
+        seqs = []
+        while len(seqs) < 390:
+            message = await next_publish(sub)
+            assert message["seq"] == message["data"] and message["epoch"] == epoch
+            seqs.append(message["seq"])
+        assert seqs == list(range(11, 401))  # no gap, no duplicate
     await racing
 
 
