@@ -101,6 +101,33 @@ async def test_seq_and_history_are_the_same_on_every_hub(redis_server, hubs):  #
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_concurrent_publishers_on_two_hubs_are_seen_in_seq_order_everywhere(redis_server, hubs):  # noqa: F811
+    server = redis_server()
+    a, b = hubs(server, 2)
+    subs = [await connect(hub, "/subscribe", clientName=f"sub{i}") for i, hub in enumerate((a, b))]
+    for sub in subs:
+        await subscribed(sub, "t")
+    wait_until(lambda: server.subscriber_count("t") == 2, "both hubs subscribed")
+    pubs = [await connect(hub, "/publish", clientName=f"pub{i}") for i, hub in enumerate((a, b))]
+
+    async def burst(pub, name: str) -> None:
+        for n in range(200):
+            await send_json(pub, {"event": "t", "data": [name, n]})
+            if n % 10 == 0:
+                await asyncio.sleep(0.001)
+
+    await asyncio.gather(burst(pubs[0], "a"), burst(pubs[1], "b"))
+    orders = []
+    for sub in subs:
+        messages = [await next_publish(sub) for _ in range(400)]
+        assert [m["seq"] for m in messages] == list(range(1, 401))
+        for name in ("a", "b"):  # each publisher's order kept
+            assert [m["data"][1] for m in messages if m["data"][0] == name] == list(range(200))
+        orders.append([tuple(m["data"]) for m in messages])
+    assert orders[0] == orders[1]
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_since_on_one_hub_replays_what_another_published_while_it_races(redis_server, hubs):  # noqa: F811
     server = redis_server()
     a, b = hubs(server, 2, "--history-size", "1000")

@@ -98,6 +98,8 @@ class RedisBroker(Broker):
         self._backlog = Backlog(outbox)
         self.sequencer = Sequencer(prefix, self._tag, self._channel_prefix, self._control, self._backlog)
         self.sequencer.wake = self._wake_writer
+        self.sequencer.echoing = self._echoing
+        self._echo_tag = self.node.encode() + b" "  # + id + newline: see Sequencer
         self._confirmed: set[bytes] = set()  # channels whose SUBSCRIBE redis confirmed
         self._broad_confirmed = False
         self._ready_waiters: list[tuple[str, asyncio.Future[None]]] = []
@@ -378,7 +380,16 @@ class RedisBroker(Broker):
         if self._ready_waiters:
             self._confirmed_now()
 
+    def _echoing(self, event: str) -> bool:
+        """Whether a message on ``event`` PUBLISHed now will come back to this node."""
+        return self._broad_confirmed or self._channel(event) in self._confirmed
+
     def _receive(self, channel: bytes, data: bytes) -> None:
+        if data.startswith(self._echo_tag):
+            cut = data.find(b"\n")
+            if cut > 0 and channel.startswith(self._channel_prefix):
+                self.sequencer.echo(data[len(self._echo_tag):cut], data[cut + 1:])
+            return
         if data.startswith(self._tag) or not channel.startswith(self._channel_prefix):
             if channel == self._control:
                 arrived = self._markers.get(data)

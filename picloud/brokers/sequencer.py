@@ -7,6 +7,13 @@ the hub then splices the same stamp into its own copy and delivers it to its
 own subscribers. Batches of script calls are pipelined on one connection, so
 replies come back, and local delivery happens, in publish order.
 
+Where this node is subscribed in Redis to the event (it has subscribers for
+it), its own message is delivered when its PUBLISH comes back instead (the
+node tag then carries an id: ``<node> <id>\n``): so messages published here
+and those relayed from other hubs reach local subscribers in one stream, in
+the cluster's seq order. If the connection is lost first, the stamped message
+is delivered from the reply.
+
 Reads that must be ordered with this hub's own publishes (catch-up, ``GET
 /history``, ``GET /retained``) go through the same queue as FETCH calls.
 
@@ -89,6 +96,10 @@ class Sequencer:
         self.history: History | None = None  # the local fallback, set by bind
         self.deliver: Callable[[Message], object] = lambda message: None
         self.wake: Callable[[], None] = lambda: None
+        self.echoing: Callable[[str], bool] = lambda event: False
+        self._node = tag[:-1]
+        self._ids = 0
+        self._echoes: dict[bytes, Message] = {}  # id -> own message whose PUBLISH has not come back
         self._shas: tuple[str, str] | None = None
         self._retain_sent = 0
         self._retain_done = 0
@@ -126,6 +137,10 @@ class Sequencer:
         self.active = False
         items, self._inflight = self._inflight + list(self.queue), []
         self.queue.clear()
+        echoes, self._echoes = self._echoes, {}
+        for message in echoes.values():
+            if message.seq:  # in Redis, relayed, but not back here: deliver from the reply
+                self.deliver(message)
         for item in items:
             if isinstance(item, Fetch):
                 if not item.future.done():
@@ -152,20 +167,32 @@ class Sequencer:
         ttl = int((self.history.ttl or 0) * 1000)
         now = b"%d" % int(time.time() * 1000)
         pipe = client.pipeline(transaction=False)
+        echo_ids: list[bytes | None] = []
+        echoing = self.echoing
         for item in batch:
             if isinstance(item, Fetch):
                 pipe.evalsha(fetch_sha, 4, *item.args, self._new_epoch)
+                echo_ids.append(None)
                 continue
             event = item.event
+            tag = self._tag
+            echo_id = None
+            if echoing(event):
+                self._ids += 1
+                echo_id = b"%d" % self._ids
+                tag = b"%s %s\n" % (self._node, echo_id)
+                self._echoes[echo_id] = item
+            echo_ids.append(echo_id)
             retain = (b"2" if item.clears else b"1") if item.retain else b"0"
             pipe.evalsha(
                 publish_sha, 4, *self.keys(event), event, item.payload, self._channel_prefix + event.encode(),
-                self._tag, size, now, ttl, retain, self._new_epoch,
+                tag, size, now, ttl, retain, self._new_epoch,
             )
         results = await pipe.execute(raise_on_error=False)
         self._inflight = []
         deliver = self.deliver
-        for item, result in zip(batch, results):
+        echoes = self._echoes
+        for item, result, echo_id in zip(batch, results, echo_ids):
             if isinstance(item, Fetch):
                 if isinstance(result, Exception):
                     item.future.set_exception(BrokerError(f"redis refused a read: {result}".lower()))
@@ -173,6 +200,8 @@ class Sequencer:
                     item.future.set_result(parse_fetched(result))
                 continue
             if isinstance(result, Exception):
+                if echo_id is not None:
+                    echoes.pop(echo_id, None)
                 log.error("redis refused message on %r: %s", item.event, result)
                 if item.retain:
                     self._fail_store_waiters(f"redis refused it: {result}".lower())
@@ -182,11 +211,21 @@ class Sequencer:
             item.seq = seq
             item.payload = scripts.splice(item.payload, seq, epoch)
             self.epoch = epoch.decode()
-            deliver(item)
+            if echo_id is None:
+                deliver(item)
             if item.retain:
                 self._retain_done += 1
         if self._store_waiters:
             self._wake_store_waiters()
+
+    def echo(self, echo_id: bytes, frame: bytes) -> None:
+        """This node's own message came back through Redis: deliver it now."""
+        message = self._echoes.pop(echo_id, None)
+        if message is None:
+            return  # delivered already (a second subscription, or a lost session)
+        from ..pubsub import Message
+
+        self.deliver(Message(message.event, frame))
 
     # -- reads -------------------------------------------------------------------
 
