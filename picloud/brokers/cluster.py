@@ -3,7 +3,8 @@
 ``ClusterRetained`` stands where the memory broker's RetainedStore does: the
 values live in Redis (written by the PUBLISH script), so there is nothing to
 keep or write here; an acknowledged retained publish is one Redis confirmed.
-``GET /retained`` and ``GET /history`` read Redis through ``answer_*``.
+``GET /retained`` and ``GET /history`` read Redis through ``answer_*``, and
+every heartbeat corrects presence through ``reconcile_presence``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..catchup import live_entries
+from ..presence import PREFIX, parse_state
 from ..topics import is_filter, matches
 
 if TYPE_CHECKING:
@@ -78,3 +80,17 @@ async def answer_history(
     frames = [frame for seq, _, frame in kept if seq > start][:limit]
     head = {"event": event, "epoch": current, "last_seq": last, "complete": complete}
     return head, frames
+
+
+async def reconcile_presence(client: Any, retained_key: str, presence: Any, members: Any) -> None:
+    """Correct ``$SYS/clients/...`` in Redis from what the live hubs hold
+    (see presence.py); the lowest node id is the one that marks names offline."""
+    from .membership import HEARTBEAT, NODE_TTL
+
+    states = {}
+    async for event, frame in client.hscan_iter(retained_key, match=f"{PREFIX}*", count=500):
+        state = parse_state(frame)
+        if state is not None:
+            states[event[len(PREFIX):].decode(errors="replace")] = state
+    leader = min([members.node, *members.peers]) == members.node
+    presence.reconcile(states, members.peer_names, leader, NODE_TTL + HEARTBEAT)

@@ -39,6 +39,8 @@ from ..exceptions import BrokerError, ConfigError
 from ..pubsub import Message
 from .backlog import Backlog
 from .base import Broker
+from .cluster import reconcile_presence
+from .confirmations import Confirmations
 from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id, redact
 from .sequencer import Fetched, Sequencer
 
@@ -98,13 +100,9 @@ class RedisBroker(Broker):
         self._backlog = Backlog(outbox)
         self.sequencer = Sequencer(prefix, self._tag, self._channel_prefix, self._control, self._backlog)
         self.sequencer.wake = self._wake_writer
-        self.sequencer.echoing = self._echoing
         self._echo_tag = self.node.encode() + b" "  # + id + newline: see Sequencer
-        self._confirmed: set[bytes] = set()  # channels whose SUBSCRIBE redis confirmed
-        self._broad_confirmed = False
-        self._ready_waiters: list[tuple[str, asyncio.Future[None]]] = []
-        self._markers: dict[bytes, asyncio.Future[None]] = {}
-        self._marker_count = 0
+        self._confirmations = Confirmations(self._channel)
+        self.sequencer.echoing = self._confirmations.covers
         self._pubsub_owner: Any = None
         self._members = Membership(prefix, self.node)
         self._wake = asyncio.Event()
@@ -182,51 +180,21 @@ class RedisBroker(Broker):
         """As fetch, once this node receives ``event`` from Redis, and
         returning only after every message published before the read arrived."""
 
+        confirmations = self._confirmations
+        if not self._connected:
+            raise BrokerError("redis is unreachable")
+
         async def run() -> Fetched:
-            await self._ready(event)
-            self._marker_count += 1
-            marker = b"m%d" % self._marker_count
-            arrived = self._markers[marker] = asyncio.get_running_loop().create_future()
+            await confirmations.ready(event)
+            marker, arrived = confirmations.marker()
             try:
                 fetched = await self.sequencer.fetch(event, history, retained, marker)
                 await arrived
             finally:
-                self._markers.pop(marker, None)
+                confirmations.forget(marker)
             return fetched
 
         return await asyncio.wait_for(run(), CATCH_UP_TIMEOUT)
-
-    async def _ready(self, event: str) -> None:
-        if self._broad_confirmed or self._channel(event) in self._confirmed:
-            return
-        if not self._connected:
-            raise BrokerError("redis is unreachable")
-        waiter = asyncio.get_running_loop().create_future()
-        self._ready_waiters.append((event, waiter))
-        await waiter
-
-    def _confirmed_now(self) -> None:
-        waiting = []
-        for event, waiter in self._ready_waiters:
-            if self._broad_confirmed or self._channel(event) in self._confirmed:
-                if not waiter.done():
-                    waiter.set_result(None)
-            elif not waiter.done():
-                waiting.append((event, waiter))
-        self._ready_waiters = waiting
-
-    def _cut_off(self) -> None:
-        """The session ended: nothing is confirmed any more, nobody waits for it."""
-        self._confirmed.clear()
-        self._broad_confirmed = False
-        error = BrokerError("redis became unreachable")
-        for _, waiter in self._ready_waiters:
-            if not waiter.done():
-                waiter.set_exception(error)
-        self._ready_waiters = []
-        for future in self._markers.values():
-            if not future.done():
-                future.set_exception(error)
 
     def elsewhere(self, client_name: str) -> bool:
         """Whether another live hub holds a connection of ``client_name``."""
@@ -302,7 +270,7 @@ class RedisBroker(Broker):
             for task in tasks:
                 task.cancel()
             self.sequencer.fail_pending()
-            self._cut_off()
+            self._confirmations.cut_off()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._backlog.requeue()
             await self._close(pubsub, client)
@@ -374,15 +342,11 @@ class RedisBroker(Broker):
 
     def _subscription_confirmed(self, message: dict) -> None:
         if message["type"] == "psubscribe":
-            self._broad_confirmed = self._broad
+            if self._broad:
+                self._confirmations.confirmed(None)
         elif message["channel"].startswith(self._channel_prefix):
-            self._confirmed.add(message["channel"])
-        if self._ready_waiters:
-            self._confirmed_now()
+            self._confirmations.confirmed(message["channel"])
 
-    def _echoing(self, event: str) -> bool:
-        """Whether a message on ``event`` PUBLISHed now will come back to this node."""
-        return self._broad_confirmed or self._channel(event) in self._confirmed
 
     def _receive(self, channel: bytes, data: bytes) -> None:
         if data.startswith(self._echo_tag):
@@ -392,9 +356,7 @@ class RedisBroker(Broker):
             return
         if data.startswith(self._tag) or not channel.startswith(self._channel_prefix):
             if channel == self._control:
-                arrived = self._markers.get(data)
-                if arrived is not None and not arrived.done():
-                    arrived.set_result(None)
+                self._confirmations.arrived(data)
             return  # our own message, or the control channel
         cut = data.find(b"\n")
         if cut < 0:
@@ -421,10 +383,10 @@ class RedisBroker(Broker):
                 await pubsub.subscribe(*map(self._channel, add))
             if remove:
                 self._subscribed -= remove
-                self._confirmed.difference_update(map(self._channel, remove))
+                self._confirmations.channels.difference_update(map(self._channel, remove))
                 await pubsub.unsubscribe(*map(self._channel, remove))
             if self._broad and not broad:
-                self._broad = self._broad_confirmed = False
+                self._broad = self._confirmations.broad = False
                 await pubsub.punsubscribe(self._everything)
 
     def _target(self) -> tuple[bool, set[str]]:
@@ -469,16 +431,13 @@ class RedisBroker(Broker):
             await asyncio.sleep(HEARTBEAT)
             await self._members.beat(client, self._describe())
             if self._pubsub_owner is not None:
-                await self._reconcile_presence(client)
+                try:
+                    await reconcile_presence(
+                        client, self.sequencer.retained_key, self._pubsub_owner.presence, self._members
+                    )
+                except Exception as exc:
+                    from redis.exceptions import RedisError
 
-    async def _reconcile_presence(self, client: Any) -> None:
-        """Correct ``$SYS/clients/...`` in Redis from what the live hubs hold."""
-        from ..presence import PREFIX, parse_state
-
-        states = {}
-        async for event, frame in client.hscan_iter(self.sequencer.retained_key, match=f"{PREFIX}*", count=500):
-            state = parse_state(frame)
-            if state is not None:
-                states[event[len(PREFIX):].decode(errors="replace")] = state
-        leader = min([self.node, *self._members.peers]) == self.node
-        self._pubsub_owner.presence.reconcile(states, self._members.peer_names, leader, NODE_TTL + HEARTBEAT)
+                    if isinstance(exc, (RedisError, OSError)):
+                        raise  # the connection is gone: reconnect
+                    log.exception("cannot reconcile presence")

@@ -145,7 +145,7 @@ class Sequencer:
             if isinstance(item, Fetch):
                 if not item.future.done():
                     item.future.set_exception(BrokerError("redis became unreachable"))
-            else:
+            elif not item.seq:  # a seq here means it came back through Redis: delivered
                 self.fallback(item)
         self._retain_done = self._retain_sent
         self._fail_store_waiters("redis is unreachable")
@@ -225,6 +225,7 @@ class Sequencer:
             return  # delivered already (a second subscription, or a lost session)
         from ..pubsub import Message
 
+        message.seq = scripts.stamp_of(frame)[0] or -1  # Redis has it: never a fallback
         self.deliver(Message(message.event, frame))
 
     # -- reads -------------------------------------------------------------------
