@@ -213,6 +213,8 @@ class Sequencer:
             self.epoch = epoch.decode()
             if echo_id is None:
                 deliver(item)
+            elif not echoing(item.event) and echoes.pop(echo_id, None) is not None:
+                deliver(item)  # unsubscribed in Redis meanwhile: it may never come back
             if item.retain:
                 self._retain_done += 1
         if self._store_waiters:
