@@ -118,4 +118,4 @@ async def cluster_answer(read: Any) -> Any:
     try:
         return await read
     except Exception as exc:  # BrokerError, a timeout, or redis-py's
-        raise Refused(503, f"redis unreachable: {exc}".lower() if str(exc) else "redis unreachable") from None
+        raise Refused(503, str(exc).lower() or "redis did not answer in time") from None

@@ -91,13 +91,17 @@ async def test_seq_and_history_are_the_same_on_every_hub(redis_server, hubs):  #
     assert [seq for seq, _ in seen[0]] == [1, 2, 3, 4, 5, 6]
     epoch = seen[0][0][1]
     assert {e for _, e in seen[0]} == {epoch}
+    # Encoded once: the frame relayed to b is byte for byte the one a delivers.
+    await send_json(pubs[0], {"event": "t", "data": {"x": "a/b é"}})
+    raw = [await sub.read_message() for sub in subs]
+    assert raw[0] == raw[1] and json.loads(raw[0])["seq"] == 7
 
     for hub in (a, b):
         history = await get(hub, "/history?event=t&since=2&limit=3")
-        assert history["epoch"] == epoch and history["last_seq"] == 6 and history["complete"] is True
+        assert history["epoch"] == epoch and history["last_seq"] == 7 and history["complete"] is True
         assert [(m["seq"], m["data"]) for m in history["messages"]] == [(3, 2), (4, 3), (5, 4)]
         other = await get(hub, "/history?event=t&since=2&epoch=elsewhere")
-        assert other["complete"] is False and len(other["messages"]) == 6
+        assert other["complete"] is False and len(other["messages"]) == 7
 
 
 @pytest.mark.gen_test(timeout=30)
