@@ -68,7 +68,8 @@ async def test_retained_on_one_hub_reaches_new_subscribers_everywhere_and_surviv
     (c,) = hubs(server, 1)  # the value is in Redis, not in a hub
     sub = await connect(c, "/subscribe", clientName="sub")
     await send_json(sub, {"action": "subscribe", "event": "home/door"})
-    assert (await next_publish(sub))["data"] == "open"
+    door = await next_publish(sub)
+    assert door["data"] == "open" and door["epoch"] == value["epoch"]  # the cluster's epoch, in Redis
 
 
 @pytest.mark.gen_test(timeout=30)
