@@ -84,12 +84,24 @@ async def _catch_up(
     # From here to go_live nothing awaits: no message can slip in between.
     if not pubsub.stands_in(conn, event, stand_in):
         return  # unsubscribed (or the connection closed) meanwhile
+    try:
+        flush(pubsub, conn, request, reply, stand_in, fetched)
+    finally:
+        pubsub.go_live(conn, event, stand_in)  # whatever happened, never leave a stand-in behind
+
+
+def flush(
+    pubsub: PubSub, conn: Any, request: SubscribeRequest, reply: Callable[[bytes], Any] | None,
+    stand_in: StandIn, fetched: Fetched | None,
+) -> None:
+    """Confirm, send the catch-up, then what the stand-in collected that it did not cover."""
+    event = request.event or ""
     fields: dict[str, Any] = {"event": event, "id": request.id}
     if fetched is None:
         messages, floors, recovered, epoch, last = local(pubsub, event, request.since)
     else:
         messages, floors, recovered, epoch, last = from_redis(pubsub, event, request.since, fetched)
-    if not wildcard:
+    if not is_filter(event):
         fields.update(epoch=epoch, seq=last)
         if request.since is not None:
             fields["recovered"] = recovered
@@ -102,7 +114,6 @@ async def _catch_up(
         if epoch_of == epoch and seq <= floors.get(message.event, 0):
             continue  # the catch-up had it
         conn.deliver(message)
-    pubsub.go_live(conn, event, stand_in)
 
 
 def local(

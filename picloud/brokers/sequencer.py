@@ -197,7 +197,10 @@ class Sequencer:
                 if isinstance(result, Exception):
                     item.future.set_exception(BrokerError(f"redis refused a read: {result}".lower()))
                 elif not item.future.done():
-                    item.future.set_result(parse_fetched(result))
+                    try:
+                        item.future.set_result(parse_fetched(result))
+                    except (ValueError, TypeError, AttributeError) as exc:
+                        item.future.set_exception(BrokerError(f"unreadable answer from redis: {exc}".lower()))
                 continue
             if isinstance(result, Exception):
                 if echo_id is not None:
