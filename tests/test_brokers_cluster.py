@@ -130,6 +130,9 @@ async def test_concurrent_publishers_on_two_hubs_are_seen_in_seq_order_everywher
             assert [m["data"][1] for m in messages if m["data"][0] == name] == list(range(200))
         orders.append([tuple(m["data"]) for m in messages])
     assert orders[0] == orders[1]
+    for hub in (a, b):
+        hub.stop()
+        assert "Traceback" not in hub.stderr, hub.stderr
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -164,6 +167,9 @@ async def test_since_on_one_hub_replays_what_another_published_while_it_races(re
             seqs.append(message["seq"])
         assert seqs == list(range(11, 401))  # no gap, no duplicate
     await racing
+    for hub in (a, b):
+        hub.stop()
+        assert "Traceback" not in hub.stderr, hub.stderr
 
 
 @pytest.mark.gen_test(timeout=40)
@@ -199,6 +205,8 @@ async def test_without_redis_delivery_goes_on_and_since_is_not_recovered(redis_s
     await send_json(pub, {"event": "t", "data": 4})
     message = await next_publish(sub)
     assert message["data"] == 4 and message["epoch"] not in (epoch, local["epoch"])
+    a.stop()
+    assert "Traceback" not in a.stderr, a.stderr
 
 
 async def info_until(hub, condition) -> None:
