@@ -206,6 +206,10 @@ def log_request(handler: RequestHandler) -> None:
 def make_pubsub(config: Config, broker: Any = None) -> PubSub:
     """The hub's PubSub with history and retained values as ``config`` says."""
     history = History(config.history_size, config.history_ttl)
+    if broker is not None and not broker.local_only:
+        from .brokers.cluster import ClusterRetained
+
+        return PubSub(broker, history, ClusterRetained(broker))  # type: ignore[arg-type]
     retained = RetainedStore(config.state_dir / FILE_NAME, config.retain_interval)
     return PubSub(broker, history, retained)
 

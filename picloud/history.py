@@ -10,9 +10,9 @@ far, it is told it could not fully recover.
 The stamp is spliced into the publish frame once per message (the payload is
 still encoded once and shared by every subscriber).
 
-A History for the Redis broker implements the same five members (``epoch``,
-``stamp``, ``last_seq``, ``since``, ``query``) with the sequence and the kept
-messages in Redis, so ``seq`` means the same on every hub.
+With the Redis broker the sequence and the kept messages live in Redis, so
+``seq`` means the same on every hub (brokers/sequencer.py, catchup.py); this
+class then only stamps and keeps what the hub delivers while Redis is away.
 """
 
 from __future__ import annotations

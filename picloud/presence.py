@@ -6,14 +6,20 @@ A dashboard subscribes to ``$SYS/clients/+`` and gets every device's state at
 once (MQTT users know this as a last will). Clients cannot publish under
 ``$SYS/``; only this module does.
 
-With several hubs (Redis broker), each hub keeps presence for the
-connections it holds and does not relay it: cluster-wide presence needs the
-retained values in Redis (see retained.py).
+With several hubs (Redis broker) presence is the cluster's: the values are
+retained in Redis, and a name is online while any live hub holds one of its
+connections. A hub announces a change only when no other hub holds the name
+(as their last heartbeats said), and every heartbeat corrects what Redis says:
+each hub re-announces the names it holds if Redis says offline, and one hub
+(the lowest node id) announces offline the names no live hub holds, which is
+how the clients of a hub that died go offline within a few seconds.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .exceptions import ProtocolError
@@ -42,6 +48,7 @@ class Presence:
         self.pubsub = pubsub
         self._open: dict[str, int] = {}  # client name -> open connections
         self._offline: dict[str, None] = {}  # offline names, longest offline first
+        self._joined: dict[str, float] = {}  # client name -> monotonic time it came online here
         self._mark_stale_offline()
 
     def joined(self, client_name: str) -> None:
@@ -49,13 +56,20 @@ class Presence:
         self._open[client_name] = count + 1
         if not count:
             self._offline.pop(client_name, None)
-            self._announce(client_name, True)
+            if self.pubsub.broker.elsewhere(client_name):
+                # Not announced, so nothing of ours can be on its way to
+                # Redis: the next heartbeat may correct at once.
+                self._joined[client_name] = 0.0
+            else:
+                self._joined[client_name] = time.monotonic()
+                self._announce(client_name, True)
 
     def left(self, client_name: str) -> None:
         count = self._open.get(client_name, 0)
         if count <= 1:
             self._open.pop(client_name, None)
-            if count:
+            self._joined.pop(client_name, None)
+            if count and not self.pubsub.broker.elsewhere(client_name):
                 self._announce(client_name, False)
                 self._went_offline(client_name)
         else:
@@ -97,7 +111,35 @@ class Presence:
         message = Message(event, encode_publish(event, data, now))
         message.retain = True
         message.clears = online is None
-        # Not relayed to other hubs: each counts only its own connections, so
-        # one hub's "offline" could contradict another's "online".
-        self.pubsub.accept(message)
-        self.pubsub.deliver(message)
+        broker = self.pubsub.broker
+        if broker.local_only:
+            self.pubsub.accept(message)
+            self.pubsub.deliver(message)
+        else:
+            broker.publish(message)  # stamped, retained and relayed through Redis
+
+    def reconcile(
+        self, states: dict[str, tuple[bool, float]], elsewhere: set[str], leader: bool, grace: float
+    ) -> None:
+        """Correct the cluster's presence values (``states``: name -> (online,
+        since as a unix time)), leaving alone what changed within ``grace`` s."""
+        now = time.monotonic()
+        for name, joined in list(self._joined.items()):
+            if now - joined > grace and not states.get(name, (False, 0.0))[0]:
+                self._announce(name, True)
+        if not leader:
+            return
+        wall = time.time()
+        for name, (online, since) in states.items():
+            if online and wall - since > grace and name not in self._open and name not in elsewhere:
+                self._announce(name, False)
+
+
+def parse_state(frame: bytes) -> tuple[bool, float] | None:
+    """(online, since as a unix time) of a presence frame, None if unreadable."""
+    try:
+        data = loads(frame)["data"]
+        since = datetime.strptime(data["since"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+        return data["online"] is True, since
+    except (KeyError, TypeError, ValueError, ProtocolError):
+        return None

@@ -67,7 +67,11 @@ class PubSub:
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.published_bytes = 0
         self.delivered_bytes = 0
+        # (connection, event) -> the stand-in receiving for it during a catch-up (see catchup.py)
+        self._stand_ins: dict[tuple[Connection, str], Connection] = {}
         self.presence = Presence(self)
+        if not self.broker.local_only:
+            self.broker.bind(self)
 
     # -- connections -------------------------------------------------------
 
@@ -89,9 +93,12 @@ class PubSub:
 
     # -- subscriptions -----------------------------------------------------
 
-    def subscribe(self, conn: Connection, event: str) -> bool:
+    def subscribe(self, conn: Connection, event: str, stand_in: Connection | None = None) -> bool:
         """Subscribe ``conn`` to ``event`` (a name or a wildcard filter); False
-        if it already was. Raises ProtocolError for a malformed filter."""
+        if it already was. Raises ProtocolError for a malformed filter.
+
+        With ``stand_in`` (equal to ``conn`` and hashing like it), messages go
+        to the stand-in until ``go_live``."""
         wildcard = is_filter(event)
         if wildcard:
             validate_filter(event)
@@ -106,6 +113,24 @@ class PubSub:
                 self._filters.add(event, subscribers)
             # A wildcard filter is passed as given: the broker subscribes broadly.
             self.broker.interest(event, True)
+        if stand_in is not None:
+            self._stand_ins[conn, event] = stand_in
+            subscribers[stand_in] = None
+        else:
+            subscribers[conn] = None
+        return True
+
+    def stands_in(self, conn: Connection, event: str, stand_in: Connection) -> bool:
+        return self._stand_ins.get((conn, event)) is stand_in
+
+    def go_live(self, conn: Connection, event: str, stand_in: Connection) -> bool:
+        """Deliver ``event`` to ``conn`` itself from now on; False if ``conn``
+        unsubscribed from it (or subscribed again) since ``stand_in`` took over."""
+        if self._stand_ins.get((conn, event)) is not stand_in:
+            return False
+        del self._stand_ins[conn, event]
+        subscribers = self._subscribers[event]
+        del subscribers[conn]  # removes the stand-in, which equals conn
         subscribers[conn] = None
         return True
 
@@ -129,6 +154,8 @@ class PubSub:
         return len(events)
 
     def _drop_subscriber(self, event: str, conn: Connection) -> None:
+        if self._stand_ins:
+            self._stand_ins.pop((conn, event), None)
         subscribers = self._subscribers[event]
         del subscribers[conn]
         if not subscribers:
@@ -172,11 +199,16 @@ class PubSub:
         """Deliver a prepared message here and relay it to other hubs."""
         # seq is given on acceptance, not in prepare(), so a batch refused
         # half-way leaves no gap in any event's sequence.
-        self.accept(message)
-        self.published += 1
-        self.published_bytes += len(message.payload)
-        self.deliver(message)
-        if not self.broker.local_only:
+        if self.broker.local_only:
+            self.accept(message)
+            self.published += 1
+            self.published_bytes += len(message.payload)
+            self.deliver(message)
+        else:
+            # Redis gives the seq, keeps and retains it; the broker delivers
+            # it here once it has (see brokers/sequencer.py).
+            self.published += 1
+            self.published_bytes += len(message.payload)
             self.broker.publish(message)
 
     def accept(self, message: Message) -> None:

@@ -6,7 +6,7 @@ Both answer JSON built from the messages' already-encoded publish frames
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ujson
 from tornado.web import RequestHandler
@@ -66,8 +66,14 @@ class RetainedHTTP(QueryHandler):
     """``{"retained": [frame, ...]}``: every retained value, those of one
     event, or those a wildcard ``event`` matches."""
 
-    def get(self) -> None:
+    async def get(self) -> None:
         event = self.event_arg(required=False)
+        broker = self.pubsub.broker
+        if not broker.local_only:
+            from .brokers.cluster import answer_retained
+
+            self.finish(await cluster_answer(answer_retained(broker, event)))
+            return
         frames = b",".join(m.payload for m in self.pubsub.retained.items(event))
         self.finish(b'{"retained":[' + frames + b"]}")
 
@@ -76,21 +82,40 @@ class HistoryHTTP(QueryHandler):
     """Kept messages of one event after ``since`` (default 0), oldest first,
     at most ``limit`` (default 100, capped at 1000)."""
 
-    def get(self) -> None:
+    async def get(self) -> None:
         event = self.event_arg(required=True) or ""
         if is_filter(event):
             raise Refused(400, f"history applies to exact event names only, not {event!r}")
         since = self.int_arg("since", 0)
         limit = min(self.int_arg("limit", DEFAULT_LIMIT), MAX_LIMIT)
         history = self.pubsub.history
+        broker = self.pubsub.broker
+        if not broker.local_only:
+            from .brokers.cluster import answer_history
+
+            epoch = self.get_query_argument("epoch", None)
+            head_doc, frames = await cluster_answer(answer_history(broker, event, since, limit, epoch, history.ttl))
+            self.finish(encode_head(head_doc)[:-1] + b',"messages":[' + b",".join(frames) + b"]}")
+            return
         epoch = self.get_query_argument("epoch", None) or history.epoch
         _, complete = history.since(event, since, epoch)
         # Another epoch's seq says nothing about this one: send what is kept.
         messages = history.query(event, since if epoch == history.epoch else 0, limit)
-        head = ujson.dumps(
+        head = encode_head(
             {"event": event, "epoch": history.epoch, "last_seq": history.last_seq(event),
              "complete": complete},
-            ensure_ascii=False, escape_forward_slashes=False,
-        ).encode("utf-8")
+        )
         frames = b",".join(m.payload for m in messages)
         self.finish(head[:-1] + b',"messages":[' + frames + b"]}")
+
+
+def encode_head(head: dict) -> bytes:
+    return ujson.dumps(head, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8")
+
+
+async def cluster_answer(read: Any) -> Any:
+    """Await a read from Redis; 503 while Redis cannot answer."""
+    try:
+        return await read
+    except Exception as exc:  # BrokerError, a timeout, or redis-py's
+        raise Refused(503, str(exc).lower() or "redis did not answer in time") from None

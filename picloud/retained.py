@@ -12,9 +12,9 @@ one write per ``interval`` seconds (default 1) however many values change,
 plus one final write on shutdown. A crash loses at most the last interval's
 changes; an acknowledged retained publish (see ``stored``) is on disk.
 
-The interface a Redis implementation provides: ``get``, ``items``,
-``update``, ``stored`` and ``close`` (there the values live in Redis and
-``stored`` waits for its reply).
+With the Redis broker the values live in Redis instead, and
+brokers/cluster.py's ClusterRetained takes this class's place (``stored``
+waits for Redis's reply).
 """
 
 from __future__ import annotations

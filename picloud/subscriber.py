@@ -45,6 +45,11 @@ def handle_request(
             and not pubsub.is_subscribed(conn, event)  # type: ignore[arg-type]
         ):
             raise ProtocolError(f"too many subscriptions (limit {max_subscriptions})", id=request.id)
+        if not pubsub.broker.local_only:
+            from .catchup import subscribe  # the catch-up is read from Redis
+
+            subscribe(pubsub, conn, request, reply)
+            return
         joined = pubsub.join(conn, event, request.since)
         if reply is not None:
             fields: dict[str, Any] = {"event": event, "id": request.id}

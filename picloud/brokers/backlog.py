@@ -15,22 +15,22 @@ log = logging.getLogger("picloud.broker")
 class Backlog:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.queue: collections.deque[tuple[bytes, bytes]] = collections.deque()
-        self.inflight: list[tuple[bytes, bytes]] = []  # taken, not yet confirmed
+        self.queue: collections.deque[tuple] = collections.deque()
+        self.inflight: list[tuple] = []  # taken, not yet confirmed
         self.dropped = 0
         self._unreported = 0
 
     def __len__(self) -> int:
         return len(self.queue) + len(self.inflight)
 
-    def append(self, item: tuple[bytes, bytes]) -> None:
+    def append(self, item: tuple) -> None:
         queue = self.queue
         if len(queue) >= self.limit:
             queue.popleft()
             self._drop(1)
         queue.append(item)
 
-    def take(self, most: int) -> list[tuple[bytes, bytes]]:
+    def take(self, most: int) -> list[tuple]:
         queue = self.queue
         self.inflight = [queue.popleft() for _ in range(min(len(queue), most))]
         return self.inflight

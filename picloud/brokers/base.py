@@ -31,6 +31,9 @@ class Broker:
         connections), for brokers that show other hubs the whole cluster.
         """
 
+    def bind(self, pubsub: Any) -> None:
+        """Called by the PubSub this broker serves (only when ``local_only`` is false)."""
+
     async def stop(self) -> None:
         """Stop relaying and release connections."""
 
@@ -39,6 +42,10 @@ class Broker:
 
     def interest(self, event: str, wanted: bool) -> None:
         """This hub's first subscriber to ``event`` arrived, or its last one left."""
+
+    def elsewhere(self, client_name: str) -> bool:
+        """Whether another hub holds a connection of ``client_name``."""
+        return False
 
     def cluster_info(self, local: dict[str, Any]) -> dict[str, Any]:
         """``/info`` for the whole cluster, given this hub's part (only called

@@ -64,6 +64,7 @@ class Membership:
         self._nodes_key = f"{prefix}:nodes"
         # node -> (monotonic time read, its part of /info)
         self.peers: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.peer_names: set[str] = set()  # client names connected to live peers
 
     def key(self, node: str) -> str:
         return f"{self.prefix}:node:{node}"
@@ -90,6 +91,9 @@ class Membership:
         if gone:
             await client.srem(self._nodes_key, *gone)
         self.peers = fresh
+        self.peer_names = {
+            conn.get("client_name") for _, info in fresh.values() for conn in info.get("all_connections", ())
+        }
 
     async def leave(self, client: Any) -> None:
         await client.pipeline(transaction=False).delete(self.key(self.node)).srem(

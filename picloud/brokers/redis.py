@@ -10,7 +10,15 @@ Redis patterns are not MQTT-style wildcards, so while a local client has a
 wildcard filter (a ``/``-separated level exactly ``+`` or ``#``), the node
 PSUBSCRIBEs to every event of the prefix instead, and the hub filters locally.
 
-For ``/info`` see membership.py; for the outbox, backlog.py.
+For ``/info`` see membership.py; for the outbox, backlog.py; for seq,
+history and retained values in Redis, sequencer.py and scripts.py.
+
+A subscription's catch-up (retained value, or replay with ``since``) is read
+once Redis confirmed this node's SUBSCRIBE for the event, by a FETCH script
+that also PUBLISHes a marker on the node's control channel: once the marker
+arrives, every message published before the read has arrived too, so the
+subscriber gets no gap and, after dropping what the read already had, no
+duplicate (see catchup.py).
 
 While Redis cannot be reached, local delivery goes on and messages for other
 nodes wait in a bounded outbox. Back online, a node re-subscribes, registers
@@ -31,7 +39,10 @@ from ..exceptions import BrokerError, ConfigError
 from ..pubsub import Message
 from .backlog import Backlog
 from .base import Broker
+from .cluster import reconcile_presence
+from .confirmations import Confirmations
 from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id, redact
+from .sequencer import Fetched, Sequencer
 
 log = logging.getLogger("picloud.broker")
 
@@ -40,6 +51,7 @@ COMMAND_TIMEOUT = 5.0
 MAX_BACKOFF = 2.0
 PEER_GRACE = NODE_TTL + MAX_BACKOFF  # longest wait for known nodes to re-subscribe
 BATCH = 256  # messages per pipelined round trip
+CATCH_UP_TIMEOUT = 5.0
 
 
 def is_filter(event: str) -> bool:
@@ -86,6 +98,12 @@ class RedisBroker(Broker):
         self._control = f"{prefix}:ctl:{self.node}".encode()
         self._tag = self.node.encode() + b"\n"
         self._backlog = Backlog(outbox)
+        self.sequencer = Sequencer(prefix, self._tag, self._channel_prefix, self._control, self._backlog)
+        self.sequencer.wake = self._wake_writer
+        self._echo_tag = self.node.encode() + b" "  # + id + newline: see Sequencer
+        self._confirmations = Confirmations(self._channel)
+        self.sequencer.echoing = self._confirmations.covers
+        self._pubsub_owner: Any = None
         self._members = Membership(prefix, self.node)
         self._wake = asyncio.Event()
         self._resync = asyncio.Event()
@@ -105,7 +123,7 @@ class RedisBroker(Broker):
     async def start(
         self, deliver: Callable[[Message], object], describe: Callable[[], dict[str, Any]] | None = None
     ) -> None:
-        self._deliver = deliver
+        self._deliver = self.sequencer.deliver = deliver
         if describe is not None:
             self._describe = describe
         log.info("relaying through %s as node %s (prefix %r)", self.safe_url, self.node, self.prefix)
@@ -115,7 +133,8 @@ class RedisBroker(Broker):
 
     async def stop(self) -> None:
         deadline = time.monotonic() + 1.0
-        while self._connected and self._backlog and time.monotonic() < deadline:
+        sequencer = self.sequencer
+        while self._connected and (self._backlog or sequencer.queue) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)  # let the writer relay what it has
         if self._supervisor is not None:
             self._supervisor.cancel()
@@ -132,15 +151,54 @@ class RedisBroker(Broker):
             finally:
                 await self._close(client)
         self._connected = False
+        self.sequencer.fail_pending()  # whatever is left is delivered here at least
 
     @property
     def dropped(self) -> int:
         """Messages for other hubs dropped because the outbox was full."""
         return self._backlog.dropped
 
+    def bind(self, pubsub: Any) -> None:
+        self._pubsub_owner = pubsub
+        self.sequencer.history = pubsub.history
+        self._deliver = self.sequencer.deliver = pubsub.deliver
+
     def publish(self, message: Message) -> None:
-        self._backlog.append((self._channel_prefix + message.event.encode(), self._tag + message.payload))
+        self.sequencer.publish(message)
+
+    def _wake_writer(self) -> None:
         self._wake.set()
+
+    def stored(self) -> asyncio.Future[None]:
+        return self.sequencer.stored()
+
+    async def fetch(self, event: str, history: bool, retained: int) -> Fetched:
+        """Read what Redis keeps about ``event`` (see Sequencer.fetch)."""
+        return await asyncio.wait_for(self.sequencer.fetch(event, history, retained), COMMAND_TIMEOUT)
+
+    async def catch_up(self, event: str, history: bool, retained: int) -> Fetched:
+        """As fetch, once this node receives ``event`` from Redis, and
+        returning only after every message published before the read arrived."""
+
+        confirmations = self._confirmations
+        if not self._connected:
+            raise BrokerError("redis is unreachable")
+
+        async def run() -> Fetched:
+            await confirmations.ready(event)
+            marker, arrived = confirmations.marker()
+            try:
+                fetched = await self.sequencer.fetch(event, history, retained, marker)
+                await arrived
+            finally:
+                confirmations.forget(marker)
+            return fetched
+
+        return await asyncio.wait_for(run(), CATCH_UP_TIMEOUT)
+
+    def elsewhere(self, client_name: str) -> bool:
+        """Whether another live hub holds a connection of ``client_name``."""
+        return client_name in self._members.peer_names
 
     def interest(self, event: str, wanted: bool) -> None:
         if wanted:
@@ -183,15 +241,18 @@ class RedisBroker(Broker):
         tasks: list[asyncio.Task] = []
         try:
             await client.ping()
+            await self.sequencer.load(client)
             broad, wanted = self._target()
             await pubsub.subscribe(self._control, *map(self._channel, wanted))
             if broad:
                 await pubsub.psubscribe(self._everything)
-            await self._confirm(pubsub, 1 + len(wanted) + broad)
             self._subscribed, self._broad = wanted, broad
+            await self._confirm(pubsub, 1 + len(wanted) + broad)
             known = set(self._members.peers)
             await self._members.beat(client, self._describe())  # peers relay backlogs once they see it
             self._up()
+            if not self._backlog:
+                self.sequencer.active = True
             if not first.done():
                 first.set_result(None)
             self._resync.set()
@@ -208,6 +269,8 @@ class RedisBroker(Broker):
         finally:
             for task in tasks:
                 task.cancel()
+            self.sequencer.fail_pending()
+            self._confirmations.cut_off()
             await asyncio.gather(*tasks, return_exceptions=True)
             self._backlog.requeue()
             await self._close(pubsub, client)
@@ -262,6 +325,7 @@ class RedisBroker(Broker):
                 raise BrokerError("redis did not confirm the subscriptions")
             if message["type"] in ("subscribe", "psubscribe"):
                 count -= 1
+                self._subscription_confirmed(message)
             elif message["type"] in ("message", "pmessage"):
                 self._receive(message["channel"], message["data"])
 
@@ -269,11 +333,30 @@ class RedisBroker(Broker):
         receive = self._receive
         while True:
             message = await pubsub.get_message(timeout=None)
-            if message is not None and message["type"] in ("message", "pmessage"):
+            if message is None:
+                continue
+            if message["type"] in ("message", "pmessage"):
                 receive(message["channel"], message["data"])
+            elif message["type"] in ("subscribe", "psubscribe"):
+                self._subscription_confirmed(message)
+
+    def _subscription_confirmed(self, message: dict) -> None:
+        if message["type"] == "psubscribe":
+            if self._broad:
+                self._confirmations.confirmed(None)
+        elif message["channel"].startswith(self._channel_prefix):
+            self._confirmations.confirmed(message["channel"])
+
 
     def _receive(self, channel: bytes, data: bytes) -> None:
+        if data.startswith(self._echo_tag):
+            cut = data.find(b"\n")
+            if cut > 0 and channel.startswith(self._channel_prefix):
+                self.sequencer.echo(data[len(self._echo_tag):cut], data[cut + 1:])
+            return
         if data.startswith(self._tag) or not channel.startswith(self._channel_prefix):
+            if channel == self._control:
+                self._confirmations.arrived(data)
             return  # our own message, or the control channel
         cut = data.find(b"\n")
         if cut < 0:
@@ -300,9 +383,10 @@ class RedisBroker(Broker):
                 await pubsub.subscribe(*map(self._channel, add))
             if remove:
                 self._subscribed -= remove
+                self._confirmations.channels.difference_update(map(self._channel, remove))
                 await pubsub.unsubscribe(*map(self._channel, remove))
             if self._broad and not broad:
-                self._broad = False
+                self._broad = self._confirmations.broad = False
                 await pubsub.punsubscribe(self._everything)
 
     def _target(self) -> tuple[bool, set[str]]:
@@ -313,25 +397,47 @@ class RedisBroker(Broker):
 
     async def _write(self, client: Any, known: set[str]) -> None:
         backlog = self._backlog
+        sequencer = self.sequencer
         if backlog and known:
             await self._members.await_peers(client, known, PEER_GRACE)
         while True:
-            if not backlog.queue:
-                backlog.report()
-                self._wake.clear()
-                await self._wake.wait()
+            if backlog.queue:  # relayed first: published before anything queued for stamping
+                await self._relay(client, backlog.take(BATCH))
+                backlog.confirm()
                 continue
-            batch = backlog.take(BATCH)
-            if len(batch) == 1:
-                await client.publish(*batch[0])
-            else:
-                pipe = client.pipeline(transaction=False)
-                for channel, data in batch:
-                    pipe.publish(channel, data)
-                await pipe.execute()
-            backlog.confirm()
+            backlog.report()
+            sequencer.active = True  # from now on Redis stamps
+            if sequencer.queue:
+                await sequencer.run_batch(client)
+                continue
+            self._wake.clear()
+            await self._wake.wait()
+
+    async def _relay(self, client: Any, batch: list) -> None:
+        """PUBLISH messages delivered here while Redis was away (and retain them)."""
+        pipe = client.pipeline(transaction=False)
+        for channel, data, retain in batch:
+            pipe.publish(channel, data)
+            if retain is not None:
+                event, frame = retain
+                if frame is None:
+                    pipe.hdel(self.sequencer.retained_key, event)
+                else:
+                    pipe.hset(self.sequencer.retained_key, event, frame)
+        await pipe.execute()
 
     async def _heartbeat(self, client: Any) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT)
             await self._members.beat(client, self._describe())
+            if self._pubsub_owner is not None:
+                try:
+                    await reconcile_presence(
+                        client, self.sequencer.retained_key, self._pubsub_owner.presence, self._members
+                    )
+                except Exception as exc:
+                    from redis.exceptions import RedisError
+
+                    if isinstance(exc, (RedisError, OSError)):
+                        raise  # the connection is gone: reconnect
+                    log.exception("cannot reconcile presence")
