@@ -56,6 +56,7 @@ class FastPublish(HTTPMessageDelegate):
         self.fallback: HTTPMessageDelegate | None = fallback
         self.chunks: list[bytes] = []
         self.status = 201
+        self.waiting: asyncio.Future[None] | None = None  # the retained store's write
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Any:
         if self._plain(start_line, headers):
@@ -107,7 +108,7 @@ class FastPublish(HTTPMessageDelegate):
             return
         for sent, _ in published:
             if sent.retain:
-                asyncio.ensure_future(self._answer_when_stored())
+                self.waiting = asyncio.ensure_future(self._answer_when_stored())
                 return
         self._answer(201, "Created", b"")
 
