@@ -287,7 +287,8 @@ class InfoSocket(HubSocket):
 @tornado.web.stream_request_body
 class PublishHTTP(AccessMixin, RequestHandler):
     """``POST /publish``. The body is streamed so that an oversized one gets a
-    413 with a JSON error instead of Tornado's bare 400."""
+    413 with a JSON error instead of Tornado's bare 400. Plain publishes
+    are answered by fastpublish.FastPublish instead: keep the two alike."""
 
     action = "publish"
     SUPPORTED_METHODS = ("POST", "OPTIONS")
