@@ -108,6 +108,9 @@ class QueuedSocket:
         self.outbox = outbox
         self._queue = []
         self._stream = stream
+        # Frames are already coalesced once per loop iteration; Nagle would
+        # only hold the next write back until the peer's (delayed) ACK.
+        stream.set_nodelay(True)
         # TLS must go through SSLIOStream; plain sockets can be written directly.
         self._socket = None if isinstance(stream, SSLIOStream) else stream.socket
 

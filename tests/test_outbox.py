@@ -219,3 +219,11 @@ async def test_drop_policy_keeps_the_slow_subscriber_and_counts(tmp_path):
         assert app.pubsub.connection_count == 3  # still connected
         for sock in sockets:
             sock.close()
+
+
+@pytest.mark.gen_test
+async def test_websockets_are_written_without_nagle(ws, app):
+    sub = await ws("/subscribe", clientName="s")
+    await subscribed(sub, "t")
+    (handler,) = app.sockets
+    assert handler._stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
