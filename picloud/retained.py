@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import ujson
 
+from .exceptions import ConfigError
 from .protocol import dumps
 from .topics import is_filter, matches
 
@@ -214,6 +215,9 @@ class RetainedStore:
                 self._values[event] = message
         except FileNotFoundError:
             return
+        except (NotADirectoryError, PermissionError, IsADirectoryError) as exc:
+            # The state directory itself is wrong: nothing to move aside.
+            raise ConfigError(f"cannot read retained values from {str(path)!r}: {exc.strerror.lower()}") from None
         except (ValueError, TypeError, KeyError, OSError) as exc:
             # Cannot happen through our own writes; keep the file for a human.
             aside = path.with_name(path.name + ".unreadable")

@@ -158,3 +158,16 @@ def test_tls_from_seed_environment_serves_https_and_wss(hub_process, tls_files):
     status, message = asyncio.run(scenario())
     assert status == 201
     assert message["data"] == "over tls"
+
+
+def test_state_dir_under_a_file_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = subprocess.run(
+        [sys.executable, "-m", "picloud", "serve", "--port", "0", "--api-key", "k",
+         "--state-dir", str(blocker / "state")],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot read retained values from")
+    assert "Traceback" not in result.stderr
