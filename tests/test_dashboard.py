@@ -135,6 +135,7 @@ def test_retained_values_and_devices(page: Page, hub, clients: ClientLoop, tmp_p
     expect(device).not_to_contain_text("online")
     # The page's own presence is kept apart: its row says online throughout.
     expect(own).to_contain_text("online")
+    page.screenshot(path=str(tmp_path / "offline.png"), full_page=True)
 
 
 def test_retain_from_the_publish_form(page: Page, hub) -> None:
@@ -167,6 +168,8 @@ def test_unreachable_hub_is_shown_and_reconnected(page: Page, hub, hub_process) 
     hub_process("--api-key", KEY, "--info-interval", "0.2", "--port", str(hub.port))
     expect(page.locator("#status")).to_have_text("live", timeout=15_000)
     expect(page.locator("#main")).not_to_have_class("stale")
+    # Presence comes again from the new hub: the page is back online in it.
+    expect(page.locator("#devices tbody tr.own")).to_contain_text("online", timeout=15_000)
 
 
 def test_hub_without_auth_needs_no_key(page: Page, hub_process) -> None:
