@@ -190,7 +190,8 @@ def log_request(handler: RequestHandler) -> None:
     """Access log without the query string, which may carry ``apiKey``."""
     status = handler.get_status()
     if status < 400:
-        log_method = access_log.info
+        # Pages poll some routes every few seconds: not worth a line each.
+        log_method = access_log.debug if getattr(handler, "polled", False) else access_log.info
     elif status < 500:
         log_method = access_log.warning
     else:
