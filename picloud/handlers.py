@@ -112,6 +112,12 @@ def encode_error_body(message: str) -> bytes:
     return ujson.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
 
 
+def protocol_error_body(exc: ProtocolError) -> bytes:
+    """The 400 answer to a bad ``POST /publish`` body."""
+    extra = {} if exc.index is None else {"index": exc.index}
+    return ujson.dumps({"error": str(exc), **extra}, ensure_ascii=False).encode("utf-8")
+
+
 def _query_arg(request: Any, name: str) -> str | None:
     values = request.query_arguments.get(name)
     if not values:
@@ -281,7 +287,8 @@ class InfoSocket(HubSocket):
 @tornado.web.stream_request_body
 class PublishHTTP(AccessMixin, RequestHandler):
     """``POST /publish``. The body is streamed so that an oversized one gets a
-    413 with a JSON error instead of Tornado's bare 400."""
+    413 with a JSON error instead of Tornado's bare 400. Plain publishes
+    are answered by fastpublish.FastPublish instead: keep the two alike."""
 
     action = "publish"
     SUPPORTED_METHODS = ("POST", "OPTIONS")
@@ -332,11 +339,9 @@ class PublishHTTP(AccessMixin, RequestHandler):
             published = self.application.publish_frames(b"".join(self._chunks))
         except ProtocolError as exc:
             self.application.errors["protocol"] += 1
-            extra = {} if exc.index is None else {"index": exc.index}
             self.set_status(400)
             self.set_header("Content-Type", "application/json; charset=UTF-8")
-            body = {"error": str(exc), **extra}
-            self.finish(ujson.dumps(body, ensure_ascii=False).encode("utf-8"))
+            self.finish(protocol_error_body(exc))
             return
         if any(sent.retain for sent, _ in published):
             try:
