@@ -206,7 +206,8 @@ def log_request(handler: RequestHandler) -> None:
     if status < 400:
         if not access_log.isEnabledFor(logging.INFO):
             return  # the common case, and the formatting below is not free
-        log_method = access_log.info
+        # Pages poll some routes every few seconds: not worth a line each.
+        log_method = access_log.debug if getattr(handler, "polled", False) else access_log.info
     elif status < 500:
         log_method = access_log.warning
     else:

@@ -66,6 +66,8 @@ class RetainedHTTP(QueryHandler):
     """``{"retained": [frame, ...]}``: every retained value, those of one
     event, or those a wildcard ``event`` matches."""
 
+    polled = True  # every 3 s by each open dashboard: logged at debug level
+
     async def get(self) -> None:
         event = self.event_arg(required=False)
         broker = self.pubsub.broker

@@ -67,6 +67,7 @@ class StatsHandler(AccessMixin, RequestHandler):
     """
 
     needs_client_name = False
+    polled = True  # every 2 s by each open dashboard: logged at debug level
 
     def prepare(self) -> None:
         self.check_access()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.error
 import urllib.request
@@ -96,6 +97,60 @@ def test_live_connections_tail_publish_and_chart(
     expect(page.locator("#login")).to_be_hidden()
 
 
+def test_retained_values_and_devices(page: Page, hub, clients: ClientLoop, tmp_path: Path) -> None:
+    log_in(page, hub.url + "/")
+    expect(page.locator("#status")).to_have_text("live")
+    expect(page.locator("#no-retained")).to_be_visible()
+    own = page.locator("#devices tbody tr.own")
+    expect(own).to_contain_text("online")
+    # The page's own subscription to presence is not listed as anyone's.
+    expect(page.locator("#no-subscriptions")).to_be_visible()
+
+    sensor = clients.connect(f"{hub.ws_url}/publish?clientName=porch-sensor", KEY)
+    device = page.locator("#devices tbody tr", has_text="porch-sensor")
+    expect(device).to_contain_text("online")
+    clients.send_json(sensor, {"action": "publish", "event": "porch/temp", "data": {"celsius": 4.5},
+                               "retain": True, "id": 1})
+    assert clients.read_json(sensor) == {"action": "ack", "id": 1}
+    value = page.locator("#retained tbody tr", has_text="porch/temp")
+    # A wildcard watch gets it too (as a retained value if it started later).
+    page.fill("#watch-event", "porch/+")
+    page.click("#watch-form button")
+    expect(page.locator("#tail tbody tr").first).to_contain_text("porch/temp")
+    expect(value).to_contain_text('{"celsius":4.5}')
+    expect(value).to_contain_text(re.compile(r"\d+ s ago"))
+    expect(page.locator("#no-retained")).to_be_hidden()
+    shot = tmp_path / "retained.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+    clients.send_json(sensor, {"action": "publish", "event": "porch/temp", "data": None,
+                               "retain": True, "id": 2})
+    assert clients.read_json(sensor) == {"action": "ack", "id": 2}
+    expect(value).to_have_count(0)
+    expect(page.locator("#no-retained")).to_be_visible()
+
+    clients.loop.call_soon_threadsafe(sensor.close)
+    expect(device).to_contain_text("offline")
+    expect(device).not_to_contain_text("online")
+    # The page's own presence is kept apart: its row says online throughout.
+    expect(own).to_contain_text("online")
+    page.screenshot(path=str(tmp_path / "offline.png"), full_page=True)
+
+
+def test_retain_from_the_publish_form(page: Page, hub) -> None:
+    log_in(page, hub.url + "/")
+    expect(page.locator("#status")).to_have_text("live")
+    page.fill("#pub-event", "porch/light")
+    page.fill("#pub-data", "on")
+    page.check("#pub-retain")
+    page.click("#publish-form button")
+    expect(page.locator("#retained tbody tr", has_text="porch/light")).to_contain_text('"on"')
+    request = urllib.request.Request(hub.url + "/retained?event=porch/light", headers={"X-API-Key": KEY})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.load(response)["retained"][0]["data"] == "on"
+
+
 def test_wrong_key_is_refused(page: Page, hub) -> None:
     log_in(page, hub.url + "/dashboard", key="not-the-key")
     expect(page.locator("#login-error")).to_contain_text("Wrong key")
@@ -113,6 +168,8 @@ def test_unreachable_hub_is_shown_and_reconnected(page: Page, hub, hub_process) 
     hub_process("--api-key", KEY, "--info-interval", "0.2", "--port", str(hub.port))
     expect(page.locator("#status")).to_have_text("live", timeout=15_000)
     expect(page.locator("#main")).not_to_have_class("stale")
+    # Presence comes again from the new hub: the page is back online in it.
+    expect(page.locator("#devices tbody tr.own")).to_contain_text("online", timeout=15_000)
 
 
 def test_hub_without_auth_needs_no_key(page: Page, hub_process) -> None:

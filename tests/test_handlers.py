@@ -369,6 +369,16 @@ async def test_access_log_never_contains_the_query_key(http_client, base_url, ca
 
 
 @pytest.mark.gen_test
+async def test_dashboard_polls_are_logged_at_debug_level(http_client, base_url, caplog):
+    caplog.set_level("DEBUG", logger="picloud.access")
+    for path in ("/stats", "/retained"):
+        await http_client.fetch(f"{base_url}{path}", headers={"X-API-Key": KEY})
+    await http_client.fetch(f"{base_url}/stats", raise_error=False)
+    levels = [(r.levelname, r.getMessage().split()[2]) for r in caplog.records if r.name == "picloud.access"]
+    assert levels == [("DEBUG", "/stats"), ("DEBUG", "/retained"), ("WARNING", "/stats")]
+
+
+@pytest.mark.gen_test
 @pytest.mark.parametrize("key", ["", KEY + " ", KEY.upper()])
 async def test_query_keys_are_compared_exactly(ws, key):
     error = await refused(ws, "/subscribe", key=None, apiKey=key, clientName="x")

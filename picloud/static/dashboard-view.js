@@ -1,7 +1,7 @@
 /*
- * How the dashboard draws what the hub says: the chart, the connection and
- * subscription tables and the tail. No state and no network here;
- * dashboard.js decides what to show and when.
+ * How the dashboard draws what the hub says: the chart, the device,
+ * connection, subscription and retained-value tables and the tail. No state
+ * and no network here; dashboard.js decides what to show and when.
  */
 (function (root) {
     "use strict";
@@ -123,5 +123,52 @@
         $("no-messages").hidden = true;
     }
 
-    root.PiCloudView = {drawChart: drawChart, renderInfo: renderInfo, addTailRow: addTailRow};
+    // frames: the hub's retained publish frames (GET retained), any order.
+    function renderRetained(frames) {
+        var body = $("retained").tBodies[0];
+        body.textContent = "";
+        frames.slice().sort(function (a, b) {
+            return a.event < b.event ? -1 : a.event > b.event ? 1 : 0;
+        }).forEach(function (frame) {
+            var row = body.insertRow();
+            row.dataset.event = frame.event;
+            cell(row, frame.event);
+            cell(row, JSON.stringify(frame.data), "data");
+            cell(row, since(frame.created_at), "when").title = new Date(frame.created_at).toLocaleString();
+        });
+        $("no-retained").hidden = frames.length > 0;
+        $("retained").hidden = frames.length === 0;
+    }
+
+    // devices: client name -> {online, since}, from the hub's presence events.
+    function renderDevices(devices, ownName) {
+        var names = Object.keys(devices).sort(function (a, b) {
+            var byState = Number(devices[b].online) - Number(devices[a].online);
+            return byState || (a < b ? -1 : a > b ? 1 : 0);
+        });
+        var body = $("devices").tBodies[0];
+        body.textContent = "";
+        names.forEach(function (name) {
+            var device = devices[name];
+            var row = body.insertRow();
+            row.dataset.client = name;
+            if (name === ownName) {
+                row.className = "own";
+            }
+            cell(row, name);
+            var state = cell(row, "");
+            var badge = document.createElement("span");
+            badge.className = "state " + (device.online ? "online" : "offline");
+            badge.textContent = device.online ? "online" : "offline";
+            state.appendChild(badge);
+            cell(row, since(device.since), "when").title = new Date(device.since).toLocaleString();
+        });
+        $("no-devices").hidden = names.length > 0;
+        $("devices").hidden = names.length === 0;
+    }
+
+    root.PiCloudView = {
+        drawChart: drawChart, renderInfo: renderInfo, addTailRow: addTailRow,
+        renderRetained: renderRetained, renderDevices: renderDevices
+    };
 }(this));

@@ -5,7 +5,13 @@
  *   401 that refuses a websocket) and gives the publish counter that the
  *   messages-per-second chart is drawn from, polled every 2 s;
  * - the /info websocket: connections and subscriptions, pushed by the hub;
- * - picloud.js on /subscribe (protocol=2): the tail of watched events;
+ * - picloud.js on /subscribe (protocol=2): the tail of watched events, and
+ *   presence ($SYS/clients/+, retained by the hub) for the devices table;
+ * - GET retained?event=# (every retained value outside $SYS/): fetched at
+ *   login and reconnect, then every 3 s while the tab is visible. Polled
+ *   rather than subscribed to "#": a subscription would bring the page every
+ *   message of every event (most not retained, and a live frame does not
+ *   say whether it was), while the poll costs one small answer per tick;
  * - POST publish: the test message form, whose answer says what went wrong.
  * dashboard-view.js draws; this file holds the state and the connections.
  * The key lives in sessionStorage, never in this page's URL.
@@ -18,10 +24,18 @@
     var POLL_MS = 2000;
     var CHART_SAMPLES = 150;  // 5 minutes of 2 s samples
     var TAIL_ROWS = 200;
+    var RETAINED_MS = 3000;
+    var PRESENCE = "$SYS/clients/";
+    // Names earlier loads of this page gave themselves (see clientName).
+    var PAST_DASHBOARD = /^dashboard-[0-9a-f]{4}$/;
+    var NAME_ITEM = "picloud.clientName";
 
     var base = new URL(".", location.href);
     var wsBase = base.href.replace(/^http/, "ws").replace(/\/+$/, "");
-    var clientName = "dashboard-" + Math.random().toString(16).slice(2, 6);
+    // Kept for the tab, so a reload is the same device, not a new one.
+    var clientName = sessionStorage.getItem(NAME_ITEM) ||
+        "dashboard-" + (0x10000 + Math.floor(Math.random() * 0x10000)).toString(16).slice(1);
+    sessionStorage.setItem(NAME_ITEM, clientName);
 
     var key = null;
     var info = null;          // the /info websocket
@@ -32,6 +46,9 @@
     var lastStats = null;
     var rates = [];
     var watched = [];
+    var tailCallbacks = {};   // watched event -> its callback on tailClient
+    var devices = {};         // client name -> {online, since}
+    var retainedTimer = null;
     var generation = 0;       // bumped on logout, so late callbacks of an old session do nothing
 
     function $(id) { return document.getElementById(id); }
@@ -93,8 +110,9 @@
                 showMain();
                 lastStats = {stats: answer.stats, at: Date.now()};
                 openInfo(mine);
-                openTail();
+                openTail(mine);
                 schedulePoll(mine);
+                pollRetained(mine);
             }
         });
     }
@@ -103,6 +121,7 @@
         generation += 1;
         clearTimeout(retryTimer);
         clearTimeout(pollTimer);
+        clearTimeout(retainedTimer);
         if (info !== null) {
             var old = info;
             info = null;
@@ -114,6 +133,7 @@
         }
         lastStats = null;
         rates = [];
+        devices = {};
     }
 
     // Backoff 1, 2, 4... 30 s, with the countdown shown.
@@ -147,7 +167,7 @@
         };
         ws.onmessage = function (event) {
             if (info === ws) {
-                PiCloudView.renderInfo(JSON.parse(event.data), clientName);
+                PiCloudView.renderInfo(withoutOwnPresence(JSON.parse(event.data)), clientName);
             }
         };
         ws.onclose = function () {
@@ -158,8 +178,27 @@
             $("main").classList.add("stale");
             // Check the key again first: the hub may have come back with another.
             clearTimeout(pollTimer);
+            clearTimeout(retainedTimer);
             unreachable(function () { reconnect(mine); });
         };
+    }
+
+    // The page's own presence subscription is how it works, not something
+    // a person subscribed to: left out unless they watch that event too.
+    function withoutOwnPresence(snapshot) {
+        var filter = PRESENCE + "+";
+        if (watched.indexOf(filter) >= 0) {
+            return snapshot;
+        }
+        snapshot.subscriptions = (snapshot.subscriptions || []).map(function (s) {
+            if (s.name !== filter) {
+                return s;
+            }
+            return Object.assign({}, s, {
+                connections: s.connections.filter(function (c) { return c.client_name !== clientName; })
+            });
+        }).filter(function (s) { return s.connections.length > 0; });
+        return snapshot;
     }
 
     function reconnect(mine) {
@@ -178,6 +217,7 @@
                 lastStats = {stats: answer.stats, at: Date.now()};
                 openInfo(mine);
                 schedulePoll(mine);
+                pollRetained(mine);
             }
         });
     }
@@ -212,17 +252,79 @@
         }, POLL_MS);
     }
 
+    // -- retained values -------------------------------------------------------
+
+    function pollRetained(mine) {
+        clearTimeout(retainedTimer);
+        fetch(new URL("retained?event=%23", base), {headers: {"X-API-Key": key}, cache: "no-store"})
+            .then(function (response) {
+                // Anything else (a lost hub, Redis away): keep what is shown.
+                return response.ok ? response.json() : null;
+            })
+            .catch(function () { return null; })
+            .then(function (answer) {
+                if (mine !== generation) {
+                    return;
+                }
+                if (answer !== null) {
+                    PiCloudView.renderRetained(answer.retained);
+                }
+                PiCloudView.renderDevices(devices, clientName);  // moves the "since" on
+                // While the hub is away, its reconnect polls again.
+                if (document.visibilityState === "visible" && info !== null) {
+                    clearTimeout(retainedTimer);
+                    retainedTimer = setTimeout(function () { pollRetained(mine); }, RETAINED_MS);
+                }
+            });
+    }
+
+    document.addEventListener("visibilitychange", function () {
+        clearTimeout(retainedTimer);
+        if (document.visibilityState === "visible" && lastStats !== null) {
+            pollRetained(generation);
+        }
+    });
+
+    // -- devices (presence) ------------------------------------------------------
+
+    function onPresence(mine, message) {
+        if (mine !== generation) {
+            return;
+        }
+        var name = message.event.slice(PRESENCE.length);
+        var data = message.data;
+        if (data === null || typeof data !== "object") {
+            delete devices[name];  // the hub forgot the name
+        } else if (!data.online && name !== clientName && PAST_DASHBOARD.test(name)) {
+            // Every tab of this page is a client of its own: closed ones are clutter.
+            delete devices[name];
+        } else {
+            devices[name] = {online: data.online === true, since: data.since};
+        }
+        PiCloudView.renderDevices(devices, clientName);
+    }
+
     // -- tail of watched events ----------------------------------------------
 
-    function openTail() {
+    function openTail(mine) {
+        tailCallbacks = {};
         tailClient = new PiCloudSocketClient(wsBase, key, clientName);
+        tailClient.onstate = function (socket, state) {
+            // After a reconnect the hub sends every presence value again.
+            if (socket === "subscribe" && state === "open" && mine === generation) {
+                devices = {};
+            }
+        };
+        tailClient.subscribe(PRESENCE + "+", function (message) { onPresence(mine, message); });
         watched.forEach(subscribeTail);
     }
 
     function subscribeTail(event) {
-        tailClient.subscribe(event, function (message) {
+        var callback = function (message) {
             PiCloudView.addTailRow(message, TAIL_ROWS);
-        });
+        };
+        tailCallbacks[event] = callback;
+        tailClient.subscribe(event, callback);
     }
 
     function renderWatched() {
@@ -239,7 +341,9 @@
                 watched = watched.filter(function (e) { return e !== event; });
                 sessionStorage.setItem(WATCH_ITEM, JSON.stringify(watched));
                 if (tailClient !== null) {
-                    tailClient.unsubscribe(event);
+                    // Only the tail's callback: the devices table may share the event.
+                    tailClient.unsubscribe(event, tailCallbacks[event]);
+                    delete tailCallbacks[event];
                 }
                 renderWatched();
             });
@@ -290,7 +394,12 @@
                 return;
             }
         }
-        var body = JSON.stringify({event: $("pub-event").value, data: data});
+        var message = {event: $("pub-event").value, data: data};
+        var retain = $("pub-retain").checked;
+        if (retain) {
+            message.retain = true;
+        }
+        var body = JSON.stringify(message);
         result.className = "";
         result.textContent = "publishing…";
         fetch(new URL("publish", base), {
@@ -300,6 +409,9 @@
         }).then(function (response) {
             if (response.status === 201) {
                 result.textContent = "published at " + new Date().toLocaleTimeString();
+                if (retain) {
+                    pollRetained(generation);
+                }
                 return;
             }
             return response.json().then(function (answer) {

@@ -21,6 +21,8 @@
  *   the last of each event and re-subscribes with
  *   {"since": {"seq": S, "epoch": E}}, so the hub can replay what was missed.
  *   A hub without history sends neither, and then no "since" is sent.
+ * - Wildcard subscriptions ("home/+", "home/#"): their callbacks get every
+ *   message they match.
  * - PiCloudClient.connect(...) is a promise-based variant (see below).
  *
  * The publish socket is opened on the first pubReady() or publish() call,
@@ -33,6 +35,29 @@
 
     function wsBase(url) {
         return url.replace(/^http(s?):/, "ws$1:").replace(/\/+$/, "");
+    }
+
+    // Does the wildcard filter match the event name? "+" is one level, a
+    // final "#" any number (none included); neither matches a first level
+    // starting with "$" (the hub's rules, README "Wildcards").
+    function topicMatches(filter, event) {
+        var f = filter.split("/");
+        if (f.indexOf("+") < 0 && f.indexOf("#") < 0) {
+            return false;
+        }
+        var e = event.split("/");
+        if ((f[0] === "+" || f[0] === "#") && e[0].charAt(0) === "$") {
+            return false;
+        }
+        for (var i = 0; i < f.length; i++) {
+            if (f[i] === "#") {
+                return i === f.length - 1;
+            }
+            if (i >= e.length || (f[i] !== "+" && f[i] !== e[i])) {
+                return false;
+            }
+        }
+        return f.length === e.length;
     }
 
     // One websocket that comes back after every close until stop() is called.
@@ -236,8 +261,16 @@
         if (message.seq !== undefined) {
             this._positions[message.event] = {seq: message.seq, epoch: message.epoch};
         }
-        var callbacks = this._subscriptions[message.event] || [];
-        callbacks.slice().forEach(function (cb) { cb(message); });
+        // The hub delivers a message once per connection however many of its
+        // subscriptions match, so every matching subscription's callbacks run.
+        var subscriptions = this._subscriptions;
+        var callbacks = [];
+        Object.keys(subscriptions).forEach(function (e) {
+            if (e === message.event || topicMatches(e, message.event)) {
+                callbacks = callbacks.concat(subscriptions[e]);
+            }
+        });
+        callbacks.forEach(function (cb) { cb(message); });
     };
 
     PiCloudSocketClient.prototype._sendSubscribe = function (event) {
