@@ -25,6 +25,9 @@ MAX_LIMIT = 1000
 
 class QueryHandler(AccessMixin, RequestHandler):
     needs_client_name = False
+    # Reading what was published is what a subscriber may do (issue: "key
+    # with subscribe rights"), so a read-only dashboard key works here.
+    action = "subscribe"
 
     def prepare(self) -> None:
         self.check_access()

@@ -102,6 +102,13 @@ async def test_each_role_reaches_exactly_its_routes(http_server, http_client, ba
     assert response.code == (201 if "/publish" in ALLOWED[key] else 403)
     if response.code == 403:
         assert json.loads(response.body) == {"error": "this key may not publish"}
+    # Reading routes follow subscribe rights, so a read-only dashboard key works.
+    readers = 200 if "/subscribe" in ALLOWED[key] else 403
+    for path in ("/retained", "/history?event=t", "/stats"):
+        response = await http_client.fetch(f"{base_url}{path}", headers={"X-API-Key": key}, raise_error=False)
+        assert response.code == readers, path
+    metrics = await http_client.fetch(f"{base_url}/metrics", headers={"X-API-Key": key}, raise_error=False)
+    assert metrics.code == (200 if key == "admin-key" else 403)
 
 
 @pytest.mark.gen_test
