@@ -70,6 +70,34 @@ def test_wifi_drop_loses_nothing_and_repeats_nothing(hub_process):
     assert sub.messages.empty()
 
 
+def test_a_drop_longer_than_the_history_reports_a_gap_and_delivers_what_is_kept(hub_process):
+    hub = hub_process("--api-key", KEY, "--history-size", "2")
+    proxy = TcpProxy(hub.port)
+    sub = Subscriber(proxy.url, "t")
+    try:
+        with Client(hub.url, KEY, "pub") as pub:
+            wait_subscribed(pub, "t", "sub")
+            pub.publish("t", 1)
+            first = sub.until(1)[0]
+            proxy.cut()
+            wait_subscribed(pub, "t", "sub", present=False)
+            for n in range(2, 7):
+                pub.publish_http("t", n, retain=True)  # 201: numbered, only 5 and 6 kept
+            proxy.restore()
+            gap = sub.gaps.get(timeout=15)
+            wait_subscribed(pub, "t", "sub")
+            pub.publish("t", "end")
+            seen = sub.until("end")
+    finally:
+        sub.close()
+        proxy.close()
+    # The retained value first, then the two kept (the retained one's copy dropped).
+    assert [(m.seq, m.data, m.frame.get("retained")) for m in seen] == [
+        (6, 6, True), (5, 5, None), (7, "end", None)]
+    assert gap == Gap("t", (1, first.epoch), first.epoch, 6)
+    assert sub.messages.empty()
+
+
 def test_hub_restart_on_redis_replays_what_another_hub_took(hub_process, redis_server):  # noqa: F811
     server = redis_server()
     args = ("--api-key", KEY, "--broker-prefix", PREFIX, "--shutdown-drain", "0", "--broker", server.url)
@@ -90,6 +118,7 @@ def test_hub_restart_on_redis_replays_what_another_hub_took(hub_process, redis_s
         seen = sub.until("end")
     finally:
         sub.close()
+    assert sub.gaps.empty(), sub.gaps.get()
     assert [m.data for m in seen] == [2, 3, 4, 5, 6, "end"]
     assert [m.seq for m in seen] == [2, 3, 4, 5, 6, 7]
     assert {m.epoch for m in seen} == {first[0].epoch}  # Redis kept its data: same epoch
