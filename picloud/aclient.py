@@ -228,7 +228,7 @@ class AsyncClient(HubConnection):
 
     async def unsubscribe(self, event: str) -> None:
         self._callbacks.pop(event, None)
-        self._positions.forget(event)
+        self._positions.forget(event, self._events)
         if event in self._events:
             del self._events[event]
             if self._sub is not None:

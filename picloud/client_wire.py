@@ -3,6 +3,7 @@ messages as received, hub URLs, publish frames, refusals as exceptions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Union
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ import ujson
 
 from .exceptions import AuthError, ClientError, HubUnreachable
 from .protocol import dumps, validate_event
+from .topics import is_filter
 
 DEFAULT_URL = "http://localhost:9000"
 #: ``(seq, epoch)`` of the last message seen on an event, for ``since``.
@@ -75,10 +77,15 @@ class Positions:
     def start(self, event: str, position: Position) -> None:
         self._at[event] = position
 
-    def forget(self, event: str) -> None:
-        self._at.pop(event, None)
-        self._retained.pop(event, None)
-        self._skip_retained.discard(event)
+    def forget(self, event: str, exact: Iterable[str] = ()) -> None:
+        """Unsubscribed from ``event``; for a wildcard filter, forget every
+        event but the ``exact`` subscriptions, so that subscribing again
+        delivers the retained values again."""
+        names = [name for name in self._at if name not in set(exact)] if is_filter(event) else [event]
+        for name in names:
+            self._at.pop(name, None)
+            self._retained.pop(name, None)
+            self._skip_retained.discard(name)
 
     def since(self, event: str) -> dict[str, Any] | None:
         """The ``since`` field of a subscribe frame, if there is a position."""
