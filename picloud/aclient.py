@@ -11,7 +11,11 @@ reopens it with exponential backoff (with jitter, so that a restarted hub is
 not met by every device in the same instant) and subscribes again. Publish
 frames that carried ``seq``/``epoch`` are remembered per event, and a
 resubscription then asks for what was missed with ``since``; a hub that keeps
-no history ignores it. Publishing uses a second websocket (``/publish``),
+no history ignores it. A message at or below the remembered position (same
+epoch) is dropped, so a replay never repeats one. When the hub answers that
+it could not resume (``"recovered": false``: it restarted without its
+history, or no longer keeps the messages), the client logs a warning and
+calls ``on_gap(Gap)``; what the hub still keeps arrives anyway. Publishing uses a second websocket (``/publish``),
 opened on first use and reopened when found closed; ``publish_http`` posts
 instead, for one-shot scripts.
 """
@@ -29,7 +33,7 @@ import ujson
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
 from .aconnection import HubConnection
-from .client_wire import DEFAULT_URL, Message, Position
+from .client_wire import DEFAULT_URL, Gap, Message, Position, Positions
 from .exceptions import AuthError, ClientError
 from .protocol import dumps, validate_event
 
@@ -51,6 +55,7 @@ class AsyncClient(HubConnection):
         ping_interval: float = 20.0,
         validate_cert: bool = True,
         sink: Callable[[Any], None] | None = None,
+        on_gap: Callable[[Gap], Any] | None = None,
     ) -> None:
         super().__init__(url, api_key, client_name, timeout=timeout, ping_interval=ping_interval,
                          validate_cert=validate_cert)
@@ -59,9 +64,10 @@ class AsyncClient(HubConnection):
         # With a sink (the sync Client), every message and the fatal error
         # go there; otherwise to callbacks, or else to the iteration queue.
         self._sink = sink
+        self.on_gap = on_gap
         self._events: dict[str, None] = {}
         self._callbacks: dict[str, list[Callback]] = {}
-        self._positions: dict[str, Position] = {}
+        self._positions = Positions()
         self._sub: WebSocketClientConnection | None = None
         self._task: asyncio.Future | None = None
         self._closing = False
@@ -139,10 +145,9 @@ class AsyncClient(HubConnection):
 
     def _send_subscribe(self, conn: WebSocketClientConnection, event: str) -> None:
         frame: dict[str, Any] = {"action": "subscribe", "event": event}
-        position = self._positions.get(event)
-        if position is not None:
-            seq, epoch = position
-            frame["since"] = {"seq": seq} if epoch is None else {"seq": seq, "epoch": epoch}
+        since = self._positions.since(event)
+        if since is not None:
+            frame["since"] = since
         _write(conn, dumps(frame))
 
     def _handle(self, text: str | bytes) -> None:
@@ -156,13 +161,27 @@ class AsyncClient(HubConnection):
         action = frame.get("action")
         if action == "publish" and isinstance(frame.get("event"), str):
             message = Message.from_frame(frame)
-            if message.seq is not None:
-                self._positions[message.event] = (message.seq, message.epoch)
-            self._dispatch(message)
+            if self._positions.fresh(message):
+                self._dispatch(message)
+            else:
+                log.debug("dropping %r seq %s: delivered already", message.event, message.seq)
+        elif action == "subscribed" and isinstance(frame.get("event"), str):
+            self._confirmed(frame)
         elif action == "error":
             log.warning("the hub refused a request: %s", frame.get("error"))
         else:
             log.debug("ignoring %r frame", action)
+
+    def _confirmed(self, frame: dict) -> None:
+        gap = self._positions.confirmed(frame)
+        if gap is None:
+            return
+        log.warning("the hub at %s could not resume %r after seq %s of epoch %s (now epoch %s): "
+                    "messages may be missing", self.http_url, gap.event, gap.since[0], gap.since[1], gap.epoch)
+        if self._sink is not None:
+            self._sink(gap)
+        else:
+            _call(self.on_gap, gap)
 
     def _dispatch(self, message: Message) -> None:
         if self._sink is not None:
@@ -199,7 +218,7 @@ class AsyncClient(HubConnection):
         if callback is not None:
             self._callbacks.setdefault(event, []).append(callback)
         if since is not None:
-            self._positions[event] = since
+            self._positions.start(event, since)
         if event not in self._events:
             self._events[event] = None
             if self._sub is not None:
@@ -209,7 +228,7 @@ class AsyncClient(HubConnection):
 
     async def unsubscribe(self, event: str) -> None:
         self._callbacks.pop(event, None)
-        self._positions.pop(event, None)
+        self._positions.forget(event, self._events)
         if event in self._events:
             del self._events[event]
             if self._sub is not None:
@@ -264,6 +283,17 @@ def _write(conn: WebSocketClientConnection, payload: bytes) -> None:
         conn.write_message(payload).add_done_callback(lambda f: f.exception())
     except WebSocketClosedError:
         pass
+
+
+def _call(callback: Callable[[Any], Any] | None, item: Any) -> None:
+    if callback is None:
+        return
+    try:
+        result = callback(item)
+        if inspect.isawaitable(result):
+            asyncio.ensure_future(result).add_done_callback(_log_failure)
+    except Exception:
+        log.exception("callback for %r failed", item)
 
 
 def _log_failure(future: asyncio.Future) -> None:

@@ -15,7 +15,11 @@ The network runs on a private event loop in a background thread (see
 picloud.aclient, the asyncio client underneath: reconnects with backoff and
 resubscribes by itself). Callbacks run in the thread that calls
 ``run_forever()``, never in that background thread, so a GPIO script needs
-no locks. ``publish_http()`` at module level posts one message without any
+no locks. After a reconnect the client resumes each event from the last
+message it saw; when the hub says it could not (it restarted without its
+history, or no longer keeps what was missed), ``on_gap(gap)`` runs in that
+same thread (a ``Gap``: event, the position asked for, the hub's epoch and
+seq), after a warning in the log. ``publish_http()`` at module level posts one message without any
 thread or connection, for cron jobs.
 
 Settings not passed fall back to PICLOUD_URL, PICLOUD_API_KEY (or API_KEY) and
@@ -30,16 +34,17 @@ import os
 import queue
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
 from .aclient import AsyncClient
-from .client_wire import DEFAULT_URL, Message, Position, hub_urls, publish_payload, refusal
+from .client_wire import DEFAULT_URL, Gap, Message, Position, hub_urls, publish_payload, refusal
 from .exceptions import AuthError, ClientError, HubUnreachable
 
-__all__ = ["AuthError", "Client", "ClientError", "HubUnreachable", "Message", "publish_http"]
+__all__ = ["AuthError", "Client", "ClientError", "Gap", "HubUnreachable", "Message", "publish_http"]
 
 log = logging.getLogger("picloud.client")
 
@@ -57,9 +62,11 @@ def _settings(url: str | None, api_key: str | None, client_name: str | None) -> 
 
 class Client:
     def __init__(self, url: str | None = None, api_key: str | None = None,
-                 client_name: str | None = None, **options: Any) -> None:
+                 client_name: str | None = None, *, on_gap: Callable[[Gap], Any] | None = None,
+                 **options: Any) -> None:
         """``options`` are AsyncClient's: timeout, min_backoff, max_backoff, ..."""
         url, api_key, client_name = _settings(url, api_key, client_name)
+        self.on_gap = on_gap
         self._inbox: queue.Queue = queue.Queue()
         self._callbacks: dict[str, list[Callable[[Message], Any]]] = {}
         self._async = AsyncClient(url, api_key, client_name, sink=self._inbox.put, **options)
@@ -109,17 +116,28 @@ class Client:
         return self._call(self._async.info())
 
     def receive(self, timeout: float | None = None) -> Message:
-        """The next message; raises TimeoutError, or AuthError if the key was refused."""
-        try:
-            item = self._inbox.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"no message within {timeout}s") from None
-        if item is _CLOSED:
-            self._inbox.put(item)
-            raise ClientError("the client is closed")
-        if isinstance(item, BaseException):
-            raise item
-        return item
+        """The next message; raises TimeoutError, or AuthError if the key was refused.
+
+        A gap reported meanwhile goes to ``on_gap``, here, in the caller's thread.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                item = self._inbox.get(timeout=None if end is None else max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no message within {timeout}s") from None
+            if item is _CLOSED:
+                self._inbox.put(item)
+                raise ClientError("the client is closed")
+            if isinstance(item, BaseException):
+                raise item
+            if not isinstance(item, Gap):
+                return item
+            if self.on_gap is not None:
+                try:
+                    self.on_gap(item)
+                except Exception:
+                    log.exception("on_gap failed for %r", item.event)
 
     def __iter__(self) -> Iterator[Message]:
         while True:

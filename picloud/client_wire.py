@@ -3,6 +3,7 @@ messages as received, hub URLs, publish frames, refusals as exceptions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Union
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ import ujson
 
 from .exceptions import AuthError, ClientError, HubUnreachable
 from .protocol import dumps, validate_event
+from .topics import is_filter
 
 DEFAULT_URL = "http://localhost:9000"
 #: ``(seq, epoch)`` of the last message seen on an event, for ``since``.
@@ -37,6 +39,103 @@ class Message:
             seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
             None if epoch is None else str(epoch), frame,
         )
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A resubscription the hub could not fully resume: messages on ``event``
+    after ``since`` may be missing (another epoch, or no longer kept). What
+    the hub still keeps was delivered anyway; ``epoch`` and ``seq`` are the
+    hub's current ones."""
+
+    event: str
+    since: Position
+    epoch: str | None = None
+    seq: int | None = None
+
+
+class Positions:
+    """Where the client left off on each event, for ``since``, and which
+    frames repeat a message already delivered (no I/O).
+
+    Within an epoch an event's seq only grows, so a message at or below the
+    position is a repeat: a retained value sent again, or a replay
+    overlapping what was seen. A retained value (``"retained": true``) does
+    not move the position of an event already under way, since the replay
+    that follows it after an unrecovered resume starts lower; the replay's
+    copy of it is dropped instead.
+    """
+
+    def __init__(self) -> None:
+        self._at: dict[str, Position] = {}
+        self._retained: dict[str, Position] = {}
+        self._skip_retained: set[str] = set()
+
+    def get(self, event: str) -> Position | None:
+        return self._at.get(event)
+
+    def start(self, event: str, position: Position) -> None:
+        self._at[event] = position
+
+    def forget(self, event: str, exact: Iterable[str] = ()) -> None:
+        """Unsubscribed from ``event``; for a wildcard filter, forget every
+        event but the ``exact`` subscriptions, so that subscribing again
+        delivers the retained values again."""
+        names = [name for name in self._at if name not in set(exact)] if is_filter(event) else [event]
+        for name in names:
+            self._at.pop(name, None)
+            self._retained.pop(name, None)
+            self._skip_retained.discard(name)
+
+    def since(self, event: str) -> dict[str, Any] | None:
+        """The ``since`` field of a subscribe frame, if there is a position."""
+        position = self._at.get(event)
+        if position is None:
+            return None
+        # The hub needs an epoch. Without one (a seq given by hand), "" matches
+        # none: the hub sends all it keeps, and confirmed() learns the epoch
+        # to drop what is at or below seq.
+        return {"seq": position[0], "epoch": position[1] or ""}
+
+    def fresh(self, message: Message) -> bool:
+        """Whether to deliver ``message`` (False: a repeat); moves the position."""
+        seq, epoch, event = message.seq, message.epoch, message.event
+        if seq is None:
+            return True  # unnumbered (a hub without history, presence)
+        at = self._at.get(event)
+        if at is not None and at[1] == epoch and seq <= at[0]:
+            return False
+        if message.frame.get("retained") is True:
+            if event in self._skip_retained:
+                return False
+            if at is None:
+                self._at[event] = (seq, epoch)
+            else:
+                self._retained[event] = (seq, epoch)
+            return True
+        self._skip_retained.discard(event)
+        self._at[event] = (seq, epoch)
+        retained = self._retained.get(event)
+        if retained is not None and (retained[1] != epoch or seq >= retained[0]):
+            del self._retained[event]
+            return retained != (seq, epoch)
+        return True
+
+    def confirmed(self, frame: dict) -> Gap | None:
+        """Read a ``subscribed`` frame; a Gap if the hub could not resume."""
+        event, epoch, seq = frame["event"], frame.get("epoch"), frame.get("seq")
+        position = self._at.get(event)
+        if position is None or "recovered" not in frame or not isinstance(epoch, str):
+            return None
+        if position[1] is None:
+            # A seq without epoch is taken to be in the hub's current epoch;
+            # what the hub sends besides the messages after it is a repeat.
+            self._at[event] = (position[0], epoch)
+            self._skip_retained.add(event)
+            return None
+        if frame["recovered"] is not False:
+            return None
+        return Gap(event, position, epoch, seq if isinstance(seq, int) else None)
 
 
 def hub_urls(url: str) -> tuple[str, str]:

@@ -113,8 +113,11 @@ async def serve(config: Config) -> None:
         idle_connection_timeout=config.handshake_timeout,
         body_timeout=max(60.0, config.handshake_timeout),
     )
-    server.add_sockets(sockets)
     await pubsub.broker.start(pubsub.deliver, pubsub.local_info)
+    # Accepted only now (until then they wait in the listen backlog): a
+    # client resuming with since while Redis was still being reached would be
+    # told "not recovered" by a hub that merely had not connected yet.
+    server.add_sockets(sockets)
 
     port = sockets[0].getsockname()[1]
     host = config.host or "[::]"

@@ -100,8 +100,8 @@ def clients_fixture() -> Iterator[ClientLoop]:
     loop.close()
 
 
-def http_publish(base_url: str, key: str, event: str, data: Any) -> int:
-    body = json.dumps({"event": event, "data": data}).encode()
+def http_publish(base_url: str, key: str, event: str, data: Any, retain: bool = False) -> int:
+    body = json.dumps({"event": event, "data": data, **({"retain": True} if retain else {})}).encode()
     request = urllib.request.Request(
         f"{base_url}/publish", data=body, method="POST",
         headers={"X-API-Key": key, "X-API-Client-Name": "test", "Content-Type": "application/json"},

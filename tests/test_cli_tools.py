@@ -140,3 +140,12 @@ def test_publish_stdin_shows_progress_on_a_terminal(hub, tmp_path):
         os.close(terminal)
     assert done.returncode == 0
     assert shown.endswith("published 300 messages\r\n")
+
+
+def test_subscribe_since_without_epoch_replays_what_came_after(hub, tmp_path):
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY=KEY)
+    for n in range(1, 4):
+        assert picloud("publish", "t", str(n), env=env).returncode == 0  # HTTP: numbered once it returns
+    done = picloud("subscribe", "t", "--since", "1", "--count", "2", env=env)
+    assert done.returncode == 0, done.stderr
+    assert [(m["seq"], m["data"]) for m in map(json.loads, done.stdout.splitlines())] == [(2, "2"), (3, "3")]

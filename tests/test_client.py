@@ -196,6 +196,6 @@ async def test_resubscribe_sends_since_from_last_seq():
         server.stop()
     assert (first.seq, first.epoch, second.seq) == (8, "e1", 9)
     assert RecordingHub.frames == [
-        {"action": "subscribe", "event": "t", "since": {"seq": 3}},
+        {"action": "subscribe", "event": "t", "since": {"seq": 3, "epoch": ""}},
         {"action": "subscribe", "event": "t", "since": {"seq": 8, "epoch": "e1"}},
     ]

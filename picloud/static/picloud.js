@@ -23,6 +23,13 @@
  *   A hub without history sends neither, and then no "since" is sent.
  * - Wildcard subscriptions ("home/+", "home/#"): their callbacks get every
  *   message they match.
+ *   A message at or below the remembered seq of its epoch is a repeat (a
+ *   retained value sent again after a hub restart, say) and is dropped; a
+ *   retained value does not move the position of an event under way (the
+ *   replay after it starts lower), and the replay's copy of it is dropped.
+ *   When the hub could not resume ("recovered": false: it restarted without
+ *   its history, or no longer keeps what was missed), ongap(frame) is called
+ *   with its "subscribed" frame; what it still keeps arrives anyway.
  * - PiCloudClient.connect(...) is a promise-based variant (see below).
  *
  * The publish socket is opened on the first pubReady() or publish() call,
@@ -178,6 +185,7 @@
         self.options = Object.assign({}, DEFAULTS, options || {});
         self._subscriptions = {};
         self._positions = {};  // event -> {seq, epoch} of the last message seen
+        self._retainedAt = {};  // event -> {seq, epoch} of a retained value sent on resume
         self._queued = [];
         self._subReady = new Readiness();
         self._pubReady = new Readiness();
@@ -186,10 +194,12 @@
             "&clientName=" + encodeURIComponent(clientName);
         self._base = wsBase(url);
         // Hooks a page may set: onstate(socketName, state, closeEvent),
-        // onerror(errorFrame), onframe(frame) for other protocol=2 frames.
+        // onerror(errorFrame), onframe(frame) for other protocol=2 frames,
+        // ongap(subscribedFrame) when a resume could not recover everything.
         self.onstate = null;
         self.onerror = null;
         self.onframe = null;
+        self.ongap = null;
         var protocol = self.options.protocol ? "&protocol=" + self.options.protocol : "";
         self._subSocket = new ReconnectingSocket(self._base + "/subscribe" + self._query + protocol, self.options, {
             open: function () {
@@ -253,13 +263,17 @@
             return;
         }
         if (message.action !== "publish") {
+            if (message.action === "subscribed" && message.recovered === false &&
+                    typeof this.ongap === "function") {
+                this.ongap(message);
+            }
             if (typeof this.onframe === "function") {
                 this.onframe(message);
             }
             return;
         }
-        if (message.seq !== undefined) {
-            this._positions[message.event] = {seq: message.seq, epoch: message.epoch};
+        if (!this._fresh(message)) {
+            return;
         }
         // The hub delivers a message once per connection however many of its
         // subscriptions match, so every matching subscription's callbacks run.
@@ -271,6 +285,47 @@
             }
         });
         callbacks.forEach(function (cb) { cb(message); });
+    };
+
+    // Whether to deliver a publish frame (false: a repeat); moves the position.
+    PiCloudSocketClient.prototype._fresh = function (message) {
+        var event = message.event, seq = message.seq, epoch = message.epoch;
+        if (typeof seq !== "number") {
+            return true;  // unnumbered: a hub without history, presence
+        }
+        var at = this._positions[event];
+        if (at && at.epoch === epoch && seq <= at.seq) {
+            return false;
+        }
+        if (message.retained === true) {
+            if (at) {
+                this._retainedAt[event] = {seq: seq, epoch: epoch};
+            } else {
+                this._positions[event] = {seq: seq, epoch: epoch};
+            }
+            return true;
+        }
+        this._positions[event] = {seq: seq, epoch: epoch};
+        var retained = this._retainedAt[event];
+        if (retained && (retained.epoch !== epoch || seq >= retained.seq)) {
+            delete this._retainedAt[event];
+            return !(retained.epoch === epoch && retained.seq === seq);
+        }
+        return true;
+    };
+
+    // Unsubscribed from e: for a wildcard filter, every event but the exact
+    // subscriptions, so that subscribing again delivers retained values again.
+    PiCloudSocketClient.prototype._forget = function (e) {
+        var self = this;
+        var filter = e.split("/").some(function (level) { return level === "+" || level === "#"; });
+        var names = filter ? Object.keys(self._positions) : [e];
+        names.forEach(function (name) {
+            if (!filter || !(name in self._subscriptions)) {
+                delete self._positions[name];
+                delete self._retainedAt[name];
+            }
+        });
     };
 
     PiCloudSocketClient.prototype._sendSubscribe = function (event) {
@@ -320,7 +375,7 @@
             }
         }
         delete this._subscriptions[e];
-        delete this._positions[e];
+        this._forget(e);
         this._subSocket.send(JSON.stringify({action: "unsubscribe", event: e}));
     };
 
