@@ -21,8 +21,6 @@
  *   the last of each event and re-subscribes with
  *   {"since": {"seq": S, "epoch": E}}, so the hub can replay what was missed.
  *   A hub without history sends neither, and then no "since" is sent.
- * - Wildcard subscriptions ("home/+", "home/#"): their callbacks get every
- *   message they match.
  *   A message at or below the remembered seq of its epoch is a repeat (a
  *   retained value sent again after a hub restart, say) and is dropped; a
  *   retained value does not move the position of an event under way (the
@@ -30,6 +28,8 @@
  *   When the hub could not resume ("recovered": false: it restarted without
  *   its history, or no longer keeps what was missed), ongap(frame) is called
  *   with its "subscribed" frame; what it still keeps arrives anyway.
+ * - Wildcard subscriptions ("home/+", "home/#"): their callbacks get every
+ *   message they match.
  * - PiCloudClient.connect(...) is a promise-based variant (see below).
  *
  * The publish socket is opened on the first pubReady() or publish() call,
