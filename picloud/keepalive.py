@@ -18,22 +18,16 @@ import socket
 from typing import Any
 
 from tornado.httpserver import HTTPServer
-
-try:
-    import resource
-except ImportError:  # pragma: no cover - not on Windows
-    resource = None  # type: ignore[assignment]
 from tornado.ioloop import PeriodicCallback
 from tornado.websocket import WebSocketClosedError
+
+from .limits import near_open_files_limit
 
 log = logging.getLogger("picloud.keepalive")
 
 #: Pings a client that answers pings may leave unanswered in a row: one late
 #: pong from a busy device is not a dead peer.
 MISSED_PINGS = 2
-
-#: File descriptors kept for the broker, logs and the refusals themselves.
-RESERVED_FDS = 32
 
 # A dead peer is noticed after about TCP_IDLE + TCP_INTERVAL * TCP_COUNT seconds.
 TCP_IDLE = 60
@@ -65,19 +59,6 @@ class KeepaliveHTTPServer(HTTPServer):
             return
         set_tcp_keepalive(stream.socket)
         super().handle_stream(stream, address)
-
-
-def near_open_files_limit(fd: int) -> bool:
-    """True when ``fd`` is among the last RESERVED_FDS the process may open.
-
-    File descriptors are handed out lowest first, so a high one means the
-    table is nearly full. The limit is read each time, so a change by
-    ``prlimit`` counts at once; the syscall costs far less than the accept.
-    """
-    if resource is None:  # pragma: no cover
-        return False
-    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    return soft != resource.RLIM_INFINITY and fd >= soft - RESERVED_FDS
 
 
 class Pinger:

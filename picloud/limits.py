@@ -25,6 +25,10 @@ log = logging.getLogger("picloud.limits")
 #: yet websockets, the broker and log files.
 SPARE_FDS = 64
 
+#: File descriptors kept for the broker, logs and the refusals themselves:
+#: a connection accepted into one of these is hung up at once.
+RESERVED_FDS = 32
+
 #: Over-rate frames in a row before a publisher is closed with 1008.
 MAX_RATE_VIOLATIONS = 10
 
@@ -44,6 +48,19 @@ def raise_open_files_limit() -> int:
         log.warning("cannot raise the open-files limit from %d to %d: %s", soft, hard, exc)
         return soft
     return hard
+
+
+def near_open_files_limit(fd: int) -> bool:
+    """True when ``fd`` is among the last RESERVED_FDS the process may open.
+
+    File descriptors are handed out lowest first, so a high one means the
+    table is nearly full. The limit is read each time, so a change by
+    ``prlimit`` counts at once; the syscall costs far less than the accept.
+    """
+    if resource is None:  # pragma: no cover
+        return False
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft != resource.RLIM_INFINITY and fd >= soft - RESERVED_FDS
 
 
 def fit_connection_cap(config: Config, open_files: int) -> None:
