@@ -25,7 +25,7 @@ import tornado
 from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, ResponseStartLine
 
 from .exceptions import ProtocolError
-from .handlers import encode_error_body, protocol_error_body
+from .handlers import encode_error_body, presented_client_name, presented_key, protocol_error_body
 from .keys import allows
 
 if TYPE_CHECKING:
@@ -75,17 +75,11 @@ class FastPublish(HTTPMessageDelegate):
         length = headers.get("Content-Length", "")
         if not length.isdigit() or int(length) > self.app.config.max_message_bytes:
             return False
-        request = self.request
-        key = headers.get("X-API-Key")
-        if key is None:
-            key = _query_arg(request, "apiKey")
-        role = self.app.auth.role_of(key)
+        # The request carries these same headers (Tornado made it from them).
+        role = self.app.auth.role_of(presented_key(self.request))
         if role is None or not allows(role, "publish"):
             return False
-        name = _query_arg(request, "clientName")
-        if name is None:
-            name = headers.get("X-API-Client-Name")
-        return bool(name)
+        return bool(presented_client_name(self.request))
 
     def data_received(self, chunk: bytes) -> Any:
         if self.fallback is not None:
@@ -143,9 +137,3 @@ class FastPublish(HTTPMessageDelegate):
             self.fallback.on_connection_close()
         self.chunks = []
 
-
-def _query_arg(request: Any, name: str) -> str | None:
-    values = request.query_arguments.get(name)
-    if not values:
-        return None
-    return values[-1].decode("utf-8", "replace")

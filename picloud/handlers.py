@@ -57,9 +57,7 @@ class AccessMixin:
 
     def check_access(self) -> None:
         request = self.request
-        key = request.headers.get("X-API-Key")
-        if key is None:
-            key = _query_arg(request, "apiKey")
+        key = presented_key(request)
         self.role = self.application.auth.role_of(key)
         if self.role is None:
             self.application.errors["auth"] += 1
@@ -71,9 +69,7 @@ class AccessMixin:
         if not self.application.origins.allows(request.headers.get("Origin"), request.host):
             raise Refused(403, "origin not allowed")
         if self.needs_client_name:
-            name = _query_arg(request, "clientName")
-            if name is None:
-                name = request.headers.get("X-API-Client-Name")
+            name = presented_client_name(request)
             if not name:
                 self.application.errors["client_name"] += 1
                 raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
@@ -116,6 +112,18 @@ def protocol_error_body(exc: ProtocolError) -> bytes:
     """The 400 answer to a bad ``POST /publish`` body."""
     extra = {} if exc.index is None else {"index": exc.index}
     return ujson.dumps({"error": str(exc), **extra}, ensure_ascii=False).encode("utf-8")
+
+
+def presented_key(request: Any) -> str | None:
+    """The API key of a request: the ``X-API-Key`` header, else ``apiKey``."""
+    key = request.headers.get("X-API-Key")
+    return _query_arg(request, "apiKey") if key is None else key
+
+
+def presented_client_name(request: Any) -> str | None:
+    """The client name: ``clientName``, else the ``X-API-Client-Name`` header."""
+    name = _query_arg(request, "clientName")
+    return request.headers.get("X-API-Client-Name") if name is None else name
 
 
 def _query_arg(request: Any, name: str) -> str | None:
