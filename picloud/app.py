@@ -137,12 +137,9 @@ class PiCloudApp(Application):
             xheaders=config.xheaders,
         )
 
-    def publish_body(self, body: str | bytes) -> list[Message]:
-        """Publish one message or a batch; a batch is all-or-nothing."""
-        return [message for message, _ in self.publish_frames(body)]
-
     def publish_frames(self, body: str | bytes) -> list[tuple[Message, Any]]:
-        """As publish_body, returning each message with its request ``id``."""
+        """Publish one message or a batch (all or nothing); return each
+        message with its request ``id``."""
         pubsub = self.pubsub
         items = parse_publications(body)
         too_many = over_batch_limit(len(items), self.config.max_batch)

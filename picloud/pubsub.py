@@ -164,9 +164,6 @@ class PubSub:
                 self._filters.remove(event)
             self.broker.interest(event, False)
 
-    def subscriptions_of(self, conn: Connection) -> list[str]:
-        return list(self._events_of.get(conn, ()))
-
     def subscription_count(self, conn: Connection) -> int:
         return len(self._events_of.get(conn, ()))
 
