@@ -200,8 +200,11 @@ async def test_without_redis_delivery_goes_on_and_since_is_not_recovered(redis_s
     assert (await read_json(pub))["action"] == "error"  # not stored: no Redis
     assert (await next_publish(sub))["data"] == 3
 
+    for _ in range(8):  # an outbox that takes Redis many round trips to relay
+        await send_json(pub, [{"event": "bulk", "data": n} for n in range(1000)])
+
     server.restart()  # empty: sequences restart with a new epoch
-    await wait_health(a, "ok")
+    await wait_health(a, "ok")  # ok: the outbox is relayed, Redis stamps again
     await send_json(pub, {"event": "t", "data": 4})
     message = await next_publish(sub)
     assert message["data"] == 4 and message["epoch"] not in (epoch, local["epoch"])

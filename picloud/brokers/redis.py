@@ -211,7 +211,9 @@ class RedisBroker(Broker):
 
     @property
     def state(self) -> str:
-        return "ok" if self._connected else "degraded"
+        # Until the outbox is relayed, new messages are still stamped here, not
+        # in Redis: the cluster is not whole yet.
+        return "ok" if self._connected and self.sequencer.active else "degraded"
 
     def cluster_info(self, local: dict[str, Any]) -> dict[str, Any]:
         return self._members.merge(local)
