@@ -186,7 +186,7 @@ class PubSub:
         validate_event(event)
         if "+" in event or "#" in event or event[0] == "$":  # inlined: the common name skips a call
             check_publishable(event)
-        message = Message(event, encode_publish(event, data, created_at or utc_timestamp()))
+        message = Message(event, encode_publish(event, data, created_at))
         if retain:
             message.retain = True
             message.clears = data is None

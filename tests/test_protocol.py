@@ -6,7 +6,10 @@ import json
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from picloud import protocol
 from picloud.exceptions import ProtocolError
 from picloud.protocol import (
     dumps,
@@ -111,6 +114,34 @@ def test_publish_encoding_is_strict_json_in_field_order():
         b'"created_at":"2026-11-25T21:40:13.000000Z"}'
     )
     assert json.loads(payload)["data"]["url"] == "http://x/y"
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(st.characters(exclude_categories=("Cs",))),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@given(event=st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20), data=json_values)
+def test_publish_encoding_matches_encoding_the_whole_object(event, data):
+    # encode_publish caches each event's start of frame: it must not show.
+    whole = dumps({"action": "publish", "event": event, "data": data, "created_at": "2026-11-25T21:40:13.000000Z"})
+    for _ in range(2):
+        assert encode_publish(event, data, "2026-11-25T21:40:13.000000Z") == whole
+
+
+def test_publish_is_stamped_now_unless_told_and_a_given_stamp_is_escaped():
+    assert RFC3339_MICRO.match(json.loads(encode_publish("t", 1))["created_at"])
+    assert json.loads(encode_publish("t", 1, 'a"\\b'))["created_at"] == 'a"\\b'
+
+
+def test_cached_frame_starts_are_bounded(monkeypatch):
+    monkeypatch.setattr(protocol, "MAX_CACHED_HEADS", 3)
+    for n in range(10):
+        encode_publish(f"bounded/{n}", n, "x")
+        assert len(protocol._publish_heads) <= 3
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), [1, float("-inf")], {"a": float("nan")}])
