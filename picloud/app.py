@@ -203,8 +203,9 @@ def log_request(handler: RequestHandler) -> None:
     if status < 400:
         if not access_log.isEnabledFor(logging.INFO):
             return  # the common case, and the formatting below is not free
-        # Pages poll some routes every few seconds: not worth a line each.
-        log_method = access_log.debug if getattr(handler, "polled", False) else access_log.info
+        # Pages poll some routes every few seconds, and a sensor may publish
+        # every second: on a Pi's SD card a line each is wear, not insight.
+        log_method = access_log.debug if getattr(handler, "routine", False) else access_log.info
     elif status < 500:
         log_method = access_log.warning
     else:

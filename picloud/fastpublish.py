@@ -25,7 +25,7 @@ import tornado
 from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, ResponseStartLine
 
 from .exceptions import ProtocolError
-from .handlers import encode_error_body, presented_client_name, presented_key, protocol_error_body
+from .handlers import PublishHTTP, encode_error_body, presented_client_name, presented_key, protocol_error_body
 from .keys import allows
 
 if TYPE_CHECKING:
@@ -127,6 +127,8 @@ class FastPublish(HTTPMessageDelegate):
         connection.write_headers(start_line, headers, body or None)
         connection.finish()
         self.app.log_request(self)  # type: ignore[arg-type]
+
+    routine = PublishHTTP.routine
 
     def get_status(self) -> int:
         """For the access log, which takes a handler."""

@@ -299,6 +299,7 @@ class PublishHTTP(AccessMixin, RequestHandler):
     are answered by fastpublish.FastPublish instead: keep the two alike."""
 
     action = "publish"
+    routine = True  # a message, like a websocket publish: logged at debug level
     SUPPORTED_METHODS = ("POST", "OPTIONS")
     _received = 0
 

@@ -69,7 +69,7 @@ class RetainedHTTP(QueryHandler):
     """``{"retained": [frame, ...]}``: every retained value, those of one
     event, or those a wildcard ``event`` matches."""
 
-    polled = True  # every 3 s by each open dashboard: logged at debug level
+    routine = True  # polled every 3 s by each open dashboard: logged at debug level
 
     async def get(self) -> None:
         event = self.event_arg(required=False)

@@ -67,7 +67,7 @@ class StatsHandler(AccessMixin, RequestHandler):
     """
 
     needs_client_name = False
-    polled = True  # every 2 s by each open dashboard: logged at debug level
+    routine = True  # polled every 2 s by each open dashboard: logged at debug level
     action = "info"  # the dashboard's read-only (subscribe) key may see the counters
 
     def prepare(self) -> None:

@@ -360,12 +360,27 @@ async def test_health_is_public_and_reveals_nothing(http_client, base_url):
 
 @pytest.mark.gen_test
 async def test_access_log_never_contains_the_query_key(http_client, base_url, caplog):
-    caplog.set_level("INFO", logger="picloud.access")
-    await http_client.fetch(
-        f"{base_url}/publish?apiKey={KEY}&clientName=c", method="POST", body=b'{"event":"t"}'
-    )
-    assert "/publish" in caplog.text
+    caplog.set_level("DEBUG", logger="picloud.access")
+    for body in (b'{"event":"t"}', b"[1]"):  # the fast path and a refusal
+        await http_client.fetch(
+            f"{base_url}/publish?apiKey={KEY}&clientName=c", method="POST", body=body, raise_error=False
+        )
+    assert caplog.text.count("/publish") == 2
     assert KEY not in caplog.text
+
+
+@pytest.mark.gen_test
+async def test_publishes_are_logged_at_debug_level_and_refusals_as_warnings(http_client, base_url, caplog):
+    caplog.set_level("DEBUG", logger="picloud.access")
+    publish = f"{base_url}/publish"
+    headers = {"X-API-Key": KEY, "X-API-Client-Name": "c"}
+    await http_client.fetch(publish, method="POST", headers=headers, body=b'{"event":"t"}')  # fast path
+    await http_client.fetch(  # PublishHTTP: a body sent in chunks
+        publish, method="POST", headers=headers, body_producer=lambda write: write(b'{"event":"t"}')
+    )
+    await http_client.fetch(publish, method="POST", headers=headers, body=b"{", raise_error=False)
+    levels = [(r.levelname, r.getMessage().split()[0]) for r in caplog.records if r.name == "picloud.access"]
+    assert levels == [("DEBUG", "201"), ("DEBUG", "201"), ("WARNING", "400")]
 
 
 @pytest.mark.gen_test
