@@ -104,4 +104,4 @@ async def test_websockets_through_nginx_show_the_devices_address(nginx):
     sub.close()
     info.close()
     assert hub.stop() == 0
-    assert f"POST /publish ({DEVICE_IP})" in hub.stderr
+    assert f"GET /subscribe ({DEVICE_IP})" in hub.stderr  # the log names the device too

@@ -37,7 +37,7 @@ async def connect_through_proxy(hub):
 
 @pytest.mark.gen_test(timeout=20)
 async def test_forwarded_address_in_info_and_logs(hub_process):
-    hub = hub_process("--api-key", KEY, "--xheaders")
+    hub = hub_process("--api-key", KEY, "--xheaders", "--log-level", "debug")  # publishes log at debug
     (address,) = await connect_through_proxy(hub)
     host, _, port = address.rpartition(":")
     assert host == "203.0.113.7" and port.isdigit()
@@ -47,7 +47,7 @@ async def test_forwarded_address_in_info_and_logs(hub_process):
 
 @pytest.mark.gen_test(timeout=20)
 async def test_forwarded_headers_ignored_without_xheaders(hub_process):
-    hub = hub_process("--api-key", KEY)
+    hub = hub_process("--api-key", KEY, "--log-level", "debug")
     (address,) = await connect_through_proxy(hub)
     assert address.startswith("127.0.0.1:")
     assert "203.0.113" not in hub.stderr
