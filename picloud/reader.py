@@ -12,6 +12,13 @@ The loop is a callback chain, not a coroutine: once ``open()`` has run,
 Tornado's handshake task finishes and its coroutine frames are freed, so an
 idle connection holds one pending read future and a small parser.
 
+On a plain (non-TLS) socket even ``read_bytes`` is skipped: each chunk would
+cost a 64 KiB buffer, two copies, a Future, a second ``recv`` that finds
+nothing, and a loop iteration before the callback runs. Instead the stream's
+``_handle_read`` is pointed at ``_read_directly``, which ``recv``s one chunk
+when the socket is readable and parses it in the same loop iteration. The
+stream still owns the socket, its writes and its closing.
+
 Tornado internals this relies on (pinned by setup.cfg's ``tornado`` range,
 checked by tests/test_reader.py):
 
@@ -27,6 +34,11 @@ checked by tests/test_reader.py):
   ``close_reason``, ``_received_pong`` (6.5+) or ``last_pong`` (6.4), read by
   the ping timeout, ``params.max_message_size`` and ``_decompressor``.
 - ``handler.on_ws_connection_close(code, reason)`` runs ``on_close`` once.
+- Reading directly: ``IOStream._handle_events`` calls ``self._handle_read()``
+  on a READ event (an instance attribute overrides it) and keeps READ
+  interest while ``reading()``, i.e. while ``_read_future`` is set; ``close()``
+  fails ``_read_future`` with StreamClosedError, which is how the hub sees the
+  stream close; ``_read_buffer_size`` and ``_add_io_state`` are used as is.
 - After ``open()``, ``release_upgrade_state`` replaces ``handler.request``
   with the few fields still read (``UpgradedRequest``) and drops the HTTP
   response state; see there.
@@ -39,8 +51,9 @@ import sys
 from typing import Any
 
 from tornado import gen
+from tornado.concurrent import Future
 from tornado.ioloop import IOLoop
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
 from .wsparse import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser
@@ -59,6 +72,8 @@ class ReaderProtocol(WebSocketProtocol13):
         self._parser: FrameParser | None = None
         self._paused: tuple[list, int] | None = None  # events left while on_message awaits
         self._done = False
+        self._socket: Any = None  # set for plain sockets, which are read directly
+        self._closed: Future | None = None  # the stream's _read_future while reading directly
 
     async def _receive_frame_loop(self) -> None:
         if self._decompressor is not None:
@@ -68,11 +83,17 @@ class ReaderProtocol(WebSocketProtocol13):
             return
         release_upgrade_state(self.handler)
         self._parser = FrameParser(self.params.max_message_size)
+        if type(self.stream) is IOStream:  # TLS must go through the stream's reads
+            self._socket = self.stream.socket
         self._read()
 
     # -- reading -------------------------------------------------------------
 
     def _read(self) -> None:
+        stream = self.stream
+        if self._socket is not None and not stream._read_buffer_size and not stream.closed():
+            self._read_directly_from_now_on()
+            return
         try:
             future = self.stream.read_bytes(READ_CHUNK, partial=True)
         except StreamClosedError:
@@ -101,6 +122,56 @@ class ReaderProtocol(WebSocketProtocol13):
             return
         if go_on:
             self._read()
+
+    # -- reading the socket directly (plain sockets) -----------------------------
+
+    def _read_directly_from_now_on(self) -> None:
+        stream = self.stream
+        closed = self._closed = Future()
+        closed.add_done_callback(self._on_stream_closed)
+        stream._read_future = closed  # keeps READ interest; failed by close()
+        stream._handle_read = self._read_directly
+        stream._add_io_state(IOLoop.READ)
+
+    def _stop_reading_directly(self) -> None:
+        stream = self.stream
+        if self._closed is not None:
+            if stream._read_future is self._closed:
+                stream._read_future = None
+            self._closed = None
+            del stream._handle_read
+
+    def _on_stream_closed(self, future: Any) -> None:
+        if future is self._closed:
+            self._stop_reading_directly()
+            self._lost()
+
+    def _read_directly(self) -> None:
+        """The stream's READ handler: one chunk, parsed and handled now."""
+        try:
+            data = self._socket.recv(READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self.stream.close(exc_info=exc)  # reported through _on_stream_closed
+            return
+        if not data:
+            self.stream.close()
+            return
+        parser = self._parser
+        if parser is None:
+            return
+        try:
+            events = parser.feed(data)
+            go_on = not events or self._dispatch(events, 0)
+        except Exception:
+            log.exception("reader failed on %s", _describe(self.handler))
+            self._stop_reading_directly()
+            self._lost()
+            return
+        if not go_on:
+            # Paused by a coroutine on_message (``_resume`` reads again), or done.
+            self._stop_reading_directly()
 
     def _dispatch(self, events: list, index: int) -> bool:
         """Handle ``events[index:]``; False if reading must not go on (yet)."""

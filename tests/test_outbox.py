@@ -126,7 +126,7 @@ def ssl_options(tls_files):
 
 
 @pytest.mark.gen_test
-async def test_tls_goes_through_the_stream_and_decodes(https_server, https_port, tls_files):
+async def test_tls_goes_through_the_stream_and_decodes(https_server, https_port, tls_files, app):
     client_ctx = ssl.create_default_context(cafile=str(tls_files[0]))
 
     async def connect(path):
@@ -141,6 +141,8 @@ async def test_tls_goes_through_the_stream_and_decodes(https_server, https_port,
         await send_json(pub, {"event": "t", "data": "z" * size})
     for size in SIZES:
         assert (await read_json(sub))["data"] == "z" * size
+    for handler in app.sockets:  # nor are TLS sockets read directly
+        assert handler._socket is None and handler.ws_connection._socket is None
     sub.close()
     pub.close()
 

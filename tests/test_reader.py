@@ -8,12 +8,13 @@ import base64
 import inspect
 import json
 import os
+import socket
 import struct
 import time
 from urllib.parse import urlparse
 
 import pytest
-from tornado.iostream import StreamClosedError
+from tornado.iostream import BaseIOStream, IOStream, StreamClosedError
 from tornado.tcpclient import TCPClient
 from tornado.websocket import WebSocketHandler, WebSocketProtocol13
 
@@ -22,7 +23,7 @@ from picloud.handlers import SubscribeSocket
 from picloud.reader import ReaderProtocol, UpgradedRequest
 from picloud.wsparse import BINARY, CLOSE, PING, PONG, TEXT
 
-from .conftest import KEY, read_json, subscribed
+from .conftest import KEY, read_json, send_json, subscribed
 from .test_wsparse import frame
 
 MAX = 300_000
@@ -101,7 +102,11 @@ async def test_hub_sockets_use_the_reader(ws, app):
     (handler,) = [s for s in app.sockets if isinstance(s, SubscribeSocket)]
     assert type(handler.ws_connection) is ReaderProtocol
     # Our receive loop runs (not Tornado's) and the request was released.
-    assert handler.ws_connection._parser is not None
+    protocol = handler.ws_connection
+    assert protocol._parser is not None
+    # A plain socket is read directly when readable, not through read_bytes.
+    assert protocol.stream._handle_read == protocol._read_directly
+    assert protocol.stream._read_future is protocol._closed
     assert type(handler.request) is UpgradedRequest
     # Still usable in log lines (without the query, which may carry apiKey).
     assert handler._request_summary() == "GET /subscribe (127.0.0.1)"
@@ -208,6 +213,44 @@ async def test_peer_vanishing_mid_frame_leaves_nothing_behind(ws, base_url, app)
 
 
 @pytest.mark.gen_test
+async def test_peer_resetting_the_connection_leaves_nothing_behind(ws, base_url, app):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "t")
+    pub = await RawClient.connect(base_url)
+    await pub.send(frame(TEXT, publish("t", 1)))
+    assert (await read_json(sub))["data"] == 1
+    (hub_side,) = [s.ws_connection.stream for s in app.sockets if s.request.path == "/publish"]
+    # SO_LINGER 0: close() sends RST, so the hub's recv fails with ECONNRESET.
+    pub.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    pub.stream.close()
+    await until(lambda: app.pubsub.connection_count == 1)
+    assert isinstance(hub_side.error, ConnectionResetError)
+    again = await ws("/publish", clientName="again")  # the hub still serves
+    await send_json(again, {"event": "t", "data": 2})
+    assert (await read_json(sub))["data"] == 2
+
+
+@pytest.mark.gen_test
+async def test_frames_sent_with_the_handshake_are_read_before_the_rest(ws, base_url):
+    """Bytes that arrived with the upgrade request sit in the stream's buffer:
+    they are read from there first, then the socket is read directly."""
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "n")
+    port = urlparse(base_url).port
+    stream = await TCPClient().connect("127.0.0.1", port)
+    await stream.write(
+        f"GET /publish?clientName=eager HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+        f"Sec-WebSocket-Version: 13\r\nX-API-Key: {KEY}\r\n\r\n".encode()
+        + b"".join(frame(TEXT, publish("n", i)) for i in range(3))
+    )
+    assert (await stream.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+    await stream.write(frame(TEXT, publish("n", 3)))
+    assert [(await read_json(sub))["data"] for _ in range(4)] == [0, 1, 2, 3]
+    stream.close()
+
+
+@pytest.mark.gen_test
 async def test_server_close_waits_for_the_peers_close(http_server, base_url, app):
     client = await RawClient.connect(base_url)
     (handler,) = app.sockets
@@ -242,6 +285,18 @@ def test_tornado_internals_the_reader_replaces_are_there():
     assert f"self.{flags[0]}" in pinging
     handler_close = inspect.getsource(WebSocketHandler.on_ws_connection_close)
     assert "on_connection_close" in handler_close
+
+
+def test_tornado_internals_direct_reading_relies_on_are_there():
+    events = inspect.getsource(IOStream._handle_events)
+    assert "self._handle_read()" in events
+    assert "if self.reading():" in events  # READ interest while _read_future is set
+    assert "self._read_future is not None" in inspect.getsource(IOStream.reading)
+    assert "self._signal_closed()" in inspect.getsource(IOStream.close)
+    signal_closed = inspect.getsource(IOStream._signal_closed)
+    assert "self._read_future" in signal_closed and "StreamClosedError" in signal_closed
+    assert "self._read_buffer_size = 0" in inspect.getsource(BaseIOStream.__init__)
+    assert callable(IOStream._add_io_state)
 
 
 @pytest.mark.gen_test
