@@ -220,7 +220,7 @@ def log_request(handler: RequestHandler) -> None:
 
 def make_pubsub(config: Config, broker: Any = None) -> PubSub:
     """The hub's PubSub with history and retained values as ``config`` says."""
-    history = History(config.history_size, config.history_ttl)
+    history = History(config.history_size, config.history_ttl, events=config.history_events)
     if broker is not None and not broker.local_only:
         from .brokers.cluster import ClusterRetained
 

@@ -46,6 +46,7 @@ def _env(name: str) -> dict:
 @click.option("--public-metrics", is_flag=True, help="Serve /metrics without the API key.",
               **_env("PICLOUD_PUBLIC_METRICS"))
 @click.option("--history-size", type=click.IntRange(min=0), default=100, help="Messages kept per event for catch-up; 0 keeps none.", **_env("PICLOUD_HISTORY_SIZE"))
+@click.option("--history-events", type=click.IntRange(min=1), default=1000, help="Events whose seq and messages are kept; the least recently published are forgotten past this.", **_env("PICLOUD_HISTORY_EVENTS"))
 @click.option("--history-ttl", type=click.FloatRange(min=0), default=0.0, help="Seconds a kept message stays; 0 for no limit.", **_env("PICLOUD_HISTORY_TTL"))
 @click.option("--retain-interval", type=click.FloatRange(min=0), default=1.0, help="At most one write of retained values per this many seconds.", **_env("PICLOUD_RETAIN_INTERVAL"))
 @click.option("--keys-file", type=click.Path(dir_okay=False), default=None, help="File of 'KEY ROLE' lines (roles: publish, subscribe, admin); SIGHUP reloads it.", **_env("PICLOUD_KEYS_FILE"))

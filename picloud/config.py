@@ -45,6 +45,7 @@ class Config:
     # History and retained values (see picloud/history.py, picloud/retained.py).
     history_size: int = 100
     history_ttl: float = 0.0  # seconds; 0: no age limit
+    history_events: int = 1000  # events whose seq and messages are remembered
     retain_interval: float = 1.0  # at most one retained-values write per interval
     # Keys with roles, limits, origins, keepalive (README: Security and limits).
     keys_file: str | None = None

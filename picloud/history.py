@@ -34,23 +34,46 @@ def new_epoch() -> str:
 
 class History:
     """In-memory history: the last ``size`` messages per event, optionally at
-    most ``ttl`` seconds old. ``size`` 0 keeps nothing (seq still counts)."""
+    most ``ttl`` seconds old. ``size`` 0 keeps nothing (seq still counts).
 
-    def __init__(self, size: int = 100, ttl: float | None = None, epoch: str | None = None) -> None:
+    At most ``events`` events are remembered: a device that invents names (a
+    timestamp in each, say) must not grow a Pi's memory without bound. Past
+    that the least recently published event is forgotten, seq and messages.
+    Should it be published again, its seq goes on above every seq forgotten
+    so far rather than from 1, so a subscriber that remembers an old seq sees
+    a gap and is told it could not recover, never a replay of other messages
+    under numbers it already had.
+    """
+
+    def __init__(
+        self, size: int = 100, ttl: float | None = None, epoch: str | None = None, events: int = 1000
+    ) -> None:
         if size < 0:
             raise ValueError(f"history size must be >= 0, not {size}")
+        if events < 1:
+            raise ValueError(f"history events must be >= 1, not {events}")
         self.size = size
         self.ttl = ttl or None
+        self.events = events
         self.epoch = epoch or new_epoch()
         self._tail = b',"epoch":"%s"}' % self.epoch.encode("ascii")
+        # In least recently published order: stamp() re-inserts each event.
         self._seq: dict[str, int] = {}
         self._kept: dict[str, deque[tuple[float, Message]]] = {}
+        self._forgotten = 0  # the highest seq of the events forgotten so far
+        self.forgotten_events = 0
 
     def stamp(self, message: Message) -> None:
         """Give ``message`` its seq and epoch (in its payload) and keep it."""
         event = message.event
-        seq = self._seq.get(event, 0) + 1
-        self._seq[event] = seq
+        counts = self._seq
+        seq = counts.pop(event, None)
+        if seq is None:
+            seq = self._forgotten
+            if len(counts) >= self.events:
+                self._forget_oldest()
+        seq += 1
+        counts[event] = seq
         message.seq = seq
         message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, self._tail)
         if self.size:
@@ -58,6 +81,14 @@ class History:
             if kept is None:
                 kept = self._kept[event] = deque(maxlen=self.size)
             kept.append((time.monotonic() if self.ttl else 0.0, message))
+
+    def _forget_oldest(self) -> None:
+        event, seq = next(iter(self._seq.items()))
+        del self._seq[event]
+        self._kept.pop(event, None)
+        self.forgotten_events += 1
+        if seq > self._forgotten:
+            self._forgotten = seq
 
     def last_seq(self, event: str) -> int:
         return self._seq.get(event, 0)

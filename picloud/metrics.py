@@ -80,6 +80,9 @@ def render(app: PiCloudApp) -> str:
                 outbox.slow_consumers)
     out.counter("picloud_dropped_frames_total", "Frames not queued for slow subscribers (policy drop).",
                 outbox.dropped_frames)
+    out.counter("picloud_history_forgotten_events_total",
+                "Events whose seq and kept messages were forgotten (--history-events).",
+                pubsub.history.forgotten_events)
     out.counter("picloud_errors_total", "Refused requests by kind.",
                 [({"kind": kind}, count) for kind, count in sorted(app.errors.items())])
     out.gauge("picloud_broker_up", "1 while other hubs can be reached through the broker.",

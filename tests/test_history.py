@@ -221,3 +221,41 @@ def test_history_size_from_the_environment(hub_process):
 
     doc = asyncio.run(check())
     assert ([m["seq"] for m in doc["messages"]], doc["last_seq"], doc["complete"]) == ([2, 3], 3, False)
+
+
+def test_events_past_the_limit_are_forgotten_least_recently_published_first():
+    history = History(size=5, epoch="e", events=2)
+    pubsub = PubSub(history=history)
+    for event in ("a", "b", "b", "a", "c"):  # c is one too many: b was published least recently
+        pubsub.publish(event, event)
+    assert sorted(history._seq) == sorted(history._kept) == ["a", "c"]
+    assert history.forgotten_events == 1
+    assert history.last_seq("b") == 0
+    assert history.since("b", 2, "e") == ([], False)  # nothing to recover from
+
+    again = pubsub.publish("b", "again")  # goes on above what was forgotten; a is forgotten now
+    assert again.seq == 3 and json.loads(again.payload)["seq"] == 3
+    assert sorted(history._seq) == ["b", "c"] and history.forgotten_events == 2
+    assert history.since("b", 2, "e") == ([again], True)  # 3 follows 2: b lost nothing
+    assert pubsub.publish("a", "x").seq == 3  # above the 2 a had
+    assert sorted(history._seq) == ["a", "b"] and history.forgotten_events == 3
+
+
+def test_a_forgotten_event_never_reuses_a_seq_a_subscriber_has_seen():
+    history = History(size=5, epoch="e", events=1)
+    pubsub = PubSub(history=history)
+    for _ in range(4):
+        pubsub.publish("a", 1)  # a reaches 4
+    pubsub.publish("b", 1)  # forgets a
+    assert pubsub.publish("a", 2).seq == 5  # above the 4 a subscriber of "a" may have seen
+    messages, recovered = history.since("a", 2, "e")  # 3 and 4 are gone
+    assert ([m.seq for m in messages], recovered) == ([5], False)
+
+
+def test_the_hub_takes_its_event_limit_from_the_config(tmp_path):
+    from picloud.app import make_app
+
+    app = make_app(Config(api_key=KEY, state_dir=tmp_path, history_events=7))
+    assert app.pubsub.history.events == 7
+    with pytest.raises(ValueError, match="history events must be >= 1, not 0"):
+        History(events=0)
