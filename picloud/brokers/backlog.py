@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+from typing import Any
 
 log = logging.getLogger("picloud.broker")
 
@@ -37,6 +38,21 @@ class Backlog:
 
     def confirm(self) -> None:
         self.inflight = []
+
+    async def relay(self, client: Any, most: int, retained_key: str) -> None:
+        """PUBLISH up to ``most`` messages delivered here while Redis was away
+        (and retain those that asked), in one round trip."""
+        pipe = client.pipeline(transaction=False)
+        for channel, data, retain in self.take(most):
+            pipe.publish(channel, data)
+            if retain is not None:
+                event, frame = retain
+                if frame is None:
+                    pipe.hdel(retained_key, event)
+                else:
+                    pipe.hset(retained_key, event, frame)
+        await pipe.execute()
+        self.confirm()
 
     def requeue(self) -> None:
         """Put unconfirmed messages back in front: a repeat beats a loss."""

@@ -6,11 +6,7 @@ want. What travels is the node id, a newline, and the publish frame exactly as
 the publishing node encoded it; a node skips its own messages, which it has
 already delivered locally.
 
-Redis patterns are not MQTT-style wildcards, so while a local client has a
-wildcard filter (a ``/``-separated level exactly ``+`` or ``#``), the node
-PSUBSCRIBEs to every event of the prefix instead, and the hub filters locally.
-
-For ``/info`` see membership.py; for the outbox, backlog.py; for seq,
+For the subscriptions, see channels.py; for ``/info``, membership.py; for the outbox, backlog.py; for seq,
 history and retained values in Redis, sequencer.py and scripts.py.
 
 A subscription's catch-up (retained value, or replay with ``since``) is read
@@ -30,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -39,8 +34,8 @@ from ..exceptions import BrokerError, ConfigError
 from ..pubsub import Message
 from .backlog import Backlog
 from .base import Broker
+from .channels import Channels
 from .cluster import reconcile_presence
-from .confirmations import Confirmations
 from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id, redact
 from .sequencer import Fetched, Sequencer
 
@@ -52,11 +47,6 @@ MAX_BACKOFF = 2.0
 PEER_GRACE = NODE_TTL + MAX_BACKOFF  # longest wait for known nodes to re-subscribe
 BATCH = 256  # messages per pipelined round trip
 CATCH_UP_TIMEOUT = 5.0
-
-
-def is_filter(event: str) -> bool:
-    """Whether ``event`` is a wildcard filter rather than a plain name."""
-    return ("+" in event or "#" in event) and any(level in ("+", "#") for level in event.split("/"))
 
 
 class RedisBroker(Broker):
@@ -94,24 +84,19 @@ class RedisBroker(Broker):
         self.node = node or default_node_id()
         self.prefix = prefix
         self.outbox_limit = outbox
-        self._channel_prefix = f"{prefix}:msg:".encode()
+        self._channels = Channels(prefix)
+        self._channel_prefix = self._channels.prefix
         self._control = f"{prefix}:ctl:{self.node}".encode()
         self._tag = self.node.encode() + b"\n"
         self._backlog = Backlog(outbox)
         self.sequencer = Sequencer(prefix, self._tag, self._channel_prefix, self._control, self._backlog)
         self.sequencer.wake = self._wake_writer
         self._echo_tag = self.node.encode() + b" "  # + id + newline: see Sequencer
-        self._confirmations = Confirmations(self._channel)
+        self._confirmations = self._channels.confirmations
         self.sequencer.echoing = self._confirmations.covers
         self._pubsub_owner: Any = None
         self._members = Membership(prefix, self.node)
         self._wake = asyncio.Event()
-        self._resync = asyncio.Event()
-        self._wanted: set[str] = set()
-        self._subscribed: set[str] = set()
-        self._filters = 0  # wanted wildcard filters: while any, subscribe to everything
-        self._everything = re.sub(r"([*?\[\]\\])", r"\\\1", f"{prefix}:msg:").encode() + b"*"
-        self._broad = False  # subscribed to self._everything
         self._deliver: Callable[[Message], object] = lambda message: None
         self._describe: Callable[[], dict[str, Any]] = lambda: {"subscriptions": [], "all_connections": []}
         self._connected = False
@@ -201,13 +186,7 @@ class RedisBroker(Broker):
         return client_name in self._members.peer_names
 
     def interest(self, event: str, wanted: bool) -> None:
-        if wanted:
-            self._wanted.add(event)
-        else:
-            self._wanted.discard(event)
-        if is_filter(event):
-            self._filters += 1 if wanted else -1
-        self._resync.set()
+        self._channels.want(event, wanted)
 
     @property
     def state(self) -> str:
@@ -244,12 +223,7 @@ class RedisBroker(Broker):
         try:
             await client.ping()
             await self.sequencer.load(client)
-            broad, wanted = self._target()
-            await pubsub.subscribe(self._control, *map(self._channel, wanted))
-            if broad:
-                await pubsub.psubscribe(self._everything)
-            self._subscribed, self._broad = wanted, broad
-            await self._confirm(pubsub, 1 + len(wanted) + broad)
+            await self._confirm(pubsub, await self._channels.subscribe(pubsub, self._control))
             known = set(self._members.peers)
             await self._members.beat(client, self._describe())  # peers relay backlogs once they see it
             self._up()
@@ -257,10 +231,10 @@ class RedisBroker(Broker):
                 self.sequencer.active = True
             if not first.done():
                 first.set_result(None)
-            self._resync.set()
+            self._channels.changed.set()  # clients may have come or gone meanwhile
             tasks = [
                 asyncio.ensure_future(self._read(pubsub)),
-                asyncio.ensure_future(self._sync(pubsub)),
+                asyncio.ensure_future(self._channels.follow(pubsub)),
                 asyncio.ensure_future(self._heartbeat(client)),
                 asyncio.ensure_future(self._write(client, known)),
             ]
@@ -316,9 +290,6 @@ class RedisBroker(Broker):
 
     # -- the tasks of one connected session --------------------------------------
 
-    def _channel(self, event: str) -> bytes:
-        return self._channel_prefix + event.encode()
-
     async def _confirm(self, pubsub: Any, count: int) -> None:
         """Wait until Redis confirmed ``count`` subscriptions."""
         while count:
@@ -327,7 +298,7 @@ class RedisBroker(Broker):
                 raise BrokerError("redis did not confirm the subscriptions")
             if message["type"] in ("subscribe", "psubscribe"):
                 count -= 1
-                self._subscription_confirmed(message)
+                self._channels.confirmed(message)
             elif message["type"] in ("message", "pmessage"):
                 self._receive(message["channel"], message["data"])
 
@@ -340,15 +311,7 @@ class RedisBroker(Broker):
             if message["type"] in ("message", "pmessage"):
                 receive(message["channel"], message["data"])
             elif message["type"] in ("subscribe", "psubscribe"):
-                self._subscription_confirmed(message)
-
-    def _subscription_confirmed(self, message: dict) -> None:
-        if message["type"] == "psubscribe":
-            if self._broad:
-                self._confirmations.confirmed(None)
-        elif message["channel"].startswith(self._channel_prefix):
-            self._confirmations.confirmed(message["channel"])
-
+                self._channels.confirmed(message)
 
     def _receive(self, channel: bytes, data: bytes) -> None:
         if data.startswith(self._echo_tag):
@@ -369,34 +332,6 @@ class RedisBroker(Broker):
             return
         self._deliver(Message(event, data[cut + 1:]))
 
-    async def _sync(self, pubsub: Any) -> None:
-        """Keep Redis subscriptions equal to what local clients want."""
-        while True:
-            await self._resync.wait()
-            self._resync.clear()
-            broad, wanted = self._target()
-            if broad and not self._broad:  # the broad subscription first: no gap
-                self._broad = True
-                await pubsub.psubscribe(self._everything)
-            add = wanted - self._subscribed
-            remove = self._subscribed - wanted
-            if add:
-                self._subscribed |= add
-                await pubsub.subscribe(*map(self._channel, add))
-            if remove:
-                self._subscribed -= remove
-                self._confirmations.channels.difference_update(map(self._channel, remove))
-                await pubsub.unsubscribe(*map(self._channel, remove))
-            if self._broad and not broad:
-                self._broad = self._confirmations.broad = False
-                await pubsub.punsubscribe(self._everything)
-
-    def _target(self) -> tuple[bool, set[str]]:
-        """Whether to subscribe to every event, and else to which."""
-        if self._filters:
-            return True, set()
-        return False, set(self._wanted)
-
     async def _write(self, client: Any, known: set[str]) -> None:
         backlog = self._backlog
         sequencer = self.sequencer
@@ -404,8 +339,7 @@ class RedisBroker(Broker):
             await self._members.await_peers(client, known, PEER_GRACE)
         while True:
             if backlog.queue:  # relayed first: published before anything queued for stamping
-                await self._relay(client, backlog.take(BATCH))
-                backlog.confirm()
+                await backlog.relay(client, BATCH, self.sequencer.retained_key)
                 continue
             backlog.report()
             sequencer.active = True  # from now on Redis stamps
@@ -414,19 +348,6 @@ class RedisBroker(Broker):
                 continue
             self._wake.clear()
             await self._wake.wait()
-
-    async def _relay(self, client: Any, batch: list) -> None:
-        """PUBLISH messages delivered here while Redis was away (and retain them)."""
-        pipe = client.pipeline(transaction=False)
-        for channel, data, retain in batch:
-            pipe.publish(channel, data)
-            if retain is not None:
-                event, frame = retain
-                if frame is None:
-                    pipe.hdel(self.sequencer.retained_key, event)
-                else:
-                    pipe.hset(self.sequencer.retained_key, event, frame)
-        await pipe.execute()
 
     async def _heartbeat(self, client: Any) -> None:
         while True:
