@@ -6,8 +6,9 @@ want. What travels is the node id, a newline, and the publish frame exactly as
 the publishing node encoded it; a node skips its own messages, which it has
 already delivered locally.
 
-For the subscriptions, see channels.py; for ``/info``, membership.py; for the outbox, backlog.py; for seq,
-history and retained values in Redis, sequencer.py and scripts.py.
+For the subscriptions, see channels.py; for ``/info``, membership.py; for
+the outbox, backlog.py; for seq, history and retained values in Redis,
+sequencer.py and scripts.py.
 
 A subscription's catch-up (retained value, or replay with ``since``) is read
 once Redis confirmed this node's SUBSCRIBE for the event, by a FETCH script
