@@ -193,7 +193,8 @@ class PiCloudApp(Application):
             try:
                 await asyncio.wait_for(self._drained.wait(), drain)
             except asyncio.TimeoutError:
-                log.warning("%d connections did not close in %.1fs", len(self.sockets), drain)
+                if self.sockets:  # they may have closed as the wait ended
+                    log.warning("%d connections did not close in %.1fs", len(self.sockets), drain)
         await self.pubsub.retained.close()
 
 

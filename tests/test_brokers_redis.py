@@ -20,6 +20,7 @@ from tornado.websocket import websocket_connect
 
 from picloud.brokers import broker_from_url
 from picloud.brokers.membership import redact
+from picloud.brokers.redis import _until_cancelled
 
 from .conftest import KEY, HubProcess, read_json, send_json, subscribed
 
@@ -375,3 +376,25 @@ def test_broker_from_url_picks_redis_and_checks_the_url():
     assert not broker.local_only
     assert broker.state == "degraded"  # not started
     assert broker_from_url("memory://").local_only
+
+
+@pytest.mark.gen_test
+async def test_a_session_task_that_swallows_its_cancellation_is_cancelled_again():
+    swallowed = []
+
+    async def carries_on() -> None:
+        # What redis-py did under load: a cancelled command returned normally.
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if swallowed:
+                    raise
+                swallowed.append(True)
+
+    tasks = [asyncio.ensure_future(carries_on()), asyncio.ensure_future(asyncio.sleep(3600))]
+    await asyncio.sleep(0)
+    for task in tasks:
+        task.cancel()
+    await asyncio.wait_for(_until_cancelled(tasks), 5)
+    assert swallowed == [True] and all(task.cancelled() for task in tasks)

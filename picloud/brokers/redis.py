@@ -50,6 +50,24 @@ BATCH = 256  # messages per pipelined round trip
 CATCH_UP_TIMEOUT = 5.0
 
 
+async def _until_cancelled(tasks: list[asyncio.Task]) -> None:
+    """Wait for cancelled ``tasks`` to end, cancelling again any that carry on.
+
+    redis-py (8.1) can return normally from a command that was cancelled
+    mid-way (seen with a pub/sub UNSUBSCRIBE and a pipeline's execute while
+    the machine was loaded); the task then loops on and waits for work that
+    never comes, and the hub would never exit.
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+        for task in pending:
+            task.cancel()
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # retrieved: ends as it may, the session is over
+
+
 class RedisBroker(Broker):
     local_only = False
 
@@ -124,7 +142,7 @@ class RedisBroker(Broker):
             await asyncio.sleep(0.02)  # let the writer relay what it has
         if self._supervisor is not None:
             self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
+            await _until_cancelled([self._supervisor])
         left = len(self._backlog)
         if left:
             log.warning("%d messages for other hubs were not relayed before shutdown", left)
@@ -248,7 +266,7 @@ class RedisBroker(Broker):
                 task.cancel()
             self.sequencer.fail_pending()
             self._confirmations.cut_off()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _until_cancelled(tasks)
             self._backlog.requeue()
             await self._close(pubsub, client)
 
