@@ -109,19 +109,23 @@ class ReaderProtocol(WebSocketProtocol13):
         except StreamClosedError:
             self._lost()
             return
+        if self._handle(data):
+            self._read()
+
+    def _handle(self, data: bytes) -> bool:
+        """Parse a chunk and handle its frames; whether reading goes on now."""
         parser = self._parser
         if parser is None:
-            return
+            return False
         try:
             events = parser.feed(data)
-            go_on = not events or self._dispatch(events, 0)
+            return not events or self._dispatch(events, 0)
         except Exception:
             # A bug here must not leave a connection that nobody reads.
             log.exception("reader failed on %s", _describe(self.handler))
+            self._stop_reading_directly()
             self._lost()
-            return
-        if go_on:
-            self._read()
+            return False
 
     # -- reading the socket directly (plain sockets) -----------------------------
 
@@ -158,18 +162,7 @@ class ReaderProtocol(WebSocketProtocol13):
         if not data:
             self.stream.close()
             return
-        parser = self._parser
-        if parser is None:
-            return
-        try:
-            events = parser.feed(data)
-            go_on = not events or self._dispatch(events, 0)
-        except Exception:
-            log.exception("reader failed on %s", _describe(self.handler))
-            self._stop_reading_directly()
-            self._lost()
-            return
-        if not go_on:
+        if not self._handle(data):
             # Paused by a coroutine on_message (``_resume`` reads again), or done.
             self._stop_reading_directly()
 
