@@ -17,17 +17,23 @@ from __future__ import annotations
 from ..exceptions import ProtocolError
 from ..protocol import loads
 
-# KEYS: P:seq, P:epoch, P:hist:<event>, P:retained
-# ARGV: event, frame without seq/epoch, channel, node tag, history size,
-#       now ms, history ttl ms (0: none), retain (0 no, 1 set, 2 clear), new epoch
-PUBLISH = """
+
+def _epoch(new_epoch_arg: int) -> str:
+    """Lua that sets ``epoch`` to the cluster's, creating it from
+    ``ARGV[new_epoch_arg]`` (and restarting every seq) when it is missing."""
+    return f"""
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
-  epoch = ARGV[9]
+  epoch = ARGV[{new_epoch_arg}]
   redis.call('SET', KEYS[2], epoch)
   redis.call('DEL', KEYS[1])
 end
-local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+"""
+
+# KEYS: P:seq, P:epoch, P:hist:<event>, P:retained
+# ARGV: event, frame without seq/epoch, channel, node tag, history size,
+#       now ms, history ttl ms (0: none), retain (0 no, 1 set, 2 clear), new epoch
+PUBLISH = _epoch(9) + """local seq = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local frame = string.sub(ARGV[2], 1, -2) .. ',"seq":' .. seq .. ',"epoch":"' .. epoch .. '"}'
 local size = tonumber(ARGV[5])
 if size > 0 then
@@ -53,14 +59,7 @@ return {seq, epoch}
 # KEYS: P:seq, P:epoch, P:hist:<event>, P:retained
 # ARGV: event, history (0/1), retained (0 none, 1 the event's, 2 all),
 #       control channel, marker ('' for none), new epoch
-FETCH = """
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  epoch = ARGV[6]
-  redis.call('SET', KEYS[2], epoch)
-  redis.call('DEL', KEYS[1])
-end
-local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+FETCH = _epoch(6) + """local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
 local kept = {}
 if ARGV[2] == '1' then kept = redis.call('XRANGE', KEYS[3], '-', '+') end
 local retained = {}
