@@ -140,6 +140,7 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
     ping_outstanding = False
     missed_pings = 0
     answers_pings = False
+    reads = True  # whether the client is known to read this socket (keepalive.py)
 
     def prepare(self) -> None:
         self.check_access()
@@ -228,6 +229,7 @@ class SubscribeSocket(HubSocket):
 class PublishSocket(HubSocket):
     action = "publish"
     rate: PublishRate | None = None
+    reads = False  # the original clients never read it: pinged only with protocol=2
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

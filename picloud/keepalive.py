@@ -8,6 +8,11 @@ that it answers pings (it has sent a pong before) or opted into the newer
 protocol (``?protocol=2``). Dead peers of the other kind are found by TCP
 keepalive, which the kernel does without any help from the client.
 
+Such a publish socket is not pinged at all. A ping it never reads stays in
+its receive buffer, and a socket closed with unread data is reset: the
+client's kernel sends RST and throws away what it had not yet sent. A script
+that writes a burst of readings and exits would lose the end of it.
+
 One hub-wide timer pings every websocket; there is no timer per connection.
 """
 
@@ -62,7 +67,7 @@ class KeepaliveHTTPServer(HTTPServer):
 
 
 class Pinger:
-    """Pings every websocket of the app each ``interval`` seconds.
+    """Pings every websocket of the app that reads each ``interval`` seconds.
 
     A connection that answers pings (see module docstring) and has left
     MISSED_PINGS in a row unanswered is aborted.
@@ -86,6 +91,8 @@ class Pinger:
 
     def tick(self) -> None:
         for sock in list(self.sockets):
+            if not (sock.reads or sock.answers_pings):
+                continue
             if sock.ping_outstanding:
                 sock.missed_pings += 1
             if sock.answers_pings and sock.missed_pings >= MISSED_PINGS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 
 import pytest
@@ -15,13 +16,15 @@ from .conftest import KEY
 from .rawws import OP_PING, OP_PONG, OP_TEXT, RawWS
 
 
-def next_frame_not_ping(conn: RawWS, *, answer: bool = False) -> tuple[int, bytes] | None:
-    while True:
+def next_frame_not_ping(conn: RawWS, *, answer: bool = False, pings: int = 25) -> tuple[int, bytes] | None:
+    """The next frame that is not a ping, within ``pings`` ping rounds."""
+    for _ in range(pings):
         frame = conn.recv_frame()
         if frame is None or frame[0] != OP_PING:
             return frame
         if answer:
             conn.send_frame(OP_PONG, frame[1])
+    raise AssertionError(f"nothing but pings for {pings} ping rounds")
 
 
 def info_snapshot(port: int) -> dict:
@@ -38,15 +41,38 @@ def hub(hub_process):
     return hub_process("--api-key", KEY, "--ping-interval", "0.2")
 
 
-def test_a_publisher_that_never_reads_is_not_dropped(hub):
+def test_a_publisher_that_never_reads_is_neither_pinged_nor_dropped(hub):
     pub = RawWS(hub.port, "/publish?clientName=old-python-client", key=KEY)
     assert pub.status == 101
-    for _ in range(5):  # five pings, none answered
-        assert pub.recv_frame()[0] == OP_PING
+    sub = RawWS(hub.port, "/subscribe?clientName=reader", key=KEY)
+    for _ in range(3):  # three ping rounds, none answered
+        assert sub.recv_frame()[0] == OP_PING
+    assert select.select([pub.sock], [], [], 0)[0] == []
     pub.send_text("not json")
-    opcode, payload = next_frame_not_ping(pub)
+    opcode, payload = pub.recv_frame()
     assert opcode == OP_TEXT and json.loads(payload)["action"] == "error"
-    assert [c["client_name"] for c in info_snapshot(hub.port)["all_connections"]] == ["old-python-client"]
+    names = {c["client_name"] for c in info_snapshot(hub.port)["all_connections"]}
+    assert names == {"old-python-client", "reader"}
+
+
+def test_a_publisher_that_never_reads_loses_nothing_when_it_closes(hub):
+    # A socket closed with unread data (a ping, say) is reset, and the
+    # client's kernel drops what it had not sent yet. TCP_CORK holds the
+    # burst back until close() so that it is always unsent at that moment.
+    sub = RawWS(hub.port, "/subscribe?clientName=reader&protocol=2", key=KEY)
+    sub.send_text(json.dumps({"action": "subscribe", "event": "burst"}))
+    assert json.loads(next_frame_not_ping(sub, answer=True)[1])["action"] == "subscribed"
+    pub = RawWS(hub.port, "/publish?clientName=gpio-script", key=KEY)
+    for _ in range(2):  # the publisher lives through two ping rounds
+        opcode, payload = sub.recv_frame()
+        assert opcode == OP_PING
+        sub.send_frame(OP_PONG, payload)
+    pub.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    for i in range(200):
+        pub.send_text(json.dumps({"event": "burst", "data": i}))
+    pub.close()
+    received = [json.loads(next_frame_not_ping(sub, answer=True)[1])["data"] for _ in range(200)]
+    assert received == list(range(200))
 
 
 @pytest.mark.parametrize("how", ["protocol=2", "answered-before"])
