@@ -13,11 +13,11 @@ Tornado's handshake task finishes and its coroutine frames are freed, so an
 idle connection holds one pending read future and a small parser.
 
 On a plain (non-TLS) socket even ``read_bytes`` is skipped: each chunk would
-cost a 64 KiB buffer, two copies, a Future, a second ``recv`` that finds
-nothing, and a loop iteration before the callback runs. Instead the stream's
-``_handle_read`` is pointed at ``_read_directly``, which ``recv``s one chunk
-when the socket is readable and parses it in the same loop iteration. The
-stream still owns the socket, its writes and its closing.
+cost a 64 KiB buffer, two copies, a Future, and a loop iteration before the
+callback runs. Instead the stream's ``_handle_read`` is pointed at
+``_read_directly``, which ``recv``s when the socket is readable and parses
+each chunk in the same loop iteration. The stream still owns the socket, its
+writes and its closing.
 
 Tornado internals this relies on (pinned by setup.cfg's ``tornado`` range,
 checked by tests/test_reader.py):
@@ -61,6 +61,7 @@ from .wsparse import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser
 log = logging.getLogger("picloud.reader")
 
 READ_CHUNK = 64 * 1024  # Tornado's read_chunk_size: one socket read at most
+MAX_CHUNKS_PER_EVENT = 16  # then other connections get their turn
 
 
 class ReaderProtocol(WebSocketProtocol13):
@@ -151,20 +152,33 @@ class ReaderProtocol(WebSocketProtocol13):
             self._lost()
 
     def _read_directly(self) -> None:
-        """The stream's READ handler: one chunk, parsed and handled now."""
-        try:
-            data = self._socket.recv(READ_CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self.stream.close(exc_info=exc)  # reported through _on_stream_closed
-            return
-        if not data:
-            self.stream.close()
-            return
-        if not self._handle(data):
-            # Paused by a coroutine on_message (``_resume`` reads again), or done.
-            self._stop_reading_directly()
+        """The stream's READ handler: what the socket holds, parsed and handled now.
+
+        Reads until the socket is empty, as Tornado does, rather than one
+        chunk per event: a reset that came right behind the data shows only
+        on the next ``recv``, and uvloop (libuv) stops polling a socket once
+        it reports the error, so waiting for another event would leave the
+        connection open for good.
+        """
+        sock = self._socket
+        stream = self.stream
+        for _ in range(MAX_CHUNKS_PER_EVENT):
+            try:
+                data = sock.recv(READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                stream.close(exc_info=exc)  # reported through _on_stream_closed
+                return
+            if not data:
+                stream.close()
+                return
+            if not self._handle(data):
+                # Paused by a coroutine on_message (``_resume`` reads again), or done.
+                self._stop_reading_directly()
+                return
+            if stream.closed():
+                return
 
     def _dispatch(self, events: list, index: int) -> bool:
         """Handle ``events[index:]``; False if reading must not go on (yet)."""

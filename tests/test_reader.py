@@ -24,6 +24,7 @@ from picloud.reader import ReaderProtocol, UpgradedRequest
 from picloud.wsparse import BINARY, CLOSE, PING, PONG, TEXT
 
 from .conftest import KEY, read_json, send_json, subscribed
+from .rawws import RawWS
 from .test_wsparse import frame
 
 MAX = 300_000
@@ -312,3 +313,22 @@ async def test_a_pong_is_recorded_for_the_ping_timeout(http_server, base_url, ap
         assert protocol.last_pong > 0
     else:
         assert protocol._received_pong is True
+
+
+def test_publishers_resetting_right_after_sending_leave_nothing_behind(hub_process):
+    # The data and the RST arrive together; the reset shows only on a second
+    # recv. Under uvloop (a real hub uses it where installed) no later event
+    # reports it, so a reader that waited for one kept these open for good.
+    hub = hub_process("--api-key", KEY, "--info-interval", "0.1")
+    for n in range(50):
+        pub = RawWS(hub.port, f"/publish?clientName=reset-{n}", key=KEY)
+        pub.send_text(json.dumps({"event": "t", "data": n}))
+        pub.reset()
+    info = RawWS(hub.port, "/info", key=KEY)
+    left = None
+    for _ in range(100):  # one push every 0.1 s
+        _, payload = info.recv_frame()
+        left = [c["client_name"] for c in json.loads(payload)["all_connections"]]
+        if not left:
+            break
+    assert left == []
