@@ -7,10 +7,11 @@ can be tested without sockets and shared by every handler.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
 import ujson
 
@@ -27,23 +28,30 @@ SUBSCRIBER_ACTIONS = frozenset({"subscribe", "unsubscribe", "unsubscribe:all"})
 
 def utc_timestamp(when: float | None = None) -> str:
     """RFC 3339 in UTC, always six fractional digits and a ``Z``."""
-    global _stamp_second, _stamp_prefix
     if when is None:
-        when = time.time()
-    # Every publish is stamped: strftime once per second, not per message.
+        return _timestamp(_now_micros()).decode("ascii")
     second = int(when)
-    micro = round((when - second) * 1e6)  # rounded, as datetime.fromtimestamp does
-    if micro == 1_000_000:
-        second += 1
-        micro = 0
+    # The fraction rounded as datetime.fromtimestamp rounds it.
+    return _timestamp(second * 1_000_000 + round((when - second) * 1e6)).decode("ascii")
+
+
+def _now_micros() -> int:
+    return (time.time_ns() + 500) // 1000
+
+
+def _timestamp(micros: int) -> bytes:
+    """utc_timestamp of ``micros`` since the epoch, as bytes: every publish
+    is stamped, so strftime runs once per second, not per message."""
+    global _stamp_second, _stamp_prefix
+    second, micro = divmod(micros, 1_000_000)
     if second != _stamp_second:
-        _stamp_prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        _stamp_prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.").encode()
         _stamp_second = second
-    return f"{_stamp_prefix}{micro:06d}Z"
+    return b"%s%06dZ" % (_stamp_prefix, micro)
 
 
 _stamp_second: int | None = None
-_stamp_prefix = ""
+_stamp_prefix = b""
 
 
 def loads(text: str | bytes) -> Any:
@@ -61,18 +69,44 @@ def dumps(value: Any) -> bytes:
     outgoing message is encoded exactly once, costs nothing extra.
     """
     try:
-        text = ujson.dumps(
-            value, ensure_ascii=False, escape_forward_slashes=False, allow_nan=False
-        )
-        return text.encode("utf-8")
+        return _strict_dumps(value).encode("utf-8")
     except OverflowError:
         raise ProtocolError("data contains a non-finite number (NaN or Infinity)") from None
     except UnicodeEncodeError:
         raise ProtocolError("data contains an unpaired unicode surrogate") from None
 
 
+def _strict_ujson() -> Callable[[Any], str]:
+    """``ujson.dumps`` with ensure_ascii, escape_forward_slashes and allow_nan off.
+
+    Passed by keyword, the three options cost more than encoding a short
+    reading (ujson parses keywords slowly), so they are passed by position.
+    That depends on ujson's parameter order (5.x and 6.x: obj, ensure_ascii,
+    encode_html_chars, escape_forward_slashes, sort_keys, indent, allow_nan),
+    checked here once; another order gets the keywords.
+    """
+    def positional(value: Any) -> str:
+        return ujson.dumps(value, False, False, False, False, 0, False)
+
+    same = False
+    try:
+        same = positional({"b": "/<é>", "a": [1.5]}) == '{"b":"/<é>","a":[1.5]}'
+        positional(float("nan"))
+    except OverflowError:
+        if same:
+            return positional
+    except (TypeError, ValueError):
+        pass
+    return functools.partial(ujson.dumps, ensure_ascii=False, escape_forward_slashes=False, allow_nan=False)
+
+
+_strict_dumps = _strict_ujson()
+
+
 def validate_event(event: Any, *, field: str = "event") -> str:
     """Return ``event`` if it is a usable event name, else raise ProtocolError."""
+    if type(event) is str and event in _valid_names:  # checked twice per publish
+        return event
     if event is None:
         raise ProtocolError(f"missing '{field}'")
     if not isinstance(event, str):
@@ -84,7 +118,15 @@ def validate_event(event: Any, *, field: str = "event") -> str:
     bad = _CONTROL.search(event)
     if bad:
         raise ProtocolError(f"'{field}' contains control character {bad.group()!r}")
+    if len(_valid_names) >= MAX_CACHED_HEADS:
+        _valid_names.clear()
+    _valid_names[event] = None
     return event
+
+
+# Names found valid, so that a name seen before is checked by one lookup;
+# bounded like _publish_heads.
+_valid_names: dict[str, None] = {}
 
 
 def parse_publication(item: Any) -> tuple[str, Any]:
@@ -111,7 +153,7 @@ def encode_publish(event: str, data: Any, created_at: str | None = None) -> byte
         if len(_publish_heads) >= MAX_CACHED_HEADS:
             _publish_heads.clear()
         head = _publish_heads[event] = b'{"action":"publish","event":%s,"data":' % dumps(event)
-    stamp = dumps(created_at) if created_at is not None else b'"%s"' % utc_timestamp().encode("ascii")
+    stamp = dumps(created_at) if created_at is not None else b'"%s"' % _timestamp(_now_micros())
     return b'%s%s,"created_at":%s}' % (head, dumps(data), stamp)
 
 

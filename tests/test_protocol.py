@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import ujson
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -130,6 +131,36 @@ def test_publish_encoding_matches_encoding_the_whole_object(event, data):
     whole = dumps({"action": "publish", "event": event, "data": data, "created_at": "2026-11-25T21:40:13.000000Z"})
     for _ in range(2):
         assert encode_publish(event, data, "2026-11-25T21:40:13.000000Z") == whole
+
+
+@given(data=json_values)
+def test_encoding_is_what_ujson_makes_with_the_options_by_keyword(data):
+    # dumps passes ujson's options by position (see protocol._strict_ujson).
+    expected = ujson.dumps(data, ensure_ascii=False, escape_forward_slashes=False, allow_nan=False)
+    assert dumps(data) == expected.encode("utf-8")
+
+
+def test_encoding_options_go_by_keyword_when_ujson_orders_them_differently(monkeypatch):
+    def keywords_only(value, **options):
+        return real_dumps(value, **options)
+
+    real_dumps = ujson.dumps
+    monkeypatch.setattr(ujson, "dumps", keywords_only)
+    strict = protocol._strict_ujson()
+    assert strict({"url": "a/é", "x": [1.5]}) == '{"url":"a/é","x":[1.5]}'
+    with pytest.raises(OverflowError):
+        strict(float("nan"))
+
+
+def test_event_names_found_valid_are_remembered_within_a_bound(monkeypatch):
+    monkeypatch.setattr(protocol, "MAX_CACHED_HEADS", 3)
+    for n in range(10):
+        validate_event(f"remembered/{n}")
+        assert len(protocol._valid_names) <= 3
+    assert "remembered/9" in protocol._valid_names
+    with pytest.raises(ProtocolError, match="control character"):
+        validate_event("bad\x00")
+    assert "bad\x00" not in protocol._valid_names
 
 
 def test_publish_is_stamped_now_unless_told_and_a_given_stamp_is_escaped():
