@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import tornado
 from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, ResponseStartLine
 
+from .access import encode_error_body, presented_client_name, presented_key, protocol_error_body
 from .exceptions import ProtocolError
-from .handlers import PublishHTTP, encode_error_body, presented_client_name, presented_key, protocol_error_body
+from .handlers import PublishHTTP
 from .keys import allows
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from tornado.web import RequestHandler
 
 from . import __version__
-from .handlers import AccessMixin, Refused
+from .access import AccessMixin, Refused
 
 if TYPE_CHECKING:
     from .app import PiCloudApp

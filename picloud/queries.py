@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import ujson
 from tornado.web import RequestHandler
 
+from .access import AccessMixin, Refused
 from .exceptions import ProtocolError
-from .handlers import AccessMixin, Refused
 from .protocol import validate_event
 from .topics import is_filter, validate_filter
 

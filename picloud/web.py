@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tornado.routing import PathMatches, Rule
 from tornado.web import RequestHandler, StaticFileHandler
 
-from .handlers import AccessMixin
+from .access import AccessMixin
 from .protocol import utc_timestamp
 
 if TYPE_CHECKING:
