@@ -5,11 +5,13 @@
 Steady subscribers stay connected the whole time while steady publishers
 send numbered messages (websocket and HTTP); around them, churn clients
 connect, subscribe, publish and vanish in every way a flaky network or a
-buggy script can manage (clean close, TCP reset, half-close, silence, bad
-JSON, oversized frames). At the end it reports messages sent, delivered and
-lost for the steady subscribers (must be 0), errors, and the hub's resident
-memory over time (a PNG with the optional ``bench`` extra: matplotlib).
-Exit status 1 if anything was lost or the hub logged a traceback.
+buggy script can manage (clean close, TCP reset after a pause or right behind
+its data, half-close, silence, bad JSON, oversized frames). At the end it
+reports messages sent, delivered and lost for the steady subscribers (must be
+0), churn connections the hub still lists after they are gone (must be 0),
+errors, and the hub's resident memory over time (a PNG with the optional
+``bench`` extra: matplotlib). Exit status 1 if anything was lost or left
+behind, or the hub logged a traceback.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
 EVENTS = [f"soak-{i}" for i in range(4)]
-FAULTS = ("clean", "reset", "half-close", "silent", "bad-json", "oversized", "garbage-frame")
+FAULTS = ("clean", "reset", "reset-now", "half-close", "silent", "bad-json", "oversized", "garbage-frame")
 
 
 class Hub:
@@ -90,6 +92,7 @@ class Soak:
         self.churned: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self.rss: list[tuple[float, float]] = []
         self.running = True
+        self.churn_left = 0
         self.rng = random.Random(args.seed)
 
     def error(self, kind: str) -> None:
@@ -165,8 +168,9 @@ class Soak:
                 writer.write(frame(0x1, b"x" * 70000))
             elif fault == "garbage-frame":
                 writer.write(frame(0x1, b"\xff\xfe") + frame(0x3, b"?", fin=False))
-            await asyncio.sleep(self.rng.random() * 0.5)
-            if fault == "reset":
+            if fault != "reset-now":  # that one's RST arrives with its data
+                await asyncio.sleep(self.rng.random() * 0.5)
+            if fault.startswith("reset"):
                 sock = writer.get_extra_info("socket")
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 writer.transport.abort()
@@ -219,6 +223,21 @@ class Soak:
             await asyncio.sleep(0.1)
         for task in subscribers:
             task.cancel()
+        self.churn_left = await self.leftover_churn()
+
+    async def leftover_churn(self) -> int:
+        """Churn connections the hub still lists once every churner is gone."""
+        info = await websocket_connect(self.hub.request("/info"))
+        deadline = time.monotonic() + 10  # silent ones go after two missed pongs
+        try:
+            while True:
+                snapshot = json.loads(await asyncio.wait_for(info.read_message(), 10))
+                names = [c["client_name"] for c in snapshot["all_connections"]]
+                left = sum(name.startswith("churn-") for name in names)
+                if not left or time.monotonic() > deadline:
+                    return left
+        finally:
+            info.close()
 
     def report(self) -> dict:
         expected = sum(self.sent.values())
@@ -230,6 +249,7 @@ class Soak:
             "sent": expected,
             "delivered": delivered,
             "lost": lost,
+            "churn_connections_left": self.churn_left,
             "churn_clients": self.churned,
             "errors": self.errors,
             "hub_tracebacks": tracebacks,
@@ -294,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     if soak.rss and plot(soak.rss, args.plot):
         result["plot"] = args.plot
     print(json.dumps(result, indent=2))
-    return 1 if result["lost"] or result["hub_tracebacks"] else 0
+    return 1 if result["lost"] or result["hub_tracebacks"] or result["churn_connections_left"] else 0
 
 
 if __name__ == "__main__":
