@@ -39,8 +39,8 @@ checked by tests/test_reader.py):
   interest while ``reading()``, i.e. while ``_read_future`` is set; ``close()``
   fails ``_read_future`` with StreamClosedError, which is how the hub sees the
   stream close; ``_read_buffer_size`` and ``_add_io_state`` are used as is.
-- After ``open()``, ``release_upgrade_state`` replaces ``handler.request``
-  with the few fields still read (``UpgradedRequest``) and drops the HTTP
+- After ``open()``, ``upgraded.release_upgrade_state`` replaces
+  ``handler.request`` with the few fields still read and drops the HTTP
   response state; see there.
 """
 
@@ -56,6 +56,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
+from .upgraded import release_upgrade_state
 from .wsparse import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser
 
 log = logging.getLogger("picloud.reader")
@@ -277,41 +278,3 @@ class ReaderMixin:
         if type(protocol) is not WebSocketProtocol13:
             return protocol
         return ReaderProtocol(protocol.handler, protocol.mask_outgoing, protocol.params)
-
-
-class UpgradedRequest:
-    """What a websocket handler keeps of its HTTP request once it is open.
-
-    The full ``HTTPServerRequest`` holds the parsed headers, the query, the
-    HTTP/1 connection objects and their futures: about a third of an idle
-    connection's memory, none of it needed after ``open()``.
-    """
-
-    __slots__ = ("arguments", "host", "method", "path", "protocol", "query",
-                 "query_arguments", "remote_ip", "uri", "version")
-
-    connection = None
-    server_connection = None
-    body = b""
-
-    def __init__(self, request: Any) -> None:
-        for name in self.__slots__:
-            setattr(self, name, getattr(request, name))
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"request.{name} is released after the websocket upgrade; read it in open()")
-
-
-def release_upgrade_state(handler: Any) -> None:
-    """Drop what a websocket handler no longer needs after ``open()``.
-
-    Touches RequestHandler internals (``_headers``, ``_write_buffer``,
-    ``_prepared_future``, ``_transforms``): all of them serve writing an HTTP
-    response, which WebSocketHandler forbids once upgraded.
-    """
-    handler.request = UpgradedRequest(handler.request)
-    handler._headers = None
-    handler._write_buffer = None
-    handler._prepared_future = None
-    handler._transforms = None
-    handler.ui = None

@@ -20,7 +20,8 @@ from tornado.websocket import WebSocketHandler, WebSocketProtocol13
 
 from picloud.config import Config
 from picloud.handlers import SubscribeSocket
-from picloud.reader import ReaderProtocol, UpgradedRequest
+from picloud.reader import ReaderProtocol
+from picloud.upgraded import UpgradedRequest
 from picloud.wsparse import BINARY, CLOSE, PING, PONG, TEXT
 
 from .conftest import KEY, read_json, send_json, subscribed
