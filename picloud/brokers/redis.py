@@ -6,9 +6,9 @@ want. What travels is the node id, a newline, and the publish frame exactly as
 the publishing node encoded it; a node skips its own messages, which it has
 already delivered locally.
 
-For the subscriptions, see channels.py; for ``/info``, membership.py; for
-the outbox, backlog.py; for seq, history and retained values in Redis,
-sequencer.py and scripts.py.
+For the subscriptions, see channels.py; for what arrives on them,
+inbound.py; for ``/info``, membership.py; for the outbox, backlog.py; for
+seq, history and retained values in Redis, sequencer.py and scripts.py.
 
 A subscription's catch-up (retained value, or replay with ``since``) is read
 once Redis confirmed this node's SUBSCRIBE for the event, by a FETCH script
@@ -37,6 +37,7 @@ from .backlog import Backlog
 from .base import Broker
 from .channels import Channels
 from .cluster import reconcile_presence
+from .inbound import Inbound
 from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id, redact
 from .sequencer import Fetched, Sequencer
 
@@ -106,17 +107,16 @@ class RedisBroker(Broker):
         self._channels = Channels(prefix)
         self._channel_prefix = self._channels.prefix
         self._control = f"{prefix}:ctl:{self.node}".encode()
-        self._tag = self.node.encode() + b"\n"
+        tag = self.node.encode() + b"\n"
         self._backlog = Backlog(outbox)
-        self.sequencer = Sequencer(prefix, self._tag, self._channel_prefix, self._control, self._backlog)
+        self.sequencer = Sequencer(prefix, tag, self._channel_prefix, self._control, self._backlog)
         self.sequencer.wake = self._wake_writer
-        self._echo_tag = self.node.encode() + b" "  # + id + newline: see Sequencer
         self._confirmations = self._channels.confirmations
         self.sequencer.echoing = self._confirmations.covers
+        self._inbound = Inbound(tag, self._channels, self._control, self.sequencer)
         self._pubsub_owner: Any = None
         self._members = Membership(prefix, self.node)
         self._wake = asyncio.Event()
-        self._deliver: Callable[[Message], object] = lambda message: None
         self._describe: Callable[[], dict[str, Any]] = lambda: {"subscriptions": [], "all_connections": []}
         self._connected = False
         self._down_since: float | None = None
@@ -127,7 +127,7 @@ class RedisBroker(Broker):
     async def start(
         self, deliver: Callable[[Message], object], describe: Callable[[], dict[str, Any]] | None = None
     ) -> None:
-        self._deliver = self.sequencer.deliver = deliver
+        self._inbound.deliver = self.sequencer.deliver = deliver
         if describe is not None:
             self._describe = describe
         log.info("relaying through %s as node %s (prefix %r)", self.safe_url, self.node, self.prefix)
@@ -165,7 +165,7 @@ class RedisBroker(Broker):
     def bind(self, pubsub: Any) -> None:
         self._pubsub_owner = pubsub
         self.sequencer.history = pubsub.history
-        self._deliver = self.sequencer.deliver = pubsub.deliver
+        self._inbound.deliver = self.sequencer.deliver = pubsub.deliver
 
     def publish(self, message: Message) -> None:
         self.sequencer.publish(message)
@@ -242,7 +242,8 @@ class RedisBroker(Broker):
         try:
             await client.ping()
             await self.sequencer.load(client)
-            await self._confirm(pubsub, await self._channels.subscribe(pubsub, self._control))
+            count = await self._channels.subscribe(pubsub, self._control)
+            await self._inbound.confirm(pubsub, count, COMMAND_TIMEOUT)
             known = set(self._members.peers)
             await self._members.beat(client, self._describe())  # peers relay backlogs once they see it
             self._up()
@@ -252,7 +253,7 @@ class RedisBroker(Broker):
                 first.set_result(None)
             self._channels.changed.set()  # clients may have come or gone meanwhile
             tasks = [
-                asyncio.ensure_future(self._read(pubsub)),
+                asyncio.ensure_future(self._inbound.read(pubsub)),
                 asyncio.ensure_future(self._channels.follow(pubsub)),
                 asyncio.ensure_future(self._heartbeat(client)),
                 asyncio.ensure_future(self._write(client, known)),
@@ -308,48 +309,6 @@ class RedisBroker(Broker):
         return text.rstrip(".").lower()
 
     # -- the tasks of one connected session --------------------------------------
-
-    async def _confirm(self, pubsub: Any, count: int) -> None:
-        """Wait until Redis confirmed ``count`` subscriptions."""
-        while count:
-            message = await pubsub.get_message(timeout=COMMAND_TIMEOUT)
-            if message is None:
-                raise BrokerError("redis did not confirm the subscriptions")
-            if message["type"] in ("subscribe", "psubscribe"):
-                count -= 1
-                self._channels.confirmed(message)
-            elif message["type"] in ("message", "pmessage"):
-                self._receive(message["channel"], message["data"])
-
-    async def _read(self, pubsub: Any) -> None:
-        receive = self._receive
-        while True:
-            message = await pubsub.get_message(timeout=None)
-            if message is None:
-                continue
-            if message["type"] in ("message", "pmessage"):
-                receive(message["channel"], message["data"])
-            elif message["type"] in ("subscribe", "psubscribe"):
-                self._channels.confirmed(message)
-
-    def _receive(self, channel: bytes, data: bytes) -> None:
-        if data.startswith(self._echo_tag):
-            cut = data.find(b"\n")
-            if cut > 0 and channel.startswith(self._channel_prefix):
-                self.sequencer.echo(data[len(self._echo_tag):cut], data[cut + 1:])
-            return
-        if data.startswith(self._tag) or not channel.startswith(self._channel_prefix):
-            if channel == self._control:
-                self._confirmations.arrived(data)
-            return  # our own message, or the control channel
-        cut = data.find(b"\n")
-        if cut < 0:
-            return
-        try:
-            event = channel[len(self._channel_prefix):].decode()
-        except UnicodeDecodeError:
-            return
-        self._deliver(Message(event, data[cut + 1:]))
 
     async def _write(self, client: Any, known: set[str]) -> None:
         backlog = self._backlog
