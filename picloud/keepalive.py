@@ -67,7 +67,7 @@ class KeepaliveHTTPServer(HTTPServer):
 
 
 class Pinger:
-    """Pings every websocket of the app that reads each ``interval`` seconds.
+    """Each ``interval`` seconds, pings every websocket whose client reads it.
 
     A connection that answers pings (see module docstring) and has left
     MISSED_PINGS in a row unanswered is aborted.
