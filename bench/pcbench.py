@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -80,12 +81,24 @@ def parse_output(text: str) -> dict[str, Any]:
 
 
 def run(binary: Path, url: str, key: str, options: dict[str, Any], wait: float = 180.0) -> dict[str, Any]:
-    """Run pcbench with ``options`` (its flags); ``wait`` bounds the whole run."""
+    """Run pcbench with ``options`` (its flags); ``wait`` bounds the whole run.
+
+    Adds ``pcbench_cpu_s``, the CPU time pcbench itself used: on a machine
+    whose cores it shares with the server, that is CPU the server did not get.
+    """
     args = command(binary, url, key, **options)
+    before = _children_cpu()
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=wait)
     except subprocess.TimeoutExpired:
         raise PcbenchError(f"pcbench did not finish within {wait:.0f} s: {' '.join(args[5:])}") from None
     if done.returncode != 0:
         raise PcbenchError(f"pcbench failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    return parse_output(done.stdout)
+    result = parse_output(done.stdout)
+    result["pcbench_cpu_s"] = _children_cpu() - before  # the servers are reaped only later
+    return result
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -24,6 +24,7 @@ class Measurement:
     p50_ms: Optional[float] = None
     p99_ms: Optional[float] = None
     cpu_per_100k: Optional[float] = None  # server CPU seconds per 100k deliveries
+    pcbench_cpu_per_100k: Optional[float] = None  # the load generator's, on the same cores
     kib_per_conn: Optional[float] = None  # resident memory per idle connection
     peak_rss_mib: Optional[float] = None  # server's VmHWM during the scenario
     kept: Optional[float] = None  # throughput with a stalled peer / without
@@ -46,6 +47,9 @@ def from_pcbench(result: dict[str, Any], cpu_seconds: float) -> Measurement:
         p50_ms=_latency(result.get("p50_ms")),
         p99_ms=_latency(result.get("p99_ms")),
         cpu_per_100k=cpu_seconds / received * 100_000 if received else None,
+        pcbench_cpu_per_100k=(
+            result["pcbench_cpu_s"] / received * 100_000 if received and "pcbench_cpu_s" in result else None
+        ),
         subs=result.get("subs"),
         lost=max(0, expected - received),
         errors=list(result.get("errors") or []),
@@ -115,6 +119,7 @@ COLUMNS: list[tuple[str, Callable[[Measurement], str]]] = [
     ("p50 ms", lambda m: _num(m.p50_ms, "{:.2f}")),
     ("p99 ms", lambda m: _num(m.p99_ms, "{:.2f}")),
     ("CPU s/100k", lambda m: _num(m.cpu_per_100k, "{:.2f}")),
+    ("pcbench s/100k", lambda m: _num(m.pcbench_cpu_per_100k, "{:.2f}")),
     ("KiB/conn", lambda m: _num(m.kib_per_conn, "{:.1f}")),
     ("peak RSS MiB", lambda m: _num(m.peak_rss_mib, "{:.0f}")),
     ("kept", lambda m: _num(None if m.kept is None else m.kept * 100, "{:.0f}%")),

@@ -60,6 +60,9 @@ def test_missing_sources_are_named(tmp_path, monkeypatch):
 def test_from_pcbench_charges_cpu_per_100k_deliveries():
     m = report.from_pcbench(json.loads(PCBENCH_LINE), cpu_seconds=4.0)
     assert m.cpu_per_100k == pytest.approx(4.0 / 199990 * 100_000)
+    assert m.pcbench_cpu_per_100k is None  # not measured
+    m = report.from_pcbench({**json.loads(PCBENCH_LINE), "pcbench_cpu_s": 2.0}, cpu_seconds=4.0)
+    assert m.pcbench_cpu_per_100k == pytest.approx(2.0 / 199990 * 100_000)
     assert m.lost == 10
     assert (m.p50_ms, m.p99_ms, m.subs) == (13.6, 29.3, 100)
 
