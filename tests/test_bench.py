@@ -57,6 +57,23 @@ def test_missing_sources_are_named(tmp_path, monkeypatch):
         pcbench.source_dir("/nonexistent/pcbench")
 
 
+def test_run_reports_the_cpu_the_load_generator_used(tmp_path):
+    # A stand-in with pcbench's command line and output, burning 0.2 s of CPU.
+    stand_in = tmp_path / "pcbench"
+    stand_in.write_text(
+        f"#!{sys.executable}\n"
+        "import time\n"
+        "end = time.process_time() + 0.2\n"
+        "while time.process_time() < end:\n"
+        "    pass\n"
+        f"print({PCBENCH_LINE!r})\n"
+    )
+    stand_in.chmod(0o755)
+    result = pcbench.run(stand_in, "ws://127.0.0.1:1", KEY, {"subs": 1})
+    assert result["received"] == 199990
+    assert 0.2 <= result["pcbench_cpu_s"] < 5
+
+
 def test_from_pcbench_charges_cpu_per_100k_deliveries():
     m = report.from_pcbench(json.loads(PCBENCH_LINE), cpu_seconds=4.0)
     assert m.cpu_per_100k == pytest.approx(4.0 / 199990 * 100_000)
