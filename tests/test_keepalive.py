@@ -55,6 +55,11 @@ def test_a_publisher_that_never_reads_is_neither_pinged_nor_dropped(hub):
     assert names == {"old-python-client", "reader"}
 
 
+def test_a_publisher_on_protocol_2_reads_and_is_pinged(hub):
+    pub = RawWS(hub.port, "/publish?clientName=new-client&protocol=2", key=KEY)
+    assert pub.recv_frame()[0] == OP_PING
+
+
 def test_a_publisher_that_never_reads_loses_nothing_when_it_closes(hub):
     # A socket closed with unread data (a ping, say) is reset, and the
     # client's kernel drops what it had not sent yet. TCP_CORK holds the
