@@ -105,11 +105,10 @@ class RedisBroker(Broker):
         self.prefix = prefix
         self.outbox_limit = outbox
         self._channels = Channels(prefix)
-        self._channel_prefix = self._channels.prefix
         self._control = f"{prefix}:ctl:{self.node}".encode()
         tag = self.node.encode() + b"\n"
         self._backlog = Backlog(outbox)
-        self.sequencer = Sequencer(prefix, tag, self._channel_prefix, self._control, self._backlog)
+        self.sequencer = Sequencer(prefix, tag, self._channels.prefix, self._control, self._backlog)
         self.sequencer.wake = self._wake_writer
         self._confirmations = self._channels.confirmations
         self.sequencer.echoing = self._confirmations.covers
