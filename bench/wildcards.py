@@ -17,7 +17,8 @@ import argparse
 import gc
 import time
 
-from picloud.pubsub import PubSub
+from picloud.brokers.memory import MemoryBroker
+from picloud.hub.pubsub import PubSub
 
 
 class FakeConnection:
@@ -45,7 +46,7 @@ def wildcard_filters(count: int) -> list[str]:
 
 
 def build(filters: int, subscribers: int, events: list[str]) -> PubSub:
-    pubsub = PubSub()
+    pubsub = PubSub(MemoryBroker())
     for event in events:
         for _ in range(subscribers):
             pubsub.subscribe(FakeConnection(), event)

@@ -11,7 +11,7 @@ import click
 from . import __version__
 from .config import MIB, Config, default_state_dir
 from .exceptions import ConfigError
-from .outbox import SLOW_POLICIES
+from .server.outbox import SLOW_POLICIES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -62,7 +62,7 @@ def _env(name: str) -> dict:
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False), default="info", **_env("PICLOUD_LOG_LEVEL"))
 def serve(tls: bool | None, log_level: str, **options: object) -> None:
     """Run the hub."""
-    from .server import run
+    from .server.serve import run
 
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -77,6 +77,6 @@ def serve(tls: bool | None, log_level: str, **options: object) -> None:
 
 
 # The client commands (publish, subscribe, info) live in their own module.
-from . import cli_tools  # noqa: E402
+from .client import commands  # noqa: E402
 
-cli_tools.register(main)
+commands.register(main)

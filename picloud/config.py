@@ -14,6 +14,10 @@ from pathlib import Path
 MIB = 1024 * 1024
 
 
+#: The file in the state directory holding the key the hub generated.
+KEY_FILE_NAME = "api_key"
+
+
 def default_state_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "picloud"

@@ -19,8 +19,8 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from picloud.app import make_app
 from picloud.config import Config
+from picloud.server.app import make_app
 
 KEY = "test-key"
 HERE = Path(__file__).parent
@@ -36,7 +36,7 @@ def app(config: Config, io_loop):
     app = make_app(config)
     yield app
     # Let a pending write of retained values finish before the loop closes.
-    io_loop.run_sync(app.pubsub.retained.close)
+    io_loop.run_sync(app.state.pubsub.retained.close)
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from picloud.auth import Authenticator, load_or_create_key
 from picloud.exceptions import ConfigError
+from picloud.hub.auth import Authenticator, load_or_create_key
 
 
 def test_key_is_generated_once_with_mode_0600_and_reused(tmp_path):

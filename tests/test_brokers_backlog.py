@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from picloud.brokers.backlog import Backlog
-from picloud.brokers.membership import Membership
+from picloud.brokers.redis.backlog import Backlog
+from picloud.brokers.redis.membership import Membership
 
 
 def test_backlog_drops_the_oldest_counts_and_logs_once(caplog):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from picloud.brokers.backlog import Backlog
-from picloud.brokers.channels import Channels
-from picloud.brokers.inbound import Inbound
-from picloud.brokers.sequencer import Sequencer
+from picloud.brokers.redis.backlog import Backlog
+from picloud.brokers.redis.channels import Channels
+from picloud.brokers.redis.inbound import Inbound
+from picloud.brokers.redis.sequencer import Sequencer
 
 CONTROL = b"picloud:ctl:me"
 

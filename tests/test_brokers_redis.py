@@ -19,8 +19,10 @@ from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
 from picloud.brokers import broker_from_url
-from picloud.brokers.membership import redact
-from picloud.brokers.redis import _until_cancelled
+from picloud.brokers.memory import MemoryBroker
+from picloud.brokers.redis import RedisBroker
+from picloud.brokers.redis.broker import _until_cancelled
+from picloud.brokers.redis.membership import redact
 
 from .conftest import KEY, HubProcess, read_json, send_json, subscribed
 
@@ -373,9 +375,9 @@ def test_redact_hides_passwords():
 
 def test_broker_from_url_picks_redis_and_checks_the_url():
     broker = broker_from_url("redis://127.0.0.1:1/0", prefix="p", outbox=5)
-    assert not broker.local_only
+    assert isinstance(broker, RedisBroker)
     assert broker.state == "degraded"  # not started
-    assert broker_from_url("memory://").local_only
+    assert isinstance(broker_from_url("memory://"), MemoryBroker)
 
 
 @pytest.mark.gen_test

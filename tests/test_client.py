@@ -14,7 +14,7 @@ from tornado.websocket import WebSocketHandler
 
 from picloud.aclient import AsyncClient
 from picloud.client import Client, publish_http
-from picloud.client_wire import hub_urls
+from picloud.client.wire import hub_urls
 from picloud.exceptions import AuthError, HubUnreachable, ProtocolError
 
 from .conftest import KEY, read_json, subscribed

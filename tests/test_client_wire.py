@@ -4,7 +4,7 @@ test_client_resume.py)."""
 
 from __future__ import annotations
 
-from picloud.client_wire import Gap, Message, Positions
+from picloud.client.wire import Gap, Message, Positions
 
 
 def frame(event: str, seq: int, epoch: str = "e1", retained: bool = False) -> Message:

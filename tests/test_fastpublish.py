@@ -50,10 +50,10 @@ async def test_fast_and_full_path_answer_alike(http_client, base_url, app, body)
 
 @pytest.mark.gen_test
 async def test_fast_path_counts_protocol_errors(http_client, base_url, app):
-    before = app.errors["protocol"]
+    before = app.state.errors["protocol"]
     response = await fetch(http_client, base_url, b'[{"event": "t"}, {"data": 2}]')
     assert json.loads(response.body) == {"error": "batch element 1: missing 'event'", "index": 1}
-    assert app.errors["protocol"] == before + 1
+    assert app.state.errors["protocol"] == before + 1
 
 
 async def exchange(stream: IOStream, request: bytes) -> tuple[int, bytes]:
@@ -98,7 +98,7 @@ async def test_one_keep_alive_connection_mixes_fast_and_full_requests(ws, http_s
 
 @pytest.mark.gen_test
 async def test_retained_publish_answers_500_when_it_cannot_be_stored(http_client, base_url, app):
-    state = app.config.state_dir
+    state = app.state.config.state_dir
     if state.is_dir():
         shutil.rmtree(state)
     state.write_text("")  # a file where the store's directory should be: every write fails

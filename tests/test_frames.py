@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from picloud.frames import OP_TEXT, encode_frame
+from picloud.wire.frames import TEXT, encode_frame
 
 
 @pytest.mark.parametrize(
@@ -21,7 +21,7 @@ from picloud.frames import OP_TEXT, encode_frame
 )
 def test_header_lengths(length, header):
     payload = b"x" * length
-    assert encode_frame(payload, OP_TEXT) == header + payload
+    assert encode_frame(payload, TEXT) == header + payload
 
 
 def test_binary_opcode():

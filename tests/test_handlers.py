@@ -58,7 +58,7 @@ async def test_browser_style_publish_with_action_and_query_key(ws):
 async def test_client_name_from_header(ws, app):
     sub = await ws("/subscribe", headers={"X-API-Client-Name": "from-header"})
     await subscribed(sub, "t")
-    names = [c["client_name"] for c in app.pubsub.snapshot()["all_connections"]]
+    names = [c["client_name"] for c in app.state.pubsub.snapshot()["all_connections"]]
     assert names == ["from-header"]
 
 

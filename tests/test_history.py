@@ -9,9 +9,10 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
+from picloud.brokers.memory import MemoryBroker
 from picloud.config import Config
-from picloud.history import History
-from picloud.pubsub import PubSub
+from picloud.hub.history import History
+from picloud.hub.pubsub import PubSub
 
 from .conftest import KEY, read_json, send_json
 
@@ -25,7 +26,7 @@ class Conn:
 
 
 def test_seq_counts_per_event_and_is_in_the_frame():
-    pubsub = PubSub(history=History(epoch="e1"))
+    pubsub = PubSub(MemoryBroker(), history=History(epoch="e1"))
     sub = Conn()
     pubsub.subscribe(sub, "a")
     pubsub.subscribe(sub, "b")
@@ -38,7 +39,7 @@ def test_seq_counts_per_event_and_is_in_the_frame():
 
 def test_since_replays_what_is_kept_and_says_if_complete():
     history = History(size=3, epoch="e")
-    pubsub = PubSub(history=history)
+    pubsub = PubSub(MemoryBroker(), history=history)
     for i in range(5):
         pubsub.publish("t", i)
     seqs = lambda messages: [m.seq for m in messages]  # noqa: E731
@@ -55,7 +56,7 @@ def test_since_replays_what_is_kept_and_says_if_complete():
 
 def test_size_zero_keeps_nothing_but_still_counts():
     history = History(size=0, epoch="e")
-    pubsub = PubSub(history=history)
+    pubsub = PubSub(MemoryBroker(), history=history)
     pubsub.publish("t", 1)
     pubsub.publish("t", 2)
     assert history.last_seq("t") == 2
@@ -65,7 +66,7 @@ def test_size_zero_keeps_nothing_but_still_counts():
 
 def test_ttl_drops_old_messages():
     history = History(size=10, ttl=60, epoch="e")
-    pubsub = PubSub(history=history)
+    pubsub = PubSub(MemoryBroker(), history=history)
     pubsub.publish("t", 1)
     pubsub.publish("t", 2)
     kept = history._kept["t"]
@@ -79,7 +80,7 @@ def test_epochs_differ_between_histories():
 
 
 def test_batch_refused_half_way_leaves_no_gap():
-    pubsub = PubSub()
+    pubsub = PubSub(MemoryBroker())
     ok = pubsub.prepare("t", 1)
     with pytest.raises(Exception):  # noqa: B017
         pubsub.prepare("t", float("nan"))
@@ -141,8 +142,8 @@ async def test_replay_with_publishes_racing_has_no_gap_and_no_duplicate(ws):
 
 @pytest.mark.gen_test
 async def test_unreachable_since_says_not_recovered_and_sends_what_is_kept(ws, app):
-    app.pubsub.history.size = 3
-    app.pubsub.history._kept.clear()
+    app.state.pubsub.history.size = 3
+    app.state.pubsub.history._kept.clear()
     pub = await ws("/publish", clientName="sensor")
     for i in range(5):
         await send_json(pub, {"event": "t", "data": i, "id": i})
@@ -225,7 +226,7 @@ def test_history_size_from_the_environment(hub_process):
 
 def test_events_past_the_limit_are_forgotten_least_recently_published_first():
     history = History(size=5, epoch="e", events=2)
-    pubsub = PubSub(history=history)
+    pubsub = PubSub(MemoryBroker(), history=history)
     for event in ("a", "b", "b", "a", "c"):  # c is one too many: b was published least recently
         pubsub.publish(event, event)
     assert sorted(history._seq) == sorted(history._kept) == ["a", "c"]
@@ -243,7 +244,7 @@ def test_events_past_the_limit_are_forgotten_least_recently_published_first():
 
 def test_a_forgotten_event_never_reuses_a_seq_a_subscriber_has_seen():
     history = History(size=5, epoch="e", events=1)
-    pubsub = PubSub(history=history)
+    pubsub = PubSub(MemoryBroker(), history=history)
     for _ in range(4):
         pubsub.publish("a", 1)  # a reaches 4
     pubsub.publish("b", 1)  # forgets a
@@ -253,9 +254,9 @@ def test_a_forgotten_event_never_reuses_a_seq_a_subscriber_has_seen():
 
 
 def test_the_hub_takes_its_event_limit_from_the_config(tmp_path):
-    from picloud.app import make_app
+    from picloud.server.app import make_app
 
     app = make_app(Config(api_key=KEY, state_dir=tmp_path, history_events=7))
-    assert app.pubsub.history.events == 7
+    assert app.state.pubsub.history.events == 7
     with pytest.raises(ValueError, match="history events must be >= 1, not 0"):
         History(events=0)

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from picloud.exceptions import ProtocolError
-from picloud.protocol2 import parse_subscribe_request
+from picloud.wire.requests import parse_subscribe_request
 
 from .conftest import KEY
 from .rawws import OP_CLOSE, OP_PING, OP_TEXT, RawWS, encode_client_frame, read_head

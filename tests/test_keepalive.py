@@ -10,7 +10,7 @@ import pytest
 from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
-from picloud.keepalive import TCP_IDLE, KeepaliveHTTPServer
+from picloud.server.keepalive import TCP_IDLE, KeepaliveHTTPServer
 
 from .conftest import KEY
 from .rawws import OP_PING, OP_PONG, OP_TEXT, RawWS
@@ -122,7 +122,7 @@ async def test_every_accepted_socket_has_tcp_keepalive(app):
     server.add_sockets([sock])
     try:
         conn = await websocket_connect(f"ws://127.0.0.1:{port}/subscribe?clientName=s&apiKey={KEY}")
-        (handler,) = app.sockets
+        (handler,) = app.state.sockets
         server_side = handler.ws_connection.stream.socket
         assert server_side.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
         assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == TCP_IDLE

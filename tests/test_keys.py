@@ -11,10 +11,11 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from picloud.app import make_app
 from picloud.config import Config
 from picloud.exceptions import ConfigError
-from picloud.keys import keys_from_config, parse_keys_file, reload_keys
+from picloud.hub.keys import keys_from_config, parse_keys_file
+from picloud.server.app import make_app
+from picloud.server.rotation import reload_keys
 
 from .conftest import read_json, send_json, subscribed
 from .test_cli import http_publish
@@ -152,7 +153,7 @@ async def test_reload_closes_only_revoked_connections(app, ws, keys_path, http_c
     await subscribed(revoked, "t")
     await subscribed(kept, "t")
     keys_path.write_text("admin-key admin\nnew-key publish\n")
-    assert reload_keys(app) == 1
+    assert reload_keys(app.state) == 1
     assert await revoked.read_message() is None
     assert revoked.close_code == 1008
     pub = await ws("/publish", key="new-key", clientName="p")
@@ -165,7 +166,7 @@ async def test_reload_closes_only_revoked_connections(app, ws, keys_path, http_c
 async def test_a_bad_file_on_reload_keeps_the_old_keys(app, ws, keys_path, caplog):
     sub = await ws("/subscribe", key="sub-key", clientName="s")
     keys_path.write_text("sub-key superuser\n")
-    assert reload_keys(app) == 0
+    assert reload_keys(app.state) == 0
     assert "keeping the old keys" in caplog.text and "line 1" in caplog.text
     await subscribed(sub, "t")  # still served
 
@@ -223,7 +224,7 @@ def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):
 
 def test_every_key_is_compared_whatever_matches(monkeypatch):
     """Constant time: the work done does not depend on which key (if any) matched."""
-    from picloud import auth as auth_module
+    from picloud.hub import auth as auth_module
 
     calls = []
     real = auth_module.hmac.compare_digest

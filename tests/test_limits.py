@@ -11,9 +11,10 @@ import time
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from picloud.app import make_app
 from picloud.config import Config
-from picloud.limits import TokenBucket, fit_connection_cap
+from picloud.hub.limits import TokenBucket
+from picloud.server.app import make_app
+from picloud.server.openfiles import fit_connection_cap
 
 from .conftest import KEY, read_json, send_json, subscribed
 from .rawws import read_head
@@ -96,7 +97,7 @@ async def test_connections_over_the_cap_get_503_after_auth_checks(ws, app):
     assert nameless.value.code == 400
     conns[0].close()
     await conns[0].read_message()
-    while len(app.sockets) == 3:  # the hub notices the close on its next read
+    while len(app.state.sockets) == 3:  # the hub notices the close on its next read
         await subscribed(conns[1])
     await ws("/subscribe", clientName="now-there-is-room")
 
@@ -138,7 +139,7 @@ async def test_subscriptions_per_connection_are_limited(ws):
 
 @pytest.mark.gen_test
 async def test_batches_are_limited(ws, http_client, base_url, app):
-    app.config.publish_rate = 0
+    app.state.config.publish_rate = 0
     batch = [{"event": "t", "data": i} for i in range(4)]
     response = await post(http_client, base_url, batch)
     assert response.code == 400

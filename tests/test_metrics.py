@@ -8,7 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from picloud.brokers import MemoryBroker
-from picloud.metrics import CONTENT_TYPE
+from picloud.server.metrics import CONTENT_TYPE
 
 from .conftest import KEY, read_json, send_json, subscribed
 from .test_handlers import post
@@ -59,7 +59,7 @@ async def test_counters_match_what_happened(ws, http_client, base_url, app):
     got = await scrape(http_client, base_url, Authorization=f"Bearer {KEY}")
     assert got["picloud_messages_published_total", ()] == 2
     assert got["picloud_messages_delivered_total", ()] == 4  # 3 for t, 1 for u
-    stamp = len(f',"seq":1,"epoch":"{app.pubsub.history.epoch}"')
+    stamp = len(f',"seq":1,"epoch":"{app.state.pubsub.history.epoch}"')
     t_frame = len(b'{"action":"publish","event":"t","data":"x","created_at":"2026-11-25T21:40:13.433493Z"}') + stamp
     u_frame = len(b'{"action":"publish","event":"u","data":1,"created_at":"2026-11-25T21:40:13.433493Z"}') + stamp
     assert got["picloud_published_bytes_total", ()] == t_frame + u_frame
@@ -105,11 +105,11 @@ async def test_healthz(ws, http_client, base_url, app):
     assert doc["broker"] == "ok"
     assert set(doc) == {"status", "uptime", "connections", "broker"}
 
-    app.pubsub.broker = AwayBroker()
+    app.state.pubsub.broker = AwayBroker()
     doc = json.loads((await http_client.fetch(base_url + "/healthz")).body)
     assert (doc["status"], doc["broker"]) == ("degraded", "degraded")
 
-    await app.shutdown(drain=1)
+    await app.state.shutdown(drain=1)
     response = await http_client.fetch(base_url + "/healthz", raise_error=False)
     assert response.code == 503
     assert json.loads(response.body)["status"] == "stopping"

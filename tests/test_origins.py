@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from picloud.app import make_app
 from picloud.config import Config
-from picloud.origins import OriginPolicy
+from picloud.server.app import make_app
+from picloud.server.origins import OriginPolicy
 
 from .conftest import KEY, read_json, send_json, subscribed
 from .test_handlers import post

@@ -23,9 +23,9 @@ from tornado.tcpclient import TCPClient
 from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
-from picloud.app import make_app
 from picloud.config import Config
-from picloud.frames import encode_frame
+from picloud.server.app import make_app
+from picloud.wire.frames import encode_frame
 
 from .conftest import KEY, read_json, send_json, subscribed
 
@@ -110,11 +110,11 @@ async def test_a_burst_is_coalesced_into_one_write_per_subscriber(ws, app):
     for sub in subs:
         await subscribed(sub, "t")
     pub = await ws("/publish", clientName="p")
-    before = app.outbox.writes
+    before = app.state.outbox.writes
     await send_json(pub, [{"event": "t", "data": i} for i in range(100)])
     for sub in subs:
         assert [(await read_json(sub))["data"] for _ in range(100)] == list(range(100))
-    assert app.outbox.writes - before == 3
+    assert app.state.outbox.writes - before == 3
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ async def test_tls_goes_through_the_stream_and_decodes(https_server, https_port,
         await send_json(pub, {"event": "t", "data": "z" * size})
     for size in SIZES:
         assert (await read_json(sub))["data"] == "z" * size
-    for handler in app.sockets:  # nor are TLS sockets read directly
+    for handler in app.state.sockets:  # nor are TLS sockets read directly
         assert handler._socket is None and handler.ws_connection._socket is None
     sub.close()
     pub.close()
@@ -199,15 +199,15 @@ async def flood_past_a_stalled_subscriber(port: int):
 async def test_slow_subscriber_is_disconnected_and_others_keep_receiving(tmp_path):
     async with hub_with_small_queues(tmp_path, "disconnect") as (app, port):
         sockets = await flood_past_a_stalled_subscriber(port)
-        assert app.outbox.slow_consumers == 1
+        assert app.state.outbox.slow_consumers == 1
         # The stalled peer never reads the close frame, so the hub aborts it
         # (after ABORT_AFTER seconds); nothing can be awaited for that.
         deadline = time.monotonic() + 10
-        while app.pubsub.connection_count != 2 and time.monotonic() < deadline:
+        while app.state.pubsub.connection_count != 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        names = [c["client_name"] for c in app.pubsub.snapshot()["all_connections"]]
+        names = [c["client_name"] for c in app.state.pubsub.snapshot()["all_connections"]]
         assert names == ["good", "p"]
-        assert app.outbox.total_bytes == 0
+        assert app.state.outbox.total_bytes == 0
         for sock in sockets:
             sock.close()
 
@@ -216,9 +216,9 @@ async def test_slow_subscriber_is_disconnected_and_others_keep_receiving(tmp_pat
 async def test_drop_policy_keeps_the_slow_subscriber_and_counts(tmp_path):
     async with hub_with_small_queues(tmp_path, "drop") as (app, port):
         sockets = await flood_past_a_stalled_subscriber(port)
-        assert app.outbox.slow_consumers == 1  # one episode, however many frames
-        assert app.outbox.dropped_frames > 0
-        assert app.pubsub.connection_count == 3  # still connected
+        assert app.state.outbox.slow_consumers == 1  # one episode, however many frames
+        assert app.state.outbox.dropped_frames > 0
+        assert app.state.pubsub.connection_count == 3  # still connected
         for sock in sockets:
             sock.close()
 
@@ -227,5 +227,5 @@ async def test_drop_policy_keeps_the_slow_subscriber_and_counts(tmp_path):
 async def test_websockets_are_written_without_nagle(ws, app):
     sub = await ws("/subscribe", clientName="s")
     await subscribed(sub, "t")
-    (handler,) = app.sockets
+    (handler,) = app.state.sockets
     assert handler._stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -10,15 +10,15 @@ import ujson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from picloud import protocol
 from picloud.exceptions import ProtocolError
-from picloud.protocol import (
+from picloud.wire import codec as protocol
+from picloud.wire.codec import (
     dumps,
     encode_publish,
     utc_timestamp,
     validate_event,
 )
-from picloud.protocol2 import Publication, SubscribeRequest, parse_publications, parse_subscribe_request
+from picloud.wire.requests import Publication, SubscribeRequest, parse_publications, parse_subscribe_request
 
 RFC3339_MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 

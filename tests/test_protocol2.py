@@ -8,10 +8,12 @@ import json
 
 import pytest
 
+from picloud.brokers.memory import MemoryBroker
 from picloud.config import Config
-from picloud.presence import MAX_OFFLINE
-from picloud.pubsub import PubSub
-from picloud.retained import FILE_NAME, RetainedStore
+from picloud.hub.presence import MAX_OFFLINE
+from picloud.hub.pubsub import PubSub
+from picloud.hub.retained import Retained
+from picloud.stores.files import FILE_NAME, FileStore
 
 from .conftest import KEY, read_json, send_json
 
@@ -38,7 +40,7 @@ async def test_old_client_never_sees_a_non_publish_frame(ws, app):
     await send_json(pub, {"event": "t", "data": 0, "retain": True, "id": 1})
     assert await read_json(pub) == {"action": "ack", "id": 1}
     old = await ws("/subscribe", clientName="old-device")  # no protocol=2
-    epoch = app.pubsub.history.epoch
+    epoch = app.state.pubsub.history.epoch
     requests = [
         {"action": "subscribe", "event": "t"},  # retained value comes first
         {"action": "subscribe", "event": "t"},  # twice: nothing
@@ -81,7 +83,7 @@ async def test_old_publisher_gets_nothing_without_an_id(ws):
 @pytest.mark.gen_test
 async def test_protocol2_confirms_and_echoes_ids(ws, app):
     sub = await ws("/subscribe", clientName="new", protocol=2)
-    epoch = app.pubsub.history.epoch
+    epoch = app.state.pubsub.history.epoch
     await send_json(sub, {"action": "subscribe", "event": "t", "id": "s1"})
     confirm = await read_json(sub)
     assert confirm == {"action": "subscribed", "event": "t", "id": "s1", "epoch": epoch, "seq": 0}
@@ -126,10 +128,10 @@ async def test_presence_is_retained_per_client_name(ws, app):
     online = await read_json(dash)
     assert (online["event"], online["data"]["online"]) == ("$SYS/clients/pi", True)
     pi2 = await ws("/subscribe", clientName="pi")  # open by the time this returns
-    connections = app.pubsub.connection_count
+    connections = app.state.pubsub.connection_count
     pi1.close()
     deadline = asyncio.get_running_loop().time() + 5
-    while app.pubsub.connection_count == connections:  # the hub has no event for a peer's close
+    while app.state.pubsub.connection_count == connections:  # the hub has no event for a peer's close
         assert asyncio.get_running_loop().time() < deadline, "close not seen"
         await asyncio.sleep(0.01)
     await dash.write_message("barrier")
@@ -144,18 +146,18 @@ def test_presence_from_before_a_restart_is_marked_offline(tmp_path):
     path = tmp_path / FILE_NAME
 
     async def run():
-        store = RetainedStore(path)
-        pubsub = PubSub(retained=store)
+        store = FileStore(path)
+        pubsub = PubSub(MemoryBroker(), retained=Retained(store))
         pubsub.connect(object(), "pi", "127.0.0.1:1")
         await store.stored()
-        return PubSub(retained=RetainedStore(path)).retained.get("$SYS/clients/pi")
+        return PubSub(MemoryBroker(), retained=Retained(FileStore(path))).retained.get("$SYS/clients/pi")
 
     value = json.loads(asyncio.run(run()).payload)
     assert value["data"]["online"] is False
 
 
 def test_presence_forgets_the_longest_offline_names_past_the_cap():
-    pubsub = PubSub()
+    pubsub = PubSub(MemoryBroker())
     for n in range(MAX_OFFLINE + 3):
         conn = object()
         pubsub.connect(conn, f"page-{n}", "127.0.0.1:1")

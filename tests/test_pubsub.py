@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from picloud.brokers.base import Broker
+from picloud.brokers.memory import MemoryBroker
 from picloud.exceptions import ProtocolError
-from picloud.pubsub import PubSub
+from picloud.hub.pubsub import PubSub
 
 
 class Inbox:
@@ -24,8 +24,8 @@ class Inbox:
         return [json.loads(m.payload) for m in self.messages]
 
 
-class RecordingBroker(Broker):
-    local_only = False
+class RecordingBroker(MemoryBroker):
+    """Relays elsewhere instead of delivering here, as Redis does."""
 
     def __init__(self) -> None:
         self.calls = []
@@ -38,7 +38,7 @@ class RecordingBroker(Broker):
 
 
 def test_publish_reaches_each_subscriber_once():
-    hub = PubSub()
+    hub = PubSub(MemoryBroker())
     a, b, other = Inbox(), Inbox(), Inbox()
     assert hub.subscribe(a, "t")
     assert not hub.subscribe(a, "t")  # twice delivers once
@@ -55,7 +55,7 @@ def test_publish_reaches_each_subscriber_once():
 
 
 def test_message_is_framed_once_for_all_subscribers():
-    hub = PubSub()
+    hub = PubSub(MemoryBroker())
     inboxes = [Inbox() for _ in range(3)]
     for inbox in inboxes:
         hub.subscribe(inbox, "t")
@@ -65,7 +65,7 @@ def test_message_is_framed_once_for_all_subscribers():
 
 
 def test_unsubscribe_and_unsubscribe_all():
-    hub = PubSub()
+    hub = PubSub(MemoryBroker())
     a = Inbox()
     hub.subscribe(a, "x")
     hub.subscribe(a, "y")
@@ -81,7 +81,7 @@ def test_unsubscribe_and_unsubscribe_all():
 
 
 def test_disconnect_leaves_nothing_behind():
-    hub = PubSub()
+    hub = PubSub(MemoryBroker())
     a = Inbox()
     hub.connect(a, "kitchen", "127.0.0.1:5000")
     hub.subscribe(a, "x")
@@ -94,7 +94,7 @@ def test_disconnect_leaves_nothing_behind():
 
 
 def test_snapshot_lists_subscriptions_and_connections_in_order():
-    hub = PubSub()
+    hub = PubSub(MemoryBroker())
     a, b = Inbox(), Inbox()
     hub.connect(a, "kitchen", "192.168.1.20:53124")
     hub.connect(b, "garage", "192.168.1.21:40000")
@@ -112,7 +112,7 @@ def test_snapshot_lists_subscriptions_and_connections_in_order():
 
 
 def test_bad_publish_reaches_nobody():
-    hub = PubSub()
+    hub = PubSub(MemoryBroker())
     a = Inbox()
     hub.subscribe(a, "t")
     with pytest.raises(ProtocolError):

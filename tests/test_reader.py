@@ -19,10 +19,10 @@ from tornado.tcpclient import TCPClient
 from tornado.websocket import WebSocketHandler, WebSocketProtocol13
 
 from picloud.config import Config
-from picloud.handlers import SubscribeSocket
-from picloud.reader import ReaderProtocol
-from picloud.upgraded import UpgradedRequest
-from picloud.wsparse import BINARY, CLOSE, PING, PONG, TEXT
+from picloud.server.reader import ReaderProtocol
+from picloud.server.sockets import SubscribeSocket
+from picloud.server.upgraded import UpgradedRequest
+from picloud.wire.frameparser import BINARY, CLOSE, PING, PONG, TEXT
 
 from .conftest import KEY, read_json, send_json, subscribed
 from .rawws import RawWS
@@ -101,7 +101,7 @@ async def until(condition, timeout: float = 5.0) -> None:
 async def test_hub_sockets_use_the_reader(ws, app):
     sub = await ws("/subscribe", clientName="kitchen")
     await subscribed(sub, "t")
-    (handler,) = [s for s in app.sockets if isinstance(s, SubscribeSocket)]
+    (handler,) = [s for s in app.state.sockets if isinstance(s, SubscribeSocket)]
     assert type(handler.ws_connection) is ReaderProtocol
     # Our receive loop runs (not Tornado's) and the request was released.
     protocol = handler.ws_connection
@@ -158,11 +158,11 @@ async def test_binary_messages_reach_on_message(ws, base_url):
 @pytest.mark.gen_test
 async def test_close_handshake_is_echoed_and_on_close_runs(http_server, base_url, app):
     client = await RawClient.connect(base_url)
-    assert app.pubsub.connection_count == 1
+    assert app.state.pubsub.connection_count == 1
     await client.send(frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
     assert await client.read_frame() == (CLOSE, struct.pack("!H", 1000))
     assert await client.closed_by_server()
-    await until(lambda: app.pubsub.connection_count == 0 and not app.sockets)
+    await until(lambda: app.state.pubsub.connection_count == 0 and not app.state.sockets)
 
 
 @pytest.mark.gen_test
@@ -187,7 +187,7 @@ async def test_protocol_violations_close_with_their_code(http_server, base_url, 
     await client.send(b"\x00" * rest)
     await client.send(frame(CLOSE, struct.pack("!H", code)))
     assert await client.closed_by_server()
-    await until(lambda: app.pubsub.connection_count == 0 and not app.sockets)
+    await until(lambda: app.state.pubsub.connection_count == 0 and not app.state.sockets)
 
 
 @pytest.mark.gen_test
@@ -196,7 +196,7 @@ async def test_oversize_message_from_a_standard_client_gets_1009(ws, app):
     await pub.write_message(publish("t", "x" * MAX))
     assert await pub.read_message() is None
     assert pub.close_code == 1009
-    await until(lambda: app.pubsub.connection_count == 0)
+    await until(lambda: app.state.pubsub.connection_count == 0)
 
 
 @pytest.mark.gen_test
@@ -206,12 +206,12 @@ async def test_peer_vanishing_mid_frame_leaves_nothing_behind(ws, base_url, app)
     pub = await RawClient.connect(base_url)
     whole = frame(TEXT, publish("t", "y" * 100_000))
     await pub.send(whole[:50_000])
-    assert app.pubsub.connection_count == 2
+    assert app.state.pubsub.connection_count == 2
     pub.stream.close()
-    await until(lambda: app.pubsub.connection_count == 1)
+    await until(lambda: app.state.pubsub.connection_count == 1)
     sub.close()
-    await until(lambda: app.pubsub.connection_count == 0 and not app.sockets)
-    assert app.pubsub.subscriber_count("t") == 0
+    await until(lambda: app.state.pubsub.connection_count == 0 and not app.state.sockets)
+    assert app.state.pubsub.subscriber_count("t") == 0
 
 
 @pytest.mark.gen_test
@@ -221,11 +221,11 @@ async def test_peer_resetting_the_connection_leaves_nothing_behind(ws, base_url,
     pub = await RawClient.connect(base_url)
     await pub.send(frame(TEXT, publish("t", 1)))
     assert (await read_json(sub))["data"] == 1
-    (hub_side,) = [s.ws_connection.stream for s in app.sockets if s.request.path == "/publish"]
+    (hub_side,) = [s.ws_connection.stream for s in app.state.sockets if s.request.path == "/publish"]
     # SO_LINGER 0: close() sends RST, so the hub's recv fails with ECONNRESET.
     pub.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     pub.stream.close()
-    await until(lambda: app.pubsub.connection_count == 1)
+    await until(lambda: app.state.pubsub.connection_count == 1)
     assert isinstance(hub_side.error, ConnectionResetError)
     again = await ws("/publish", clientName="again")  # the hub still serves
     await send_json(again, {"event": "t", "data": 2})
@@ -255,13 +255,13 @@ async def test_frames_sent_with_the_handshake_are_read_before_the_rest(ws, base_
 @pytest.mark.gen_test
 async def test_server_close_waits_for_the_peers_close(http_server, base_url, app):
     client = await RawClient.connect(base_url)
-    (handler,) = app.sockets
+    (handler,) = app.state.sockets
     handler.close(1001, "going away")
     assert await client.read_close() == 1001
-    assert app.pubsub.connection_count == 1  # still waiting for our answer
+    assert app.state.pubsub.connection_count == 1  # still waiting for our answer
     await client.send(frame(CLOSE, struct.pack("!H", 1001)))
     assert await client.closed_by_server()
-    await until(lambda: app.pubsub.connection_count == 0)
+    await until(lambda: app.state.pubsub.connection_count == 0)
     assert handler.close_code == 1001
 
 
@@ -304,7 +304,7 @@ def test_tornado_internals_direct_reading_relies_on_are_there():
 @pytest.mark.gen_test
 async def test_a_pong_is_recorded_for_the_ping_timeout(http_server, base_url, app):
     client = await RawClient.connect(base_url, "/subscribe?clientName=pi")
-    (handler,) = app.sockets
+    (handler,) = app.state.sockets
     protocol = handler.ws_connection
     await client.send(frame(PONG, b"") + frame(TEXT, b"barrier"))
     opcode, reply = await client.read_frame()

@@ -10,8 +10,8 @@ import pytest
 from tornado.web import Application
 from tornado.websocket import WebSocketHandler
 
-from picloud.reader import ReaderMixin, ReaderProtocol
-from picloud.wsparse import CLOSE, TEXT
+from picloud.server.reader import ReaderMixin, ReaderProtocol
+from picloud.wire.frameparser import CLOSE, TEXT
 
 from .test_reader import RawClient
 from .test_wsparse import frame

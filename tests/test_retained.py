@@ -12,9 +12,11 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, websocket_connect
 
+from picloud.brokers.memory import MemoryBroker
 from picloud.config import Config
-from picloud.pubsub import PubSub
-from picloud.retained import FILE_NAME, RetainedStore
+from picloud.hub.pubsub import PubSub
+from picloud.hub.retained import Retained
+from picloud.stores.files import FILE_NAME, FileStore
 
 from .conftest import KEY, read_json, send_json, subscribed
 from .test_handlers import post
@@ -30,7 +32,7 @@ def test_store_persists_and_reloads(tmp_path):
     path = tmp_path / "state" / FILE_NAME
 
     async def fill():
-        pubsub = PubSub(retained=RetainedStore(path, interval=0.05))
+        pubsub = PubSub(MemoryBroker(), retained=Retained(FileStore(path, interval=0.05)))
         pubsub.publish("a", {"v": 1}, retain=True)
         pubsub.publish("b", "gone", retain=True)
         pubsub.publish("b", None, retain=True)  # clears
@@ -38,7 +40,7 @@ def test_store_persists_and_reloads(tmp_path):
         await pubsub.retained.stored()
 
     asyncio.run(fill())
-    again = RetainedStore(path)
+    again = Retained(FileStore(path))
     assert [json.loads(m.payload)["data"] for m in again.items()] == [{"v": 1}]
     assert json.loads(again.get("a").payload)["retained"] is True
     assert list(tmp_path.joinpath("state").iterdir()) == [path]  # no temporary file left
@@ -46,8 +48,8 @@ def test_store_persists_and_reloads(tmp_path):
 
 def test_writes_are_coalesced(tmp_path):
     async def burst():
-        store = RetainedStore(tmp_path / FILE_NAME, interval=0.2)
-        pubsub = PubSub(retained=store)
+        store = FileStore(tmp_path / FILE_NAME, interval=0.2)
+        pubsub = PubSub(MemoryBroker(), retained=Retained(store))
         for i in range(100):
             pubsub.publish("sensor", i, retain=True)
             if i % 10 == 0:
@@ -61,7 +63,7 @@ def test_writes_are_coalesced(tmp_path):
 def test_unreadable_file_is_moved_aside(tmp_path):
     path = tmp_path / FILE_NAME
     path.write_text('{"retained": [')
-    store = RetainedStore(path)
+    store = Retained(FileStore(path))
     assert len(store) == 0
     assert (tmp_path / (FILE_NAME + ".unreadable")).read_text() == '{"retained": ['
 
@@ -225,7 +227,7 @@ def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
 async def test_a_retained_value_that_cannot_be_stored_is_not_acked(ws, app, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
-    app.pubsub.retained.path = blocker / FILE_NAME  # its parent cannot be created
+    app.state.pubsub.retained.store.path = blocker / FILE_NAME  # its parent cannot be created
     pub = await ws("/publish", clientName="sensor")
     await send_json(pub, {"event": "t", "data": 1, "retain": True, "id": 3})
     reply = await read_json(pub)
@@ -234,7 +236,7 @@ async def test_a_retained_value_that_cannot_be_stored_is_not_acked(ws, app, tmp_
 
 
 def test_retained_variant_is_encoded_once_for_every_late_subscriber():
-    pubsub = PubSub()
+    pubsub = PubSub(MemoryBroker())
 
     class Inbox:
         def __init__(self):
@@ -246,8 +248,6 @@ def test_retained_variant_is_encoded_once_for_every_late_subscriber():
     pubsub.publish("t", 1, retain=True)
     first, second = Inbox(), Inbox()
     for inbox in (first, second):
-        joined = pubsub.join(inbox, "t")
-        for message in joined[0]:
-            inbox.deliver(message)
+        pubsub.join(inbox, "t", None, lambda joined: None)
     assert first.got[0] is second.got[0]  # one Message, one frame, shared
     assert first.got[0].frame is second.got[0].frame

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from picloud.systemd import notify
+from picloud.server.systemd import notify
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from picloud.protocol import utc_timestamp
+from picloud.wire.codec import utc_timestamp
 
 
 @pytest.mark.parametrize("when", [0.0, 0.000001, 1e9, 1e9 + 0.5, 1764107013.433493, 1764107013.999999])

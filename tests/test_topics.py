@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from picloud.exceptions import ProtocolError
-from picloud.topics import TopicTree, check_publishable, is_filter, matches, validate_filter
+from picloud.wire.topics import TopicTree, check_publishable, is_filter, matches, validate_filter
 
 # (filter, name, matches?)
 TABLE = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
-from picloud.upgraded import UpgradedRequest
+from picloud.server.upgraded import UpgradedRequest
 
 
 def test_the_fields_still_read_are_kept_and_the_rest_is_refused_by_name():

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from picloud.brokers.memory import MemoryBroker
 from picloud.exceptions import ProtocolError
-from picloud.pubsub import PubSub
+from picloud.hub.pubsub import PubSub
 
 from .conftest import read_json, send_json, subscribed
 
@@ -20,21 +21,16 @@ class Conn:
         self.got.append(json.loads(message.payload)["event"])
 
 
-class Recorder:
-    local_only = True
-
+class Recorder(MemoryBroker):
     def __init__(self):
         self.calls = []
 
     def interest(self, event, wanted):
         self.calls.append((event, wanted))
 
-    def publish(self, message):
-        pass
-
 
 def test_wildcards_deliver_the_concrete_event_once_per_connection():
-    pubsub = PubSub()
+    pubsub = PubSub(MemoryBroker())
     a, b = Conn(), Conn()
     for f in ["sensors/+/temp", "sensors/#", "sensors/kitchen/temp"]:
         pubsub.subscribe(a, f)
@@ -65,7 +61,7 @@ def test_unsubscribing_the_last_filter_leaves_nothing_behind():
 
 def test_bad_filter_is_refused():
     with pytest.raises(ProtocolError, match="'#' must be the last level"):
-        PubSub().subscribe(Conn(), "a/#/b")
+        PubSub(MemoryBroker()).subscribe(Conn(), "a/#/b")
 
 
 @pytest.mark.gen_test

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from picloud.wsparse import (
+from picloud.server.reader import UNMASK as unmask
+from picloud.wire.frameparser import (
     BINARY,
     CLOSE,
     FAIL,
@@ -18,7 +19,6 @@ from picloud.wsparse import (
     TEXT,
     FrameParser,
     parse_close,
-    unmask,
     unmask_python,
 )
 

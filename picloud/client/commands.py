@@ -1,0 +1,266 @@
+"""``picloud publish``, ``picloud subscribe`` and ``picloud info``: the client
+on the command line. Output is made for pipes (one JSON line per message,
+flushed); errors are one line, never a traceback."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+import click
+import ujson
+
+from ..config import KEY_FILE_NAME, default_state_dir
+from ..exceptions import ClientError, ProtocolError
+from ..wire.codec import dumps
+from .sync import Client
+from .wire import DEFAULT_URL
+
+PROGRESS_EVERY = 0.25  # seconds between progress updates on a terminal
+
+
+def read_key(state_dir: Path) -> str | None:
+    """The key a hub generated in ``state_dir``, if it did; never creates one.
+
+    Lets the command-line tools on the hub's own machine find the key the way
+    ``picloud serve`` does.
+    """
+    try:
+        return (Path(state_dir) / KEY_FILE_NAME).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def connection_options(command: Callable) -> Callable:
+    """The options every client command shares; they become one ``client`` argument."""
+
+    @click.option("--url", default=DEFAULT_URL, envvar="PICLOUD_URL", show_envvar=True,
+                  help="The hub: http(s)://host:port or ws(s)://host:port.")
+    @click.option("--api-key", default=None, envvar=["PICLOUD_API_KEY", "API_KEY"], show_envvar=True,
+                  help="The hub's key [default: the key the hub generated in --state-dir, "
+                       "when run on the hub's machine].")
+    @click.option("--client-name", default=None, envvar="PICLOUD_CLIENT_NAME", show_envvar=True,
+                  help="Name shown in the hub's info [default: picloud-cli@HOSTNAME].")
+    @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=default_state_dir,
+                  show_default="~/.local/share/picloud", envvar="PICLOUD_STATE_DIR", show_envvar=True,
+                  help="Where to look for the hub's generated key.")
+    @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                  help="Seconds to wait for the hub to answer.")
+    @functools.wraps(command)
+    def wrapper(url: str, api_key: str | None, client_name: str | None, state_dir: Path,
+                timeout: float, **kwargs: Any) -> Any:
+        logging.basicConfig(level=logging.WARNING, format="picloud: %(message)s")
+        if not api_key:
+            api_key = read_key(state_dir)
+        name = client_name or f"picloud-cli@{socket.gethostname()}"
+        with one_line_errors():
+            client = Client(url, api_key, name, timeout=timeout)
+        try:
+            with one_line_errors():
+                return command(client=client, **kwargs)
+        finally:
+            client.close()
+
+    return wrapper
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except (ClientError, ProtocolError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+@click.command()
+@click.argument("event")
+@click.argument("data")
+@click.option("--json", "as_json", is_flag=True,
+              help="Parse DATA (or each line) as JSON [default: send a string].")
+@click.option("--retain", is_flag=True, help="Ask the hub to keep it as the event's current value.")
+@connection_options
+def publish(client: Client, event: str, data: str, as_json: bool, retain: bool) -> None:
+    """Publish DATA on EVENT; DATA '-' publishes each line of stdin as one message."""
+    if data != "-":
+        # One message: HTTP, whose 201 says the hub accepted it.
+        client.publish_http(event, _value(data, as_json, None), retain=retain)
+        return
+    lines = read_lines(click.get_text_stream("stdin"))
+    progress = Progress(sys.stderr) if sys.stderr.isatty() else None
+    count = 0
+    try:
+        for batch in lines:
+            values, error = [], None
+            for number, line in batch:
+                line = line.rstrip("\r\n")
+                if as_json and not line.strip():
+                    continue
+                try:
+                    values.append((event, _value(line, as_json, number)))
+                except click.ClickException as exc:
+                    error = exc
+                    break
+            if values:
+                count += client.publish_many(values, retain=retain)
+            if error is not None:
+                raise click.ClickException(f"{error.message} ({count} messages published)")
+            if progress:
+                progress.show(count)
+    except ClientError as exc:
+        raise click.ClickException(f"{exc} ({count} messages published)") from None
+    finally:
+        if progress:
+            progress.done(count)
+
+
+def read_lines(stream: TextIO, most: int = 1000) -> Iterator[list[tuple[int, str]]]:
+    """Numbered lines in batches of what has arrived (at least one, at most ``most``).
+
+    A thread reads, so a slow producer (``tail -f``) gets each line sent at
+    once while a fast one gets them sent many per round trip.
+    """
+    lines: queue.Queue = queue.Queue(maxsize=10 * most)
+
+    def read() -> None:
+        try:
+            for numbered in enumerate(stream, 1):
+                lines.put(numbered)
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=read, name="stdin", daemon=True).start()
+    while True:
+        item = lines.get()
+        batch = []
+        while item is not None:
+            batch.append(item)
+            if len(batch) >= most:
+                break
+            try:
+                item = lines.get_nowait()
+            except queue.Empty:
+                break
+        if batch:
+            yield batch
+        if item is None:
+            return
+
+
+def _value(text: str, as_json: bool, line: int | None) -> Any:
+    if not as_json:
+        return text
+    try:
+        return ujson.loads(text)
+    except ValueError as exc:
+        where = f"line {line}: " if line is not None else ""
+        raise click.ClickException(f"{where}invalid json {text[:40]!r}: {str(exc).lower()}") from None
+
+
+class Progress:
+    """A message count on a terminal, redrawn at most every PROGRESS_EVERY seconds."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.next = time.monotonic() + PROGRESS_EVERY
+
+    def show(self, count: int) -> None:
+        now = time.monotonic()
+        if now >= self.next:
+            self.next = now + PROGRESS_EVERY
+            self.out.write(f"\rpublished {count} messages")
+            self.out.flush()
+
+    def done(self, count: int) -> None:
+        self.out.write(f"\rpublished {count} messages\n")
+        self.out.flush()
+
+
+@click.command()
+@click.argument("events", nargs=-1, required=True)
+@click.option("--since", type=click.IntRange(min=0), default=None,
+              help="Replay what came after this seq first (hubs that keep history).")
+@click.option("--epoch", default=None, help="The epoch --since belongs to.")
+@click.option("--count", "-n", type=click.IntRange(min=1), default=None,
+              help="Exit after this many messages.")
+@connection_options
+def subscribe(client: Client, events: tuple[str, ...], since: int | None, epoch: str | None,
+              count: int | None) -> None:
+    """Print each message on EVENTS as one JSON line, reconnecting when the hub goes away."""
+    client.connect()
+    position = None if since is None else (since, epoch)
+    for event in events:
+        client.subscribe(event, since=position)
+    out = sys.stdout
+    received = 0
+    try:
+        for message in client:
+            frame = {k: v for k, v in message.frame.items() if k != "action"}
+            out.write(dumps(frame).decode("utf-8") + "\n")
+            out.flush()
+            received += 1
+            if count is not None and received >= count:
+                return
+    except BrokenPipeError:
+        # The reader (``| head``) has gone: that is the end, not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the hub's info snapshot as JSON.")
+@connection_options
+def info(client: Client, as_json: bool) -> None:
+    """Show who is connected and what they subscribe to."""
+    snapshot = client.info()
+    if as_json:
+        click.echo(dumps(snapshot).decode("utf-8"))
+        return
+    click.echo(info_table(snapshot, client.url))
+
+
+def info_table(snapshot: dict[str, Any], url: str) -> str:
+    connections = snapshot.get("all_connections", [])
+    subscriptions = snapshot.get("subscriptions", [])
+    lines = [f"hub {url} at {snapshot.get('created_at', '?')}", ""]
+    if not connections:
+        lines.append("no connections yet")
+    else:
+        lines.append(f"connections ({len(connections)})")
+        lines += _table(
+            ["CLIENT", "ADDRESS", "CONNECTED SINCE"],
+            [[c.get("client_name", ""), c.get("ip_address", ""), c.get("connected_at", "")]
+             for c in connections],
+        )
+    lines.append("")
+    if not subscriptions:
+        lines.append("no subscriptions")
+    else:
+        lines.append(f"subscriptions ({len(subscriptions)} events)")
+        lines += _table(
+            ["EVENT", "SUBSCRIBERS", "CLIENTS"],
+            [[s.get("name", ""), str(len(s.get("connections", []))),
+              ", ".join(c.get("client_name", "") for c in s.get("connections", []))] for s in subscriptions],
+        )
+    return "\n".join(lines)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    return ["  " + "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+            for row in [header, *rows]]
+
+
+def register(group: click.Group) -> None:
+    for command in (publish, subscribe, info):
+        group.add_command(command)

@@ -1,0 +1,204 @@
+"""The PiCloud client for plain scripts: no asyncio knowledge needed.
+
+    from picloud.client import Client
+
+    client = Client("http://pi.local:9000", api_key, "garden-pi")
+    client.publish("temperature", 21.5)
+
+    def on_led(message):
+        led.value = message.data == "on"
+
+    client.subscribe("led", on_led)
+    client.run_forever()       # or: for message in client: ...
+
+The network runs on a private event loop in a background thread (see
+picloud.client.aio, the asyncio client underneath: reconnects with backoff and
+resubscribes by itself). Callbacks run in the thread that calls
+``run_forever()``, never in that background thread, so a GPIO script needs
+no locks. After a reconnect the client resumes each event from the last
+message it saw; when the hub says it could not (it restarted without its
+history, or no longer keeps what was missed), ``on_gap(gap)`` runs in that
+same thread (a ``Gap``: event, the position asked for, the hub's epoch and
+seq), after a warning in the log. ``publish_http()`` at module level posts one message without any
+thread or connection, for cron jobs.
+
+Settings not passed fall back to PICLOUD_URL, PICLOUD_API_KEY (or API_KEY) and
+PICLOUD_CLIENT_NAME.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable
+
+from ..exceptions import AuthError, ClientError, HubUnreachable
+from .aio import AsyncClient
+from .wire import DEFAULT_URL, Gap, Message, Position, hub_urls, publish_payload, refusal
+
+__all__ = ["AuthError", "Client", "ClientError", "Gap", "HubUnreachable", "Message", "publish_http"]
+
+log = logging.getLogger("picloud.client")
+
+_CLOSED = object()
+
+
+def _settings(url: str | None, api_key: str | None, client_name: str | None) -> tuple[str, str | None, str]:
+    env = os.environ
+    url = url or env.get("PICLOUD_URL") or DEFAULT_URL
+    if api_key is None:
+        api_key = env.get("PICLOUD_API_KEY") or env.get("API_KEY") or None
+    client_name = client_name or env.get("PICLOUD_CLIENT_NAME") or socket.gethostname()
+    return url, api_key, client_name
+
+
+class Client:
+    def __init__(self, url: str | None = None, api_key: str | None = None,
+                 client_name: str | None = None, *, on_gap: Callable[[Gap], Any] | None = None,
+                 **options: Any) -> None:
+        """``options`` are AsyncClient's: timeout, min_backoff, max_backoff, ..."""
+        url, api_key, client_name = _settings(url, api_key, client_name)
+        self.on_gap = on_gap
+        self._inbox: queue.Queue = queue.Queue()
+        self._callbacks: dict[str, list[Callable[[Message], Any]]] = {}
+        self._async = AsyncClient(url, api_key, client_name, sink=self._inbox.put, **options)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="picloud-client", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    @property
+    def url(self) -> str:
+        return self._async.http_url
+
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
+        if self._closed:
+            coro.close()
+            raise ClientError("the client is closed")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def connect(self) -> None:
+        """Connect now, raising AuthError or HubUnreachable instead of retrying."""
+        self._call(self._async.connect())
+
+    def publish(self, event: str, data: Any = None, *, retain: bool = False) -> None:
+        """Send one message over the publish websocket (opened on first use)."""
+        self._call(self._async.publish(event, data, retain=retain))
+
+    def publish_many(self, messages: Iterable[tuple[str, Any]], *, retain: bool = False) -> int:
+        """Send ``(event, data)`` pairs in one go (far faster than one publish each)."""
+        return self._call(self._async.publish_many(messages, retain=retain))
+
+    def publish_http(self, event: str, data: Any = None, *, retain: bool = False) -> None:
+        self._call(self._async.publish_http(event, data, retain=retain))
+
+    def subscribe(self, event: str, callback: Callable[[Message], Any] | None = None, *,
+                  since: Position | None = None) -> None:
+        """Receive ``event``: ``callback(message)`` runs inside ``run_forever()``;
+        without a callback the messages come out of iteration."""
+        self._call(self._async.subscribe(event, since=since))
+        if callback is not None:
+            self._callbacks.setdefault(event, []).append(callback)
+
+    def unsubscribe(self, event: str) -> None:
+        self._callbacks.pop(event, None)
+        self._call(self._async.unsubscribe(event))
+
+    def info(self) -> dict[str, Any]:
+        return self._call(self._async.info())
+
+    def receive(self, timeout: float | None = None) -> Message:
+        """The next message; raises TimeoutError, or AuthError if the key was refused.
+
+        A gap reported meanwhile goes to ``on_gap``, here, in the caller's thread.
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                item = self._inbox.get(timeout=None if end is None else max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"no message within {timeout}s") from None
+            if item is _CLOSED:
+                self._inbox.put(item)
+                raise ClientError("the client is closed")
+            if isinstance(item, BaseException):
+                raise item
+            if not isinstance(item, Gap):
+                return item
+            if self.on_gap is not None:
+                try:
+                    self.on_gap(item)
+                except Exception:
+                    log.exception("on_gap failed for %r", item.event)
+
+    def __iter__(self) -> Iterator[Message]:
+        while True:
+            try:
+                yield self.receive()
+            except ClientError as exc:
+                if self._closed and not isinstance(exc, (AuthError, HubUnreachable)):
+                    return
+                raise
+
+    def run_forever(self) -> None:
+        """Call the callbacks of each message as it comes, until close() or Ctrl-C."""
+        try:
+            for message in self:
+                for callback in self._callbacks.get(message.event, ()):
+                    try:
+                        callback(message)
+                    except Exception:
+                        log.exception("callback for %r failed", message.event)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        try:
+            self._call(self._async.close(), timeout=5)
+        finally:
+            self._closed = True
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if threading.current_thread() is not self._thread:
+                self._thread.join(timeout=5)
+            self._inbox.put(_CLOSED)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def publish_http(event: str, data: Any = None, *, url: str | None = None, api_key: str | None = None,
+                 client_name: str | None = None, retain: bool = False, timeout: float = 10.0) -> None:
+    """POST one message and return once the hub accepted it (HTTP 201)."""
+    url, api_key, client_name = _settings(url, api_key, client_name)
+    base, _ = hub_urls(url)
+    headers = {"Content-Type": "application/json", "X-API-Client-Name": client_name}
+    if api_key:
+        headers["X-API-Key"] = api_key
+    request = urllib.request.Request(
+        f"{base}/publish", data=publish_payload(event, data, retain), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            code, body = response.status, b""
+    except urllib.error.HTTPError as exc:
+        code, body = exc.code, exc.read()
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise refusal(base, 599, None, str(getattr(reason, "strerror", None) or reason)) from None
+    if code != 201:
+        raise refusal(base, code, body, "", bool(api_key))

@@ -1,0 +1,146 @@
+"""Per-event sequence numbers and the last messages of each event.
+
+Every message the hub accepts gets ``seq`` (1, 2, 3... per event) and the
+hub's ``epoch``, a string that changes whenever sequences restart: the memory
+history is not persisted, so each hub start is a new epoch. A subscriber that
+remembers ``(seq, epoch)`` of the last message it saw can ask for what came
+after; if the epoch differs or the kept messages no longer reach back that
+far, it is told it could not fully recover.
+
+The stamp is spliced into the publish frame once per message (the payload is
+still encoded once and shared by every subscriber).
+
+With the Redis broker the sequence and the kept messages live in Redis, so
+``seq`` means the same on every hub (brokers/redis/); this
+class then only stamps and keeps what the hub delivers while Redis is away.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from typing import Any, NamedTuple
+
+from .message import Message
+
+
+class Page(NamedTuple):
+    """A ``GET /history`` answer: its head (event, epoch, last_seq, complete)
+    and the kept messages' frames."""
+
+    head: dict[str, Any]
+    frames: list[bytes]
+
+
+def new_epoch() -> str:
+    # Time first so epochs sort by start in logs; random so two hubs started
+    # in the same second differ. Only [0-9a-z-]: spliced into JSON unescaped.
+    return f"{int(time.time()):x}-{secrets.token_hex(4)}"
+
+
+class History:
+    """In-memory history: the last ``size`` messages per event, optionally at
+    most ``ttl`` seconds old. ``size`` 0 keeps nothing (seq still counts).
+
+    At most ``events`` events are remembered: a device that invents names (a
+    timestamp in each, say) must not grow a Pi's memory without bound. Past
+    that the least recently published event is forgotten, seq and messages.
+    Should it be published again, its seq goes on above every seq forgotten
+    so far rather than from 1, so a subscriber that remembers an old seq sees
+    a gap and is told it could not recover, never a replay of other messages
+    under numbers it already had.
+    """
+
+    def __init__(
+        self, size: int = 100, ttl: float | None = None, epoch: str | None = None, events: int = 1000
+    ) -> None:
+        if size < 0:
+            raise ValueError(f"history size must be >= 0, not {size}")
+        if events < 1:
+            raise ValueError(f"history events must be >= 1, not {events}")
+        self.size = size
+        self.ttl = ttl or None
+        self.events = events
+        self.epoch = epoch or new_epoch()
+        self._tail = b',"epoch":"%s"}' % self.epoch.encode("ascii")
+        # In least recently published order: stamp() re-inserts each event.
+        self._seq: dict[str, int] = {}
+        self._kept: dict[str, deque[tuple[float, Message]]] = {}
+        self._forgotten = 0  # the highest seq of the events forgotten so far
+        self.forgotten_events = 0
+
+    def stamp(self, message: Message) -> None:
+        """Give ``message`` its seq and epoch (in its payload) and keep it."""
+        event = message.event
+        counts = self._seq
+        seq = counts.pop(event, None)
+        if seq is None:
+            seq = self._forgotten
+            if len(counts) >= self.events:
+                self._forget_oldest()
+        seq += 1
+        counts[event] = seq
+        message.seq = seq
+        message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, self._tail)
+        if self.size:
+            kept = self._kept.get(event)
+            if kept is None:
+                kept = self._kept[event] = deque(maxlen=self.size)
+            kept.append((time.monotonic() if self.ttl else 0.0, message))
+
+    def _forget_oldest(self) -> None:
+        event, seq = next(iter(self._seq.items()))
+        del self._seq[event]
+        self._kept.pop(event, None)
+        self.forgotten_events += 1
+        if seq > self._forgotten:
+            self._forgotten = seq
+
+    def last_seq(self, event: str) -> int:
+        return self._seq.get(event, 0)
+
+    def _live(self, event: str) -> deque[tuple[float, Message]]:
+        kept = self._kept.get(event)
+        if kept is None:
+            return deque()
+        if self.ttl is not None:
+            oldest = time.monotonic() - self.ttl
+            while kept and kept[0][0] < oldest:
+                kept.popleft()
+            if not kept:
+                del self._kept[event]
+        return kept
+
+    def since(self, event: str, seq: int, epoch: str | None) -> tuple[list[Message], bool]:
+        """Kept messages after ``seq``, and whether nothing after it was lost.
+
+        With a different epoch, every kept message is returned and the answer
+        is not recovered.
+        """
+        kept = self._live(event)
+        last = self._seq.get(event, 0)
+        if epoch != self.epoch or seq > last:
+            return [m for _, m in kept], False
+        messages = [m for _, m in kept if m.seq > seq]
+        recovered = seq == last or bool(messages and messages[0].seq == seq + 1)
+        return messages, recovered
+
+    def query(self, event: str, since: int, limit: int) -> list[Message]:
+        """Up to ``limit`` kept messages after ``since``, oldest first."""
+        out = []
+        for _, message in self._live(event):
+            if message.seq > since:
+                out.append(message)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def page(self, event: str, since: int, limit: int, epoch: str | None) -> Page:
+        """``GET /history`` from what this hub kept."""
+        epoch = epoch or self.epoch
+        _, complete = self.since(event, since, epoch)
+        # Another epoch's seq says nothing about this one: send what is kept.
+        messages = self.query(event, since if epoch == self.epoch else 0, limit)
+        head = {"event": event, "epoch": self.epoch, "last_seq": self.last_seq(event), "complete": complete}
+        return Page(head, [m.payload for m in messages])

@@ -1,0 +1,182 @@
+"""The hub: connections, subscriptions, the publish path and fan-out.
+
+Every front end hands it what it parsed (a batch of publications, a
+subscription) and registers its connections (``message.Connection``); it
+knows nothing of Tornado, sockets or which broker it has. The broker decides
+where messages are numbered, kept and retained (hub/broker.py); the hub
+delivers to its own subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from ..exceptions import ProtocolError
+from ..wire.codec import encode_publish, utc_timestamp, validate_event
+from ..wire.requests import Publication
+from ..wire.topics import check_publishable, is_filter
+from .broker import Broker, Confirm
+from .catchup import Joined
+from .history import History
+from .limits import over_batch_limit
+from .message import Connection, Message
+from .presence import Presence
+from .retained import Retained
+from .subscriptions import Subscriptions
+
+
+class PubSub(Subscriptions):
+    """The hub every front end shares (one per process)."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        history: History | None = None,
+        retained: Retained | None = None,
+        *,
+        max_batch: int = 1000,
+        max_subscriptions: int | None = None,
+    ) -> None:
+        super().__init__(broker.interest)
+        self.broker = broker
+        self.history = history if history is not None else History()
+        self.retained = retained if retained is not None else Retained()
+        self.max_batch = max_batch  # messages in one publish
+        self.max_subscriptions = max_subscriptions  # per connection
+        self.published = 0
+        # Payload bytes, counted once per message (the subscribers share one frame).
+        self.published_bytes = 0
+        broker.bind(self)
+        # Last: presence announces stale values at once, through the broker.
+        self.presence = Presence(self.retained, broker)
+
+    # -- connections -------------------------------------------------------
+
+    def connect(self, conn: Connection, client_name: str, ip_address: str) -> None:
+        super().connect(conn, client_name, ip_address)
+        self.presence.joined(client_name)
+
+    def disconnect(self, conn: Connection) -> str | None:
+        client_name = super().disconnect(conn)
+        if client_name is not None:
+            self.presence.left(client_name)
+        return client_name
+
+    # -- publishing --------------------------------------------------------
+
+    def prepare(
+        self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False
+    ) -> Message:
+        """Validate and encode a message without delivering it.
+
+        Raises ProtocolError for a bad event name or data that is not strict
+        JSON, so a batch can be checked whole before anyone receives any of it.
+        """
+        validate_event(event)
+        if "+" in event or "#" in event or event[0] == "$":  # inlined: the common name skips a call
+            check_publishable(event)
+        message = Message(event, encode_publish(event, data, created_at))
+        if retain:
+            message.retain = True
+            message.clears = data is None
+        return message
+
+    def publish_message(self, message: Message) -> None:
+        """Publish a prepared message: numbered, kept, retained and delivered
+        wherever the broker does it (here, or once Redis has it)."""
+        # seq is given on acceptance, not in prepare(), so a batch refused
+        # half-way leaves no gap in any event's sequence.
+        self.broker.publish(message)
+        self.published += 1
+        # After: on a single hub the payload now carries its seq and epoch.
+        self.published_bytes += len(message.payload)
+
+    def publish_batch(self, items: Sequence[Publication]) -> list[tuple[Message, Any]]:
+        """Publish what a front end parsed: one message or a batch, all or
+        nothing. Returns each message with its request ``id``."""
+        too_many = over_batch_limit(len(items), self.max_batch)
+        if too_many is not None:
+            raise too_many
+        prepare = self.prepare
+        messages = []
+        for index, item in enumerate(items):
+            try:
+                messages.append((prepare(item.event, item.data, retain=item.retain), item.id))
+            except ProtocolError as exc:
+                if len(items) == 1:
+                    exc.id = item.id
+                    raise
+                raise ProtocolError(f"batch element {index}: {exc}", index=index, id=item.id) from None
+        publish = self.publish_message
+        for message, _ in messages:
+            publish(message)
+        return messages
+
+    def stored(self) -> asyncio.Future[None]:
+        """Resolves once the retained values published so far are kept for
+        good (an ack of a retained publish waits for it)."""
+        return self.broker.stored()
+
+    def accept(self, message: Message) -> None:
+        """Give ``message`` its seq (and keep it), and retain it if asked.
+
+        The hub's own ``$SYS/`` messages (presence) go through this and
+        ``deliver`` only, so they do not count as published by clients.
+        """
+        if not message.event.startswith("$SYS/"):
+            # The hub's own state (presence) is retained, not a stream to
+            # catch up on: numbering it would keep a counter per client name.
+            self.history.stamp(message)
+        if message.retain:
+            self.retained.update(message, message.clears)
+
+    def publish(
+        self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False
+    ) -> Message:
+        message = self.prepare(event, data, created_at=created_at, retain=retain)
+        self.publish_message(message)
+        return message
+
+    def join(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None:
+        """Subscribe ``conn`` to ``event`` and catch it up (``Broker.join``)."""
+        self.broker.join(conn, event, since, confirm)
+
+    def join_here(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None:
+        """``join`` from this hub's own history and retained values.
+
+        The catch-up is the retained value(s), or with ``since`` (``(seq,
+        epoch)``, exact names only) the kept messages after it; when recovery
+        fails, the retained value comes first, then what is kept. All of it
+        reaches ``conn`` before this returns to the event loop, so no publish
+        can fall between the catch-up and live delivery.
+        """
+        if not self.subscribe(conn, event):
+            confirm(Joined(event, already=True))
+            return
+        if is_filter(event):
+            confirm(Joined(event))
+            replay = list(self.retained.items(event))
+        else:
+            history = self.history
+            recovered = None
+            if since is None:
+                replay = list(self.retained.items(event))
+            else:
+                replay, recovered = history.since(event, since[0], since[1])
+                retained = None if recovered else self.retained.get(event)
+                if retained is not None:
+                    replay.insert(0, retained)
+            confirm(Joined(event, epoch=history.epoch, seq=history.last_seq(event), recovered=recovered))
+        for message in replay:
+            conn.deliver(message)
+
+    # -- info ----------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``/info`` document: subscriptions by event, then every connection."""
+        info = self.broker.cluster_info(self.local_info())
+        info["created_at"] = utc_timestamp()
+        return info
+

@@ -1,0 +1,33 @@
+"""The store port: what the hub keeps on disk so that it outlives a restart.
+
+Today that is the retained values (``stores/files.py`` keeps them in one
+JSON file); readings and MQTT sessions come later. The base class keeps
+nothing, for hubs whose broker keeps retained values itself (Redis) and for
+tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from .message import Message
+
+
+class Store:
+    def load_retained(self) -> list[Message]:
+        """The retained values kept from before (``"retained": true`` variants)."""
+        return []
+
+    def retained_changed(self, event: str, value: Message | None) -> None:
+        """``event``'s retained value is now ``value`` (None: cleared).
+        Must not block: a store writes later, coalescing changes."""
+
+    def stored(self) -> asyncio.Future[None]:
+        """Resolves once every change so far is kept for good; fails with
+        OSError when it cannot be."""
+        waiter = asyncio.get_running_loop().create_future()
+        waiter.set_result(None)
+        return waiter
+
+    async def close(self) -> None:
+        """Write what is pending (on shutdown)."""

@@ -1,0 +1,123 @@
+"""Who may use a route: the API key, its role, the page's origin and the
+client name, checked in ``prepare()`` by every protocol handler, and the JSON
+error bodies of a refusal."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import ujson
+from tornado.web import HTTPError
+
+from ..exceptions import ProtocolError
+from ..hub.keys import allows, fingerprint
+from .state import HubState
+
+log = logging.getLogger("picloud.handlers")
+
+
+class Refused(HTTPError):
+    """An HTTP refusal whose message is sent to the client as JSON."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, message.replace("%", "%%"))
+        self.message = message
+
+
+class AccessMixin:
+    """Key and client-name checks shared by every protocol route.
+
+    Runs in ``prepare()``, so a refused websocket is answered before any
+    upgrade: 401 for the key first, 403 for its role or the page's origin,
+    then 400 for the client name (503 for capacity comes after all of them).
+    """
+
+    state: HubState
+    request: Any
+    needs_client_name = True
+    client_name = ""
+    role: str | None = None
+    #: What the route needs the key's role to allow (picloud/keys.py).
+    action = "admin"
+    key_fingerprint: bytes | None = None
+
+    def initialize(self, state: HubState) -> None:
+        self.state = state
+
+    def check_access(self) -> None:
+        request = self.request
+        key = presented_key(request)
+        self.role = self.state.auth.role_of(key)
+        if self.role is None:
+            self.state.errors["auth"] += 1
+            raise Refused(401, "missing api key" if not key else "invalid api key")
+        if not allows(self.role, self.action):
+            raise Refused(403, f"this key may not {self.action}")
+        # Remembered so that a key revoked by SIGHUP closes its connections.
+        self.key_fingerprint = None if key is None else fingerprint(key)
+        if not self.state.origins.allows(request.headers.get("Origin"), request.host):
+            raise Refused(403, "origin not allowed")
+        if self.needs_client_name:
+            name = presented_client_name(request)
+            if not name:
+                self.state.errors["client_name"] += 1
+                raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
+            self.client_name = name
+
+    def peer_address(self) -> str:
+        context = self.request.connection.context
+        address = getattr(context, "address", None)
+        # The request's remote_ip, not the connection's: with --xheaders
+        # Tornado puts the connection's back to the proxy's address once the
+        # upgrade request is finished, before open() runs.
+        host = self.request.remote_ip or getattr(context, "remote_ip", None) or ""
+        if ":" in host:
+            host = f"[{host}]"
+        if isinstance(address, tuple) and len(address) >= 2:
+            return f"{host}:{address[1]}"
+        return host
+
+    def _request_summary(self) -> str:
+        # Tornado's includes the query string, which may carry ``apiKey``.
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, HTTPError):
+            return  # a client's mistake: the access log has the status
+        log.error("uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = getattr(exc, "message", None) or self._reason.lower()
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(encode_error_body(message))  # type: ignore[attr-defined]
+
+
+def encode_error_body(message: str) -> bytes:
+    return ujson.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
+
+
+def protocol_error_body(exc: ProtocolError) -> bytes:
+    """The 400 answer to a bad ``POST /publish`` body."""
+    extra = {} if exc.index is None else {"index": exc.index}
+    return ujson.dumps({"error": str(exc), **extra}, ensure_ascii=False).encode("utf-8")
+
+
+def presented_key(request: Any) -> str | None:
+    """The API key of a request: the ``X-API-Key`` header, else ``apiKey``."""
+    key = request.headers.get("X-API-Key")
+    return query_arg(request, "apiKey") if key is None else key
+
+
+def presented_client_name(request: Any) -> str | None:
+    """The client name: ``clientName``, else the ``X-API-Client-Name`` header."""
+    name = query_arg(request, "clientName")
+    return request.headers.get("X-API-Client-Name") if name is None else name
+
+
+def query_arg(request: Any, name: str) -> str | None:
+    values = request.query_arguments.get(name)
+    if not values:
+        return None
+    return values[-1].decode("utf-8", "replace")

@@ -1,0 +1,84 @@
+"""Builds the Tornado Application: routes and settings, over one HubState."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado.httputil import HTTPMessageDelegate, HTTPServerRequest
+from tornado.routing import PathMatches, Rule
+from tornado.web import Application
+
+from ..config import Config
+from ..hub.auth import Authenticator
+from ..hub.keys import keys_from_config
+from ..hub.pubsub import PubSub
+from .backends import make_pubsub
+from .health import HealthHandler
+from .logs import log_request
+from .metrics import MetricsHandler
+from .publish import FastPublish, PublishHTTP
+from .queries import HistoryHTTP, RetainedHTTP
+from .sockets import InfoSocket, PublishSocket, SubscribeSocket
+from .state import HubState
+from .web import web_rules
+
+
+class WebSocketUpgrade(PathMatches):
+    """Matches a path only for websocket upgrades, so ``GET /publish`` (a
+    websocket) and ``POST /publish`` (HTTP) reach different handlers."""
+
+    def match(self, request: HTTPServerRequest) -> dict[str, Any] | None:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return None
+        return super().match(request)
+
+
+class PiCloudApp(Application):
+    def __init__(self, state: HubState) -> None:
+        self.state = state
+        shared = {"state": state}
+        rules = [
+            Rule(WebSocketUpgrade(r"/subscribe"), SubscribeSocket, shared),
+            Rule(WebSocketUpgrade(r"/publish"), PublishSocket, shared),
+            Rule(WebSocketUpgrade(r"/info"), InfoSocket, shared),
+            Rule(PathMatches(r"/subscribe"), SubscribeSocket, shared),
+            Rule(PathMatches(r"/info"), InfoSocket, shared),
+            Rule(PathMatches(r"/publish"), PublishHTTP, shared),
+            Rule(PathMatches(r"/healthz"), HealthHandler, shared),
+            Rule(PathMatches(r"/retained"), RetainedHTTP, shared),
+            Rule(PathMatches(r"/history"), HistoryHTTP, shared),
+            Rule(PathMatches(r"/metrics"), MetricsHandler, shared),
+            *web_rules(state),  # dashboard, /picloud.js, /static/, /stats
+        ]
+        config = state.config
+        super().__init__(
+            rules,
+            log_function=log_request,
+            websocket_max_message_size=config.max_message_bytes,
+            xheaders=config.xheaders,
+        )
+
+    def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
+        # The hot route, without walking the rules: what they would choose.
+        if request.path == "/publish" and request.method == "POST" and "Upgrade" not in request.headers:
+            return self.get_handler_delegate(request, PublishHTTP, {"state": self.state})
+        return super().find_handler(request, **kwargs)
+
+    def get_handler_delegate(self, request: HTTPServerRequest, target_class: Any, *args: Any,
+                             **kwargs: Any) -> HTTPMessageDelegate:
+        delegate = super().get_handler_delegate(request, target_class, *args, **kwargs)
+        if target_class is PublishHTTP:
+            # Plain publishes skip the RequestHandler (see publish.py).
+            return FastPublish(self.state, request, delegate)
+        return delegate
+
+
+def make_app(config: Config, pubsub: PubSub | None = None, auth: Authenticator | None = None) -> PiCloudApp:
+    """The Application for ``config``; its only I/O reads the key files it
+    names and the retained values."""
+    if auth is None:
+        keys = None if config.no_auth else keys_from_config(config)
+        if keys == {}:
+            raise ValueError("an api key is required unless no_auth is set")
+        auth = Authenticator(keys)
+    return PiCloudApp(HubState(config, pubsub or make_pubsub(config), auth))

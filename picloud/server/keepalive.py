@@ -1,0 +1,113 @@
+"""Finding dead peers: websocket pings for clients that answer them, TCP
+keepalive for every socket.
+
+The existing Python client's publish socket never reads, so it never answers
+a ping (PROTOCOL.md): dropping it for a missing pong would cut off working
+devices. So a connection is dropped for a missed pong only once it has shown
+that it answers pings (it has sent a pong before) or opted into the newer
+protocol (``?protocol=2``). Dead peers of the other kind are found by TCP
+keepalive, which the kernel does without any help from the client.
+
+Such a publish socket is not pinged at all. A ping it never reads stays in
+its receive buffer, and a socket closed with unread data is reset: the
+client's kernel sends RST and throws away what it had not yet sent. A script
+that writes a burst of readings and exits would lose the end of it.
+
+One hub-wide timer pings every websocket; there is no timer per connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
+from tornado.websocket import WebSocketClosedError
+
+from .openfiles import near_open_files_limit
+
+log = logging.getLogger("picloud.keepalive")
+
+#: Pings a client that answers pings may leave unanswered in a row: one late
+#: pong from a busy device is not a dead peer.
+MISSED_PINGS = 2
+
+# A dead peer is noticed after about TCP_IDLE + TCP_INTERVAL * TCP_COUNT seconds.
+TCP_IDLE = 60
+TCP_INTERVAL = 10
+TCP_COUNT = 5
+
+
+def set_tcp_keepalive(sock: socket.socket) -> None:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", TCP_IDLE), ("TCP_KEEPINTVL", TCP_INTERVAL), ("TCP_KEEPCNT", TCP_COUNT)):
+            option = getattr(socket, name, None)
+            if option is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+    except OSError:
+        pass  # e.g. the peer already went away; nothing to keep alive
+
+
+class KeepaliveHTTPServer(HTTPServer):
+    """An HTTPServer that turns on TCP keepalive for every accepted socket,
+    and hangs up at once on connections that would use the last few file
+    descriptors: once accept() fails with EMFILE, Tornado's accept handler
+    raises on every loop turn and the hub spins."""
+
+    def handle_stream(self, stream: Any, address: tuple) -> None:
+        if near_open_files_limit(stream.socket.fileno()):
+            log.warning("out of file descriptors: refusing a connection from %s", address[0])
+            stream.close()
+            return
+        set_tcp_keepalive(stream.socket)
+        super().handle_stream(stream, address)
+
+
+class Pinger:
+    """Each ``interval`` seconds, pings every websocket whose client reads it.
+
+    A connection that answers pings (see module docstring) and has left
+    MISSED_PINGS in a row unanswered is aborted.
+    """
+
+    def __init__(self, sockets: set[Any], interval: float) -> None:
+        self.sockets = sockets
+        self.interval = interval
+        self._timer: PeriodicCallback | None = None
+        self.dropped = 0
+
+    def start(self) -> None:
+        if self._timer is None and self.interval > 0:
+            self._timer = PeriodicCallback(self.tick, self.interval * 1000)
+            self._timer.start()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def tick(self) -> None:
+        for sock in list(self.sockets):
+            if not (sock.reads or sock.answers_pings):
+                continue
+            if sock.ping_outstanding:
+                sock.missed_pings += 1
+            if sock.answers_pings and sock.missed_pings >= MISSED_PINGS:
+                self.dropped += 1
+                log.info("no pong from %s %s: dropping it", sock.request.path, sock.describe())
+                sock.abort()
+                continue
+            try:
+                sock.ping()
+            except WebSocketClosedError:
+                continue
+            sock.ping_outstanding = True
+
+
+def on_pong(sock: Any) -> None:
+    sock.ping_outstanding = False
+    sock.missed_pings = 0
+    sock.answers_pings = True

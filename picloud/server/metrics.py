@@ -1,0 +1,128 @@
+"""``GET /metrics``: the hub's counters in Prometheus' text format (0.0.4).
+
+The format is small enough to write here, which keeps prometheus_client an
+optional, test-only dependency. Everything is read from counters the hub
+keeps anyway (PubSub, Outbox, the broker, ``HubState.errors``) when a scrape
+arrives, so publishing pays nothing for metrics beyond two additions per
+message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tornado.web import RequestHandler
+
+from .. import __version__
+from .access import AccessMixin, Refused
+from .state import HubState
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+class MetricsHandler(AccessMixin, RequestHandler):
+    """Needs the key (X-API-Key, apiKey, or ``Authorization: Bearer``, which is
+    what Prometheus sends) unless the hub runs with ``--public-metrics``."""
+
+    needs_client_name = False
+
+    def prepare(self) -> None:
+        state = self.state
+        if state.config.public_metrics:
+            return
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() == "bearer" and token:
+            if state.auth.role_of(token) is None:
+                state.errors["auth"] += 1
+                raise Refused(401, "invalid api key")
+            return
+        self.check_access()
+
+    def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(render(self.state))
+
+
+def render(state: HubState) -> str:
+    pubsub, outbox, broker = state.pubsub, state.outbox, state.pubsub.broker
+    # The info snapshot's shape is fixed by the protocol, so counting from it
+    # stays right whatever PubSub's internals become; it costs O(subscriptions)
+    # per scrape, never anything per message.
+    subscriptions = pubsub.snapshot()["subscriptions"]
+    out = Exposition()
+    out.gauge("picloud_info", "Version of this hub.", 1, {"version": __version__})
+    out.gauge("picloud_uptime_seconds", "Seconds since the hub started.",
+              round(time.monotonic() - state.started, 3))
+    out.gauge("picloud_connections", "Open /subscribe and /publish connections.", pubsub.connection_count)
+    out.gauge("picloud_websockets", "Open websockets, /info included.", len(state.sockets))
+    out.gauge("picloud_subscribed_events", "Events with at least one subscriber.", len(subscriptions))
+    out.gauge("picloud_subscriptions", "Subscriptions (connection and event pairs).",
+              sum(len(s["connections"]) for s in subscriptions))
+    out.counter("picloud_messages_published_total", "Messages accepted from publishers.", pubsub.published)
+    out.counter("picloud_messages_delivered_total", "Messages handed to subscribers (one per subscriber).",
+                pubsub.delivered)
+    out.counter("picloud_published_bytes_total", "Bytes of the published messages' JSON frames.",
+                pubsub.published_bytes)
+    out.counter("picloud_delivered_bytes_total", "Bytes of JSON frames handed to subscribers.",
+                pubsub.delivered_bytes)
+    out.gauge("picloud_queued_bytes", "Outgoing bytes waiting in connections' queues.", outbox.total_bytes)
+    out.counter("picloud_slow_consumers_total", "Subscribers that went over their queue limit.",
+                outbox.slow_consumers)
+    out.counter("picloud_dropped_frames_total", "Frames not queued for slow subscribers (policy drop).",
+                outbox.dropped_frames)
+    out.counter("picloud_history_forgotten_events_total",
+                "Events whose seq and kept messages were forgotten (--history-events).",
+                pubsub.history.forgotten_events)
+    out.counter("picloud_errors_total", "Refused requests by kind.",
+                [({"kind": kind}, count) for kind, count in sorted(state.errors.items())])
+    out.gauge("picloud_broker_up", "1 while other hubs can be reached through the broker.",
+              1 if broker.state == "ok" else 0)
+    out.counter("picloud_broker_reconnects_total", "Times the broker connection was re-established.",
+                broker.reconnects)
+    return out.text()
+
+
+class Exposition:
+    """Builds the text format: HELP and TYPE once per family, then its samples."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def gauge(self, name: str, help_text: str, value: Any, labels: dict[str, str] | None = None) -> None:
+        self._family(name, "gauge", help_text, [(labels or {}, value)])
+
+    def counter(self, name: str, help_text: str, value: Any) -> None:
+        samples = value if isinstance(value, list) else [({}, value)]
+        self._family(name, "counter", help_text, samples)
+
+    def _family(self, name: str, kind: str, help_text: str,
+                samples: list[tuple[dict[str, str], Any]]) -> None:
+        help_text = help_text.replace("\\", "\\\\").replace("\n", "\\n")
+        self.lines.append(f"# HELP {name} {help_text}")
+        self.lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            self.lines.append(f"{name}{_labels(labels)} {_number(value)}")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    pairs = ",".join(f'{key}="{_escape(str(value))}"' for key, value in labels.items())
+    return "{" + pairs + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    return repr(float(value))

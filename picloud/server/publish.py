@@ -1,0 +1,227 @@
+"""``POST /publish``: one way to publish a body (``publish_body``), served
+two ways.
+
+``PublishHTTP`` is the RequestHandler: preflights, browsers, refusals,
+chunked or oversized bodies. ``FastPublish`` serves the common request
+without one.
+
+A device posting readings over keep-alive costs the hub mostly Tornado's
+per-request machinery: building a RequestHandler, its default headers, the
+``_execute`` coroutine, the Date header, the flush. For a plain request
+(POST, no ``Origin``, a ``Content-Length`` within the limit, a key that may
+publish and a client name) this delegate reads the body and answers itself,
+with the same status, headers and JSON errors as ``PublishHTTP``; both
+answer through ``publish_body`` and ``stored_answer``. Anything
+else (preflights, browsers, refusals, chunked or oversized bodies) is handed
+to ``PublishHTTP`` unchanged, before any of it has been read, so its checks,
+error counters and messages stay the only ones.
+
+Relies on Tornado's HTTPMessageDelegate interface (public) and on
+``Application.get_handler_delegate`` returning the delegate it forwards to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from email.utils import formatdate
+from http.client import responses
+from typing import Any
+
+import tornado
+import tornado.web
+from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, HTTPServerRequest, ResponseStartLine
+from tornado.web import RequestHandler
+
+from ..exceptions import ProtocolError
+from ..hub.keys import allows
+from ..wire.requests import parse_publications
+from .access import AccessMixin, Refused, encode_error_body, presented_client_name, presented_key, protocol_error_body
+from .logs import log_request
+from .state import HubState
+
+SERVER = f"TornadoServer/{tornado.version}"
+JSON = "application/json; charset=UTF-8"
+CREATED = ResponseStartLine("HTTP/1.1", 201, "Created")
+
+Answer = tuple[int, bytes]  # status and JSON body (empty for 201)
+PUBLISHED: Answer = (201, b"")
+
+_date = (0, "")
+
+
+def http_date() -> str:
+    """The Date header, formatted once per second rather than per request."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
+
+
+def publish_body(state: HubState, body: bytes) -> Answer | None:
+    """Publish a request body: the answer, or None when it must wait for
+    the retained values to be stored (``stored_answer``)."""
+    try:
+        published = state.pubsub.publish_batch(parse_publications(body))
+    except ProtocolError as exc:
+        state.errors["protocol"] += 1
+        return 400, protocol_error_body(exc)
+    for sent, _ in published:
+        if sent.retain:
+            return None
+    return PUBLISHED
+
+
+async def stored_answer(state: HubState) -> Answer:
+    try:
+        await state.pubsub.stored()
+    except OSError as exc:
+        return 500, encode_error_body(str(exc))
+    return PUBLISHED
+
+
+@tornado.web.stream_request_body
+class PublishHTTP(AccessMixin, RequestHandler):
+    """``POST /publish``. The body is streamed so that an oversized one gets a
+    413 with a JSON error instead of Tornado's bare 400. Plain publishes
+    are answered by FastPublish instead; both publish with publish_body."""
+
+    action = "publish"
+    routine = True  # a message, like a websocket publish: logged at debug level
+    SUPPORTED_METHODS = ("POST", "OPTIONS")
+    _received = 0
+
+    def __init__(self, application: Any, request: HTTPServerRequest, state: HubState) -> None:
+        self.state = state  # set_default_headers() runs before initialize()
+        super().__init__(application, request, state=state)
+
+    def set_default_headers(self) -> None:
+        # Also after clear(), so refusals are readable by an allowed page.
+        for name, value in self.state.origins.cors_headers(self.request).items():
+            self.set_header(name, value)
+
+    def prepare(self) -> None:
+        if self.request.method == "OPTIONS":
+            return  # a CORS preflight carries no key
+        self.check_access()
+        limit = self.state.config.max_message_bytes
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            raise Refused(413, f"body over {limit} bytes")
+        self._chunks: list[bytes] = []
+        # Tornado refuses bodies over its own limit with a bare 400 before we
+        # see them; let a little more through and answer 413 ourselves.
+        self.request.connection.set_max_body_size(limit * 4 + 65536)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self.request.method == "OPTIONS":
+            return
+        self._received += len(chunk)
+        limit = self.state.config.max_message_bytes
+        if self._received > limit:
+            self._chunks = []
+            self.send_error(413, exc_info=(Refused, Refused(413, f"body over {limit} bytes"), None))
+            return
+        self._chunks.append(chunk)
+
+    def options(self) -> None:
+        origins = self.state.origins
+        if not origins.allows(self.request.headers.get("Origin"), self.request.host):
+            raise Refused(403, "origin not allowed")
+        for name, value in origins.preflight_headers().items():
+            self.set_header(name, value)
+        self.set_status(204)
+        self.finish()
+
+    async def post(self) -> None:
+        if self._finished:
+            return
+        status, body = publish_body(self.state, b"".join(self._chunks)) or await stored_answer(self.state)
+        self.set_status(status)
+        if body:
+            self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(body)
+
+
+class FastPublish(HTTPMessageDelegate):
+    """Serves one plain ``POST /publish``, or forwards to ``fallback``."""
+
+    def __init__(self, state: HubState, request: HTTPServerRequest, fallback: HTTPMessageDelegate) -> None:
+        self.state = state
+        self.request = request
+        self.fallback: HTTPMessageDelegate | None = fallback
+        self.chunks: list[bytes] = []
+        self.status = 201
+        self.waiting: asyncio.Future[None] | None = None  # the retained store's write
+
+    def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Any:
+        if self._plain(start_line, headers):
+            self.fallback = None
+            return None
+        assert self.fallback is not None
+        return self.fallback.headers_received(start_line, headers)
+
+    def _plain(self, start_line: Any, headers: HTTPHeaders) -> bool:
+        """Whether this request is one ``PublishHTTP`` would accept as far as
+        its headers go; no counter moves, no answer is written."""
+        if start_line.method != "POST" or start_line.version != "HTTP/1.1":
+            return False
+        if "Origin" in headers or "Transfer-Encoding" in headers:
+            return False
+        length = headers.get("Content-Length", "")
+        if not length.isdigit() or int(length) > self.state.config.max_message_bytes:
+            return False
+        # The request carries these same headers (Tornado made it from them).
+        role = self.state.auth.role_of(presented_key(self.request))
+        if role is None or not allows(role, "publish"):
+            return False
+        return bool(presented_client_name(self.request))
+
+    def data_received(self, chunk: bytes) -> Any:
+        if self.fallback is not None:
+            return self.fallback.data_received(chunk)
+        self.chunks.append(chunk)
+        return None
+
+    def finish(self) -> None:
+        if self.fallback is not None:
+            self.fallback.finish()
+            return
+        body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+        self.chunks = []
+        answer = publish_body(self.state, body)
+        if answer is None:
+            self.waiting = asyncio.ensure_future(self._answer_when_stored())
+        else:
+            self._answer(*answer)
+
+    async def _answer_when_stored(self) -> None:
+        self._answer(*await stored_answer(self.state))
+
+    def _answer(self, status: int, body: bytes) -> None:
+        self.status = status
+        headers = HTTPHeaders()
+        # The same headers a RequestHandler would send.
+        headers["Server"] = SERVER
+        headers["Content-Type"] = JSON if body else "text/html; charset=UTF-8"
+        headers["Date"] = http_date()
+        headers["Content-Length"] = str(len(body))
+        reason = responses.get(status, "Unknown")
+        start_line = CREATED if status == 201 else ResponseStartLine("HTTP/1.1", status, reason)
+        connection = self.request.connection
+        connection.write_headers(start_line, headers, body or None)
+        connection.finish()
+        log_request(self)
+
+    routine = PublishHTTP.routine
+
+    def get_status(self) -> int:
+        """For the access log, which takes a handler."""
+        return self.status
+
+    def on_connection_close(self) -> None:
+        if self.fallback is not None:
+            self.fallback.on_connection_close()
+        self.chunks = []
+

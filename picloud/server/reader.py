@@ -1,0 +1,288 @@
+"""Incoming websocket frames, read in chunks and parsed by picloud.wire.frameparser.
+
+Tornado reads a websocket one frame at a time, awaiting a coroutine for the
+header, the mask and the payload of each: a publisher sending many small
+messages spends most of the hub's time there. ``ReaderProtocol`` keeps
+Tornado's handshake, writing, pings and close handshake, and replaces only
+the receive loop: one ``read_bytes(partial=True)`` per chunk of whatever the
+socket has, every complete frame in it parsed by one ``FrameParser.feed``,
+and messages handed straight to the handler's ``on_message``.
+
+The loop is a callback chain, not a coroutine: once ``open()`` has run,
+Tornado's handshake task finishes and its coroutine frames are freed, so an
+idle connection holds one pending read future and a small parser.
+
+On a plain (non-TLS) socket even ``read_bytes`` is skipped: each chunk would
+cost a 64 KiB buffer, two copies, a Future, and a loop iteration before the
+callback runs. Instead the stream's ``_handle_read`` is pointed at
+``_read_directly``, which ``recv``s when the socket is readable and parses
+each chunk in the same loop iteration. The stream still owns the socket, its
+writes and its closing.
+
+Tornado internals this relies on (pinned by setup.cfg's ``tornado`` range,
+checked by tests/test_reader.py):
+
+- ``WebSocketHandler.get_websocket_protocol()`` builds the protocol object, a
+  ``WebSocketProtocol13(handler, mask_outgoing, params)``; ``ReaderMixin``
+  builds ours from the same three.
+- ``WebSocketProtocol13._accept_connection`` awaits ``_receive_frame_loop()``
+  after ``open()``; that coroutine is what is replaced here.
+- Reused as they are: ``close()`` (close frames, the 5 s close timeout),
+  ``_abort()``, ``_send_pong()`` (6.5+: one pong outstanding; 6.4 has only
+  ``_write_frame()``), ``_run_callback()``, and the attributes
+  ``client_terminated``, ``server_terminated``, ``close_code``,
+  ``close_reason``, ``_received_pong`` (6.5+) or ``last_pong`` (6.4), read by
+  the ping timeout, ``params.max_message_size`` and ``_decompressor``.
+- ``handler.on_ws_connection_close(code, reason)`` runs ``on_close`` once.
+- Reading directly: ``IOStream._handle_events`` calls ``self._handle_read()``
+  on a READ event (an instance attribute overrides it) and keeps READ
+  interest while ``reading()``, i.e. while ``_read_future`` is set; ``close()``
+  fails ``_read_future`` with StreamClosedError, which is how the hub sees the
+  stream close; ``_read_buffer_size`` and ``_add_io_state`` are used as is.
+- After ``open()``, ``upgraded.release_upgrade_state`` replaces
+  ``handler.request`` with the few fields still read and drops the HTTP
+  response state; see there.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from tornado import gen
+from tornado.concurrent import Future
+from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream, StreamClosedError
+from tornado.websocket import WebSocketProtocol13
+
+from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser, Unmask, unmask_python
+from .upgraded import release_upgrade_state
+
+try:
+    # Tornado's C helper; it is what Tornado itself unmasks with.
+    from tornado.speedups import websocket_mask as _c_mask
+except ImportError:  # pragma: no cover - built without the extension
+    _c_mask = None
+
+UNMASK: Unmask = _c_mask if _c_mask is not None else unmask_python
+
+log = logging.getLogger("picloud.reader")
+
+READ_CHUNK = 64 * 1024  # Tornado's read_chunk_size: one socket read at most
+MAX_CHUNKS_PER_EVENT = 16  # then other connections get their turn
+
+
+class ReaderProtocol(WebSocketProtocol13):
+    """WebSocketProtocol13 with a chunked, parse-many-frames-at-once reader."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Set here, not later, so instances keep one shared attribute layout.
+        self._parser: FrameParser | None = None
+        self._paused: tuple[list, int] | None = None  # events left while on_message awaits
+        self._done = False
+        self._socket: Any = None  # set for plain sockets, which are read directly
+        self._closed: Future | None = None  # the stream's _read_future while reading directly
+
+    async def _receive_frame_loop(self) -> None:
+        if self._decompressor is not None:
+            # permessage-deflate (only if a handler enables compression):
+            # Tornado's reader knows how to inflate.
+            await super()._receive_frame_loop()
+            return
+        release_upgrade_state(self.handler)
+        self._parser = FrameParser(self.params.max_message_size, UNMASK)
+        if type(self.stream) is IOStream:  # TLS must go through the stream's reads
+            self._socket = self.stream.socket
+        self._read()
+
+    # -- reading -------------------------------------------------------------
+
+    def _read(self) -> None:
+        stream = self.stream
+        if self._socket is not None and not stream._read_buffer_size and not stream.closed():
+            self._read_directly_from_now_on()
+            return
+        try:
+            future = self.stream.read_bytes(READ_CHUNK, partial=True)
+        except StreamClosedError:
+            self._lost()
+            return
+        # Even when the data is already there the callback runs on the next
+        # loop iteration: one chunk per turn keeps a flooding peer fair.
+        future.add_done_callback(self._on_read)
+
+    def _on_read(self, future: Any) -> None:
+        try:
+            data = future.result()
+        except StreamClosedError:
+            self._lost()
+            return
+        if self._handle(data):
+            self._read()
+
+    def _handle(self, data: bytes) -> bool:
+        """Parse a chunk and handle its frames; whether reading goes on now."""
+        parser = self._parser
+        if parser is None:
+            return False
+        try:
+            events = parser.feed(data)
+            return not events or self._dispatch(events, 0)
+        except Exception:
+            # A bug here must not leave a connection that nobody reads.
+            log.exception("reader failed on %s", _describe(self.handler))
+            self._stop_reading_directly()
+            self._lost()
+            return False
+
+    # -- reading the socket directly (plain sockets) -----------------------------
+
+    def _read_directly_from_now_on(self) -> None:
+        stream = self.stream
+        closed = self._closed = Future()
+        closed.add_done_callback(self._on_stream_closed)
+        stream._read_future = closed  # keeps READ interest; failed by close()
+        stream._handle_read = self._read_directly
+        stream._add_io_state(IOLoop.READ)
+
+    def _stop_reading_directly(self) -> None:
+        stream = self.stream
+        if self._closed is not None:
+            if stream._read_future is self._closed:
+                stream._read_future = None
+            self._closed = None
+            del stream._handle_read
+
+    def _on_stream_closed(self, future: Any) -> None:
+        if future is self._closed:
+            self._stop_reading_directly()
+            self._lost()
+
+    def _read_directly(self) -> None:
+        """The stream's READ handler: what the socket holds, parsed and handled now.
+
+        Reads until the socket is empty, as Tornado does, rather than one
+        chunk per event: a reset that came right behind the data shows only
+        on the next ``recv``, and uvloop (libuv) stops polling a socket once
+        it reports the error, so waiting for another event would leave the
+        connection open for good.
+        """
+        sock = self._socket
+        stream = self.stream
+        for _ in range(MAX_CHUNKS_PER_EVENT):
+            try:
+                data = sock.recv(READ_CHUNK)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                stream.close(exc_info=exc)  # reported through _on_stream_closed
+                return
+            if not data:
+                stream.close()
+                return
+            if not self._handle(data):
+                # Paused by a coroutine on_message (``_resume`` reads again), or done.
+                self._stop_reading_directly()
+                return
+            if stream.closed():
+                return
+
+    def _dispatch(self, events: list, index: int) -> bool:
+        """Handle ``events[index:]``; False if reading must not go on (yet)."""
+        handler = self.handler
+        for i in range(index, len(events)):
+            kind, value = events[i]
+            if kind == TEXT or kind == BINARY:
+                if self.client_terminated:
+                    continue
+                try:
+                    result = handler.on_message(value)
+                except Exception:
+                    handler.log_exception(*sys.exc_info())
+                    self._lost()
+                    return False
+                if result is not None:
+                    # A coroutine on_message: the next message waits for it,
+                    # as with Tornado's reader.
+                    self._paused = (events, i + 1)
+                    gen.convert_yielded(result).add_done_callback(self._resume)
+                    return False
+            elif kind == PING:
+                self._pong(value)
+                self._run_callback(handler.on_ping, value)
+            elif kind == PONG:
+                self._received_pong = True  # Tornado >= 6.5's ping timeout reads this
+                if hasattr(self, "last_pong"):  # Tornado 6.4's reads this
+                    self.last_pong = IOLoop.current().time()
+                self._run_callback(handler.on_pong, value)
+            elif kind == CLOSE:
+                code, reason = value
+                self.client_terminated = True
+                if self.close_code is None:  # else it holds our failure code
+                    self.close_code = code
+                    self.close_reason = reason or None
+                self.close(code)  # echo (RFC 6455 5.5.1), then the socket closes
+                self._finish()
+                return False
+            elif kind == FAIL:
+                code, reason = value
+                log.info("closing %s: %s (%d)", _describe(handler), reason, code)
+                self.close_code, self.close_reason = code, reason
+                # Keep reading: the parser skips what follows and reports the
+                # peer's answering close; Tornado's close timeout aborts a
+                # peer that never answers.
+                self.close(code, reason)
+        return True
+
+    def _pong(self, data: bytes) -> None:
+        send_pong = getattr(self, "_send_pong", None)
+        if send_pong is not None:  # Tornado >= 6.5: at most one pong outstanding
+            send_pong(data)
+            return
+        try:
+            self._write_frame(True, PONG, data)
+        except StreamClosedError:
+            self._abort()
+
+    def _resume(self, future: Any) -> None:
+        try:
+            future.result()
+        except Exception:
+            self.handler.log_exception(*sys.exc_info())
+            self._lost()
+            return
+        paused, self._paused = self._paused, None
+        if paused is not None and not self._done and self._dispatch(*paused):
+            self._read()
+
+    # -- ending ----------------------------------------------------------------
+
+    def _lost(self) -> None:
+        """The stream closed or must close now."""
+        self._abort()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._parser = None
+        self._paused = None
+        self.handler.on_ws_connection_close(self.close_code, self.close_reason)
+
+
+def _describe(handler: Any) -> str:
+    describe = getattr(handler, "describe", None)
+    return describe() if describe is not None else repr(handler)
+
+
+class ReaderMixin:
+    """Put before WebSocketHandler in a handler's bases to use ReaderProtocol."""
+
+    def get_websocket_protocol(self) -> WebSocketProtocol13 | None:
+        protocol = super().get_websocket_protocol()  # type: ignore[misc]
+        if type(protocol) is not WebSocketProtocol13:
+            return protocol
+        return ReaderProtocol(protocol.handler, protocol.mask_outgoing, protocol.params)

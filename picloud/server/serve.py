@@ -1,0 +1,130 @@
+"""Runs the hub: binds sockets, sets up TLS, serves until SIGINT/SIGTERM.
+
+SIGHUP re-reads the key files (rotation.py) and the TLS certificate and key
+(tls.py); readiness goes to the service manager through systemd.py."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+import socket
+import ssl
+import sys
+
+from tornado.netutil import bind_sockets
+
+from .. import __version__
+from ..config import Config
+from ..exceptions import ConfigError
+from ..hub.auth import load_or_create_key
+from ..hub.keys import keys_from_config
+from . import systemd
+from .app import PiCloudApp, make_app
+from .backends import make_pubsub
+from .keepalive import KeepaliveHTTPServer
+from .logs import withhold_request_details
+from .openfiles import fit_connection_cap, raise_open_files_limit
+from .rotation import reload_keys
+from .tls import reload_tls, tls_context
+
+log = logging.getLogger("picloud.server")
+
+
+def resolve_key(config: Config) -> None:
+    """Make sure the hub never runs open by accident (see README: API key)."""
+    if config.no_auth:
+        log.warning("authentication is off (--no-auth): anyone who can reach the hub may use it")
+        return
+    if config.keys_file or config.api_key_file:
+        # Read them now: a bad or empty file stops the hub before it binds.
+        if not keys_from_config(config):
+            raise ConfigError("no api key: the keys file names none")
+        return
+    if config.api_key:
+        return
+    config.api_key, created = load_or_create_key(config.state_dir)
+    where = config.state_dir / "api_key"
+    verb = "generated" if created else "using"
+    print(f"picloud: {verb} api key {config.api_key} (stored in {where})", flush=True)
+
+
+def listen(config: Config) -> list[socket.socket]:
+    try:
+        return bind_sockets(config.port, config.host or None)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {config.port} is already in use") from None
+        if exc.errno == errno.EACCES:
+            raise ConfigError(f"no permission to listen on port {config.port}") from None
+        raise ConfigError(f"cannot listen on {config.host or '*'}:{config.port}: {exc.strerror}") from None
+
+
+async def serve(config: Config) -> None:
+    ssl_options = tls_context(config)
+    pubsub = make_pubsub(config)
+    app = make_app(config, pubsub)
+    sockets = listen(config)
+    withhold_request_details()
+    fit_connection_cap(config, raise_open_files_limit())
+    server = KeepaliveHTTPServer(
+        app, ssl_options=ssl_options, xheaders=config.xheaders,
+        max_body_size=config.max_message_bytes,
+        # Slowloris: headers must be complete within this, idle connections go.
+        idle_connection_timeout=config.handshake_timeout,
+        body_timeout=max(60.0, config.handshake_timeout),
+    )
+    await pubsub.broker.start()
+    # Accepted only now (until then they wait in the listen backlog): a
+    # client resuming with since while Redis was still being reached would be
+    # told "not recovered" by a hub that merely had not connected yet.
+    server.add_sockets(sockets)
+
+    port = sockets[0].getsockname()[1]
+    host = config.host or "[::]"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    print(f"picloud {__version__} listening on {config.scheme}://{host}:{port}", flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, _reload, app, ssl_options, config)
+    systemd.notify("READY=1", f"STATUS=listening on port {port}")
+    await stop.wait()
+
+    log.info("shutting down")
+    systemd.notify("STOPPING=1")
+    server.stop()
+    await app.state.shutdown(config.shutdown_drain)
+    await pubsub.broker.stop()
+    await server.close_all_connections()
+
+
+def _reload(app: PiCloudApp, context: ssl.SSLContext | None, config: Config) -> None:
+    """SIGHUP: re-read the key files and the TLS files; connections stay."""
+    systemd.notify("RELOADING=1")
+    reload_keys(app.state)
+    reload_tls(context, config)
+    systemd.notify("READY=1")
+
+
+def run(config: Config) -> None:
+    resolve_key(config)
+    tls_context(config)  # fail before binding anything
+    try:
+        import uvloop  # optional extra: a faster event loop where installed
+    except ImportError:
+        uvloop = None
+    # Outside the except block, so that no later traceback chains the ImportError.
+    if uvloop is None:
+        asyncio.run(serve(config))
+    else:
+        if sys.version_info >= (3, 11):
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(serve(config))
+        else:
+            uvloop.install()
+            asyncio.run(serve(config))

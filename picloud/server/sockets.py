@@ -1,0 +1,184 @@
+"""The websocket routes (``/subscribe``, ``/publish``, ``/info``): thin
+adapters between sockets and the shared hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from tornado.websocket import WebSocketHandler
+
+from ..exceptions import ProtocolError
+from ..hub.limits import PublishRate
+from ..hub.subscribing import handle_request
+from ..wire.codec import encode_error
+from ..wire.requests import encode_reply, parse_publications, parse_subscribe_request
+from . import keepalive
+from .access import AccessMixin, Refused, query_arg
+from .outbox import ABORT_AFTER, QueuedSocket
+from .reader import ReaderMixin
+
+log = logging.getLogger("picloud.handlers")
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
+    """What every PiCloud websocket shares: access checks and the outgoing queue."""
+
+    listed = True  # shown in info's all_connections
+    ping_outstanding = False
+    missed_pings = 0
+    answers_pings = False
+    reads = True  # whether the client is known to read this socket (keepalive.py)
+
+    def prepare(self) -> None:
+        self.check_access()
+        state = self.state
+        if len(state.sockets) >= state.config.max_connections:
+            raise Refused(503, f"too many connections (limit {state.config.max_connections})")
+        self.answers_pings = query_arg(self.request, "protocol") == "2"
+
+    def check_origin(self, origin: str) -> bool:
+        # The API key is the capability and no cookie rides along, so a page
+        # from any origin may connect (the existing browser clients do).
+        return True
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        state = self.state
+        self.address = self.peer_address()
+        assert self.ws_connection is not None
+        self.start_queue(state.outbox, self.ws_connection.stream)  # type: ignore[attr-defined]
+        state.sockets.add(self)
+        state.pinger.start()
+        if self.listed:
+            state.pubsub.connect(self, self.client_name, self.address)
+        log.info("connect %s %s", self.request.path, self.describe())
+
+    def on_close(self) -> None:
+        state = self.state
+        self.stop_queue()
+        state.pubsub.disconnect(self)
+        state.forget(self)
+        log.info(
+            "disconnect %s %s code=%s reason=%r",
+            self.request.path, self.describe(), self.close_code, self.close_reason or "",
+        )
+
+    def on_pong(self, data: bytes) -> None:
+        keepalive.on_pong(self)
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a close handshake (dead peer)."""
+        if self._stream is not None:
+            self._stream.close()
+
+    def describe(self) -> str:
+        name = f"{self.client_name!r} " if self.client_name else ""
+        return f"{name}from {getattr(self, 'address', '?')}"
+
+    def send_error_frame(self, error: ProtocolError) -> None:
+        self.state.errors["protocol"] += 1
+        extra = {} if error.index is None else {"index": error.index}
+        if error.id is not None:
+            extra["id"] = error.id
+        self.send_payload(encode_error(str(error), **extra))
+
+    def close_slow(self) -> None:
+        self.close(CLOSE_TRY_AGAIN_LATER, "slow consumer")
+        stream = self._stream
+        # A peer that stopped reading never completes the close handshake.
+        stream.io_loop.call_later(ABORT_AFTER, stream.close)
+
+    def close_gracefully(self, code: int = CLOSE_GOING_AWAY, reason: str = "") -> None:
+        """Write what is queued, then the close frame."""
+        self.flush_queue()
+        self.close(code, reason or None)
+
+
+class SubscribeSocket(HubSocket):
+    action = "subscribe"
+    protocol = 1  # 2 when the client opted in to newer frames (?protocol=2)
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        if query_arg(self.request, "protocol") == "2":
+            self.protocol = 2
+        super().open(*args, **kwargs)
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            request = parse_subscribe_request(message)
+            reply = self.send_payload if self.protocol == 2 else None
+            handle_request(self.state.pubsub, self, request, reply)
+        except ProtocolError as exc:
+            self.send_error_frame(exc)
+
+
+class PublishSocket(HubSocket):
+    action = "publish"
+    rate: PublishRate | None = None
+    reads = False  # the original clients never read it: pinged only with protocol=2
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acks: set[asyncio.Future[None]] = set()  # pending acks of retained publishes
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        config = self.state.config
+        if config.publish_rate > 0:
+            self.rate = PublishRate(config.publish_rate, config.publish_burst)
+        super().open()
+
+    def on_message(self, message: str | bytes) -> None:
+        rate = self.rate
+        if rate is not None and not rate.admit():
+            if rate.exhausted:
+                self.close_gracefully(1008, "publish rate exceeded")
+            else:
+                self.send_error_frame(rate.error())
+            return
+        try:
+            published = self.state.pubsub.publish_batch(parse_publications(message))
+        except ProtocolError as exc:
+            self.send_error_frame(exc)
+            return
+        if rate is not None and len(published) > 1:
+            rate.bucket.charge(len(published) - 1)
+        # The original clients never read this socket: only a frame with an
+        # "id" gets an ack, and a retained one only once it is stored.
+        for sent, request_id in published:
+            if request_id is None:
+                continue
+            if sent.retain:
+                self._acks.add(asyncio.ensure_future(self._ack_when_stored(request_id)))
+            else:
+                self.send_payload(encode_reply("ack", id=request_id))
+
+    async def _ack_when_stored(self, request_id: Any) -> None:
+        try:
+            await self.state.pubsub.stored()
+        except OSError as exc:
+            self.send_payload(encode_error(str(exc), id=request_id))
+        else:
+            self.send_payload(encode_reply("ack", id=request_id))
+        finally:
+            self._acks.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+
+class InfoSocket(HubSocket):
+    action = "info"
+    needs_client_name = False
+    listed = False
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        super().open()
+        self.state.info.add(self)
+
+    def on_close(self) -> None:
+        self.state.info.discard(self)
+        super().on_close()
+
+    def on_message(self, message: str | bytes) -> None:
+        """The info socket only pushes; what a client sends is ignored."""

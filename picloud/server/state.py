@@ -1,0 +1,69 @@
+"""What every handler of one hub shares, handed to each in ``initialize``.
+
+Tornado's Application holds routes and settings only; handlers reach the
+hub, its limits and its counters through this object instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+from ..config import Config
+from ..hub.auth import Authenticator
+from ..hub.pubsub import PubSub
+from .info import InfoPusher
+from .keepalive import Pinger
+from .origins import OriginPolicy
+from .outbox import Outbox
+
+log = logging.getLogger("picloud.app")
+
+#: Kinds of refused requests counted in ``errors`` (and shown in /metrics):
+#: a missing or wrong key, a missing client name, a frame or body that breaks
+#: the protocol.
+ERROR_KINDS = ("auth", "client_name", "protocol")
+
+
+class HubState:
+    def __init__(self, config: Config, pubsub: PubSub, auth: Authenticator) -> None:
+        self.config = config
+        self.pubsub = pubsub
+        self.auth = auth
+        self.outbox = Outbox(config.max_queue_bytes, config.max_total_queue_bytes, config.slow_consumer)
+        self.info = InfoPusher(pubsub, config.info_interval)
+        self.sockets: set[Any] = set()  # every open websocket (server/sockets.py)
+        self.origins = OriginPolicy(config.allowed_origin)
+        self.pinger = Pinger(self.sockets, config.ping_interval)
+        self.started = time.monotonic()
+        self.errors: Counter[str] = Counter(dict.fromkeys(ERROR_KINDS, 0))
+        self._drained: asyncio.Event | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._drained is not None
+
+    def forget(self, sock: Any) -> None:
+        self.sockets.discard(sock)
+        if not self.sockets and self._drained is not None:
+            self._drained.set()
+
+    async def shutdown(self, drain: float) -> None:
+        """Close every websocket with 1001 after writing what it was sent.
+
+        Returns once they have all closed or ``drain`` seconds have passed.
+        """
+        self._drained = asyncio.Event()
+        self.pinger.stop()
+        for sock in list(self.sockets):
+            sock.close_gracefully()
+        if self.sockets:
+            try:
+                await asyncio.wait_for(self._drained.wait(), drain)
+            except asyncio.TimeoutError:
+                if self.sockets:  # they may have closed as the wait ended
+                    log.warning("%d connections did not close in %.1fs", len(self.sockets), drain)
+        await self.pubsub.retained.close()

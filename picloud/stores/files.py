@@ -1,0 +1,183 @@
+"""Retained values kept in one JSON file of the state directory.
+
+The whole set is one file, replaced atomically (temporary file, fsync,
+rename, fsync of the directory), so a crash at any moment leaves either the
+previous file or the new one, never a mix. An SD card wears out, so writes
+are coalesced: at most one write per ``interval`` seconds (default 1) however
+many values change, plus one final write on shutdown. A crash loses at most
+the last interval's changes; an acknowledged retained publish (see
+``stored``) is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import ujson
+
+from ..exceptions import ConfigError
+from ..hub.message import Message
+from ..hub.store import Store
+from ..wire.codec import dumps
+
+log = logging.getLogger("picloud.retained")
+
+FILE_NAME = "retained.json"
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see old or new, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # make the rename itself durable
+    finally:
+        os.close(fd)
+
+
+class FileStore(Store):
+    """Keeps the retained values in ``path``."""
+
+    def __init__(self, path: Path, interval: float = 1.0) -> None:
+        super().__init__()
+        self.path = path
+        self.interval = interval
+        self.writes = 0
+        self._values: dict[str, Message] = {}
+        self._dirty = False
+        self._writing = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._last_write = 0.0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._task: asyncio.Future[None] | None = None
+        self._closed = False
+        self._load(path)
+
+    # -- writing -----------------------------------------------------------
+
+    def load_retained(self) -> list[Message]:
+        return list(self._values.values())
+
+    def retained_changed(self, event: str, value: Message | None) -> None:
+        if value is None:
+            self._values.pop(event, None)
+        else:
+            self._values[event] = value
+        self._dirty = True
+        self._schedule()
+
+    def stored(self) -> asyncio.Future[None]:
+        """Resolves once every change made so far is on disk (or failed to be)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        if not (self._dirty or self._writing):
+            waiter.set_result(None)
+        elif self._closed:
+            waiter.set_exception(OSError("cannot store retained value: the hub is shutting down"))
+        else:
+            self._waiters.append(waiter)
+            self._schedule()
+        return waiter
+
+    async def close(self) -> None:
+        """Write what is pending now (on shutdown); later changes stay in memory."""
+        self._closed = True
+        self._cancel_timer()
+        if self._task is not None and not self._task.done():
+            await self._task  # never raises: _write reports its own errors
+        self._cancel_timer()  # the write that just ended may have planned another
+        if self._dirty or self._waiters:
+            await self._write()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _schedule(self) -> None:
+        if self._timer is not None or self._writing or self._closed:
+            return  # the running write reschedules when it ends
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (unit use): close() writes
+        delay = max(0.0, self._last_write + self.interval - time.monotonic())
+        self._timer = loop.call_later(delay, self._start_write)
+
+    def _start_write(self) -> None:
+        self._timer = None
+        # Set before the task first runs, so that an update in between does
+        # not start a second, concurrent write.
+        self._writing = True
+        self._task = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        self._dirty = False
+        self._writing = True
+        waiters, self._waiters = self._waiters, []
+        data = self._encode()
+        error: BaseException | None = None
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, write_atomic, self.path, data)
+            self.writes += 1
+        except OSError as exc:
+            error = exc
+            self._dirty = True  # try again at the next interval
+            log.error("cannot write retained values to %s: %s", self.path, exc)
+        finally:
+            self._writing = False
+            self._last_write = time.monotonic()
+        for waiter in waiters:
+            if not waiter.done():
+                if error is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(OSError(f"cannot store retained value: {error}"))
+        if self._dirty or self._waiters:
+            self._schedule()
+
+    def _encode(self) -> bytes:
+        # The stored payloads are already JSON: join them, do not re-encode.
+        return b'{"version":1,"retained":[' + b",".join(m.payload for m in self._values.values()) + b"]}"
+
+    def _load(self, path: Path) -> None:
+        try:
+            doc = ujson.loads(path.read_bytes())
+            values = doc["retained"]
+            for frame in values:
+                event = frame["event"]
+                if not isinstance(event, str):
+                    raise TypeError("event is not a string")
+                frame["retained"] = True
+                message = Message(event, dumps(frame))
+                message.seq = frame.get("seq") or 0
+                self._values[event] = message
+        except FileNotFoundError:
+            return
+        except (NotADirectoryError, PermissionError, IsADirectoryError) as exc:
+            # The state directory itself is wrong: nothing to move aside.
+            raise ConfigError(f"cannot read retained values from {str(path)!r}: {exc.strerror.lower()}") from None
+        except (ValueError, TypeError, KeyError, OSError) as exc:
+            # Cannot happen through our own writes; keep the file for a human.
+            aside = path.with_name(path.name + ".unreadable")
+            log.error("cannot read %s (%s); moved it to %s, starting empty", path, exc, aside)
+            self._values.clear()
+            os.replace(path, aside)
+        else:
+            log.info("loaded %d retained values from %s", len(self._values), path)

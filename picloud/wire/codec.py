@@ -1,0 +1,188 @@
+"""The PiCloud wire protocol without any I/O: parsing what clients send and
+encoding what the hub sends back.
+
+Everything here works on ``str``/``bytes`` and plain Python values so that it
+can be tested without sockets and shared by every handler.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import ujson
+
+from ..exceptions import ProtocolError
+
+MAX_EVENT_BYTES = 256
+
+# C0 controls, DEL and the C1 controls: invisible in logs and dashboards, and
+# a classic way to smuggle confusing names past a reader.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+SUBSCRIBER_ACTIONS = frozenset({"subscribe", "unsubscribe", "unsubscribe:all"})
+
+
+def utc_timestamp(when: float | None = None) -> str:
+    """RFC 3339 in UTC, always six fractional digits and a ``Z``."""
+    if when is None:
+        return _timestamp(_now_micros()).decode("ascii")
+    second = int(when)
+    # The fraction rounded as datetime.fromtimestamp rounds it.
+    return _timestamp(second * 1_000_000 + round((when - second) * 1e6)).decode("ascii")
+
+
+def _now_micros() -> int:
+    return (time.time_ns() + 500) // 1000
+
+
+def _timestamp(micros: int) -> bytes:
+    """utc_timestamp of ``micros`` since the epoch, as bytes: every publish
+    is stamped, so strftime runs once per second, not per message."""
+    global _stamp_second, _stamp_prefix
+    second, micro = divmod(micros, 1_000_000)
+    if second != _stamp_second:
+        _stamp_prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.").encode()
+        _stamp_second = second
+    return b"%s%06dZ" % (_stamp_prefix, micro)
+
+
+_stamp_second: int | None = None
+_stamp_prefix = b""
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse one JSON document, or raise ProtocolError saying why not."""
+    try:
+        return ujson.loads(text)
+    except (ValueError, TypeError) as exc:
+        raise ProtocolError(f"invalid json: {str(exc).lower()}") from None
+
+
+def dumps(value: Any) -> bytes:
+    """Strict JSON as UTF-8: no NaN/Infinity, ``/`` left alone.
+
+    ujson happily parses ``NaN`` and ``1e999``; refusing them here, where every
+    outgoing message is encoded exactly once, costs nothing extra.
+    """
+    try:
+        return _strict_dumps(value).encode("utf-8")
+    except OverflowError:
+        raise ProtocolError("data contains a non-finite number (NaN or Infinity)") from None
+    except UnicodeEncodeError:
+        raise ProtocolError("data contains an unpaired unicode surrogate") from None
+
+
+def _strict_ujson() -> Callable[[Any], str]:
+    """``ujson.dumps`` with ensure_ascii, escape_forward_slashes and allow_nan off.
+
+    Passed by keyword, the three options cost more than encoding a short
+    reading (ujson parses keywords slowly), so they are passed by position.
+    That depends on ujson's parameter order (5.x and 6.x: obj, ensure_ascii,
+    encode_html_chars, escape_forward_slashes, sort_keys, indent, allow_nan),
+    checked here once; another order gets the keywords.
+    """
+    def positional(value: Any) -> str:
+        return ujson.dumps(value, False, False, False, False, 0, False)
+
+    same = False
+    try:
+        same = positional({"b": "/<é>", "a": [1.5]}) == '{"b":"/<é>","a":[1.5]}'
+        positional(float("nan"))
+    except OverflowError:
+        if same:
+            return positional
+    except (TypeError, ValueError):
+        pass
+    return functools.partial(ujson.dumps, ensure_ascii=False, escape_forward_slashes=False, allow_nan=False)
+
+
+_strict_dumps = _strict_ujson()
+
+
+def validate_event(event: Any, *, field: str = "event") -> str:
+    """Return ``event`` if it is a usable event name, else raise ProtocolError."""
+    if type(event) is str and event in _valid_names:  # checked twice per publish
+        return event
+    if event is None:
+        raise ProtocolError(f"missing '{field}'")
+    if not isinstance(event, str):
+        raise ProtocolError(f"'{field}' must be a string, not {type(event).__name__}")
+    if not event:
+        raise ProtocolError(f"'{field}' must not be empty")
+    if len(event) > MAX_EVENT_BYTES // 4 and len(event.encode("utf-8", "surrogatepass")) > MAX_EVENT_BYTES:
+        raise ProtocolError(f"'{field}' is longer than {MAX_EVENT_BYTES} bytes")
+    bad = _CONTROL.search(event)
+    if bad:
+        raise ProtocolError(f"'{field}' contains control character {bad.group()!r}")
+    if len(_valid_names) >= MAX_CACHED_HEADS:
+        _valid_names.clear()
+    _valid_names[event] = None
+    return event
+
+
+# Names found valid, so that a name seen before is checked by one lookup;
+# bounded like _publish_heads.
+_valid_names: dict[str, None] = {}
+
+
+def parse_publication(item: Any) -> tuple[str, Any]:
+    """Validate one publish object; return ``(event, data)``.
+
+    ``action`` may be present (the browser client sends ``"publish"``) but
+    must not claim to be something else.
+    """
+    if not isinstance(item, dict):
+        raise ProtocolError(f"message must be a json object, not {_json_type(item)}")
+    action = item.get("action", "publish")
+    if action != "publish":
+        raise ProtocolError(f"unknown action {_short(action)}")
+    return validate_event(item.get("event")), item.get("data")
+
+
+def encode_publish(event: str, data: Any, created_at: str | None = None) -> bytes:
+    """The frame every subscriber of ``event`` receives, as UTF-8 JSON,
+    stamped now unless ``created_at`` is given."""
+    # Byte for byte what dumps() makes of the whole object, but only ``data``
+    # is encoded per message: ujson's cost is mostly per call and per key.
+    head = _publish_heads.get(event)
+    if head is None:
+        if len(_publish_heads) >= MAX_CACHED_HEADS:
+            _publish_heads.clear()
+        head = _publish_heads[event] = b'{"action":"publish","event":%s,"data":' % dumps(event)
+    stamp = dumps(created_at) if created_at is not None else b'"%s"' % _timestamp(_now_micros())
+    return b'%s%s,"created_at":%s}' % (head, dumps(data), stamp)
+
+
+# Event name -> the start of its publish frame. A hub sees few distinct
+# names; the bound keeps a client that invents names from growing it.
+MAX_CACHED_HEADS = 4096
+_publish_heads: dict[str, bytes] = {}
+
+
+def encode_error(message: str, **extra: Any) -> bytes:
+    frame = {"action": "error", "error": message}
+    frame.update(extra)
+    return dumps(frame)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
