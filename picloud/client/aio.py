@@ -239,8 +239,10 @@ class AsyncClient(HubConnection):
         self._setup()
         if self._task is None:
             self._start()
+        task = self._task
+        assert task is not None  # _start() made it
         try:
-            await self._task
+            await task
         except asyncio.CancelledError:
             if not self._closing:
                 raise

@@ -87,11 +87,11 @@ class AccessMixin:
             return  # a client's mistake: the access log has the status
         log.error("uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
+    def write_error(self: Any, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "message", None) or self._reason.lower()
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(encode_error_body(message))  # type: ignore[attr-defined]
+        self.finish(encode_error_body(message))
 
 
 def encode_error_body(message: str) -> bytes:

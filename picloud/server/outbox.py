@@ -190,7 +190,7 @@ class QueuedSocket:
                 sent = 0
             if sent == len(data):
                 return
-            data = memoryview(data)[sent:]
+            data = memoryview(data)[sent:]  # type: ignore[assignment]  # stream.write takes either
         try:
             stream.write(data)
         except StreamClosedError:

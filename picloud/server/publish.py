@@ -210,6 +210,7 @@ class FastPublish(HTTPMessageDelegate):
         reason = responses.get(status, "Unknown")
         start_line = CREATED if status == 201 else ResponseStartLine("HTTP/1.1", status, reason)
         connection = self.request.connection
+        assert connection is not None  # a request being answered has its connection
         connection.write_headers(start_line, headers, body or None)
         connection.finish()
         log_request(self)

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 from tornado import gen
 from tornado.concurrent import Future
@@ -59,13 +59,12 @@ from tornado.websocket import WebSocketProtocol13
 from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser, Unmask, unmask_python
 from .upgraded import release_upgrade_state
 
+UNMASK: Unmask = unmask_python
 try:
     # Tornado's C helper; it is what Tornado itself unmasks with.
-    from tornado.speedups import websocket_mask as _c_mask
+    from tornado.speedups import websocket_mask as UNMASK
 except ImportError:  # pragma: no cover - built without the extension
-    _c_mask = None
-
-UNMASK: Unmask = _c_mask if _c_mask is not None else unmask_python
+    pass
 
 log = logging.getLogger("picloud.reader")
 
@@ -105,7 +104,8 @@ class ReaderProtocol(WebSocketProtocol13):
             self._read_directly_from_now_on()
             return
         try:
-            future = self.stream.read_bytes(READ_CHUNK, partial=True)
+            # Declared an Awaitable; it is a Future.
+            future = cast("Future[bytes]", self.stream.read_bytes(READ_CHUNK, partial=True))
         except StreamClosedError:
             self._lost()
             return
@@ -144,7 +144,7 @@ class ReaderProtocol(WebSocketProtocol13):
         closed = self._closed = Future()
         closed.add_done_callback(self._on_stream_closed)
         stream._read_future = closed  # keeps READ interest; failed by close()
-        stream._handle_read = self._read_directly
+        stream._handle_read = self._read_directly  # type: ignore[method-assign]
         stream._add_io_state(IOLoop.READ)
 
     def _stop_reading_directly(self) -> None:

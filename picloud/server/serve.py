@@ -117,7 +117,7 @@ def run(config: Config) -> None:
     try:
         import uvloop  # optional extra: a faster event loop where installed
     except ImportError:
-        uvloop = None
+        uvloop = None  # type: ignore[assignment]
     # Outside the except block, so that no later traceback chains the ImportError.
     if uvloop is None:
         asyncio.run(serve(config))

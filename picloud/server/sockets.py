@@ -49,8 +49,10 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
     def open(self, *args: Any, **kwargs: Any) -> None:
         state = self.state
         self.address = self.peer_address()
-        assert self.ws_connection is not None
-        self.start_queue(state.outbox, self.ws_connection.stream)  # type: ignore[attr-defined]
+        stream = self.ws_connection.stream if self.ws_connection is not None else None
+        if stream is None:
+            raise RuntimeError("websocket opened without a stream")
+        self.start_queue(state.outbox, stream)
         state.sockets.add(self)
         state.pinger.start()
         if self.listed:
@@ -81,7 +83,7 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
 
     def send_error_frame(self, error: ProtocolError) -> None:
         self.state.errors["protocol"] += 1
-        extra = {} if error.index is None else {"index": error.index}
+        extra: dict[str, Any] = {} if error.index is None else {"index": error.index}
         if error.id is not None:
             extra["id"] = error.id
         self.send_payload(encode_error(str(error), **extra))
@@ -164,7 +166,9 @@ class PublishSocket(HubSocket):
         else:
             self.send_payload(encode_reply("ack", id=request_id))
         finally:
-            self._acks.discard(asyncio.current_task())  # type: ignore[arg-type]
+            task = asyncio.current_task()
+            if task is not None:
+                self._acks.discard(task)
 
 
 class InfoSocket(HubSocket):

@@ -42,8 +42,8 @@ def reload_tls(context: ssl.SSLContext | None, config: Config) -> bool:
         log.info("sighup: tls is off, nothing to reload")
         return False
     try:
-        tls_context(config)
-        context.load_cert_chain(config.cert_file, config.key_file)
+        tls_context(config)  # checks that both files are named and readable
+        context.load_cert_chain(config.cert_file or "", config.key_file)
     except (ConfigError, ssl.SSLError, OSError) as exc:
         log.error("tls reload failed, keeping the current certificate: %s", exc)
         return False

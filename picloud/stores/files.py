@@ -172,7 +172,8 @@ class FileStore(Store):
             return
         except (NotADirectoryError, PermissionError, IsADirectoryError) as exc:
             # The state directory itself is wrong: nothing to move aside.
-            raise ConfigError(f"cannot read retained values from {str(path)!r}: {exc.strerror.lower()}") from None
+            reason = (exc.strerror or str(exc)).lower()
+            raise ConfigError(f"cannot read retained values from {str(path)!r}: {reason}") from None
         except (ValueError, TypeError, KeyError, OSError) as exc:
             # Cannot happen through our own writes; keep the file for a human.
             aside = path.with_name(path.name + ".unreadable")

@@ -127,6 +127,8 @@ class FrameParser:
                 return events
             data = data[self._skip :]
             self._skip = 0
+        if type(data) is not bytes:  # payloads are sliced from it: bytes, not a view
+            data = bytes(data)
         if self._buf:
             buf = self._buf
             buf += data  # a bytearray: amortised appends for a big frame

@@ -43,7 +43,7 @@ class Publication:
     id: Any = None
 
 
-def parse_id(frame: dict) -> Any:
+def parse_id(frame: dict[str, Any]) -> Any:
     """The request's ``id`` (a string or an integer), echoed in replies."""
     value = frame.get("id")
     if value is None:
