@@ -40,8 +40,8 @@ class Config:
     ``max_connections`` at start and sets a generated ``api_key``)."""
 
     host = Setting[Optional[str]](
-        None, kind="str", group="network", shown="every interface", help="Address to listen on.",
-        doc="Unset: every interface, IPv4 and IPv6. Behind a reverse proxy on the same machine: 127.0.0.1",
+        None, kind="str", group="network", shown="every interface, IPv4 and IPv6",
+        help="Address to listen on.", doc="Behind a reverse proxy on the same machine: 127.0.0.1.",
     )
     port = Setting(
         9000, kind="int", minimum=0, maximum=65535, env="PORT", group="network",
@@ -66,8 +66,8 @@ class Config:
     api_key = Setting[Optional[str]](
         None, kind="str", env="API_KEY", group="security", shown="generated once, kept in the state directory",
         help="API key clients must present.",
-        doc="Unset, the hub generates one on first start and keeps it in $PICLOUD_STATE_DIR/api_key "
-        "(`fab deploy` writes it there when DEPLOY_API_KEY is given).",
+        doc="The key file is $PICLOUD_STATE_DIR/api_key (mode 0600); `fab deploy` writes it there when "
+        "DEPLOY_API_KEY is given.",
     )
     api_key_file = Setting[Optional[str]](
         None, kind="file", group="security", example="/etc/picloud/api_key",
@@ -79,7 +79,8 @@ class Config:
         doc="A reload closes the connections whose key was removed.",
     )
     no_auth = Setting(
-        False, kind="bool", group="security", help="Accept every request without a key (trusted networks only).",
+        False, kind="bool", group="security",
+        help="Accept every request without a key (trusted networks only; the log says so).",
     )
     tls = Setting(
         False, kind="bool", env="USE_TLS", any_value=True, group="security", help="Serve wss:// and https://.",
@@ -146,7 +147,7 @@ class Config:
     )
     history_size = Setting(
         100, kind="int", minimum=0, group="history and retained",
-        help="Messages kept per event for catch-up; 0 keeps none.",
+        help="Messages kept per event for catch-up after a reconnect; 0 keeps none.",
     )
     history_ttl = Setting(
         0.0, kind="float", minimum=0, group="history and retained",
@@ -159,7 +160,8 @@ class Config:
     )
     retain_interval = Setting(
         1.0, kind="float", minimum=0, group="history and retained",
-        help="At most one write of retained values per this many seconds.", doc="Spares the SD card.",
+        help="At most one write of retained values to the state directory per this many seconds.",
+        doc="Spares the SD card.",
     )
 
     broker = Setting(
