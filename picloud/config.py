@@ -190,9 +190,10 @@ class Config:
             raise TypeError(f"unknown setting {unknown[0]!r}")
         for setting in SETTINGS:
             value = overrides.get(setting.name)
+            # None asks for a computed default, as the dataclass's state_dir=None did.
             if setting.name not in overrides or (value is None and setting.factory is not None):
                 value = setting.make_default()
-            setting.__set__(self, value)
+            setattr(self, setting.name, value)
 
     @property
     def scheme(self) -> str:

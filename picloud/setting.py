@@ -79,8 +79,10 @@ class Setting(Generic[T]):
             raise ValueError(f"unknown kind {kind!r}")
         if group not in GROUPS:
             raise ValueError(f"unknown group {group!r}")
-        if bool(choices) != (kind == "choice"):
+        if choices and kind != "choice":
             raise ValueError(f"choices go with kind 'choice', not {kind!r}")
+        if kind == "choice" and not choices:
+            raise ValueError("kind 'choice' needs choices")
         if (minimum is not None or maximum is not None) and kind not in ("int", "float"):
             raise ValueError(f"bounds go with kind 'int' or 'float', not {kind!r}")
         if any_value and kind != "bool":

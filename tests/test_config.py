@@ -93,6 +93,7 @@ def test_every_row_is_in_a_known_group_in_group_order():
     ({"default": "1", "kind": "int"}, "default '1' is not of kind 'int'"),
     ({"default": "a", "kind": "str", "choices": ("a",)}, "choices go with kind 'choice', not 'str'"),
     ({"default": "c", "kind": "choice", "choices": ("a", "b")}, "default 'c' is not one of"),
+    ({"default": "c", "kind": "choice"}, "kind 'choice' needs choices"),
     ({"default": "a", "kind": "str", "minimum": 0}, "bounds go with kind 'int' or 'float', not 'str'"),
     ({"default": 1, "kind": "int", "any_value": True}, "any_value goes with kind 'bool', not 'int'"),
     ({"default": ["a"], "kind": "str", "repeatable": True}, "default \\['a'\\] is not of kind 'str'"),
