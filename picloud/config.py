@@ -1,17 +1,32 @@
-"""All of the hub's settings in one object.
+"""All of the hub's settings, in one table: the body of ``Config``.
 
-The CLI fills it from options, each of which also reads an environment
-variable: the seed's names (PORT, API_KEY, USE_TLS, KEY_FILE, CERT_FILE) as
-they were, every later one as PICLOUD_<OPTION>.
+Each row (a ``picloud.setting.Setting``) writes a setting's default, type,
+bounds, environment variable, help and group once. The ``picloud serve``
+options (picloud/cli.py) and the settings in README.rst and
+etc/default/picloud (picloud/settings_docs.py) are made from it, so a new
+setting is one more row here and nothing else; then
+``python -m picloud.settings_docs --write`` brings the docs up to date (a test
+fails until it has).
+
+Environment variables: the seed's names (PORT, API_KEY, USE_TLS, KEY_FILE,
+CERT_FILE) as they were, every later one PICLOUD_<NAME>.
+
+Standard library only: the protocol-neutral core imports this module.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Optional
+
+from .setting import GROUPS, Setting
 
 MIB = 1024 * 1024
+
+# server/outbox.py: what happens to a subscriber over its queue limit.
+SLOW_POLICIES = ("disconnect", "drop")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 #: The file in the state directory holding the key the hub generated.
@@ -23,51 +38,185 @@ def default_state_dir() -> Path:
     return Path(base) / "picloud"
 
 
-@dataclass
 class Config:
-    host: str | None = None  # None: every interface, IPv4 and IPv6
-    port: int = 9000
-    api_key: str | None = None
-    no_auth: bool = False
-    tls: bool = False
-    key_file: str | None = None
-    cert_file: str | None = None
-    state_dir: Path = None  # type: ignore[assignment]
-    info_interval: float = 5.0
-    broker: str = "memory://"
-    broker_prefix: str = "picloud"  # namespace of keys and channels in Redis
-    broker_outbox: int = 10000  # messages kept for other hubs while Redis is away
-    # Outgoing buffers (see picloud/outbox.py for the slow-consumer policy).
-    max_queue_bytes: int = 1 * MIB
-    max_total_queue_bytes: int = 64 * MIB
-    slow_consumer: str = "disconnect"
-    # Incoming limits.
-    max_message_bytes: int = 1 * MIB
-    shutdown_drain: float = 5.0
-    xheaders: bool = False
-    public_metrics: bool = False  # serve /metrics without the key
-    # History and retained values (see picloud/history.py, picloud/retained.py).
-    history_size: int = 100
-    history_ttl: float = 0.0  # seconds; 0: no age limit
-    history_events: int = 1000  # events whose seq and messages are remembered
-    retain_interval: float = 1.0  # at most one retained-values write per interval
-    # Keys with roles, limits, origins, keepalive (README: Security and limits).
-    keys_file: str | None = None
-    api_key_file: str | None = None
-    max_connections: int = 10000  # lowered at start to fit the open-files limit
-    max_subscriptions: int = 1000  # per connection
-    max_batch: int = 1000  # messages in one publish
-    allowed_origin: tuple[str, ...] = ()  # empty: any origin
-    ping_interval: float = 20.0  # 0: no websocket pings
-    handshake_timeout: float = 10.0  # for request headers and idle HTTP connections
-    publish_rate: float = 0.0  # messages/s per publish connection; 0: unlimited
-    publish_burst: int = 50
+    """The hub's settings: ``Config(port=0, api_key="k")``, every other one at
+    its default. Every attribute may be read and assigned (the server lowers
+    ``max_connections`` at start and sets a generated ``api_key``)."""
 
-    def __post_init__(self) -> None:
-        if self.state_dir is None:
-            self.state_dir = default_state_dir()
-        self.state_dir = Path(self.state_dir)
+    host = Setting[Optional[str]](
+        None, kind="str", group="network", shown="every interface, IPv4 and IPv6",
+        help="Address to listen on.", doc="Behind a reverse proxy on the same machine: 127.0.0.1.",
+    )
+    port = Setting(
+        9000, kind="int", minimum=0, maximum=65535, env="PORT", group="network",
+        help="Port to listen on; 0 picks a free one.",
+    )
+    xheaders = Setting(
+        False, kind="bool", group="network", help="Trust X-Forwarded-For / X-Real-IP from a reverse proxy.",
+        doc="So that /info and the logs show the devices' real addresses behind etc/nginx/picloud.conf. "
+        "Only when the hub is reachable through the proxy alone.",
+    )
+    info_interval = Setting(
+        5.0, kind="float", minimum=0.05, group="network", help="Seconds between /info snapshots.",
+    )
+    ping_interval = Setting(
+        20.0, kind="float", minimum=0, group="network", help="Seconds between websocket pings; 0 turns them off.",
+    )
+    handshake_timeout = Setting(
+        10.0, kind="float", minimum=0.1, group="network", help="Seconds a client has to send its request headers.",
+        doc="Idle HTTP connections are closed after as long.",
+    )
+
+    api_key = Setting[Optional[str]](
+        None, kind="str", env="API_KEY", group="security", shown="generated once, kept in the state directory",
+        help="API key clients must present.",
+        doc="The key file is $PICLOUD_STATE_DIR/api_key (mode 0600); `fab deploy` writes it there when "
+        "DEPLOY_API_KEY is given.",
+    )
+    api_key_file = Setting[Optional[str]](
+        None, kind="file", group="security", example="/etc/picloud/api_key",
+        help="File holding the admin key (keeps it out of ps and unit files).",
+    )
+    keys_file = Setting[Optional[str]](
+        None, kind="file", group="security", example="/etc/picloud/keys",
+        help="File of 'KEY ROLE' lines (roles: publish, subscribe, admin); SIGHUP reloads it.",
+        doc="A reload closes the connections whose key was removed.",
+    )
+    no_auth = Setting(
+        False, kind="bool", group="security",
+        help="Accept every request without a key (trusted networks only; the log says so).",
+    )
+    tls = Setting(
+        False, kind="bool", env="USE_TLS", any_value=True, group="security", help="Serve wss:// and https://.",
+        doc="KEY_FILE and CERT_FILE must then name the private key and certificate chain (PEM), readable by "
+        "the service user. Renewed files are picked up on a reload (systemctl reload picloud) without "
+        "dropping connections.",
+    )
+    key_file = Setting[Optional[str]](
+        None, kind="file", env="KEY_FILE", group="security", example="/etc/picloud/tls/privkey.pem",
+        help="TLS private key (PEM).",
+    )
+    cert_file = Setting[Optional[str]](
+        None, kind="file", env="CERT_FILE", group="security", example="/etc/picloud/tls/fullchain.pem",
+        help="TLS certificate chain (PEM).",
+    )
+    allowed_origin = Setting[tuple[str, ...]](
+        (), kind="str", repeatable=True, group="security", shown="any origin",
+        help="Browser origin allowed besides the hub's own.",
+    )
+    public_metrics = Setting(False, kind="bool", group="security", help="Serve /metrics without the API key.")
+
+    max_connections = Setting(
+        10000, kind="int", minimum=1, group="limits",
+        help="Open websockets; more are refused with 503 (capped below the open-files limit).",
+        doc="At start the hub raises its open-files limit to the hard limit and lowers this to 64 below it.",
+    )
+    max_subscriptions = Setting(
+        1000, kind="int", minimum=1, group="limits", help="Events one connection may subscribe to.",
+    )
+    max_batch = Setting(1000, kind="int", minimum=1, group="limits", help="Messages in one batch publish.")
+    max_message_bytes = Setting(
+        1 * MIB, kind="int", minimum=1024, group="limits", help="Largest incoming websocket message or HTTP body.",
+        doc="In bytes; over it a websocket is closed with 1009 and an HTTP request gets 413.",
+    )
+    max_queue_bytes = Setting(
+        1 * MIB, kind="int", minimum=1024, group="limits", help="Outgoing bytes a connection may have queued.",
+    )
+    max_total_queue_bytes = Setting(
+        64 * MIB, kind="int", minimum=1024, group="limits", help="Outgoing bytes queued across all connections.",
+    )
+    slow_consumer = Setting(
+        "disconnect", kind="choice", choices=SLOW_POLICIES, group="limits",
+        help="What to do with a subscriber over its queue limit.",
+        doc="disconnect closes it with code 1013; drop keeps it connected but drops frames for it until it "
+        "catches up.",
+    )
+    publish_rate = Setting(
+        0.0, kind="float", minimum=0, group="limits",
+        help="Messages per second one publish socket may send; 0: unlimited.",
+    )
+    publish_burst = Setting(
+        50, kind="int", minimum=1, group="limits",
+        help="Messages a publish socket may send at once under --publish-rate.",
+    )
+    shutdown_drain = Setting(
+        5.0, kind="float", minimum=0, group="limits", help="Seconds to write out queued messages on shutdown.",
+    )
+
+    state_dir = Setting(
+        factory=default_state_dir, shown="~/.local/share/picloud", example="/var/lib/picloud", kind="dir",
+        group="history and retained", help="Where the generated key and the retained values are kept.",
+        doc="$XDG_DATA_HOME/picloud when XDG_DATA_HOME is set; the systemd unit and the init.d script use "
+        "/var/lib/picloud.",
+    )
+    history_size = Setting(
+        100, kind="int", minimum=0, group="history and retained",
+        help="Messages kept per event for catch-up after a reconnect; 0 keeps none.",
+    )
+    history_ttl = Setting(
+        0.0, kind="float", minimum=0, group="history and retained",
+        help="Seconds a kept message stays; 0 for no limit.",
+    )
+    history_events = Setting(
+        1000, kind="int", minimum=1, group="history and retained",
+        help="Events whose seq and messages are kept; the least recently published are forgotten past this.",
+        doc="Bounds memory: at most this many events times --history-size messages.",
+    )
+    retain_interval = Setting(
+        1.0, kind="float", minimum=0, group="history and retained",
+        help="At most one write of retained values to the state directory per this many seconds.",
+        doc="Spares the SD card.",
+    )
+
+    broker = Setting(
+        "memory://", kind="str", group="cluster", help="memory:// (one hub) or redis://host:port/db.",
+        doc="redis:// for several hubs sharing Redis; rediss:// for TLS, redis://:password@host for a password.",
+    )
+    broker_prefix = Setting(
+        "picloud", kind="str", group="cluster",
+        help="Namespace of Redis keys and channels; hub clusters sharing a Redis need different ones.",
+    )
+    broker_outbox = Setting(
+        10000, kind="int", minimum=1, group="cluster",
+        help="Messages kept for other hubs while Redis is unreachable (oldest dropped past this).",
+    )
+
+    log_level = Setting(
+        "info", kind="choice", choices=LOG_LEVELS, ignore_case=True, group="logging",
+        help="Log this level and above.",
+        doc="At info, a line per connection and per HTTP request, except successful HTTP publishes and "
+        "dashboard polls (at debug).",
+    )
+
+    def __init__(self, **overrides: Any) -> None:
+        unknown = sorted(set(overrides) - set(NAMES))
+        if unknown:
+            raise TypeError(f"unknown setting {unknown[0]!r}")
+        for setting in SETTINGS:
+            value = overrides.get(setting.name)
+            # None asks for a computed default, as the dataclass's state_dir=None did.
+            if setting.name not in overrides or (value is None and setting.factory is not None):
+                value = setting.make_default()
+            setattr(self, setting.name, value)
 
     @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Config):
+            return NotImplemented
+        return vars(self) == vars(other)
+
+    def __repr__(self) -> str:
+        return "Config(" + ", ".join(f"{name}={value!r}" for name, value in vars(self).items()) + ")"
+
+
+# The table in the order of --help and the docs: by group, in row order within one.
+SETTINGS: tuple[Setting[Any], ...] = tuple(
+    sorted(
+        (value for value in vars(Config).values() if isinstance(value, Setting)),
+        key=lambda setting: GROUPS.index(setting.group),
+    )
+)
+NAMES = tuple(setting.name for setting in SETTINGS)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, TextIO, cast
+from typing import Any, Callable, TextIO
 
 import click
 import ujson
@@ -28,9 +28,6 @@ from .wire import DEFAULT_URL
 
 PROGRESS_EVERY = 0.25  # seconds between progress updates on a terminal
 
-
-# click declares get_text_stream loosely (mypy sees an object).
-_text_stream = cast("Callable[[str], TextIO]", click.get_text_stream)
 
 def read_key(state_dir: Path) -> str | None:
     """The key a hub generated in ``state_dir``, if it did; never creates one.
@@ -100,7 +97,8 @@ def publish(client: Client, event: str, data: str, as_json: bool, retain: bool) 
         # One message: HTTP, whose 201 says the hub accepted it.
         client.publish_http(event, _value(data, as_json, None), retain=retain)
         return
-    lines = read_lines(_text_stream("stdin"))
+    # click.get_text_stream is deprecated (click 8.5) with nothing in its place.
+    lines = read_lines(sys.stdin)
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     count = 0
     try:

@@ -31,12 +31,12 @@ from typing import Any
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
+from ..config import SLOW_POLICIES
 from ..wire.frames import encode_frame
 
 log = logging.getLogger("picloud.outbox")
 
 ABORT_AFTER = 2.0
-SLOW_POLICIES = ("disconnect", "drop")
 
 
 class Outbox:
