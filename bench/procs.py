@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -32,15 +33,27 @@ def raise_nofile(wanted: int = 65536) -> int:
     return soft
 
 
-def server_commands(key: str) -> dict[str, list[str]]:
-    """How each compared server is started, on a free port (picloud with a
-    state directory of its own, never the user's)."""
-    state_dir = tempfile.mkdtemp(prefix="picloud-bench-")
-    return {
-        "picloud": [sys.executable, "-m", "picloud", "serve", "--port", "0",
-                    "--api-key", key, "--log-level", "warning", "--state-dir", state_dir],
+def server_commands(key: str, baseline_python: Optional[Path] = None) -> dict[str, list[str]]:
+    """How each compared server is started, on a free port (each hub with a
+    state directory of its own, never the user's).
+
+    With ``baseline_python`` (a venv's interpreter) there is a "baseline"
+    hub too, with the same flags as "picloud".
+    """
+    def hub(python: list[str]) -> list[str]:
+        state_dir = tempfile.mkdtemp(prefix="picloud-bench-")
+        return [*python, "-m", "picloud", "serve", "--port", "0",
+                "--api-key", key, "--log-level", "warning", "--state-dir", state_dir]
+
+    commands = {
+        "picloud": hub([sys.executable]),
         "naive": [sys.executable, str(BENCH_DIR / "naive.py"), "--port", "0", "--api-key", key],
     }
+    if baseline_python is not None:
+        # -I: neither the working directory nor PYTHONPATH may put another
+        # tree's picloud before the one installed in that venv.
+        commands["baseline"] = hub([str(baseline_python), "-I"])
+    return commands
 
 
 class Server:
