@@ -13,7 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .procs import BENCH_DIR
 
@@ -66,10 +66,13 @@ def resolve(rev: str, repo: Path = REPO) -> str:
         raise BaselineError(f"unknown revision {rev!r} in {repo}") from None
 
 
-def tree_state(repo: Path = REPO) -> dict[str, object]:
-    """The commit a checkout is at, and whether tracked files differ from it."""
+def tree_state(repo: Path = REPO) -> dict[str, Any]:
+    """The commit a checkout is at, whether tracked files differ from it, and
+    where the current interpreter's hub imports picloud from (PYTHONPATH or
+    the working directory may name another tree than the bench's)."""
     changed = git(repo, "status", "--porcelain", "--untracked-files=no")
-    return {"sha": git(repo, "rev-parse", "HEAD"), "dirty": bool(changed)}
+    return {"sha": git(repo, "rev-parse", "HEAD"), "dirty": bool(changed),
+            "picloud": str(picloud_location([sys.executable]))}
 
 
 def _common_dir(path: Path) -> Path:
@@ -114,24 +117,28 @@ def create_venv(venv: Path, python: str = sys.executable, with_pip: bool = True)
 def pip_install(venv: Path, tree: Path, timeout: float = 1200.0) -> None:
     """The tree, editable, with the ``speed`` extra (uvloop), as the current tree's hub has it."""
     args = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", f"{tree}[speed]"]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BaselineError(f"pip install of {tree} took over {timeout:.0f} s") from None
     if done.returncode != 0:
         raise BaselineError(f"pip install of {tree} failed: {(done.stderr or done.stdout).strip()[-1000:]}")
 
 
-def check_import(venv: Path, tree: Path) -> Path:
-    """Where the venv's hub imports picloud from, which must be inside ``tree``.
-
-    Run with -I and from the current directory, as the hub is: a picloud
-    found anywhere else would be measured as the baseline.
-    """
-    done = subprocess.run(
-        [str(venv / "bin" / "python"), "-I", "-c", "import picloud; print(picloud.__file__)"],
-        capture_output=True, text=True,
-    )
+def picloud_location(python: list[str]) -> Path:
+    """The picloud a hub started as ``[*python, "-m", "picloud"]`` from the
+    current directory would import (``-c`` puts the same folder first on sys.path)."""
+    done = subprocess.run([*python, "-c", "import picloud; print(picloud.__file__)"],
+                          capture_output=True, text=True)
     if done.returncode != 0:
-        raise BaselineError(f"picloud does not import in {venv}: {done.stderr.strip()[-300:]}")
-    found = Path(done.stdout.strip()).resolve()
+        raise BaselineError(f"picloud does not import with {python[0]}: {done.stderr.strip()[-300:]}")
+    return Path(done.stdout.strip()).resolve()
+
+
+def check_import(venv: Path, tree: Path) -> Path:
+    """Where the venv's hub imports picloud from, which must be inside ``tree``:
+    a picloud found anywhere else would be measured as the baseline."""
+    found = picloud_location([str(venv / "bin" / "python"), "-I"])
     if not found.is_relative_to(tree.resolve()):
         raise BaselineError(f"{venv} imports picloud from {found}, not from {tree}")
     return found
