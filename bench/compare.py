@@ -43,18 +43,23 @@ def tree_ratio(row: Row, name: str) -> Optional[float]:
     return ratio(current.median, base.median)
 
 
-def _spread(value: Optional[Spread], fmt: str) -> str:
+def _spread(value: Optional[Spread], fmt: str, unit: str = "") -> str:
     if value is None:
         return ""
-    return f"{fmt.format(value.median)} ({fmt.format(value.low)}-{fmt.format(value.high)})"
+    return f"{fmt.format(value.median)}{unit} ({fmt.format(value.low)}-{fmt.format(value.high)})"
 
 
 def _times(value: Optional[float], label: str = "") -> str:
     return "" if value is None else f"{value:.3f}x{' ' + label if label else ''}"
 
 
-HEADER = ["scenario", "tree", "rounds", "deliveries/s median (min-max)", "CPU s/100k median (min-max)",
-          "pcbench s/100k", "lost", "CPU current/baseline", "measure current/baseline"]
+# How the measure of a scenario that is not about throughput is shown.
+MEASURE_FORMATS = {"p50_ms": ("{:.2f}", " ms"), "kib_per_conn": ("{:.1f}", " KiB/conn"),
+                   "kept": ("{:.0%}", " kept")}
+
+# Figures are "median (min-max)" over the rounds, pcbench's the median alone.
+HEADER = ["scenario", "tree", "rounds", "deliveries/s", "CPU s/100k", "pcbench s/100k", "lost", "other measure",
+          "CPU current/baseline", "measure current/baseline"]
 
 
 def cells(rows: Sequence[Row]) -> list[list[str]]:
@@ -75,14 +80,20 @@ def cells(rows: Sequence[Row]) -> list[list[str]]:
                 _spread(spread(ms, "cpu_per_100k"), "{:.3f}"),
                 "" if pcbench is None else f"{pcbench.median:.3f}",
                 str(lost) if lost or any(m.errors for m in ms) else "",
+                _spread(spread(ms, row.metric), *MEASURE_FORMATS[row.metric]) if row.metric in MEASURE_FORMATS
+                else "",
                 _times(tree_ratio(row, "cpu_per_100k")) if first else "",
                 _times(tree_ratio(row, row.metric), METRIC_LABELS.get(row.metric, row.metric)) if first else "",
             ])
     return out
 
 
+LEGEND = ("Figures are the median over the rounds and, in brackets, the lowest and highest round; "
+          "the ratios are of the medians.")
+
+
 def text_table(rows: Sequence[Row]) -> str:
-    return text_layout(HEADER, cells(rows))
+    return text_layout(HEADER, cells(rows)) + "\n" + LEGEND
 
 
 def markdown_table(rows: Sequence[Row]) -> str:
@@ -106,8 +117,8 @@ def markdown_report(
         f"# PiCloud benchmark, {when}", "", f"Machine: {machine}", "", f"Command: `{command}`", "",
         f"Compared: {describe(baseline)}.", "",
         markdown_table(rows), "",
-        "Each round starts fresh hubs of both trees and measures the current one, then the baseline. "
-        "The CPU ratio is of the medians of server CPU seconds per 100k deliveries: below 1 the current "
+        f"{LEGEND} Each round starts fresh hubs of both trees and measures the current one, then the "
+        "baseline. The CPU ratio is of server CPU seconds per 100k deliveries: below 1 the current "
         "tree spends less. The figures of every round are in results.json.",
         "", "All figures (medians over the rounds):", "", all_figures,
     ]

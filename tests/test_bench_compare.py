@@ -51,8 +51,19 @@ def test_comparison_table_lines():
     assert len(lines) == 2 + 2
     current = lines[2].split(" | ")
     assert current == ["| fan-in 50->1, window 20", "current", "5", "100,000 (90,000-120,000)",
-                       "0.610 (0.580-0.660)", "0.850", "", "1.109x", "1.176x deliveries/s |"]
+                       "0.610 (0.580-0.660)", "0.850", "", "", "1.109x", "1.176x deliveries/s |"]
     assert lines[3].split(" | ")[1:6] == ["baseline", "5", "85,000 (70,000-100,000)", "0.550 (0.400-0.650)",
                                           "0.800"]
     text = compare.text_table([row]).splitlines()
     assert text[0].index("tree") == text[2].index("current") == text[3].index("baseline")
+
+
+def test_comparison_of_a_scenario_measured_otherwise():
+    idle = BY_NAME["idle"]
+    per_server = {"picloud": rounds_of(kib_per_conn=[9.0, 8.3, 8.4, 8.3, 8.5]),
+                  "baseline": rounds_of(kib_per_conn=[7.7, 8.2, 8.3, 8.3, 8.2])}
+    row = Row(idle.name, idle.title, idle.metric, idle.target,
+              {s: median(ms) for s, ms in per_server.items()}, rounds=per_server)
+    current, base = (line.split(" | ") for line in compare.markdown_table([row]).splitlines()[2:])
+    assert current[3:] == ["", "", "", "", "8.4 KiB/conn (8.3-9.0)", "", f"{8.4 / 8.2:.3f}x KiB/conn |"]
+    assert base[7] == "8.2 KiB/conn (7.7-8.3)"
