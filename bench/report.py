@@ -7,12 +7,14 @@ plain values so that it can be tested without servers.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 SERVERS = ("picloud", "naive")
+# The order servers are listed in: the current tree's hub first.
+DISPLAY_ORDER = ("picloud", "baseline", "naive")
 
 
 @dataclass
@@ -84,7 +86,7 @@ def ratio(picloud: Optional[float], naive: Optional[float]) -> Optional[float]:
 
 @dataclass
 class Row:
-    """One scenario's outcome: both servers, the compared metric and the target."""
+    """One scenario's outcome: each server's medians, the compared metric and the target."""
 
     name: str
     title: str
@@ -92,6 +94,7 @@ class Row:
     target: str
     results: dict[str, Measurement]
     met: Optional[bool] = None
+    rounds: dict[str, list[Measurement]] = field(default_factory=dict)  # what the medians are of
 
     @property
     def ratio(self) -> Optional[float]:
@@ -132,14 +135,18 @@ def _num(value: Optional[float], fmt: str) -> str:
     return "" if value is None else fmt.format(value)
 
 
+def listed(servers: Iterable[str]) -> list[str]:
+    """``servers`` in display order, any unknown ones last."""
+    present = list(servers)
+    return [s for s in DISPLAY_ORDER if s in present] + [s for s in present if s not in DISPLAY_ORDER]
+
+
 def table_cells(rows: Sequence[Row]) -> list[list[str]]:
-    """The table as rows of cells: two lines per scenario, ratio on the first."""
+    """The table as rows of cells: a line per server, ratio on the first."""
     cells = []
     for row in rows:
-        for i, server in enumerate(SERVERS):
-            m = row.results.get(server)
-            if m is None:
-                continue
+        for i, server in enumerate(listed(row.results)):
+            m = row.results[server]
             first = i == 0
             cells.append([
                 row.title if first else "",
@@ -161,24 +168,36 @@ def _ratios(row: Row) -> str:
     return ", ".join(parts)
 
 
-def text_table(rows: Sequence[Row]) -> str:
-    cells = [HEADER, *table_cells(rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADER))]
+def text_layout(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    cells = [header, *body]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def markdown_table(rows: Sequence[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for line in table_cells(rows):
+def markdown_layout(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for line in body:
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in line) + " |")
     return "\n".join(lines)
 
 
+def text_table(rows: Sequence[Row]) -> str:
+    return text_layout(HEADER, table_cells(rows))
+
+
+def markdown_table(rows: Sequence[Row]) -> str:
+    return markdown_layout(HEADER, table_cells(rows))
+
+
+def note_lines(rows: Sequence[Row]) -> list[str]:
+    return [f"- {row.title}, {server}: {note}"
+            for row in rows for server, m in row.results.items() for note in [*m.notes, *m.errors]]
+
+
 def markdown_report(rows: Sequence[Row], machine: str, command: str, when: str) -> str:
-    notes = [f"- {row.title}, {server}: {note}"
-             for row in rows for server, m in row.results.items() for note in [*m.notes, *m.errors]]
+    notes = note_lines(rows)
     parts = [
         f"# PiCloud benchmark, {when}", "", f"Machine: {machine}", "", f"Command: `{command}`", "",
         markdown_table(rows), "",

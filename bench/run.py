@@ -1,9 +1,10 @@
-"""Runs the scenarios against picloud and the naive baseline, in alternation,
-and prints and writes the comparison.
+"""Runs the scenarios against picloud and the naive hub (or the hub of
+another revision), in alternation, and prints and writes the comparison.
 
     python -m bench                       # everything, 2 rounds
     python -m bench --quick               # a short run
     python -m bench --scenarios fanout100,latency --rounds 3 --out /tmp/results
+    python -m bench --baseline HEAD~1     # this tree against its parent commit, 5 rounds
 """
 
 from __future__ import annotations
@@ -21,26 +22,73 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from . import pcbench
+from . import baseline, compare, pcbench
 from .procs import BENCH_DIR, Server, raise_nofile, server_commands
-from .report import SERVERS, Measurement, Row, markdown_report, median, text_table, write_plot
+from .report import SERVERS, Measurement, Row, markdown_report, markdown_table, median, text_table, write_plot
 from .scenarios import SCENARIOS, Context, Scenario, select
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Benchmark picloud against a naive Tornado hub."
+        prog="python -m bench",
+        description="Benchmark picloud against a naive Tornado hub, or against another revision of itself.",
     )
     parser.add_argument("--quick", action="store_true", help="short runs, fewer connections, 1 round")
     parser.add_argument("--scenarios", help="comma-separated names (default: all); see --list")
-    parser.add_argument("--rounds", type=int, help="rounds per scenario (default 2, 1 with --quick)")
+    parser.add_argument("--rounds", type=int,
+                        help=f"rounds per scenario (default 2, 1 with --quick; {MIN_BASELINE_ROUNDS} and "
+                             "no fewer with --baseline)")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<date>)")
     parser.add_argument("--pcbench", help="a pcbench binary to use instead of building one")
     parser.add_argument("--pcbench-src", help="pcbench's source folder (default ../shared/tools/pcbench)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--report", type=Path, metavar="DIR",
                         help="rebuild the table and plot from DIR/results.json, measuring nothing")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="measure this tree against git revision REV, alternating round by round; "
+                             "REV's hub runs from a worktree and venv of its own; no naive server")
+    parser.add_argument("--naive", action="store_true", help="with --baseline, measure the naive server too")
+    parser.add_argument("--baseline-cache", type=Path, metavar="DIR",
+                        help="where --baseline keeps worktrees and venvs (default ~/.cache/picloud-bench)")
     return parser.parse_args(argv)
+
+
+# Medians and spreads of fewer rounds say too little to quote a 5% difference.
+MIN_BASELINE_ROUNDS = 5
+
+
+def choose_rounds(rounds: Optional[int], quick: bool, against_baseline: bool) -> int:
+    """Rounds per scenario: the one asked for, or the default; ValueError for too few."""
+    if against_baseline:
+        if rounds is None:
+            return MIN_BASELINE_ROUNDS
+        if rounds < MIN_BASELINE_ROUNDS:
+            raise ValueError(f"--baseline needs at least {MIN_BASELINE_ROUNDS} rounds, not {rounds}")
+        return rounds
+    if rounds is None:
+        return 1 if quick else 2
+    if rounds < 1:
+        raise ValueError(f"--rounds must be at least 1, not {rounds}")
+    return rounds
+
+
+def compared_servers(against_baseline: bool, naive: bool) -> tuple[str, ...]:
+    """Against a baseline the naive hub is only measured when asked for."""
+    if not against_baseline:
+        return SERVERS
+    return ("picloud", "baseline", *(["naive"] if naive else []))
+
+
+def round_orders(servers: Sequence[str], rounds: int) -> list[tuple[str, ...]]:
+    """The order the servers are measured in, round by round.
+
+    Against naive it turns round every other round, so that neither always
+    goes first. Against a baseline every round is the same, A B, A B, ...:
+    each baseline figure is taken right after the current tree's.
+    """
+    forward = tuple(servers)
+    swap = "baseline" not in forward
+    return [forward[::-1] if swap and r % 2 else forward for r in range(rounds)]
 
 
 def machine() -> str:
@@ -113,21 +161,22 @@ def summary(m: Measurement) -> str:
 
 def make_row(scenario: Scenario, per_server: dict[str, list[Measurement]]) -> Row:
     row = Row(scenario.name, scenario.title, scenario.metric, scenario.target,
-              {s: median(ms) for s, ms in per_server.items() if ms})
-    if scenario.meets is not None and "picloud" in row.results:
+              {s: median(ms) for s, ms in per_server.items() if ms}, rounds=per_server)
+    # The targets are set against the naive hub: without it, none is judged.
+    if scenario.meets is not None and "picloud" in row.results and "naive" in row.results:
         row.met = scenario.meets(row)
     return row
 
 
-def run_scenarios(ctx: Context, scenarios: Sequence[Scenario], rounds: int) -> tuple[list[Row], dict]:
-    commands = server_commands(ctx.key)
+def run_scenarios(
+    ctx: Context, scenarios: Sequence[Scenario], orders: Sequence[Sequence[str]], commands: dict[str, list[str]]
+) -> tuple[list[Row], dict]:
+    """Each scenario for ``len(orders)`` rounds, the servers of a round measured in that round's order."""
     rows, raw = [], {}
     for scenario in scenarios:
-        per_server: dict[str, list[Measurement]] = {s: [] for s in SERVERS}
-        for r in range(rounds):
-            # Alternate who goes first, so drift in the machine's load hits both.
-            order = SERVERS if r % 2 == 0 else SERVERS[::-1]
-            log(f"{scenario.name} round {r + 1}/{rounds}")
+        per_server: dict[str, list[Measurement]] = {s: [] for s in orders[0]}
+        for r, order in enumerate(orders):
+            log(f"{scenario.name} round {r + 1}/{len(orders)}")
             for name, m in measure_round(ctx, scenario, order, commands).items():
                 per_server[name].append(m)
         rows.append(make_row(scenario, per_server))
@@ -143,23 +192,43 @@ def rows_from_raw(raw: dict) -> list[Row]:
     ]
 
 
+def print_tables(rows: Sequence[Row], against: Optional[dict]) -> None:
+    if against is not None:
+        print(f"{compare.describe(against)}\n")
+        print(compare.text_table(rows))
+        print("\nAll figures (medians):\n")
+    print(text_table(rows))
+
+
 def rewrite_report(folder: Path) -> int:
     saved = json.loads((folder / "results.json").read_text())
     rows = rows_from_raw(saved["rounds"])
-    print(text_table(rows))
-    for path in write_results(folder, rows, saved["rounds"], saved["machine"], saved["command"], saved["when"]):
+    against = saved.get("baseline")
+    print_tables(rows, against)
+    for path in write_results(folder, rows, saved["rounds"], saved["machine"], saved["command"], saved["when"],
+                              against):
         print(f"wrote {path}")
     return 0
 
 
 def write_results(
-    out: Path, rows: Sequence[Row], raw: dict, machine_text: str, command: str, when: str
+    out: Path, rows: Sequence[Row], raw: dict, machine_text: str, command: str, when: str,
+    against: Optional[dict] = None,
 ) -> list[Path]:
+    """results.md, results.json (every round's figures; ``against`` is the
+    baseline's revision and sha, and the current tree's) and the plot."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.md", out / "results.json"]
-    written[0].write_text(markdown_report(rows, machine_text, command, when))
-    written[1].write_text(json.dumps({"when": when, "machine": machine_text, "command": command,
-                                      "rounds": raw}, indent=1) + "\n")
+    if against is None:
+        written[0].write_text(markdown_report(rows, machine_text, command, when))
+    else:
+        written[0].write_text(
+            compare.markdown_report(rows, markdown_table(rows), machine_text, command, when, against)
+        )
+    saved = {"when": when, "machine": machine_text, "command": command, "rounds": raw}
+    if against is not None:
+        saved["baseline"] = against
+    written[1].write_text(json.dumps(saved, indent=1) + "\n")
     plot = out / "deliveries.png"
     if write_plot(rows, plot, f"deliveries/s against subscribers, {when}"):
         written.append(plot)
@@ -176,13 +245,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return rewrite_report(args.report)
     try:
         scenarios = select(args.scenarios)
+        rounds = choose_rounds(args.rounds, args.quick, args.baseline is not None)
     except ValueError as exc:
         log(f"error: {exc}")
         return 2
-    rounds = args.rounds or (1 if args.quick else 2)
-    if rounds < 1:
-        log(f"error: --rounds must be at least 1, not {rounds}")
-        return 2
+    other: Optional[baseline.Baseline] = None
+    against = None
+    if args.baseline is not None:
+        log(f"preparing the baseline tree of {args.baseline}")
+        try:
+            other = baseline.prepare(args.baseline, cache=args.baseline_cache)
+            against = {**other.describe(), "current": baseline.tree_state()}
+        except baseline.BaselineError as exc:
+            log(f"error: {exc}")
+            return 2
+        log(f"baseline {other.sha} in {other.tree}")
+        if not Path(against["current"]["picloud"]).is_relative_to(baseline.REPO):
+            log(f"warning: the current hub imports picloud from {against['current']['picloud']}, "
+                f"not from {baseline.REPO}")
     binary = None
     if any(s.needs_pcbench for s in scenarios):
         try:
@@ -199,10 +279,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     machine_text = machine()
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     ctx = Context(key=secrets.token_hex(8), quick=args.quick, pcbench=binary)
+    servers = compared_servers(other is not None, args.naive)
+    commands = server_commands(ctx.key, other.python if other else None)
     t0 = time.monotonic()
-    rows, raw = run_scenarios(ctx, scenarios, rounds)
+    rows, raw = run_scenarios(ctx, scenarios, round_orders(servers, rounds), commands)
     print(f"{machine_text}\n{when}, {rounds} round(s), {time.monotonic() - t0:.0f} s\n")
-    print(text_table(rows))
-    for path in write_results(out, rows, raw, machine_text, command.strip(), when):
+    print_tables(rows, against)
+    for path in write_results(out, rows, raw, machine_text, command.strip(), when, against):
         print(f"wrote {path}")
     return 0

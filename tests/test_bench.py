@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -257,6 +258,27 @@ def test_naive_passes_data_through_unchanged(naive):
     assert received[0]["created_at"].endswith("Z") and len(received[0]["created_at"]) == 27
     assert cpu_seconds(naive.pid) > 0 and status_kib(naive.pid, "VmHWM") >= status_kib(naive.pid)
     clients.close_all([sub, publisher])
+
+
+def test_cpu_seconds_are_finer_than_clock_ticks():
+    # A child burns CPU, says how much its own clock counted, then sleeps.
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import signal, time\n"
+         "end = time.process_time() + 0.123\n"
+         "while time.process_time() < end:\n"
+         "    pass\n"
+         "print(time.process_time(), flush=True)\n"
+         "signal.pause()\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        own = float(child.stdout.readline())
+        # Whole 10 ms ticks, as /proc/PID/stat has them, come out below ``own``.
+        assert own <= cpu_seconds(child.pid) < own + 0.005
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_server_that_never_listens_is_reported():
