@@ -226,7 +226,11 @@ def write_plot(rows: Sequence[Row], path: Path, title: str) -> bool:
     points = plot_points(rows)
     if not points:
         return False
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # the bench extra brings it; the tables do not need it
+        print(f"no plot: matplotlib is not installed (pip install -e '.[bench]') for {path}")
+        return False
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

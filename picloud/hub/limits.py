@@ -17,10 +17,9 @@ from ..exceptions import ProtocolError
 MAX_RATE_VIOLATIONS = 10
 
 
-def over_batch_limit(count: int, limit: int) -> ProtocolError | None:
-    if count > limit:
-        return ProtocolError(f"batch of {count} messages is over the limit of {limit}")
-    return None
+def batch_over_limit(count: int, limit: int) -> ProtocolError:
+    """The refusal of a batch of ``count`` messages over ``limit``."""
+    return ProtocolError(f"batch of {count} messages is over the limit of {limit}")
 
 
 class TokenBucket:

@@ -20,7 +20,7 @@ from ..wire.topics import check_publishable, is_filter
 from .broker import Broker, Confirm
 from .catchup import Joined
 from .history import History
-from .limits import over_batch_limit
+from .limits import batch_over_limit
 from .message import Connection, Message
 from .presence import Presence
 from .retained import Retained
@@ -48,6 +48,7 @@ class PubSub(Subscriptions):
         self.published = 0
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.published_bytes = 0
+        self._relay = broker.publish  # looked up once: it runs for every message
         broker.bind(self)
         # Last: presence announces stale values at once, through the broker.
         self.presence = Presence(self.retained, broker)
@@ -88,7 +89,7 @@ class PubSub(Subscriptions):
         wherever the broker does it (here, or once Redis has it)."""
         # seq is given on acceptance, not in prepare(), so a batch refused
         # half-way leaves no gap in any event's sequence.
-        self.broker.publish(message)
+        self._relay(message)
         self.published += 1
         # After: on a single hub the payload now carries its seq and epoch.
         self.published_bytes += len(message.payload)
@@ -96,16 +97,16 @@ class PubSub(Subscriptions):
     def publish_batch(self, items: Sequence[Publication]) -> list[tuple[Message, Any]]:
         """Publish what a front end parsed: one message or a batch, all or
         nothing. Returns each message with its request ``id``."""
-        too_many = over_batch_limit(len(items), self.max_batch)
-        if too_many is not None:
-            raise too_many
+        count = len(items)
+        if count > self.max_batch:
+            raise batch_over_limit(count, self.max_batch)
         prepare = self.prepare
         messages = []
         for index, item in enumerate(items):
             try:
                 messages.append((prepare(item.event, item.data, retain=item.retain), item.id))
             except ProtocolError as exc:
-                if len(items) == 1:
+                if count == 1:
                     exc.id = item.id
                     raise
                 raise ProtocolError(f"batch element {index}: {exc}", index=index, id=item.id) from None
