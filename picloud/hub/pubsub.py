@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Union
 
 from ..exceptions import ProtocolError
 from ..wire.codec import encode_publish, utc_timestamp, validate_event
@@ -25,6 +25,11 @@ from .message import Connection, Message
 from .presence import Presence
 from .retained import Retained
 from .subscriptions import Subscriptions
+
+#: What a front end parsed of one request: its publications, or why it could not.
+Batch = Union[Sequence[Publication], ProtocolError]
+#: What became of one: each message with its request ``id``, or why it was refused.
+Outcome = Union[list[tuple[Message, Any]], ProtocolError]
 
 
 class PubSub(Subscriptions):
@@ -97,6 +102,37 @@ class PubSub(Subscriptions):
     def publish_batch(self, items: Sequence[Publication]) -> list[tuple[Message, Any]]:
         """Publish what a front end parsed: one message or a batch, all or
         nothing. Returns each message with its request ``id``."""
+        messages = self._prepare_batch(items)
+        publish = self.publish_message
+        for message, _ in messages:
+            publish(message)
+        return messages
+
+    def publish_each(self, batches: Sequence[Batch]) -> list[Outcome]:
+        """Publish batches that stand on their own (the frames of one read):
+        each all or nothing, in order, in one pass. A batch that failed to
+        parse is given as its ProtocolError; each outcome is what
+        ``publish_batch`` returns, or the error it raises."""
+        outcomes: list[Outcome] = []
+        ready: list[tuple[Message, Any]] = []
+        prepare = self._prepare_batch
+        for items in batches:
+            if isinstance(items, ProtocolError):
+                outcomes.append(items)
+                continue
+            try:
+                messages = prepare(items)
+            except ProtocolError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append(messages)
+            ready += messages
+        publish = self.publish_message
+        for message, _ in ready:
+            publish(message)
+        return outcomes
+
+    def _prepare_batch(self, items: Sequence[Publication]) -> list[tuple[Message, Any]]:
         count = len(items)
         if count > self.max_batch:
             raise batch_over_limit(count, self.max_batch)
@@ -110,9 +146,6 @@ class PubSub(Subscriptions):
                     exc.id = item.id
                     raise
                 raise ProtocolError(f"batch element {index}: {exc}", index=index, id=item.id) from None
-        publish = self.publish_message
-        for message, _ in messages:
-            publish(message)
         return messages
 
     def stored(self) -> asyncio.Future[None]:

@@ -83,6 +83,9 @@ class ReaderProtocol(WebSocketProtocol13):
         self._done = False
         self._socket: Any = None  # set for plain sockets, which are read directly
         self._closed: Future | None = None  # the stream's _read_future while reading directly
+        # A handler's on_messages takes every message of one read at once
+        # (one pass through the hub for a publisher's burst); see _dispatch.
+        self._on_messages: Any = None
 
     async def _receive_frame_loop(self) -> None:
         if self._decompressor is not None:
@@ -91,6 +94,7 @@ class ReaderProtocol(WebSocketProtocol13):
             await super()._receive_frame_loop()
             return
         release_upgrade_state(self.handler)
+        self._on_messages = getattr(self.handler, "on_messages", None)
         self._parser = FrameParser(self.params.max_message_size, UNMASK)
         if type(self.stream) is IOStream:  # TLS must go through the stream's reads
             self._socket = self.stream.socket
@@ -192,10 +196,26 @@ class ReaderProtocol(WebSocketProtocol13):
     def _dispatch(self, events: list, index: int) -> bool:
         """Handle ``events[index:]``; False if reading must not go on (yet)."""
         handler = self.handler
-        for i in range(index, len(events)):
+        on_messages = self._on_messages
+        count = len(events)
+        i = index
+        while i < count:
             kind, value = events[i]
+            i += 1
             if kind == TEXT or kind == BINARY:
                 if self.client_terminated:
+                    continue
+                if on_messages is not None:
+                    messages = [value]
+                    while i < count and events[i][0] in (TEXT, BINARY):
+                        messages.append(events[i][1])
+                        i += 1
+                    try:
+                        on_messages(messages)
+                    except Exception:
+                        handler.log_exception(*sys.exc_info())
+                        self._lost()
+                        return False
                     continue
                 try:
                     result = handler.on_message(value)
@@ -206,7 +226,7 @@ class ReaderProtocol(WebSocketProtocol13):
                 if result is not None:
                     # A coroutine on_message: the next message waits for it,
                     # as with Tornado's reader.
-                    self._paused = (events, i + 1)
+                    self._paused = (events, i)
                     gen.convert_yielded(result).add_done_callback(self._resume)
                     return False
             elif kind == PING:

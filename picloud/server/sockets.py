@@ -11,6 +11,8 @@ from tornado.websocket import WebSocketHandler
 
 from ..exceptions import ProtocolError
 from ..hub.limits import PublishRate
+from ..hub.message import Message
+from ..hub.pubsub import Batch
 from ..hub.subscribing import handle_request
 from ..wire.codec import encode_error
 from ..wire.requests import encode_reply, parse_publications, parse_subscribe_request
@@ -148,6 +150,27 @@ class PublishSocket(HubSocket):
             return
         if rate is not None and len(published) > 1:
             rate.bucket.charge(len(published) - 1)
+        self._acknowledge(published)
+
+    def on_messages(self, messages: list[str | bytes]) -> None:
+        """Every message of one read (server/reader.py): one pass through the hub."""
+        if self.rate is not None or len(messages) == 1:
+            for message in messages:  # the rate is counted message by message
+                self.on_message(message)
+            return
+        batches: list[Batch] = []
+        for message in messages:
+            try:
+                batches.append(parse_publications(message))
+            except ProtocolError as exc:
+                batches.append(exc)
+        for outcome in self.state.pubsub.publish_each(batches):
+            if isinstance(outcome, ProtocolError):
+                self.send_error_frame(outcome)
+            else:
+                self._acknowledge(outcome)
+
+    def _acknowledge(self, published: list[tuple[Message, Any]]) -> None:
         # The original clients never read this socket: only a frame with an
         # "id" gets an ack, and a retained one only once it is stored.
         for sent, request_id in published:
