@@ -31,7 +31,6 @@ import logging
 import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from ...exceptions import BrokerError, ConfigError
 from ...hub.broker import Broker, Confirm, Hub
@@ -40,15 +39,14 @@ from ...hub.message import Connection, Message
 from . import catchup
 from .backlog import Backlog
 from .channels import Channels
+from .connection import COMMAND_TIMEOUT, RedisTarget, close_quietly
 from .inbound import Inbound
-from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id, redact
+from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id
 from .queries import answer_history, answer_retained, reconcile_presence
 from .sequencer import Fetched, Sequencer
 
 log = logging.getLogger("picloud.broker")
 
-CONNECT_TIMEOUT = 2.0
-COMMAND_TIMEOUT = 5.0
 MAX_BACKOFF = 2.0
 PEER_GRACE = NODE_TTL + MAX_BACKOFF  # longest wait for known nodes to re-subscribe
 BATCH = 256  # messages per pipelined round trip
@@ -81,32 +79,13 @@ class RedisBroker(Broker):
     def __init__(
         self, url: str, *, prefix: str = "picloud", outbox: int = 10000, node: str | None = None
     ) -> None:
-        try:
-            import redis.asyncio as aioredis
-            from redis.asyncio.retry import Retry
-            from redis.backoff import NoBackoff
-        except ImportError:
-            raise ConfigError("the redis broker needs redis-py: pip install 'picloud[redis]'") from None
+        self.redis = RedisTarget(url)
+        self.url = url
+        self.safe_url = self.redis.safe_url
         if not prefix:
             raise ConfigError("broker prefix must not be empty")
         if outbox < 1:
             raise ConfigError(f"broker outbox must be at least 1, not {outbox}")
-        self.url = url
-        self.safe_url = redact(url)
-        self._password = urlsplit(url).password
-        # Reconnecting is this class's job: redis-py's own retries would hold
-        # a failing command for seconds instead of letting the outbox take over.
-        self._options = {
-            "retry": Retry(NoBackoff(), 0),
-            "socket_connect_timeout": CONNECT_TIMEOUT,
-            "socket_timeout": COMMAND_TIMEOUT,
-            "socket_keepalive": True,
-        }
-        self._from_url = aioredis.from_url
-        try:
-            self._from_url(url, **self._options)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"bad broker url {self.safe_url!r}: {self._scrub(exc)}") from None
         self.node = node or default_node_id()
         self.prefix = prefix
         self.outbox_limit = outbox
@@ -145,13 +124,13 @@ class RedisBroker(Broker):
         if left:
             log.warning("%d messages for other hubs were not relayed before shutdown", left)
         if self._connected:  # leave /info at once instead of after the TTL
-            client = self._from_url(self.url, **self._options)
+            client = self.redis.client()
             try:
                 await asyncio.wait_for(self._members.leave(client), 1.0)
             except Exception:  # best effort: the TTL removes the key anyway
                 pass
             finally:
-                await self._close(client)
+                await close_quietly(client)
         self._connected = False
         self.sequencer.fail_pending()  # whatever is left is delivered here at least
 
@@ -197,7 +176,7 @@ class RedisBroker(Broker):
         except BrokerError:
             raise
         except Exception as exc:  # a timeout, or redis-py's
-            raise BrokerError(self._scrub(exc) if str(exc) else "redis did not answer in time") from None
+            raise BrokerError(self.redis.scrub(exc) if str(exc) else "redis did not answer in time") from None
 
     async def fetch(self, event: str, history: bool, retained: int) -> Fetched:
         """Read what Redis keeps about ``event`` (see Sequencer.fetch)."""
@@ -259,7 +238,7 @@ class RedisBroker(Broker):
             backoff = min(backoff * 2, MAX_BACKOFF)
 
     async def _session(self, first: asyncio.Future) -> None:
-        client = self._from_url(self.url, **self._options)
+        client = self.redis.client()
         pubsub = client.pubsub()
         tasks: list[asyncio.Task] = []
         try:
@@ -292,14 +271,7 @@ class RedisBroker(Broker):
             self._confirmations.cut_off()
             await _until_cancelled(tasks)
             self._backlog.requeue()
-            await self._close(pubsub, client)
-
-    async def _close(self, *closables: Any) -> None:
-        for closable in closables:
-            try:
-                await asyncio.wait_for(closable.aclose(), 1.0)
-            except Exception:  # the connection is already gone
-                pass
+            await close_quietly(pubsub, client)
 
     def _up(self) -> None:
         self._connected = True
@@ -313,7 +285,7 @@ class RedisBroker(Broker):
     def _lost(self, exc: BaseException) -> None:
         self._connected = False
         if self._down_since is not None:
-            log.debug("redis at %s still unreachable: %s", self.safe_url, self._scrub(exc))
+            log.debug("redis at %s still unreachable: %s", self.safe_url, self.redis.scrub(exc))
             return
         self._down_since = time.monotonic()
         from redis.exceptions import RedisError
@@ -321,15 +293,9 @@ class RedisBroker(Broker):
         expected = isinstance(exc, (RedisError, OSError, asyncio.TimeoutError, BrokerError))
         log.warning(
             "redis at %s unreachable (%s): local delivery continues, up to %d messages for other hubs "
-            "are kept, reconnecting", self.safe_url, self._scrub(exc), self.outbox_limit,
+            "are kept, reconnecting", self.safe_url, self.redis.scrub(exc), self.outbox_limit,
             exc_info=None if expected else exc,
         )
-
-    def _scrub(self, exc: BaseException) -> str:
-        text = str(exc) or type(exc).__name__
-        if self._password:
-            text = text.replace(self._password, "***")
-        return text.rstrip(".").lower()
 
     # -- the tasks of one connected session --------------------------------------
 
