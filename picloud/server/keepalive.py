@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import socket
-from typing import Any
+from collections.abc import Set as AbstractSet
+from typing import Any, Protocol
 
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
@@ -66,6 +67,20 @@ class KeepaliveHTTPServer(HTTPServer):
         super().handle_stream(stream, address)
 
 
+class Pingable(Protocol):
+    """What the pinger reads and sets on a websocket (server/sockets.py)."""
+
+    request: Any
+    reads: bool
+    answers_pings: bool
+    ping_outstanding: bool
+    missed_pings: int
+
+    def ping(self, data: bytes = ...) -> None: ...
+    def abort(self) -> None: ...
+    def describe(self) -> str: ...
+
+
 class Pinger:
     """Each ``interval`` seconds, pings every websocket whose client reads it.
 
@@ -73,7 +88,7 @@ class Pinger:
     MISSED_PINGS in a row unanswered is aborted.
     """
 
-    def __init__(self, sockets: set[Any], interval: float) -> None:
+    def __init__(self, sockets: AbstractSet[Pingable], interval: float) -> None:
         self.sockets = sockets
         self.interval = interval
         self._timer: PeriodicCallback | None = None
@@ -107,7 +122,7 @@ class Pinger:
             sock.ping_outstanding = True
 
 
-def on_pong(sock: Any) -> None:
+def on_pong(sock: Pingable) -> None:
     sock.ping_outstanding = False
     sock.missed_pings = 0
     sock.answers_pings = True

@@ -26,7 +26,7 @@ what Tornado itself queued (pings, close frames).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
@@ -80,6 +80,16 @@ class Outbox:
             conn.flush_queue()
 
 
+class Framed(Protocol):
+    """What a socket queues: a Message (hub/message.py), or a frame of its own."""
+
+    @property
+    def _frame(self) -> bytes | None: ...  # read first: the hot path skips a property call
+
+    @property
+    def frame(self) -> bytes: ...
+
+
 class _Framed:
     """A frame that is not a published message (replies, errors)."""
 
@@ -87,6 +97,10 @@ class _Framed:
 
     def __init__(self, frame: bytes) -> None:
         self._frame = frame
+
+    @property
+    def frame(self) -> bytes:
+        return self._frame
 
 
 class QueuedSocket:
@@ -121,7 +135,7 @@ class QueuedSocket:
             self._queue = None
             self._pending = self._queued = 0
 
-    def deliver(self, message: Any) -> None:
+    def deliver(self, message: Framed) -> None:
         """Queue a published message's frame for this connection.
 
         The hot path of fan-out: called once per subscriber per message, so it

@@ -37,7 +37,8 @@ def reload_keys(state: HubState) -> int:
     roles = {fingerprint(key): role for key, role in keys.items()}
     closed = 0
     for sock in list(state.sockets):
-        if not allows(roles.get(sock.key_fingerprint), sock.action):
+        fingerprint_of = sock.key_fingerprint
+        if fingerprint_of is None or not allows(roles.get(fingerprint_of), sock.action):
             closed += 1
             sock.close_gracefully(CLOSE_POLICY_VIOLATION, "api key revoked")
     log.info("reloaded %d keys; closed %d connections whose key was revoked", len(keys), closed)

@@ -10,13 +10,13 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Any
+from typing import Protocol
 
 from ..config import Config
 from ..hub.auth import Authenticator
 from ..hub.pubsub import PubSub
 from .info import InfoPusher
-from .keepalive import Pinger
+from .keepalive import Pingable, Pinger
 from .origins import OriginPolicy
 from .outbox import Outbox
 
@@ -28,6 +28,15 @@ log = logging.getLogger("picloud.app")
 ERROR_KINDS = ("auth", "client_name", "protocol")
 
 
+class OpenSocket(Pingable, Protocol):
+    """An open websocket of the hub, as shutdown and key rotation see it."""
+
+    action: str
+    key_fingerprint: bytes | None
+
+    def close_gracefully(self, code: int = ..., reason: str = ...) -> None: ...
+
+
 class HubState:
     def __init__(self, config: Config, pubsub: PubSub, auth: Authenticator) -> None:
         self.config = config
@@ -35,7 +44,7 @@ class HubState:
         self.auth = auth
         self.outbox = Outbox(config.max_queue_bytes, config.max_total_queue_bytes, config.slow_consumer)
         self.info = InfoPusher(pubsub, config.info_interval)
-        self.sockets: set[Any] = set()  # every open websocket (server/sockets.py)
+        self.sockets: set[OpenSocket] = set()  # every open websocket (server/sockets.py)
         self.origins = OriginPolicy(config.allowed_origin)
         self.pinger = Pinger(self.sockets, config.ping_interval)
         self.started = time.monotonic()
@@ -46,7 +55,7 @@ class HubState:
     def stopping(self) -> bool:
         return self._drained is not None
 
-    def forget(self, sock: Any) -> None:
+    def forget(self, sock: OpenSocket) -> None:
         self.sockets.discard(sock)
         if not self.sockets and self._drained is not None:
             self._drained.set()
