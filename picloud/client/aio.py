@@ -69,7 +69,7 @@ class AsyncClient(HubConnection):
         self._callbacks: dict[str, list[Callback]] = {}
         self._positions = Positions()
         self._sub: WebSocketClientConnection | None = None
-        self._task: asyncio.Future | None = None
+        self._task: asyncio.Future[None] | None = None
         self._closing = False
         self._started = False
 
@@ -78,7 +78,7 @@ class AsyncClient(HubConnection):
         if not self._started:
             self._started = True
             self._ready = asyncio.Event()
-            self._queue: asyncio.Queue = asyncio.Queue()
+            self._queue: asyncio.Queue[Any] = asyncio.Queue()
 
     async def connect(self) -> None:
         """Open the subscription socket now, raising AuthError or HubUnreachable.
@@ -172,7 +172,7 @@ class AsyncClient(HubConnection):
         else:
             log.debug("ignoring %r frame", action)
 
-    def _confirmed(self, frame: dict) -> None:
+    def _confirmed(self, frame: dict[str, Any]) -> None:
         gap = self._positions.confirmed(frame)
         if gap is None:
             return
@@ -298,6 +298,6 @@ def _call(callback: Callable[[Any], Any] | None, item: Any) -> None:
         log.exception("callback for %r failed", item)
 
 
-def _log_failure(future: asyncio.Future) -> None:
+def _log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         log.error("callback failed", exc_info=future.exception())

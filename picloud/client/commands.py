@@ -41,7 +41,7 @@ def read_key(state_dir: Path) -> str | None:
         return None
 
 
-def connection_options(command: Callable) -> Callable:
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options every client command shares; they become one ``client`` argument."""
 
     @click.option("--url", default=DEFAULT_URL, envvar="PICLOUD_URL", show_envvar=True,
@@ -132,7 +132,7 @@ def read_lines(stream: TextIO, most: int = 1000) -> Iterator[list[tuple[int, str
     A thread reads, so a slow producer (``tail -f``) gets each line sent at
     once while a fast one gets them sent many per round trip.
     """
-    lines: queue.Queue = queue.Queue(maxsize=10 * most)
+    lines: queue.Queue[tuple[int, str] | None] = queue.Queue(maxsize=10 * most)
 
     def read() -> None:
         try:

@@ -67,7 +67,7 @@ class Client:
         """``options`` are AsyncClient's: timeout, min_backoff, max_backoff, ..."""
         url, api_key, client_name = _settings(url, api_key, client_name)
         self.on_gap = on_gap
-        self._inbox: queue.Queue = queue.Queue()
+        self._inbox: queue.Queue[Any] = queue.Queue()
         self._callbacks: dict[str, list[Callable[[Message], Any]]] = {}
         self._async = AsyncClient(url, api_key, client_name, sink=self._inbox.put, **options)
         self._loop = asyncio.new_event_loop()

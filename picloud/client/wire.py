@@ -28,10 +28,10 @@ class Message:
     created_at: str | None = None
     seq: int | None = None
     epoch: str | None = None
-    frame: dict = field(default_factory=dict, repr=False, compare=False)
+    frame: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_frame(cls, frame: dict) -> Message:
+    def from_frame(cls, frame: dict[str, Any]) -> Message:
         seq = frame.get("seq")
         epoch = frame.get("epoch")
         return cls(
@@ -121,7 +121,7 @@ class Positions:
             return retained != (seq, epoch)
         return True
 
-    def confirmed(self, frame: dict) -> Gap | None:
+    def confirmed(self, frame: dict[str, Any]) -> Gap | None:
         """Read a ``subscribed`` frame; a Gap if the hub could not resume."""
         event, epoch, seq = frame["event"], frame.get("epoch"), frame.get("seq")
         position = self._at.get(event)

@@ -58,7 +58,7 @@ class KeepaliveHTTPServer(HTTPServer):
     descriptors: once accept() fails with EMFILE, Tornado's accept handler
     raises on every loop turn and the hub spins."""
 
-    def handle_stream(self, stream: Any, address: tuple) -> None:
+    def handle_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
         if near_open_files_limit(stream.socket.fileno()):
             log.warning("out of file descriptors: refusing a connection from %s", address[0])
             stream.close()

@@ -56,7 +56,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
-from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser, Unmask, unmask_python
+from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, Event, FrameParser, Unmask, unmask_python
 from .upgraded import release_upgrade_state
 
 UNMASK: Unmask = unmask_python
@@ -79,10 +79,10 @@ class ReaderProtocol(WebSocketProtocol13):
         super().__init__(*args, **kwargs)
         # Set here, not later, so instances keep one shared attribute layout.
         self._parser: FrameParser | None = None
-        self._paused: tuple[list, int] | None = None  # events left while on_message awaits
+        self._paused: tuple[list[Event], int] | None = None  # events left while on_message awaits
         self._done = False
         self._socket: Any = None  # set for plain sockets, which are read directly
-        self._closed: Future | None = None  # the stream's _read_future while reading directly
+        self._closed: Future[Any] | None = None  # the stream's _read_future while reading directly
         # A handler's on_messages takes every message of one read at once
         # (one pass through the hub for a publisher's burst); see _dispatch.
         self._on_messages: Any = None
@@ -193,7 +193,7 @@ class ReaderProtocol(WebSocketProtocol13):
             if stream.closed():
                 return
 
-    def _dispatch(self, events: list, index: int) -> bool:
+    def _dispatch(self, events: list[Event], index: int) -> bool:
         """Handle ``events[index:]``; False if reading must not go on (yet)."""
         handler = self.handler
         on_messages = self._on_messages

@@ -8,30 +8,35 @@ from __future__ import annotations
 
 import collections
 import logging
-from typing import Any
+from typing import Any, Optional
 
 log = logging.getLogger("picloud.broker")
+
+
+#: One message for other hubs: its channel, the tagged frame, and when it is
+#: retained (event, frame or None to clear) the value to write in Redis.
+Relayed = tuple[bytes, bytes, Optional[tuple[bytes, Optional[bytes]]]]
 
 
 class Backlog:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.queue: collections.deque[tuple] = collections.deque()
-        self.inflight: list[tuple] = []  # taken, not yet confirmed
+        self.queue: collections.deque[Relayed] = collections.deque()
+        self.inflight: list[Relayed] = []  # taken, not yet confirmed
         self.dropped = 0
         self._unreported = 0
 
     def __len__(self) -> int:
         return len(self.queue) + len(self.inflight)
 
-    def append(self, item: tuple) -> None:
+    def append(self, item: Relayed) -> None:
         queue = self.queue
         if len(queue) >= self.limit:
             queue.popleft()
             self._drop(1)
         queue.append(item)
 
-    def take(self, most: int) -> list[tuple]:
+    def take(self, most: int) -> list[Relayed]:
         queue = self.queue
         self.inflight = [queue.popleft() for _ in range(min(len(queue), most))]
         return self.inflight

@@ -55,7 +55,7 @@ CATCH_UP_TIMEOUT = 5.0
 T = TypeVar("T")
 
 
-async def _until_cancelled(tasks: list[asyncio.Task]) -> None:
+async def _until_cancelled(tasks: list[asyncio.Task[None]]) -> None:
     """Wait for cancelled ``tasks`` to end, cancelling again any that carry on.
 
     redis-py (8.1) can return normally from a command that was cancelled
@@ -102,7 +102,7 @@ class RedisBroker(Broker):
         self._wake = asyncio.Event()
         self._connected = False
         self._down_since: float | None = None
-        self._supervisor: asyncio.Task | None = None
+        self._supervisor: asyncio.Task[None] | None = None
 
     # -- the Broker interface ------------------------------------------------
 
@@ -220,7 +220,7 @@ class RedisBroker(Broker):
 
     # -- connection lifecycle -------------------------------------------------
 
-    async def _supervise(self, first: asyncio.Future) -> None:
+    async def _supervise(self, first: asyncio.Future[None]) -> None:
         backoff = 0.1
         while True:
             started = time.monotonic()
@@ -237,10 +237,10 @@ class RedisBroker(Broker):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
-    async def _session(self, first: asyncio.Future) -> None:
+    async def _session(self, first: asyncio.Future[None]) -> None:
         client = self.redis.client()
         pubsub = client.pubsub()
-        tasks: list[asyncio.Task] = []
+        tasks: list[asyncio.Task[None]] = []
         try:
             await client.ping()
             await self.sequencer.load(client)

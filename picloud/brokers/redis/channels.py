@@ -76,7 +76,7 @@ class Channels:
                 self._broad = confirmations.broad = False
                 await pubsub.punsubscribe(self.everything)
 
-    def confirmed(self, message: dict) -> None:
+    def confirmed(self, message: dict[str, Any]) -> None:
         """Redis confirmed a SUBSCRIBE or PSUBSCRIBE (a message of that type)."""
         if message["type"] == "psubscribe":
             if self._broad:

@@ -56,12 +56,12 @@ class Fetched:
 class Fetch:
     __slots__ = ("args", "future")
 
-    def __init__(self, args: tuple[Any, ...], future: asyncio.Future) -> None:
+    def __init__(self, args: tuple[Any, ...], future: asyncio.Future[Fetched]) -> None:
         self.args = args
         self.future = future
 
 
-def parse_fetched(reply: list) -> Fetched:
+def parse_fetched(reply: list[Any]) -> Fetched:
     epoch, last, kept, retained = reply
     entries = []
     for entry_id, fields in kept:
