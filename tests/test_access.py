@@ -8,8 +8,7 @@ import json
 
 import pytest
 
-from .conftest import KEY, read_json
-from .test_handlers import post, refused
+from tests.support.hub import KEY, post, read_json, refused
 
 
 @pytest.mark.gen_test

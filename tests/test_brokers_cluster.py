@@ -9,33 +9,15 @@ import signal
 import time
 
 import pytest
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.httpclient import HTTPClientError
 
-from .conftest import KEY, read_json, send_json, subscribed
-from .test_brokers_redis import connect, hubs, redis_server, wait_health, wait_until  # noqa: F401
-
-
-async def get(hub, path: str) -> dict:
-    response = await AsyncHTTPClient().fetch(f"{hub.url}{path}", headers={"X-API-Key": KEY})
-    return json.loads(response.body)
-
-
-async def publish_acked(pub, **frame) -> None:
-    frame.setdefault("id", 1)
-    await send_json(pub, frame)
-    reply = await read_json(pub)
-    assert reply == {"action": "ack", "id": frame["id"]}, reply
-
-
-async def next_publish(conn) -> dict:
-    message = await read_json(conn)
-    assert message["action"] == "publish", message
-    return message
+from tests.support.hub import read_json, send_json, subscribed
+from tests.support.redisserver import connect, get, next_publish, publish_acked, wait_health, wait_until
 
 
 @pytest.mark.gen_test(timeout=30)
 async def test_retained_on_one_hub_reaches_new_subscribers_everywhere_and_survives_restarts(
-    redis_server, hubs  # noqa: F811
+    redis_server, hubs
 ):
     server = redis_server()
     a, b = hubs(server, 2)
@@ -73,7 +55,7 @@ async def test_retained_on_one_hub_reaches_new_subscribers_everywhere_and_surviv
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_seq_and_history_are_the_same_on_every_hub(redis_server, hubs):  # noqa: F811
+async def test_seq_and_history_are_the_same_on_every_hub(redis_server, hubs):
     server = redis_server()
     a, b = hubs(server, 2)
     subs = [await connect(hub, "/subscribe", clientName=f"sub{i}") for i, hub in enumerate((a, b))]
@@ -106,7 +88,7 @@ async def test_seq_and_history_are_the_same_on_every_hub(redis_server, hubs):  #
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_concurrent_publishers_on_two_hubs_are_seen_in_seq_order_everywhere(redis_server, hubs):  # noqa: F811
+async def test_concurrent_publishers_on_two_hubs_are_seen_in_seq_order_everywhere(redis_server, hubs):
     server = redis_server()
     a, b = hubs(server, 2)
     subs = [await connect(hub, "/subscribe", clientName=f"sub{i}") for i, hub in enumerate((a, b))]
@@ -136,7 +118,7 @@ async def test_concurrent_publishers_on_two_hubs_are_seen_in_seq_order_everywher
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_since_on_one_hub_replays_what_another_published_while_it_races(redis_server, hubs):  # noqa: F811
+async def test_since_on_one_hub_replays_what_another_published_while_it_races(redis_server, hubs):
     server = redis_server()
     a, b = hubs(server, 2, "--history-size", "1000")
     pub = await connect(a, "/publish", clientName="pub")
@@ -173,7 +155,7 @@ async def test_since_on_one_hub_replays_what_another_published_while_it_races(re
 
 
 @pytest.mark.gen_test(timeout=40)
-async def test_without_redis_delivery_goes_on_and_since_is_not_recovered(redis_server, hubs):  # noqa: F811
+async def test_without_redis_delivery_goes_on_and_since_is_not_recovered(redis_server, hubs):
     server = redis_server()
     (a,) = hubs(server, 1)
     sub = await connect(a, "/subscribe", clientName="sub", protocol="2")
@@ -223,7 +205,7 @@ async def info_until(hub, condition) -> None:
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_presence_is_the_clusters_and_a_dead_hubs_clients_go_offline(redis_server, hubs):  # noqa: F811
+async def test_presence_is_the_clusters_and_a_dead_hubs_clients_go_offline(redis_server, hubs):
     server = redis_server()
     a, b = hubs(server, 2)
     kitchen = await connect(a, "/publish", clientName="kitchen")
@@ -251,7 +233,7 @@ async def test_presence_is_the_clusters_and_a_dead_hubs_clients_go_offline(redis
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_history_in_redis_keeps_the_last_n_for_at_most_the_ttl(redis_server, hubs):  # noqa: F811
+async def test_history_in_redis_keeps_the_last_n_for_at_most_the_ttl(redis_server, hubs):
     server = redis_server()
     (a,) = hubs(server, 1, "--history-size", "5", "--history-ttl", "1")
     pub = await connect(a, "/publish", clientName="pub")

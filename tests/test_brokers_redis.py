@@ -5,152 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
-import subprocess
 import time
-from pathlib import Path
-from typing import Any, Callable
 
 import pytest
-import redis
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-from tornado.testing import bind_unused_port
-from tornado.websocket import websocket_connect
 
 from picloud.brokers import broker_from_url
 from picloud.brokers.memory import MemoryBroker
 from picloud.brokers.redis import RedisBroker
 from picloud.brokers.redis.broker import _until_cancelled
 from picloud.brokers.redis.membership import redact
-
-from .conftest import KEY, HubProcess, read_json, send_json, subscribed
-
-PREFIX = "test"
-
-
-class RedisServer:
-    """A redis-server process of our own; ``restart`` reuses the port."""
-
-    def __init__(self, directory: Path, password: str | None = None, tls: tuple[Path, Path] | None = None) -> None:
-        sock, self.port = bind_unused_port()
-        sock.close()
-        self.directory = directory
-        self.password = password
-        self.tls = tls
-        self.proc: subprocess.Popen | None = None
-        self.start()
-
-    def start(self) -> None:
-        args = [
-            shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.directory),
-        ]
-        if self.password:
-            args += ["--requirepass", self.password]
-        if self.tls:
-            cert, key = self.tls
-            args += [
-                "--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert),
-                "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no",
-            ]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in self.proc.stdout:  # blocks until redis says it is ready
-            if "Ready to accept connections" in line:
-                return
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    @property
-    def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
-        if self.tls:
-            return f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls[0]}"
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        if self.tls:
-            return redis.Redis(port=self.port, password=self.password, ssl=True, ssl_ca_certs=str(self.tls[0]))
-        return redis.Redis(port=self.port, password=self.password)
-
-    def pattern_count(self) -> int:
-        with self.client() as client:
-            return client.pubsub_numpat()
-
-    def subscriber_count(self, event: str) -> int:
-        with self.client() as client:
-            return dict(client.pubsub_numsub(f"{PREFIX}:msg:{event}"))[f"{PREFIX}:msg:{event}".encode()]
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path):
-    servers: list[RedisServer] = []
-
-    def start(password: str | None = None, tls: tuple[Path, Path] | None = None) -> RedisServer:
-        server = RedisServer(tmp_path, password, tls)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
-
-
-@pytest.fixture
-def hubs(hub_process):
-    """Start ``n`` hubs relaying through one Redis."""
-
-    def start(server: RedisServer, n: int, *extra: str) -> list[HubProcess]:
-        args = ("--api-key", KEY, "--info-interval", "0.2", "--broker-prefix", PREFIX, "--shutdown-drain", "0")
-        return [hub_process(*args, "--broker", server.url, *extra) for _ in range(n)]
-
-    return start
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    """Poll ``condition`` (state in another process, nothing to await)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-async def connect(hub: HubProcess, path: str, **params: str):
-    query = "&".join(f"{k}={v}" for k, v in params.items())
-    url = f"{hub.ws_url}{path}{'?' + query if query else ''}"
-    return await websocket_connect(HTTPRequest(url, headers={"X-API-Key": KEY}))
-
-
-async def health(hub: HubProcess) -> dict:
-    response = await AsyncHTTPClient().fetch(f"{hub.url}/healthz")
-    return json.loads(response.body)
-
-
-async def wait_health(hub: HubProcess, broker_state: str, timeout: float = 10.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        body = await health(hub)
-        if body["broker"] == broker_state:
-            return body
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"hub never reported broker {broker_state!r}")
-
-
-async def next_data(conn) -> Any:
-    message = await read_json(conn)
-    assert message["action"] == "publish", message
-    return message["data"]
+from tests.support.hub import KEY, read_json, send_json, subscribed
+from tests.support.redisserver import PREFIX, connect, health, next_data, nodes_by_client, wait_health, wait_until
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -222,10 +88,6 @@ async def test_a_wildcard_filter_subscribes_broadly_and_exactly_once(redis_serve
     assert server.subscriber_count("x") == 1
     await send_json(pub, {"event": "x", "data": 4})
     assert await next_data(sub) == 4
-
-
-def nodes_by_client(info: dict) -> dict[str, str]:
-    return {c["client_name"]: c["node"] for c in info["all_connections"]}
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from playwright.sync_api import Page
 
-from .browser import (  # noqa: F401 (fixtures)
+from tests.support.browser import (  # noqa: F401 (fixtures)
     ClientLoop,
     browser_fixture,
     clients_fixture,

@@ -12,8 +12,8 @@ import time
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from .aioraw import AioRaw
-from .conftest import KEY, subscribed
+from tests.support.aioraw import AioRaw
+from tests.support.hub import KEY, subscribed
 
 CHURNERS = 400
 CONCURRENCY = 40

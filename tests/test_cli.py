@@ -9,26 +9,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from .conftest import HubProcess
-
-
-def http_publish(hub: HubProcess, key: str, body: dict, context: ssl.SSLContext | None = None) -> int:
-    request = urllib.request.Request(
-        f"{hub.url}/publish", data=json.dumps(body).encode(), method="POST",
-        headers={"X-API-Key": key, "X-API-Client-Name": "cli-test"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5, context=context) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+from tests.support.process import HubProcess, http_publish
 
 
 def generated_key(hub: HubProcess) -> str:

@@ -10,9 +10,8 @@ import sys
 import pytest
 
 from picloud.client import Client
-
-from .conftest import KEY
-from .test_client import free_port, wait_subscribed
+from tests.support.hub import KEY
+from tests.support.process import free_port, wait_subscribed
 
 CLIENT_ENV = ("PICLOUD_URL", "PICLOUD_API_KEY", "API_KEY", "PICLOUD_CLIENT_NAME", "PICLOUD_STATE_DIR")
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 from tornado.testing import bind_unused_port
 from tornado.web import Application
 from tornado.websocket import WebSocketHandler
@@ -16,35 +14,8 @@ from picloud.aclient import AsyncClient
 from picloud.client import Client, publish_http
 from picloud.client.wire import hub_urls
 from picloud.exceptions import AuthError, HubUnreachable, ProtocolError
-
-from .conftest import KEY, read_json, subscribed
-
-
-def free_port() -> int:
-    """A port nothing listens on (bound, then released)."""
-    sock = bind_sockets(0, "127.0.0.1")[0]
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-def wait_subscribed(client: Client, event: str, name: str, present: bool = True,
-                    deadline: float = 10) -> None:
-    """Poll the hub's info until ``name`` is (or is no longer) subscribed to ``event``.
-
-    The old protocol confirms nothing, so the hub's own listing is what can be
-    waited for.
-    """
-    end = time.monotonic() + deadline
-    while True:
-        snapshot = client.info()
-        names = [c["client_name"] for s in snapshot["subscriptions"] if s["name"] == event
-                 for c in s["connections"]]
-        if (name in names) == present:
-            return
-        if time.monotonic() > end:
-            raise AssertionError(f"{name!r} subscribed to {event!r}: {names}")
-        time.sleep(0.05)
+from tests.support.hub import KEY, read_json, subscribed
+from tests.support.process import free_port, wait_subscribed
 
 
 def test_hub_urls():

@@ -12,11 +12,10 @@ import pytest
 
 from picloud.aclient import AsyncClient
 from picloud.client import Client, Gap, Message, publish_http
-
-from .conftest import KEY
-from .tcpproxy import TcpProxy
-from .test_brokers_redis import PREFIX, redis_server  # noqa: F401
-from .test_client import wait_subscribed
+from tests.support.hub import KEY
+from tests.support.process import wait_subscribed
+from tests.support.redisserver import PREFIX
+from tests.support.tcpproxy import TcpProxy
 
 FAST = {"min_backoff": 0.05, "max_backoff": 0.2}
 
@@ -98,7 +97,7 @@ def test_a_drop_longer_than_the_history_reports_a_gap_and_delivers_what_is_kept(
     assert sub.messages.empty()
 
 
-def test_hub_restart_on_redis_replays_what_another_hub_took(hub_process, redis_server):  # noqa: F811
+def test_hub_restart_on_redis_replays_what_another_hub_took(hub_process, redis_server):
     server = redis_server()
     args = ("--api-key", KEY, "--broker-prefix", PREFIX, "--shutdown-drain", "0", "--broker", server.url)
     hub, other = hub_process(*args), hub_process(*args)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .browser import (  # noqa: F401 (fixtures)
+from tests.support.browser import (  # noqa: F401 (fixtures)
     ClientLoop,
     browser_fixture,
     clients_fixture,

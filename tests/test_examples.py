@@ -15,9 +15,8 @@ from gpiozero import Button, Device
 from gpiozero.pins.mock import MockFactory
 
 from picloud.client import Client
-
-from .conftest import KEY
-from .test_client import wait_subscribed
+from tests.support.hub import KEY
+from tests.support.process import wait_subscribed
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

@@ -10,7 +10,7 @@ import socket
 import pytest
 from tornado.iostream import IOStream
 
-from .conftest import KEY, read_json, subscribed
+from tests.support.hub import KEY, read_json, subscribed
 
 PLAIN = {"X-API-Key": KEY, "X-API-Client-Name": "script"}
 

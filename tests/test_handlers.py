@@ -5,29 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tornado.httpclient import HTTPClientError
 
-from .conftest import KEY, read_json, send_json, subscribed
-
-
-def post(http_client, base_url, body, *, key=KEY, name="script", headers=None, query=""):
-    all_headers = dict(headers or {})
-    if key is not None:
-        all_headers["X-API-Key"] = key
-    if name is not None:
-        all_headers["X-API-Client-Name"] = name
-    if not isinstance(body, (str, bytes)):
-        body = json.dumps(body)
-    return http_client.fetch(
-        f"{base_url}/publish{query}", method="POST", body=body, headers=all_headers, raise_error=False
-    )
-
-
-async def refused(ws, path, **kwargs) -> HTTPClientError:
-    with pytest.raises(HTTPClientError) as info:
-        await ws(path, **kwargs)
-    return info.value
-
+from tests.support.hub import KEY, post, read_json, send_json, subscribed
 
 # -- publish and subscribe -------------------------------------------------
 

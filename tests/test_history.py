@@ -13,8 +13,7 @@ from picloud.brokers.memory import MemoryBroker
 from picloud.config import Config
 from picloud.hub.history import History
 from picloud.hub.pubsub import PubSub
-
-from .conftest import KEY, read_json, send_json
+from tests.support.hub import KEY, read_json, send_json
 
 
 class Conn:

@@ -21,9 +21,8 @@ from hypothesis import strategies as st
 
 from picloud.exceptions import ProtocolError
 from picloud.wire.requests import parse_subscribe_request
-
-from .conftest import KEY
-from .rawws import OP_CLOSE, OP_PING, OP_TEXT, RawWS, encode_client_frame, read_head
+from tests.support.hub import KEY
+from tests.support.rawws import OP_CLOSE, OP_PING, OP_TEXT, RawWS, encode_client_frame, read_head
 
 SETTINGS = settings(
     max_examples=200, deadline=None, derandomize=True,

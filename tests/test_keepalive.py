@@ -11,9 +11,8 @@ from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
 from picloud.server.keepalive import TCP_IDLE, KeepaliveHTTPServer
-
-from .conftest import KEY
-from .rawws import OP_PING, OP_PONG, OP_TEXT, RawWS
+from tests.support.hub import KEY
+from tests.support.rawws import OP_PING, OP_PONG, OP_TEXT, RawWS
 
 
 def next_frame_not_ping(conn: RawWS, *, answer: bool = False, pings: int = 25) -> tuple[int, bytes] | None:

@@ -16,17 +16,9 @@ from picloud.exceptions import ConfigError
 from picloud.hub.keys import keys_from_config, parse_keys_file
 from picloud.server.app import make_app
 from picloud.server.rotation import reload_keys
-
-from .conftest import read_json, send_json, subscribed
-from .test_cli import http_publish
-
-KEYS = """\
-# kitchen dashboard: may watch, may not publish
-sub-key subscribe
-
-pub-key   publish
-admin-key admin
-"""
+from tests.support.hub import read_json, send_json, subscribed, ws_status
+from tests.support.keys import KEYS
+from tests.support.process import http_publish
 
 
 def test_keys_file_with_comments_and_blank_lines():
@@ -77,17 +69,6 @@ ALLOWED = {
     "pub-key": {"/publish"},
     "admin-key": {"/subscribe", "/info", "/publish"},
 }
-
-
-async def ws_status(base_url, path, key, **query) -> int:
-    url = base_url.replace("http", "ws", 1) + path + "?clientName=c"
-    url += "".join(f"&{k}={v}" for k, v in query.items())
-    try:
-        conn = await websocket_connect(HTTPRequest(url, headers={"X-API-Key": key}))
-    except HTTPClientError as exc:
-        return exc.code
-    conn.close()
-    return 101
 
 
 @pytest.mark.gen_test

@@ -15,10 +15,8 @@ from picloud.config import Config
 from picloud.hub.limits import TokenBucket
 from picloud.server.app import make_app
 from picloud.server.openfiles import fit_connection_cap
-
-from .conftest import KEY, read_json, send_json, subscribed
-from .rawws import read_head
-from .test_handlers import post
+from tests.support.hub import KEY, post, read_json, send_json, subscribed
+from tests.support.rawws import chunked_post, read_head
 
 
 @pytest.fixture
@@ -50,23 +48,6 @@ async def test_oversized_http_body_is_413_with_json(http_client, base_url):
     assert (await post(http_client, base_url, {"event": "t", "data": "x" * 1000})).code == 201
     # the key is checked before the size: no hint to someone without it
     assert (await post(http_client, base_url, "x" * 3000, key="nope")).code == 401
-
-
-def chunked_post(port: int, body: bytes, key: str = KEY) -> tuple[int, bytes]:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(
-            b"POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-            b"X-API-Key: " + key.encode() + b"\r\nX-API-Client-Name: c\r\n\r\n"
-        )
-        try:
-            for start in range(0, len(body), 1000):
-                piece = body[start:start + 1000]
-                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
-            sock.sendall(b"0\r\n\r\n")
-        except OSError:
-            pass  # the hub may hang up once it has answered
-        status, rest = read_head(sock)
-        return status, rest
 
 
 def test_chunked_bodies_are_counted_against_a_running_hub(hub_process):

@@ -7,8 +7,8 @@ import json
 import struct
 import time
 
-from .conftest import KEY
-from .rawws import OP_CLOSE, OP_TEXT, encode_client_frame, upgrade_request
+from tests.support.hub import KEY
+from tests.support.rawws import OP_CLOSE, OP_TEXT, encode_client_frame, upgrade_request
 
 ROUNDS = 20
 CYCLES = 500

@@ -9,9 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from picloud.brokers import MemoryBroker
 from picloud.server.metrics import CONTENT_TYPE
-
-from .conftest import KEY, read_json, send_json, subscribed
-from .test_handlers import post
+from tests.support.hub import KEY, post, read_json, send_json, subscribed
 
 
 class AwayBroker(MemoryBroker):

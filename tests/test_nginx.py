@@ -14,8 +14,8 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from .conftest import read_json, subscribed
-from .test_tls_reload import self_signed
+from tests.support.certs import self_signed
+from tests.support.hub import read_json, subscribed
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "nginx-key"

@@ -8,9 +8,8 @@ from tornado.httpclient import HTTPClientError
 from picloud.config import Config
 from picloud.server.app import make_app
 from picloud.server.origins import OriginPolicy
-
-from .conftest import KEY, read_json, send_json, subscribed
-from .test_handlers import post
+from tests.support.hub import KEY, post, read_json, send_json, subscribed
+from tests.support.rawws import RawWS
 
 DASH = "https://dash.example"
 EVIL = "https://evil.example"
@@ -88,7 +87,6 @@ def test_own_origin_is_the_host_header():
 
 
 def test_allowed_origins_from_the_environment_are_space_separated(hub_process):
-    from .rawws import RawWS
 
     hub = hub_process("--api-key", KEY, env={"PICLOUD_ALLOWED_ORIGIN": f"{DASH} http://b.example"})
     for origin, status in ((DASH, 101), ("http://b.example", 101), (EVIL, 403)):

@@ -26,8 +26,7 @@ from tornado.websocket import websocket_connect
 from picloud.config import Config
 from picloud.server.app import make_app
 from picloud.wire.frames import encode_frame
-
-from .conftest import KEY, read_json, send_json, subscribed
+from tests.support.hub import KEY, read_json, send_json, subscribed
 
 SIZES = [0, 1, 60, 125, 126, 127, 65535, 65536, 200_000]
 

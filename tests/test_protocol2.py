@@ -14,8 +14,7 @@ from picloud.hub.presence import MAX_OFFLINE
 from picloud.hub.pubsub import PubSub
 from picloud.hub.retained import Retained
 from picloud.stores.files import FILE_NAME, FileStore
-
-from .conftest import KEY, read_json, send_json
+from tests.support.hub import KEY, read_json, send_json
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from picloud.config import Config
 from picloud.hub.pubsub import PubSub
 from picloud.hub.retained import Retained
 from picloud.stores.files import FILE_NAME, FileStore
-
-from .conftest import KEY, read_json, send_json, subscribed
-from .test_handlers import post
+from tests.support.hub import KEY, post, read_json, send_json, subscribed
 
 
 @pytest.fixture

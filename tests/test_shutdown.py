@@ -6,9 +6,9 @@ import json
 import signal
 import struct
 
-from .conftest import KEY
-from .rawws import OP_CLOSE, OP_TEXT, RawWS
-from .test_cli import http_publish
+from tests.support.hub import KEY
+from tests.support.process import http_publish
+from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
 
 BATCHES = 4
 PER_BATCH = 10_000

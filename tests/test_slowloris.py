@@ -7,9 +7,9 @@ import json
 import socket
 import time
 
-from .conftest import KEY
-from .rawws import OP_TEXT, RawWS
-from .test_cli import http_publish
+from tests.support.hub import KEY
+from tests.support.process import http_publish
+from tests.support.rawws import OP_TEXT, RawWS
 
 TIMEOUT = 1.0
 

@@ -9,8 +9,7 @@ import pytest
 from picloud.brokers.memory import MemoryBroker
 from picloud.exceptions import ProtocolError
 from picloud.hub.pubsub import PubSub
-
-from .conftest import read_json, send_json, subscribed
+from tests.support.hub import post, read_json, send_json, subscribed
 
 
 class Conn:
@@ -79,7 +78,6 @@ async def test_wildcards_on_real_sockets_and_in_info(ws):
 
 @pytest.mark.gen_test
 async def test_publishing_to_a_wildcard_or_sys_is_refused(ws, http_client, base_url):
-    from .test_handlers import post
 
     pub = await ws("/publish", clientName="sensor")
     await send_json(pub, {"event": "home/+", "data": 1})

@@ -9,7 +9,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.websocket import websocket_connect
 
-from .conftest import read_json, subscribed
+from tests.support.hub import read_json, subscribed
 
 KEY = "proxy-key"
 # What nginx sends (etc/nginx/picloud.conf): the device's address last in

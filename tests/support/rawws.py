@@ -11,6 +11,8 @@ import os
 import socket
 import struct
 
+from tests.support.hub import KEY
+
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
@@ -113,3 +115,20 @@ class RawWS:
         """Abort with a TCP RST instead of a FIN (SO_LINGER 0)."""
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
+
+
+def chunked_post(port: int, body: bytes, key: str = KEY) -> tuple[int, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"X-API-Key: " + key.encode() + b"\r\nX-API-Client-Name: c\r\n\r\n"
+        )
+        try:
+            for start in range(0, len(body), 1000):
+                piece = body[start:start + 1000]
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the hub may hang up once it has answered
+        status, rest = read_head(sock)
+        return status, rest

@@ -8,7 +8,7 @@ import json
 import socket
 import struct
 
-from .rawws import OP_CLOSE, OP_TEXT, encode_client_frame, upgrade_request
+from tests.support.rawws import OP_CLOSE, OP_TEXT, encode_client_frame, upgrade_request
 
 
 class AioRaw:

@@ -1,0 +1,67 @@
+"""Talking to the in-process test hub (the ``ws`` fixture, pytest-tornado's
+``http_client``): the key, JSON frames, the subscribe barrier, HTTP publish."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
+
+KEY = "test-key"
+
+
+async def send_json(conn, value: Any) -> None:
+    await conn.write_message(json.dumps(value))
+
+
+async def read_json(conn) -> Any:
+    text = await conn.read_message()
+    assert text is not None, "connection closed"
+    return json.loads(text)
+
+
+async def subscribed(conn, *events: str) -> None:
+    """Subscribe and wait until the hub has processed it.
+
+    Old-protocol clients get no confirmation, so a malformed frame sent after
+    the subscriptions is used as a barrier: its error reply comes back only
+    after everything before it was handled.
+    """
+    for event in events:
+        await send_json(conn, {"action": "subscribe", "event": event})
+    await conn.write_message("barrier")
+    reply = await read_json(conn)
+    assert reply["action"] == "error", reply
+
+
+def post(http_client, base_url, body, *, key=KEY, name="script", headers=None, query=""):
+    all_headers = dict(headers or {})
+    if key is not None:
+        all_headers["X-API-Key"] = key
+    if name is not None:
+        all_headers["X-API-Client-Name"] = name
+    if not isinstance(body, (str, bytes)):
+        body = json.dumps(body)
+    return http_client.fetch(
+        f"{base_url}/publish{query}", method="POST", body=body, headers=all_headers, raise_error=False
+    )
+
+
+async def refused(ws, path, **kwargs) -> HTTPClientError:
+    with pytest.raises(HTTPClientError) as info:
+        await ws(path, **kwargs)
+    return info.value
+
+
+async def ws_status(base_url, path, key, **query) -> int:
+    url = base_url.replace("http", "ws", 1) + path + "?clientName=c"
+    url += "".join(f"&{k}={v}" for k, v in query.items())
+    try:
+        conn = await websocket_connect(HTTPRequest(url, headers={"X-API-Key": key}))
+    except HTTPClientError as exc:
+        return exc.code
+    conn.close()
+    return 101

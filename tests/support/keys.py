@@ -1,0 +1,12 @@
+"""A keys file with one key of each role, for the hub's key parsing and the
+routes' role checks (no sockets, no Tornado)."""
+
+from __future__ import annotations
+
+KEYS = """\
+# kitchen dashboard: may watch, may not publish
+sub-key subscribe
+
+pub-key   publish
+admin-key admin
+"""

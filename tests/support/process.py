@@ -1,0 +1,119 @@
+"""A hub as a real ``picloud serve`` process (the ``hub_process`` fixture),
+and what tests do to it from outside: publish over HTTP, wait for a client's
+subscription to show in ``/info``, find a port nothing listens on."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from tornado.netutil import bind_sockets
+
+from picloud.client import Client
+
+
+class HubProcess:
+    """A real ``picloud serve`` process, started on a free port."""
+
+    LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        full_env = {k: v for k, v in os.environ.items() if k not in _HUB_ENV}
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "picloud", "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
+        )
+        self.stdout_lines: list[str] = []
+        self.stderr_lines: list[str] = []
+        self._stderr = threading.Thread(target=self._drain, args=(self.proc.stderr, self.stderr_lines), daemon=True)
+        self._stderr.start()
+        self.port = 0
+        self.scheme = "http"
+        for line in self.proc.stdout:  # blocks until the hub says where it listens
+            self.stdout_lines.append(line)
+            match = self.LISTENING.search(line)
+            if match:
+                self.scheme, self.port = match.group(1), int(match.group(2))
+                break
+        else:
+            self.proc.wait(timeout=10)
+            self._stderr.join(timeout=5)
+            raise RuntimeError(f"hub did not start: {''.join(self.stderr_lines)}")
+        self._stdout = threading.Thread(target=self._drain, args=(self.proc.stdout, self.stdout_lines), daemon=True)
+        self._stdout.start()
+
+    @staticmethod
+    def _drain(stream, into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http", "ws", 1)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=timeout)
+        self._stderr.join(timeout=5)
+        return code
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+
+_HUB_ENV = {"PORT", "API_KEY", "USE_TLS", "KEY_FILE", "CERT_FILE"}
+
+
+def http_publish(hub: HubProcess, key: str, body: dict, context: ssl.SSLContext | None = None) -> int:
+    request = urllib.request.Request(
+        f"{hub.url}/publish", data=json.dumps(body).encode(), method="POST",
+        headers={"X-API-Key": key, "X-API-Client-Name": "cli-test"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5, context=context) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    sock = bind_sockets(0, "127.0.0.1")[0]
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def wait_subscribed(client: Client, event: str, name: str, present: bool = True,
+                    deadline: float = 10) -> None:
+    """Poll the hub's info until ``name`` is (or is no longer) subscribed to ``event``.
+
+    The old protocol confirms nothing, so the hub's own listing is what can be
+    waited for.
+    """
+    end = time.monotonic() + deadline
+    while True:
+        snapshot = client.info()
+        names = [c["client_name"] for s in snapshot["subscriptions"] if s["name"] == event
+                 for c in s["connections"]]
+        if (name in names) == present:
+            return
+        if time.monotonic() > end:
+            raise AssertionError(f"{name!r} subscribed to {event!r}: {names}")
+        time.sleep(0.05)
