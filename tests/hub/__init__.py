@@ -1,0 +1,1 @@
+"""Tests of picloud.hub: the protocol-neutral core, driven without sockets or Tornado."""

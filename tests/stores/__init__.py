@@ -1,0 +1,1 @@
+"""Tests of picloud.stores: the store port's adapters, without sockets or Tornado."""
