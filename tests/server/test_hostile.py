@@ -19,8 +19,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from picloud.exceptions import ProtocolError
-from picloud.wire.requests import parse_subscribe_request
 from tests.support.hub import KEY
 from tests.support.rawws import OP_CLOSE, OP_PING, OP_TEXT, RawWS, encode_client_frame, read_head
 
@@ -230,9 +228,3 @@ def test_unfinished_and_bad_upgrades(hub):
             sock.sendall(request)
             assert 400 <= read_head(sock)[0] < 500
     hub.canary.check()
-
-
-@pytest.mark.parametrize("frame", ['{"action": ["subscribe"]}', '{"action": {"a": 1}}'])
-def test_unhashable_action_is_a_protocol_error(frame):
-    with pytest.raises(ProtocolError, match="unknown action"):
-        parse_subscribe_request(frame)

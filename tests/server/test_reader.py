@@ -20,11 +20,12 @@ from tornado.web import Application
 from tornado.websocket import WebSocketHandler, WebSocketProtocol13
 
 from picloud.config import Config
+from picloud.server.reader import UNMASK as unmask
 from picloud.server.reader import ReaderMixin, ReaderProtocol
 from picloud.server.sockets import SubscribeSocket
 from picloud.server.upgraded import UpgradedRequest
-from picloud.wire.frameparser import BINARY, CLOSE, PING, PONG, TEXT
-from tests.support.frames import frame
+from picloud.wire.frameparser import BINARY, CLOSE, PING, PONG, TEXT, unmask_python
+from tests.support.frames import MASK, frame
 from tests.support.hub import KEY, read_json, send_json, subscribed
 from tests.support.rawws import RawWS
 
@@ -420,3 +421,13 @@ class TestOtherHandlers:
         opcode, text = await raw.read_frame()
         assert opcode == TEXT
         assert b"released after the websocket upgrade" in text
+
+
+# -- the C unmask the reader uses, against the frame parser's own ----------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 64, 1000, 65537])
+def test_python_unmask_matches_the_c_one(size):
+    data = os.urandom(size)
+    assert unmask_python(MASK, data) == unmask(MASK, data)
+    assert unmask_python(MASK, unmask_python(MASK, data)) == data

@@ -1,9 +1,11 @@
-"""The I/O-free protocol layer: parsing, validation, strict encoding."""
+"""The JSON protocol's codec (picloud/wire/codec.py): event names, strict
+encoding of publish frames, timestamps."""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 
 import pytest
 import ujson
@@ -18,7 +20,7 @@ from picloud.wire.codec import (
     utc_timestamp,
     validate_event,
 )
-from picloud.wire.requests import Publication, SubscribeRequest, parse_publications, parse_subscribe_request
+from picloud.wire.requests import parse_publications
 
 RFC3339_MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -52,60 +54,6 @@ def test_invalid_event_names(name, error):
     with pytest.raises(ProtocolError) as info:
         validate_event(name)
     assert str(info.value) == error
-
-
-def test_subscriber_frames():
-    assert parse_subscribe_request('{"action": "subscribe", "event": "t"}') == SubscribeRequest("subscribe", "t")
-    assert parse_subscribe_request(b'{"action": "unsubscribe", "event": "t"}') == SubscribeRequest("unsubscribe", "t")
-    assert parse_subscribe_request('{"action": "unsubscribe:all"}') == SubscribeRequest("unsubscribe:all")
-
-
-@pytest.mark.parametrize(
-    ("frame", "error"),
-    [
-        ("not json", "invalid json"),
-        ("[1, 2]", "frame must be a json object, not an array"),
-        ('"subscribe"', "frame must be a json object, not a string"),
-        ('{"event": "t"}', "missing 'action'"),
-        ('{"action": "dance", "event": "t"}', "unknown action 'dance'"),
-        ('{"action": 5, "event": "t"}', "unknown action 5"),
-        ('{"action": "subscribe"}', "missing 'event'"),
-        ('{"action": "subscribe", "event": ""}', "'event' must not be empty"),
-        ('{"action": "subscribe", "event": 7}', "'event' must be a string, not int"),
-        ('{"action": ["subscribe"], "event": "t"}', "unknown action ['subscribe']"),
-    ],
-)
-def test_bad_subscriber_frames(frame, error):
-    with pytest.raises(ProtocolError) as info:
-        parse_subscribe_request(frame)
-    assert str(info.value).startswith(error)
-
-
-def test_publish_body_single_and_batch():
-    assert parse_publications('{"event": "t", "data": 1}') == [Publication("t", 1)]
-    assert parse_publications('{"event": "t"}') == [Publication("t", None)]
-    assert parse_publications('{"action": "publish", "event": "t", "data": [1]}') == [Publication("t", [1])]
-    batch = '[{"event": "a", "data": 1}, {"event": "b", "data": {"x": "y"}}]'
-    assert parse_publications(batch) == [Publication("a", 1), Publication("b", {"x": "y"})]
-
-
-@pytest.mark.parametrize(
-    ("body", "error", "index"),
-    [
-        ("{", "invalid json", None),
-        ("12", "message must be a json object, not a number", None),
-        ('{"data": 1}', "missing 'event'", None),
-        ('{"action": "subscribe", "event": "t"}', "unknown action 'subscribe'", None),
-        ("[]", "batch must not be empty", None),
-        ('[{"event": "a"}, {"event": ""}]', "batch element 1: 'event' must not be empty", 1),
-        ('[{"event": "a"}, null]', "batch element 1: message must be a json object, not null", 1),
-    ],
-)
-def test_bad_publish_bodies(body, error, index):
-    with pytest.raises(ProtocolError) as info:
-        parse_publications(body)
-    assert str(info.value).startswith(error)
-    assert info.value.index == index
 
 
 def test_publish_encoding_is_strict_json_in_field_order():
@@ -196,3 +144,22 @@ def test_unpaired_surrogate_is_refused():
 
 def test_non_ascii_is_sent_as_utf8():
     assert dumps({"t": "Température"}) == '{"t":"Température"}'.encode()
+
+
+# -- utc_timestamp caches the formatted second between calls --------------------
+
+
+@pytest.mark.parametrize("when", [0.0, 0.000001, 1e9, 1e9 + 0.5, 1764107013.433493, 1764107013.999999])
+def test_matches_strftime(when):
+    expected = datetime.fromtimestamp(int(when), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+    stamp = utc_timestamp(when)
+    assert stamp.startswith(expected)
+    assert stamp.endswith("Z")
+    assert len(stamp) == len("2026-11-25T21:40:13.433493Z")
+    assert stamp == datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_the_second_changes_with_the_time():
+    assert utc_timestamp(1e9 + 0.9) == "2001-09-09T01:46:40.900000Z"
+    assert utc_timestamp(1e9 + 1.25) == "2001-09-09T01:46:41.250000Z"
+    assert utc_timestamp(1e9 + 0.9) == "2001-09-09T01:46:40.900000Z"

@@ -1,4 +1,4 @@
-"""The client-frame parser, with bytes only."""
+"""The client-frame parser (picloud/wire/frameparser.py), with bytes only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from picloud.server.reader import UNMASK as unmask
 from picloud.wire.frameparser import (
     BINARY,
     CLOSE,
@@ -19,9 +18,8 @@ from picloud.wire.frameparser import (
     TEXT,
     FrameParser,
     parse_close,
-    unmask_python,
 )
-from tests.support.frames import MASK, frame
+from tests.support.frames import frame
 
 
 def feed_all(parser: FrameParser, data: bytes, step: int | None = None) -> list:
@@ -179,13 +177,6 @@ def test_parse_close():
     assert parse_close(b"") == (None, "")
     with pytest.raises(ValueError, match="1-byte"):
         parse_close(b"\x03")
-
-
-@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 64, 1000, 65537])
-def test_python_unmask_matches_the_c_one(size):
-    data = os.urandom(size)
-    assert unmask_python(MASK, data) == unmask(MASK, data)
-    assert unmask_python(MASK, unmask_python(MASK, data)) == data
 
 
 # -- round trips -------------------------------------------------------------
