@@ -17,13 +17,32 @@ from picloud.config import Config
 from picloud.server.app import make_app
 from tests.support.certs import make_certificate
 from tests.support.hub import KEY
+from tests.support.keys import KEYS
 from tests.support.process import HubProcess
 from tests.support.redisserver import PREFIX, RedisServer
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "config(**settings): settings of the in-process hub that differ for this test",
+    )
+
+
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    return Config(api_key=KEY, state_dir=tmp_path / "state", info_interval=0.2)
+def config(request: pytest.FixtureRequest, tmp_path: Path) -> Config:
+    """The in-process hub's settings; ``@pytest.mark.config(retain_interval=0.05)``
+    changes some for one test (or a class, or a module's ``pytestmark``)."""
+    marker = request.node.get_closest_marker("config")
+    changed = marker.kwargs if marker else {}
+    return Config(**{"api_key": KEY, "state_dir": tmp_path / "state", "info_interval": 0.2, **changed})
+
+
+@pytest.fixture
+def keys_path(tmp_path: Path) -> Path:
+    """A keys file with one key of each role (KEYS)."""
+    path = tmp_path / "keys"
+    path.write_text(KEYS)
+    return path
 
 
 @pytest.fixture

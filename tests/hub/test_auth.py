@@ -1,4 +1,4 @@
-"""Where the key comes from and how it is checked."""
+"""Where the key comes from and how it is checked (picloud/hub/auth.py)."""
 
 from __future__ import annotations
 
@@ -38,3 +38,22 @@ def test_role_of_matches_exactly():
 def test_open_authenticator_admits_everyone():
     auth = Authenticator(None)
     assert auth.open and auth.role_of(None) == "admin"
+
+
+def test_every_key_is_compared_whatever_matches(monkeypatch):
+    """Constant time: the work done does not depend on which key (if any) matched."""
+    from picloud.hub import auth as auth_module
+
+    calls = []
+    real = auth_module.hmac.compare_digest
+
+    def counting(a, b):
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(auth_module.hmac, "compare_digest", counting)
+    authenticator = auth_module.Authenticator({f"key-{i}": "admin" for i in range(5)})
+    for presented in ("key-0", "key-4", "nope", "KEY-0"):
+        calls.clear()
+        authenticator.role_of(presented)
+        assert len(calls) == 5, presented

@@ -1,19 +1,15 @@
-"""Sequence numbers, epochs and catch-up: History alone, then on real sockets."""
+"""Sequence numbers, epochs and kept messages (picloud/hub/history.py), through
+PubSub without sockets."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
 
 from picloud.brokers.memory import MemoryBroker
-from picloud.config import Config
 from picloud.hub.history import History
 from picloud.hub.pubsub import PubSub
-from tests.support.hub import KEY, read_json, send_json
 
 
 class Conn:
@@ -88,141 +84,6 @@ def test_batch_refused_half_way_leaves_no_gap():
     assert [m.seq for m in pubsub.history.query("t", 0, 10)] == [1, 2]
 
 
-# -- on real sockets ---------------------------------------------------------
-
-
-@pytest.fixture
-def config(tmp_path):
-    return Config(api_key=KEY, state_dir=tmp_path / "state", info_interval=0.2, history_size=100_000)
-
-
-async def read_until_seq(conn, last):
-    frames = []
-    while True:
-        frame = await read_json(conn)
-        frames.append(frame)
-        if frame.get("action") == "publish" and frame.get("seq") == last:
-            return frames
-
-
-@pytest.mark.gen_test(timeout=20)
-async def test_replay_with_publishes_racing_has_no_gap_and_no_duplicate(ws):
-    watcher = await ws("/subscribe", clientName="watcher", protocol=2)
-    await send_json(watcher, {"action": "subscribe", "event": "t"})
-    confirm = await read_json(watcher)
-    assert confirm["action"] == "subscribed" and confirm["seq"] == 0
-    epoch = confirm["epoch"]
-    pub = await ws("/publish", clientName="sensor")
-    stop = asyncio.Event()
-    sent = 0
-
-    async def publish_until_stopped():
-        nonlocal sent
-        while not stop.is_set():
-            await send_json(pub, {"event": "t", "data": sent})
-            sent += 1
-            await asyncio.sleep(0)  # let the hub interleave the other sockets
-
-    publishing = asyncio.ensure_future(publish_until_stopped())
-    await read_until_seq(watcher, 30)  # the hub is mid-stream
-    late = await ws("/subscribe", clientName="late", protocol=2)
-    await send_json(late, {"action": "subscribe", "event": "t", "since": {"seq": 10, "epoch": epoch}})
-    marker = await read_json(late)
-    await read_until_seq(watcher, marker["seq"] + 50)  # keep racing a while
-    stop.set()
-    await publishing
-    frames = await read_until_seq(late, sent)
-    assert marker["action"] == "subscribed" and marker["recovered"] is True
-    # It joined mid-stream: some messages came by replay, the rest live.
-    assert 30 <= marker["seq"] < sent - 50
-    assert [f["seq"] for f in frames] == list(range(11, sent + 1))
-    assert [f["data"] for f in frames] == list(range(10, sent))
-
-
-@pytest.mark.gen_test
-async def test_unreachable_since_says_not_recovered_and_sends_what_is_kept(ws, app):
-    app.state.pubsub.history.size = 3
-    app.state.pubsub.history._kept.clear()
-    pub = await ws("/publish", clientName="sensor")
-    for i in range(5):
-        await send_json(pub, {"event": "t", "data": i, "id": i})
-        await read_json(pub)  # ack: published
-    late = await ws("/subscribe", clientName="late", protocol=2)
-    await send_json(late, {"action": "subscribe", "event": "t", "since": {"seq": 0, "epoch": "old"}})
-    marker = await read_json(late)
-    assert marker["recovered"] is False and marker["seq"] == 5
-    assert [(await read_json(late))["seq"] for _ in range(3)] == [3, 4, 5]
-
-
-@pytest.mark.gen_test
-async def test_since_on_a_wildcard_is_refused(ws):
-    sub = await ws("/subscribe", clientName="a", protocol=2)
-    await send_json(sub, {"action": "subscribe", "event": "t/+", "since": {"seq": 0, "epoch": "x"}, "id": 4})
-    reply = await read_json(sub)
-    error = "'since' applies to exact event names only, not 't/+'"
-    assert reply == {"action": "error", "error": error, "id": 4}
-
-
-@pytest.mark.gen_test
-async def test_history_over_http(ws, http_client, base_url):
-    pub = await ws("/publish", clientName="sensor")
-    for i in range(5):
-        await send_json(pub, {"event": "t/x", "data": i, "id": i})
-        await read_json(pub)
-    headers = {"X-API-Key": KEY}
-    response = await http_client.fetch(f"{base_url}/history?event=t/x&since=1&limit=2", headers=headers)
-    doc = json.loads(response.body)
-    assert doc["event"] == "t/x" and doc["last_seq"] == 5 and doc["complete"] is True
-    assert [m["seq"] for m in doc["messages"]] == [2, 3]
-    assert [m["data"] for m in doc["messages"]] == [1, 2]
-    for query, status in [("", 400), ("?event=t/%2B", 400), ("?event=t&limit=x", 400)]:
-        response = await http_client.fetch(f"{base_url}/history{query}", headers=headers, raise_error=False)
-        assert response.code == status, query
-    response = await http_client.fetch(f"{base_url}/history?event=t", raise_error=False)
-    assert response.code == 401
-    response = await http_client.fetch(f"{base_url}/history?event=t/x&limit=100000", headers=headers)
-    assert len(json.loads(response.body)["messages"]) == 5
-
-
-def test_epoch_changes_after_restart(hub_process):
-    epochs = []
-    for _ in range(2):
-        hub = hub_process("--api-key", KEY)
-        epochs.append(asyncio.run(_subscribe_epoch(hub)))
-        assert hub.stop() == 0
-    assert epochs[0] != epochs[1]
-
-
-async def _subscribe_epoch(hub):
-    url = f"{hub.ws_url}/subscribe?clientName=c&protocol=2"
-    request = HTTPRequest(url, headers={"X-API-Key": KEY})
-    conn = await websocket_connect(request)
-    await send_json(conn, {"action": "subscribe", "event": "t", "since": {"seq": 3, "epoch": "gone"}})
-    frame = await read_json(conn)
-    conn.close()
-    assert frame["recovered"] is False
-    return frame["epoch"]
-
-
-def test_history_size_from_the_environment(hub_process):
-    hub = hub_process("--api-key", KEY, env={"PICLOUD_HISTORY_SIZE": "2"})
-
-    async def check():
-        from tornado.httpclient import AsyncHTTPClient
-
-        client = AsyncHTTPClient()
-        for i in range(3):
-            await client.fetch(
-                f"{hub.url}/publish", method="POST", body=json.dumps({"event": "t", "data": i}),
-                headers={"X-API-Key": KEY, "X-API-Client-Name": "script"},
-            )
-        response = await client.fetch(f"{hub.url}/history?event=t", headers={"X-API-Key": KEY})
-        return json.loads(response.body)
-
-    doc = asyncio.run(check())
-    assert ([m["seq"] for m in doc["messages"]], doc["last_seq"], doc["complete"]) == ([2, 3], 3, False)
-
-
 def test_events_past_the_limit_are_forgotten_least_recently_published_first():
     history = History(size=5, epoch="e", events=2)
     pubsub = PubSub(MemoryBroker(), history=history)
@@ -250,12 +111,3 @@ def test_a_forgotten_event_never_reuses_a_seq_a_subscriber_has_seen():
     assert pubsub.publish("a", 2).seq == 5  # above the 4 a subscriber of "a" may have seen
     messages, recovered = history.since("a", 2, "e")  # 3 and 4 are gone
     assert ([m.seq for m in messages], recovered) == ([5], False)
-
-
-def test_the_hub_takes_its_event_limit_from_the_config(tmp_path):
-    from picloud.server.app import make_app
-
-    app = make_app(Config(api_key=KEY, state_dir=tmp_path, history_events=7))
-    assert app.state.pubsub.history.events == 7
-    with pytest.raises(ValueError, match="history events must be >= 1, not 0"):
-        History(events=0)

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from tests.support.hub import KEY, post, read_json, refused
+from picloud.config import Config
+from picloud.server.app import make_app
+from tests.support.hub import KEY, post, read_json, refused, subscribed, ws_status
 
 
 @pytest.mark.gen_test
@@ -68,3 +70,70 @@ async def test_access_log_never_contains_the_query_key(http_client, base_url, ca
         )
     assert caplog.text.count("/publish") == 2
     assert KEY not in caplog.text
+
+
+ALLOWED = {
+    "sub-key": {"/subscribe", "/info"},
+    "pub-key": {"/publish"},
+    "admin-key": {"/subscribe", "/info", "/publish"},
+}
+
+
+class TestRoles:
+    """A hub whose keys file (KEYS) has a key of each role."""
+
+    @pytest.fixture
+    def app(self, keys_path, tmp_path):
+        return make_app(Config(keys_file=str(keys_path), state_dir=tmp_path, info_interval=0.2))
+
+    @pytest.mark.gen_test
+    @pytest.mark.parametrize("key", sorted(ALLOWED))
+    async def test_each_role_reaches_exactly_its_routes(self, http_server, http_client, base_url, key):
+        for path in ("/subscribe", "/publish", "/info"):
+            expected = 101 if path in ALLOWED[key] else 403
+            assert await ws_status(base_url, path, key) == expected, path
+        response = await http_client.fetch(
+            f"{base_url}/publish", method="POST", body=b'{"event": "t"}', raise_error=False,
+            headers={"X-API-Key": key, "X-API-Client-Name": "c"},
+        )
+        assert response.code == (201 if "/publish" in ALLOWED[key] else 403)
+        if response.code == 403:
+            assert json.loads(response.body) == {"error": "this key may not publish"}
+        # Reading routes follow subscribe rights, so a read-only dashboard key works.
+        readers = 200 if "/subscribe" in ALLOWED[key] else 403
+        for path in ("/retained", "/history?event=t", "/stats"):
+            response = await http_client.fetch(f"{base_url}{path}", headers={"X-API-Key": key}, raise_error=False)
+            assert response.code == readers, path
+        metrics = await http_client.fetch(f"{base_url}/metrics", headers={"X-API-Key": key}, raise_error=False)
+        assert metrics.code == (200 if key == "admin-key" else 403)
+
+    @pytest.mark.gen_test
+    async def test_refusal_order_is_401_403_400(self, http_server, http_client, base_url):
+        def post(key, name):
+            headers = {"X-API-Key": key} if key else {}
+            if name:
+                headers["X-API-Client-Name"] = name
+            return http_client.fetch(f"{base_url}/publish", method="POST", body=b"garbage",
+                                     headers=headers, raise_error=False)
+
+        assert (await post(None, None)).code == 401
+        assert (await post("Pub-key", None)).code == 401  # keys are case-sensitive
+        assert (await post("sub-key", None)).code == 403  # role before client name
+        assert (await post("pub-key", None)).code == 400
+        assert (await post("pub-key", "c")).code == 400  # and only then the body
+
+    @pytest.mark.gen_test
+    async def test_refusals_do_not_tell_whether_an_event_exists(self, ws, http_client, base_url):
+        sub = await ws("/subscribe", key="admin-key", clientName="s")
+        await subscribed(sub, "exists")
+        for key, status in ((None, 401), ("wrong", 401), ("sub-key", 403)):
+            answers = set()
+            for event in ("exists", "never-seen"):
+                headers = {"X-API-Client-Name": "c", **({"X-API-Key": key} if key else {})}
+                response = await http_client.fetch(
+                    f"{base_url}/publish", method="POST", body=json.dumps({"event": event}).encode(),
+                    headers=headers, raise_error=False,
+                )
+                answers.add((response.code, response.body, response.headers.get("Content-Length")))
+            assert len(answers) == 1 and next(iter(answers))[0] == status
+        await subscribed(sub)  # and nothing was delivered

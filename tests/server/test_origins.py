@@ -87,7 +87,6 @@ def test_own_origin_is_the_host_header():
 
 
 def test_allowed_origins_from_the_environment_are_space_separated(hub_process):
-
     hub = hub_process("--api-key", KEY, env={"PICLOUD_ALLOWED_ORIGIN": f"{DASH} http://b.example"})
     for origin, status in ((DASH, 101), ("http://b.example", 101), (EVIL, 403)):
         conn = RawWS(hub.port, "/info", key=KEY, headers={"Origin": origin})

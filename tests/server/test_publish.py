@@ -10,7 +10,8 @@ import socket
 import pytest
 from tornado.iostream import IOStream
 
-from tests.support.hub import KEY, read_json, subscribed
+from tests.support.hub import KEY, SMALL_LIMITS, post, read_json, send_json, subscribed
+from tests.support.rawws import chunked_post, read_head
 
 PLAIN = {"X-API-Key": KEY, "X-API-Client-Name": "script"}
 
@@ -107,3 +108,42 @@ async def test_retained_publish_answers_500_when_it_cannot_be_stored(http_client
         response = await fetch(http_client, base_url, body, chunked=chunked)
         assert response.code == 500
         assert json.loads(response.body)["error"].startswith("cannot store retained value")
+
+
+@pytest.mark.gen_test
+@SMALL_LIMITS
+async def test_oversized_http_body_is_413_with_json(http_client, base_url):
+    response = await post(http_client, base_url, {"event": "t", "data": "x" * 3000})
+    assert response.code == 413
+    assert json.loads(response.body) == {"error": "body over 2048 bytes"}
+    assert (await post(http_client, base_url, {"event": "t", "data": "x" * 1000})).code == 201
+    # the key is checked before the size: no hint to someone without it
+    assert (await post(http_client, base_url, "x" * 3000, key="nope")).code == 401
+
+
+def test_chunked_bodies_are_counted_against_a_running_hub(hub_process):
+    hub = hub_process("--api-key", KEY, "--max-message-bytes", "4096")
+    status, body = chunked_post(hub.port, json.dumps({"event": "t", "data": "y" * 9000}).encode())
+    assert status == 413
+    assert b"body over 4096 bytes" in body
+    status, _ = chunked_post(hub.port, json.dumps({"event": "t", "data": "y" * 3000}).encode())
+    assert status == 201
+    # Content-Length over the limit, larger than Tornado's own limit too
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=5) as sock:
+        sock.sendall(b"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n"
+                     b"X-API-Key: " + KEY.encode() + b"\r\nX-API-Client-Name: c\r\n\r\n")
+        assert read_head(sock)[0] == 413
+
+
+@pytest.mark.gen_test
+@SMALL_LIMITS
+async def test_batches_are_limited(ws, http_client, base_url, app):
+    app.state.config.publish_rate = 0
+    batch = [{"event": "t", "data": i} for i in range(4)]
+    response = await post(http_client, base_url, batch)
+    assert response.code == 400
+    assert json.loads(response.body) == {"error": "batch of 4 messages is over the limit of 3"}
+    pub = await ws("/publish", clientName="p")
+    await send_json(pub, batch)
+    assert (await read_json(pub))["error"] == "batch of 4 messages is over the limit of 3"
+    assert (await post(http_client, base_url, batch[:3])).code == 201

@@ -19,22 +19,17 @@ from tornado.tcpclient import TCPClient
 from tornado.web import Application
 from tornado.websocket import WebSocketHandler, WebSocketProtocol13
 
-from picloud.config import Config
 from picloud.server.reader import UNMASK as unmask
 from picloud.server.reader import ReaderMixin, ReaderProtocol
 from picloud.server.sockets import SubscribeSocket
 from picloud.server.upgraded import UpgradedRequest
 from picloud.wire.frameparser import BINARY, CLOSE, PING, PONG, TEXT, unmask_python
 from tests.support.frames import MASK, frame
-from tests.support.hub import KEY, read_json, send_json, subscribed
+from tests.support.hub import KEY, SMALL_LIMITS, read_json, send_json, subscribed
 from tests.support.rawws import RawWS
 
 MAX = 300_000
-
-
-@pytest.fixture
-def config(tmp_path) -> Config:
-    return Config(api_key=KEY, state_dir=tmp_path / "state", max_message_bytes=MAX)
+pytestmark = pytest.mark.config(max_message_bytes=MAX)
 
 
 class RawClient:
@@ -431,3 +426,12 @@ def test_python_unmask_matches_the_c_one(size):
     data = os.urandom(size)
     assert unmask_python(MASK, data) == unmask(MASK, data)
     assert unmask_python(MASK, unmask_python(MASK, data)) == data
+
+
+@pytest.mark.gen_test
+@SMALL_LIMITS
+async def test_oversized_websocket_message_closes_with_1009(ws):
+    pub = await ws("/publish", clientName="p")
+    await pub.write_message(json.dumps({"event": "t", "data": "x" * 3000}))
+    assert await pub.read_message() is None
+    assert pub.close_code == 1009

@@ -9,11 +9,15 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 
 import pytest
-from tornado.httpclient import HTTPRequest
-from tornado.websocket import websocket_connect
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.iostream import StreamClosedError
+from tornado.websocket import WebSocketClosedError, websocket_connect
 
+from picloud.stores.files import FILE_NAME
+from tests.support.hub import KEY, read_json, send_json
 from tests.support.process import HubProcess, http_publish
 
 
@@ -157,3 +161,143 @@ def test_state_dir_under_a_file_is_one_clear_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot read retained values from")
     assert "Traceback" not in result.stderr
+
+
+def test_epoch_changes_after_restart(hub_process):
+    epochs = []
+    for _ in range(2):
+        hub = hub_process("--api-key", KEY)
+        epochs.append(asyncio.run(_subscribe_epoch(hub)))
+        assert hub.stop() == 0
+    assert epochs[0] != epochs[1]
+
+
+async def _subscribe_epoch(hub):
+    url = f"{hub.ws_url}/subscribe?clientName=c&protocol=2"
+    request = HTTPRequest(url, headers={"X-API-Key": KEY})
+    conn = await websocket_connect(request)
+    await send_json(conn, {"action": "subscribe", "event": "t", "since": {"seq": 3, "epoch": "gone"}})
+    frame = await read_json(conn)
+    conn.close()
+    assert frame["recovered"] is False
+    return frame["epoch"]
+
+
+async def _http_publish(hub, body):
+    client = AsyncHTTPClient()
+    return await client.fetch(
+        f"{hub.url}/publish", method="POST", body=json.dumps(body),
+        headers={"X-API-Key": KEY, "X-API-Client-Name": "script"}, raise_error=False,
+    )
+
+
+async def _retained(hub, query=""):
+    url = f"{hub.url}/retained{query}"
+    response = await AsyncHTTPClient().fetch(url, headers={"X-API-Key": KEY})
+    return json.loads(response.body)["retained"]
+
+
+async def _first_frame(hub, event):
+    request = HTTPRequest(f"{hub.ws_url}/subscribe?clientName=late", headers={"X-API-Key": KEY})
+    conn = await websocket_connect(request)
+    await send_json(conn, {"action": "subscribe", "event": event})
+    frame = await read_json(conn)
+    conn.close()
+    return frame
+
+
+def test_retained_survive_a_restart(hub_process, tmp_path):
+    hub = hub_process("--api-key", KEY, "--retain-interval", "0.2")
+
+    async def before():
+        for event, data in [("t", 21.5), ("u", "x")]:
+            response = await _http_publish(hub, {"event": event, "data": data, "retain": True})
+            assert response.code == 201  # answered once stored
+        assert (hub.state_dir / FILE_NAME).exists()
+
+    hub.state_dir = tmp_path / "state"
+    asyncio.run(before())
+    assert hub.stop(signal.SIGKILL) == -signal.SIGKILL  # no shutdown flush to rely on
+    hub = hub_process("--api-key", KEY)
+    frame = asyncio.run(_first_frame(hub, "t"))
+    assert (frame["event"], frame["data"], frame["retained"]) == ("t", 21.5, True)
+    assert [m["event"] for m in asyncio.run(_retained(hub)) if not m["event"].startswith("$")] == ["t", "u"]
+
+
+def test_shutdown_flushes_pending_retained_writes(hub_process):
+    hub = hub_process("--api-key", KEY, "--retain-interval", "30")
+
+    async def publish():
+        request = HTTPRequest(f"{hub.ws_url}/publish?clientName=sensor", headers={"X-API-Key": KEY})
+        conn = await websocket_connect(request)
+        for i in range(3):
+            await send_json(conn, {"event": "t", "data": i, "retain": True})
+        await send_json(conn, {"event": "barrier", "data": 0, "id": 1})
+        assert await read_json(conn) == {"action": "ack", "id": 1}
+        conn.close()
+
+    asyncio.run(publish())
+    assert hub.stop() == 0
+    hub = hub_process("--api-key", KEY)
+    assert asyncio.run(_first_frame(hub, "t"))["data"] == 2
+
+
+def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
+    state = tmp_path / "state"
+    hub = hub_process("--api-key", KEY, "--retain-interval", "0")
+
+    async def burst():
+        request = HTTPRequest(f"{hub.ws_url}/publish?clientName=sensor", headers={"X-API-Key": KEY})
+        conn = await websocket_connect(request)
+        await send_json(conn, {"event": "t", "data": -1, "retain": True, "id": "first"})
+        assert await read_json(conn) == {"action": "ack", "id": "first"}  # one value is on disk
+        deadline = time.monotonic() + 0.5
+        i = 0
+        killed = False
+        while time.monotonic() < deadline:
+            await send_json(conn, {"event": "t", "data": i, "retain": True, "filler": "x" * 2000})
+            i += 1
+            if i == 200:
+                hub.proc.send_signal(signal.SIGKILL)  # while values are still streaming in
+                killed = True
+            await asyncio.sleep(0)
+        if not killed:  # a slow machine: kill it in the middle of the burst all the same
+            hub.proc.send_signal(signal.SIGKILL)
+        return i
+
+    try:
+        asyncio.run(burst())
+    except (StreamClosedError, WebSocketClosedError):  # the socket dies with the hub
+        pass
+    finally:
+        if hub.proc.poll() is None:
+            hub.proc.send_signal(signal.SIGKILL)
+    assert hub.proc.wait(timeout=10) == -signal.SIGKILL
+    doc = json.loads((state / FILE_NAME).read_text())  # whole, never half-written
+    values = [m["data"] for m in doc["retained"] if m["event"] == "t"]
+    assert len(values) == 1 and values[0] >= -1
+    hub = hub_process("--api-key", KEY)
+    assert "unreadable" not in hub.stderr
+    assert asyncio.run(_first_frame(hub, "t"))["data"] == values[0]
+
+
+def test_api_key_file_and_bad_keys_file_at_start(hub_process, tmp_path):
+    key_file = tmp_path / "api_key"
+    key_file.write_text("from-file\n")
+    hub = hub_process("--api-key-file", str(key_file))
+    assert http_publish(hub, "from-file", {"event": "t"}) == 201
+    hub.stop()
+    bad = tmp_path / "keys"
+    bad.write_text("ok admin\nbroken\n")
+    with pytest.raises(RuntimeError) as info:
+        hub_process(env={"PICLOUD_KEYS_FILE": str(bad)})
+    assert f"Error: keys file {str(bad)!r} line 2: expected 'KEY ROLE'" in str(info.value)
+
+
+def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):
+    empty = tmp_path / "keys"
+    empty.write_text("# nobody yet\n\n")
+    with pytest.raises(RuntimeError) as info:
+        hub_process("--keys-file", str(empty))
+    assert "Error: no api key: the keys file names none" in str(info.value)
+    assert "Traceback" not in str(info.value)

@@ -14,12 +14,7 @@ from hypothesis import strategies as st
 
 from picloud.exceptions import ProtocolError
 from picloud.wire import codec as protocol
-from picloud.wire.codec import (
-    dumps,
-    encode_publish,
-    utc_timestamp,
-    validate_event,
-)
+from picloud.wire.codec import dumps, encode_publish, utc_timestamp, validate_event
 from picloud.wire.requests import parse_publications
 
 RFC3339_MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")

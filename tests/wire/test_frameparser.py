@@ -9,16 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from picloud.wire.frameparser import (
-    BINARY,
-    CLOSE,
-    FAIL,
-    PING,
-    PONG,
-    TEXT,
-    FrameParser,
-    parse_close,
-)
+from picloud.wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, FrameParser, parse_close
 from tests.support.frames import frame
 
 

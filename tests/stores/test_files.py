@@ -1,0 +1,52 @@
+"""Retained values kept in one JSON file (picloud/stores/files.py): persisted,
+reloaded, writes coalesced, an unreadable file moved aside."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from picloud.brokers.memory import MemoryBroker
+from picloud.hub.pubsub import PubSub
+from picloud.hub.retained import Retained
+from picloud.stores.files import FILE_NAME, FileStore
+
+
+def test_store_persists_and_reloads(tmp_path):
+    path = tmp_path / "state" / FILE_NAME
+
+    async def fill():
+        pubsub = PubSub(MemoryBroker(), retained=Retained(FileStore(path, interval=0.05)))
+        pubsub.publish("a", {"v": 1}, retain=True)
+        pubsub.publish("b", "gone", retain=True)
+        pubsub.publish("b", None, retain=True)  # clears
+        pubsub.publish("c", "not retained")
+        await pubsub.retained.stored()
+
+    asyncio.run(fill())
+    again = Retained(FileStore(path))
+    assert [json.loads(m.payload)["data"] for m in again.items()] == [{"v": 1}]
+    assert json.loads(again.get("a").payload)["retained"] is True
+    assert list(tmp_path.joinpath("state").iterdir()) == [path]  # no temporary file left
+
+
+def test_writes_are_coalesced(tmp_path):
+    async def burst():
+        store = FileStore(tmp_path / FILE_NAME, interval=0.2)
+        pubsub = PubSub(MemoryBroker(), retained=Retained(store))
+        for i in range(100):
+            pubsub.publish("sensor", i, retain=True)
+            if i % 10 == 0:
+                await asyncio.sleep(0.01)
+        await store.stored()
+        return store.writes
+
+    assert asyncio.run(burst()) <= 2
+
+
+def test_unreadable_file_is_moved_aside(tmp_path):
+    path = tmp_path / FILE_NAME
+    path.write_text('{"retained": [')
+    store = Retained(FileStore(path))
+    assert len(store) == 0
+    assert (tmp_path / (FILE_NAME + ".unreadable")).read_text() == '{"retained": ['
