@@ -1,12 +1,16 @@
-"""The broker outbox and the cluster /info merge, without any I/O."""
+"""The broker outbox (picloud/brokers/redis/backlog.py): bounded, the oldest
+dropped and counted, unconfirmed messages put back in front (without I/O);
+and a full outbox between real hubs."""
 
 from __future__ import annotations
 
 import logging
-import time
+
+import pytest
 
 from picloud.brokers.redis.backlog import Backlog
-from picloud.brokers.redis.membership import Membership
+from tests.support.hub import read_json, send_json, subscribed
+from tests.support.redisserver import connect, next_data, nodes_by_client, wait_health, wait_until
 
 
 def test_backlog_drops_the_oldest_counts_and_logs_once(caplog):
@@ -43,29 +47,28 @@ def test_unconfirmed_messages_go_back_in_front_within_the_bound():
     assert [data for _, data in backlog.queue] == [b"3", b"4"]
 
 
-def conn(name: str, node: str | None = None) -> dict:
-    found = {"client_name": name, "ip_address": "127.0.0.1:1", "connected_at": "t"}
-    if node:
-        found["node"] = node
-    return found
+@pytest.mark.gen_test(timeout=30)
+async def test_full_outbox_drops_the_oldest_and_says_so(redis_server, hubs):
+    server = redis_server()
+    a, b = hubs(server, 2, "--broker-outbox", "3")
+    sub_b = await connect(b, "/subscribe", clientName="sub-b")
+    await subscribed(sub_b, "t")
+    wait_until(lambda: server.subscriber_count("t") == 1, "node b subscribed")
+    info_socket = await connect(a, "/info")
+    while "sub-b" not in nodes_by_client(await read_json(info_socket)):
+        pass  # node a knows node b, so it waits for b to re-subscribe after the outage
+    pub = await connect(a, "/publish", clientName="pub")
+    await send_json(pub, {"event": "t", "data": 0})
+    assert await next_data(sub_b) == 0
 
-
-def test_merge_puts_this_node_first_and_merges_events_by_name():
-    members = Membership("p", "b-node")
-    now = time.monotonic()
-    members.peers = {
-        "c-node": (now, {"subscriptions": [{"name": "t", "connections": [conn("c1", "c-node")]}],
-                         "all_connections": [conn("c1", "c-node")]}),
-        "a-node": (now, {"subscriptions": [{"name": "u", "connections": [conn("a1", "a-node")]},
-                                           {"name": "t", "connections": [conn("a1", "a-node")]}],
-                         "all_connections": [conn("a1", "a-node")]}),
-        "gone": (now - 60, {"subscriptions": [], "all_connections": [conn("g1", "gone")]}),
-    }
-    local = {"subscriptions": [{"name": "t", "connections": [conn("b1")]}], "all_connections": [conn("b1")]}
-    merged = members.merge(local)
-    assert [(c["client_name"], c["node"]) for c in merged["all_connections"]] == [
-        ("b1", "b-node"), ("a1", "a-node"), ("c1", "c-node"),
-    ]
-    assert [(s["name"], [c["client_name"] for c in s["connections"]]) for s in merged["subscriptions"]] == [
-        ("t", ["b1", "a1", "c1"]), ("u", ["a1"]),
-    ]
+    server.stop()
+    for n in range(1, 6):
+        await send_json(pub, {"event": "t", "data": n})
+    await wait_health(a, "degraded")
+    server.restart()
+    assert [await next_data(sub_b) for _ in range(3)] == [3, 4, 5]
+    await send_json(pub, {"event": "t", "data": 6})
+    assert await next_data(sub_b) == 6
+    a.stop()
+    assert "broker outbox full (3 messages)" in a.stderr
+    assert "2 messages for other hubs were dropped" in a.stderr

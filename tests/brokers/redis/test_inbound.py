@@ -1,5 +1,5 @@
 """Routing what arrives on a node's Redis pub/sub connection
-(picloud/brokers/inbound.py), without Redis: the bytes a node would receive."""
+(picloud/brokers/redis/inbound.py), without Redis: the bytes a node would receive."""
 
 from __future__ import annotations
 
