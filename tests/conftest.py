@@ -5,6 +5,8 @@ The helpers they are built on are in tests/support/."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -123,3 +125,16 @@ def hubs(hub_process):
         return [hub_process(*args, "--broker", server.url, *extra) for _ in range(n)]
 
     return start
+
+
+@pytest.fixture
+def run_serve(tmp_path):
+    """Run ``picloud serve`` to completion, with a state directory of the test's own."""
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "picloud", "serve", "--state-dir", str(tmp_path / "state"), *args],
+            capture_output=True, text=True, timeout=20,
+        )
+
+    return run

@@ -1,4 +1,5 @@
-"""Dead peers: pings for clients that answer them, TCP keepalive for all."""
+"""Dead peers (picloud/server/keepalive.py): pings for clients that answer them,
+TCP keepalive for all."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""What the hub's logs say and leave out (picloud/server/logs.py): keys never
-reach them, from query strings or malformed requests."""
+"""What the hub's logs say and leave out (picloud/server/logs.py): publishes
+and dashboard polls at debug level, refusals as warnings, and never a key,
+whether from a query string or a malformed request."""
 
 from __future__ import annotations
 
@@ -12,7 +13,59 @@ from tornado.websocket import websocket_connect
 
 from picloud.config import Config
 from picloud.server.app import make_app
+from tests.support.hub import KEY
 
+
+@pytest.mark.gen_test
+async def test_publishes_are_logged_at_debug_level_and_refusals_as_warnings(http_client, base_url, caplog):
+    caplog.set_level("DEBUG", logger="picloud.access")
+    publish = f"{base_url}/publish"
+    headers = {"X-API-Key": KEY, "X-API-Client-Name": "c"}
+    await http_client.fetch(publish, method="POST", headers=headers, body=b'{"event":"t"}')  # fast path
+    await http_client.fetch(  # PublishHTTP: a body sent in chunks
+        publish, method="POST", headers=headers, body_producer=lambda write: write(b'{"event":"t"}')
+    )
+    await http_client.fetch(publish, method="POST", headers=headers, body=b"{", raise_error=False)
+    levels = [(r.levelname, r.getMessage().split()[0]) for r in caplog.records if r.name == "picloud.access"]
+    assert levels == [("DEBUG", "201"), ("DEBUG", "201"), ("WARNING", "400")]
+
+
+@pytest.mark.gen_test
+async def test_dashboard_polls_are_logged_at_debug_level(http_client, base_url, caplog):
+    caplog.set_level("DEBUG", logger="picloud.access")
+    for path in ("/stats", "/retained"):
+        await http_client.fetch(f"{base_url}{path}", headers={"X-API-Key": KEY})
+    await http_client.fetch(f"{base_url}/stats", raise_error=False)
+    levels = [(r.levelname, r.getMessage().split()[2]) for r in caplog.records if r.name == "picloud.access"]
+    assert levels == [("DEBUG", "/stats"), ("DEBUG", "/retained"), ("WARNING", "/stats")]
+
+
+@pytest.mark.gen_test
+async def test_access_log_never_contains_the_query_key(http_client, base_url, caplog):
+    caplog.set_level("DEBUG", logger="picloud.access")
+    for body in (b'{"event":"t"}', b"[1]"):  # the fast path and a refusal
+        await http_client.fetch(
+            f"{base_url}/publish?apiKey={KEY}&clientName=c", method="POST", body=body, raise_error=False
+        )
+    assert caplog.text.count("/publish") == 2
+    assert KEY not in caplog.text
+
+
+def test_malformed_requests_do_not_log_their_keys(hub_process):
+    hub = hub_process("--api-key", "k", "--log-level", "debug")
+    for request in (
+        b"GET /subscribe?clientName=c HTTP/1.1\r\nHost: x\r\nX-API-Key: leaked-secret\x01\r\n\r\n",
+        b"GET /info?apiKey=leaked-secret HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n",
+    ):
+        with socket.create_connection(("127.0.0.1", hub.port), timeout=5) as sock:
+            sock.sendall(request)
+            assert sock.recv(100).startswith(b"HTTP/1.1 400")
+    hub.stop()
+    assert "Malformed HTTP message" in hub.stderr
+    assert "leaked-secret" not in hub.stderr
+
+
+# -- keys with roles (a keys file) -------------------------------------------------------
 
 class TestRoles:
     """A hub whose keys file (KEYS) has a key of each role."""
@@ -37,17 +90,3 @@ class TestRoles:
         assert "/publish" in caplog.text
         for key in ("sub-key", "wrong-secret-key", "admin-key"):
             assert key not in caplog.text
-
-
-def test_malformed_requests_do_not_log_their_keys(hub_process):
-    hub = hub_process("--api-key", "k", "--log-level", "debug")
-    for request in (
-        b"GET /subscribe?clientName=c HTTP/1.1\r\nHost: x\r\nX-API-Key: leaked-secret\x01\r\n\r\n",
-        b"GET /info?apiKey=leaked-secret HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n",
-    ):
-        with socket.create_connection(("127.0.0.1", hub.port), timeout=5) as sock:
-            sock.sendall(request)
-            assert sock.recv(100).startswith(b"HTTP/1.1 400")
-    hub.stop()
-    assert "Malformed HTTP message" in hub.stderr
-    assert "leaked-secret" not in hub.stderr

@@ -1,4 +1,4 @@
-"""GET /metrics (read with prometheus_client's parser) and GET /healthz."""
+"""``GET /metrics`` (picloud/server/metrics.py), read with prometheus_client's parser."""
 
 from __future__ import annotations
 
@@ -7,15 +7,8 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from picloud.brokers import MemoryBroker
 from picloud.server.metrics import CONTENT_TYPE
 from tests.support.hub import KEY, post, read_json, send_json, subscribed
-
-
-class AwayBroker(MemoryBroker):
-    """A broker whose other hubs cannot be reached."""
-
-    state = "degraded"
 
 
 def samples(text: str) -> dict:
@@ -90,27 +83,6 @@ async def test_public_metrics(http_client, base_url, app, config):
     config.public_metrics = True
     response = await http_client.fetch(base_url + "/metrics")
     assert b"picloud_connections 0" in response.body
-
-
-@pytest.mark.gen_test
-async def test_healthz(ws, http_client, base_url, app):
-    await ws("/subscribe", clientName="a")
-    await ws("/info")  # not a client connection
-    response = await http_client.fetch(base_url + "/healthz")
-    doc = json.loads(response.body)
-    assert doc["status"] == "ok"
-    assert doc["connections"] == 1
-    assert doc["broker"] == "ok"
-    assert set(doc) == {"status", "uptime", "connections", "broker"}
-
-    app.state.pubsub.broker = AwayBroker()
-    doc = json.loads((await http_client.fetch(base_url + "/healthz")).body)
-    assert (doc["status"], doc["broker"]) == ("degraded", "degraded")
-
-    await app.state.shutdown(drain=1)
-    response = await http_client.fetch(base_url + "/healthz", raise_error=False)
-    assert response.code == 503
-    assert json.loads(response.body)["status"] == "stopping"
 
 
 def test_healthz_and_metrics_of_a_real_hub(hub_process):

@@ -1,4 +1,5 @@
-"""Browser origins: any by default; with --allowed-origin, the hub's own plus those listed."""
+"""Browser origins (picloud/server/origins.py): any by default; with
+--allowed-origin, the hub's own plus those listed."""
 
 from __future__ import annotations
 

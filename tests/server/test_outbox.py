@@ -1,4 +1,4 @@
-"""The fast write path: shared frames, coalescing, limits, slow consumers.
+"""The fast write path (picloud/server/outbox.py): shared frames, coalescing, limits, slow consumers.
 
 These tests also pin the Tornado internals outbox.py relies on
 (``IOStream._write_buffer`` and ``IOStream.socket``).

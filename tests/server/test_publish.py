@@ -1,5 +1,7 @@
-"""``POST /publish``'s fast path answers like PublishHTTP, on one keep-alive
-connection, and hands everything it does not serve to PublishHTTP."""
+"""``POST /publish`` (picloud/server/publish.py): delivery, batches all or
+nothing, JSON errors, size and batch limits; and the fast path, which answers
+like PublishHTTP on one keep-alive connection and hands it everything it
+does not serve."""
 
 from __future__ import annotations
 
@@ -12,6 +14,68 @@ from tornado.iostream import IOStream
 
 from tests.support.hub import KEY, SMALL_LIMITS, post, read_json, send_json, subscribed
 from tests.support.rawws import chunked_post, read_head
+
+# -- delivery and errors -----------------------------------------------------------------
+
+@pytest.mark.gen_test
+async def test_http_publish_returns_201_and_delivers(ws, http_client, base_url):
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "t")
+    response = await post(http_client, base_url, {"event": "t", "data": {"c": 21.5}})
+    assert response.code == 201
+    assert response.body == b""
+    assert (await read_json(sub))["data"] == {"c": 21.5}
+
+
+@pytest.mark.gen_test
+async def test_http_publish_without_content_type_and_with_query_params(ws, http_client, base_url):
+    sub = await ws("/subscribe", clientName="s")
+    await subscribed(sub, "t")
+    response = await http_client.fetch(
+        f"{base_url}/publish?apiKey={KEY}&clientName=cron", method="POST",
+        body=b'{"event": "t", "data": 1}', raise_error=False,
+    )
+    assert response.code == 201
+    assert (await read_json(sub))["data"] == 1
+
+
+@pytest.mark.gen_test
+async def test_http_batch_is_all_or_nothing(ws, http_client, base_url):
+    sub = await ws("/subscribe", clientName="s")
+    await subscribed(sub, "t")
+    bad = [{"event": "t", "data": 1}, {"event": "t", "data": 2}, {"data": 3}]
+    response = await post(http_client, base_url, bad)
+    assert response.code == 400
+    assert json.loads(response.body) == {"error": "batch element 2: missing 'event'", "index": 2}
+    good = [{"event": "t", "data": 1}, {"event": "t", "data": 2}]
+    assert (await post(http_client, base_url, good)).code == 201
+    assert [(await read_json(sub))["data"] for _ in range(2)] == [1, 2]  # nothing of the bad batch
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (b"", "invalid json"),
+        (b"{not json", "invalid json"),
+        (b"\xff\xfe", "invalid json"),
+        (b"[1]", "batch element 0: message must be a json object, not a number"),
+        (b'"hello"', "message must be a json object, not a string"),
+        (b'{"data": 1}', "missing 'event'"),
+        (b'{"event": ""}', "'event' must not be empty"),
+        (b'{"event": 12}', "'event' must be a string, not int"),
+        (b'{"event": "t", "data": NaN}', "data contains a non-finite number"),
+        (b'{"event": "t", "data": 1e999}', "data contains a non-finite number"),
+    ],
+)
+async def test_http_bad_bodies_get_400_with_json_error(http_client, base_url, body, error):
+    response = await post(http_client, base_url, body)
+    assert response.code == 400
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert json.loads(response.body)["error"].startswith(error)
+
+
+# -- the fast path answers like PublishHTTP ----------------------------------------------
 
 PLAIN = {"X-API-Key": KEY, "X-API-Client-Name": "script"}
 
@@ -109,6 +173,8 @@ async def test_retained_publish_answers_500_when_it_cannot_be_stored(http_client
         assert response.code == 500
         assert json.loads(response.body)["error"].startswith("cannot store retained value")
 
+
+# -- limits ------------------------------------------------------------------------------
 
 @pytest.mark.gen_test
 @SMALL_LIMITS

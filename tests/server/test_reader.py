@@ -1,5 +1,5 @@
-"""The hub's own websocket reader on real loopback sockets, driven by a raw
-client that writes exactly the frames a test needs."""
+"""The hub's own websocket reader (picloud/server/reader.py) on real loopback
+sockets, driven by a raw client that writes exactly the frames a test needs."""
 
 from __future__ import annotations
 
@@ -261,7 +261,7 @@ async def test_server_close_waits_for_the_peers_close(http_server, base_url, app
     assert handler.close_code == 1001
 
 
-# -- the Tornado internals picloud/reader.py relies on ----------------------------
+# -- the Tornado internals picloud/server/reader.py relies on -------------------------
 
 
 def test_tornado_internals_the_reader_replaces_are_there():

@@ -1,4 +1,7 @@
-"""``picloud serve`` as a real process: start-up, keys, signals, errors."""
+"""Running the hub (picloud/server/serve.py), as real ``picloud serve``
+processes: the key it serves with, where it listens and what stops it from
+starting, signals and a graceful shutdown, slow handshakes, and what
+outlives a restart."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import asyncio
 import json
 import signal
 import socket
-import ssl
+import struct
 import subprocess
 import sys
 import time
@@ -19,7 +22,9 @@ from tornado.websocket import WebSocketClosedError, websocket_connect
 from picloud.stores.files import FILE_NAME
 from tests.support.hub import KEY, read_json, send_json
 from tests.support.process import HubProcess, http_publish
+from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
 
+# -- the key the hub serves with ---------------------------------------------------------
 
 def generated_key(hub: HubProcess) -> str:
     line = next(line for line in hub.stdout_lines if "api key" in line)
@@ -52,6 +57,61 @@ def test_no_auth_is_explicit_and_logged(hub_process):
     assert "authentication is off" in hub.stderr
 
 
+def test_api_key_file_and_bad_keys_file_at_start(hub_process, tmp_path):
+    key_file = tmp_path / "api_key"
+    key_file.write_text("from-file\n")
+    hub = hub_process("--api-key-file", str(key_file))
+    assert http_publish(hub, "from-file", {"event": "t"}) == 201
+    hub.stop()
+    bad = tmp_path / "keys"
+    bad.write_text("ok admin\nbroken\n")
+    with pytest.raises(RuntimeError) as info:
+        hub_process(env={"PICLOUD_KEYS_FILE": str(bad)})
+    assert f"Error: keys file {str(bad)!r} line 2: expected 'KEY ROLE'" in str(info.value)
+
+
+def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):
+    empty = tmp_path / "keys"
+    empty.write_text("# nobody yet\n\n")
+    with pytest.raises(RuntimeError) as info:
+        hub_process("--keys-file", str(empty))
+    assert "Error: no api key: the keys file names none" in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+# -- where it listens, and what stops it from starting -----------------------------------
+
+def test_listening_line_names_the_real_port(hub_process):
+    hub = hub_process("--api-key", "k", "--host", "127.0.0.1")
+    assert hub.port > 0
+    assert any(f"http://127.0.0.1:{hub.port}" in line for line in hub.stdout_lines)
+
+
+def test_port_in_use_is_one_clear_line(run_serve):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_serve("--host", "127.0.0.1", "--port", str(port), "--api-key", "k")
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"Error: port {port} is already in use"
+
+
+def test_state_dir_under_a_file_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = subprocess.run(
+        [sys.executable, "-m", "picloud", "serve", "--port", "0", "--api-key", "k",
+         "--state-dir", str(blocker / "state")],
+        capture_output=True, text=True, timeout=20,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot read retained values from")
+    assert "Traceback" not in result.stderr
+
+
+# -- signals and a graceful shutdown -----------------------------------------------------
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_closes_websockets_with_1001_and_exits_0(hub_process, sig):
     hub = hub_process("--api-key", "k")
@@ -70,98 +130,93 @@ def test_signal_closes_websockets_with_1001_and_exits_0(hub_process, sig):
     assert hub.proc.wait(timeout=5) == 0
 
 
-def test_listening_line_names_the_real_port(hub_process):
-    hub = hub_process("--api-key", "k", "--host", "127.0.0.1")
-    assert hub.port > 0
-    assert any(f"http://127.0.0.1:{hub.port}" in line for line in hub.stdout_lines)
+BATCHES = 4
 
 
-@pytest.fixture
-def run_serve(tmp_path):
-    """Run ``picloud serve`` to completion, with a state directory of the test's own."""
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "picloud", "serve", "--state-dir", str(tmp_path / "state"), *args],
-            capture_output=True, text=True, timeout=20,
-        )
-
-    return run
+PER_BATCH = 10_000
 
 
-def test_port_in_use_is_one_clear_line(run_serve):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = run_serve("--host", "127.0.0.1", "--port", str(port), "--api-key", "k")
-    assert result.returncode == 1
-    assert result.stderr.strip() == f"Error: port {port} is already in use"
+PAD = "x" * 480  # 4 x 10,000 x ~500 bytes: 20 MB, more than the kernel buffers hold
 
 
-def test_tls_without_files_is_one_clear_line(run_serve):
-    result = run_serve("--tls", "--api-key", "k", "--port", "0")
-    assert result.returncode == 1
-    assert result.stderr.strip() == "Error: tls is on but CERT_FILE and KEY_FILE are not both set"
-    assert "Traceback" not in result.stderr
-
-
-def test_unreadable_certificate_is_one_clear_line(run_serve, tmp_path):
-    bad = tmp_path / "bad.pem"
-    bad.write_text("not a certificate")
-    result = run_serve("--tls", "--cert-file", str(bad), "--key-file", str(bad), "--api-key", "k", "--port", "0")
-    assert result.returncode == 1
-    assert result.stderr.startswith("Error: cannot load tls certificate")
-    assert len(result.stderr.strip().splitlines()) == 1
-    missing = run_serve("--tls", "--cert-file", str(tmp_path / "nope.crt"), "--key-file", str(bad),
-                        "--api-key", "k", "--port", "0")
-    assert missing.stderr.strip() == f"Error: tls file not found: {str(tmp_path / 'nope.crt')!r}"
-
-
-def test_python_dash_m_matches_the_console_script():
-    module = subprocess.run([sys.executable, "-m", "picloud", "--help"], capture_output=True, text=True)
-    assert module.returncode == 0
-    assert "serve" in module.stdout and "Usage: picloud" in module.stdout
-
-
-def test_tls_from_seed_environment_serves_https_and_wss(hub_process, tls_files):
-    cert, key = tls_files
+def test_messages_accepted_before_sigterm_reach_a_subscriber_before_its_1001(hub_process):
     hub = hub_process(
-        "--api-key", "k", env={"USE_TLS": "yes", "CERT_FILE": str(cert), "KEY_FILE": str(key)}
+        "--api-key", KEY, "--max-batch", str(PER_BATCH), "--max-message-bytes", str(16 << 20),
+        "--max-queue-bytes", str(64 << 20), "--max-total-queue-bytes", str(128 << 20),
     )
-    assert hub.scheme == "https"
-    context = ssl.create_default_context(cafile=str(cert))
+    sub = RawWS(hub.port, "/subscribe?clientName=s", key=KEY, timeout=10)
+    sub.send_text(json.dumps({"action": "subscribe", "event": "t"}))
+    sub.send_text("barrier")
+    assert json.loads(sub.recv_frame()[1])["action"] == "error"
+    # The subscriber reads nothing until SIGTERM, so most of this waits in the hub.
+    for b in range(BATCHES):
+        batch = [{"event": "t", "data": {"n": b * PER_BATCH + i, "pad": PAD}} for i in range(PER_BATCH)]
+        assert http_publish(hub, KEY, batch) == 201  # accepted: now it must be delivered
+    hub.proc.send_signal(signal.SIGTERM)
+    received = []
+    while True:
+        opcode, payload = sub.recv_frame()
+        if opcode == OP_CLOSE:
+            code = struct.unpack("!H", payload[:2])[0]
+            break
+        assert opcode == OP_TEXT
+        received.append(json.loads(payload)["data"]["n"])
+    sub.send_frame(OP_CLOSE, payload[:2])
+    assert code == 1001
+    assert received == list(range(BATCHES * PER_BATCH))
+    assert hub.proc.wait(timeout=10) == 0
+    assert "did not close" not in hub.stderr
 
-    async def scenario():
-        sub = await websocket_connect(HTTPRequest(
-            f"wss://127.0.0.1:{hub.port}/subscribe?clientName=s",
-            headers={"X-API-Key": "k"}, ssl_options=context,
-        ))
-        await sub.write_message(json.dumps({"action": "subscribe", "event": "t"}))
-        await sub.write_message("barrier")
-        await sub.read_message()
-        status = await asyncio.get_running_loop().run_in_executor(
-            None, http_publish, hub, "k", {"event": "t", "data": "over tls"}, context
-        )
-        return status, json.loads(await sub.read_message())
 
-    status, message = asyncio.run(scenario())
-    assert status == 201
-    assert message["data"] == "over tls"
+# -- slow and silent handshakes time out (--handshake-timeout) ---------------------------
+
+TIMEOUT = 1.0
 
 
-def test_state_dir_under_a_file_is_one_clear_line(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    result = subprocess.run(
-        [sys.executable, "-m", "picloud", "serve", "--port", "0", "--api-key", "k",
-         "--state-dir", str(blocker / "state")],
-        capture_output=True, text=True, timeout=20,
-    )
-    assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot read retained values from")
-    assert "Traceback" not in result.stderr
+def test_slow_and_silent_handshakes_time_out_without_blocking_others(hub_process):
+    hub = hub_process("--api-key", KEY, "--handshake-timeout", str(TIMEOUT))
+    request = f"GET /subscribe?clientName=slow HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\n".encode()
+    dribblers = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(30)]
+    silent = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(30)]
+    for sock in dribblers + silent:
+        sock.setblocking(False)
+    started = time.monotonic()
 
+    # Meanwhile a normal subscriber and publisher are served at once.
+    sub = RawWS(hub.port, "/subscribe?clientName=normal", key=KEY)
+    assert sub.status == 101
+    sub.send_text(json.dumps({"action": "subscribe", "event": "t"}))
+    sub.send_text("barrier")
+    assert json.loads(sub.recv_frame()[1])["action"] == "error"
+    assert http_publish(hub, KEY, {"event": "t", "data": "through"}) == 201
+    opcode, payload = sub.recv_frame()
+    assert opcode == OP_TEXT and json.loads(payload)["data"] == "through"
+    assert time.monotonic() - started < TIMEOUT
+
+    open_ = {sock: 0 for sock in dribblers + silent}
+    deadline = started + TIMEOUT + 5
+    while open_ and time.monotonic() < deadline:
+        for sock in list(open_):
+            try:
+                if sock in dribblers and open_[sock] < len(request):
+                    sock.send(request[open_[sock]:open_[sock] + 1])  # one byte at a time
+                    open_[sock] += 1
+                if sock.recv(100) == b"":
+                    del open_[sock]
+            except BlockingIOError:
+                pass
+            except OSError:  # reset: closed too
+                del open_[sock]
+        time.sleep(0.1)  # the dribble rate: a byte per socket every 0.1 s
+    elapsed = time.monotonic() - started
+    assert not open_, f"{len(open_)} connections still open after {elapsed:.1f}s"
+    assert elapsed >= TIMEOUT
+    for sock in dribblers + silent:
+        sock.close()
+    sub.close()
+
+
+# -- what outlives a restart, a shutdown, a kill -----------------------------------------
 
 def test_epoch_changes_after_restart(hub_process):
     epochs = []
@@ -279,25 +334,3 @@ def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
     hub = hub_process("--api-key", KEY)
     assert "unreadable" not in hub.stderr
     assert asyncio.run(_first_frame(hub, "t"))["data"] == values[0]
-
-
-def test_api_key_file_and_bad_keys_file_at_start(hub_process, tmp_path):
-    key_file = tmp_path / "api_key"
-    key_file.write_text("from-file\n")
-    hub = hub_process("--api-key-file", str(key_file))
-    assert http_publish(hub, "from-file", {"event": "t"}) == 201
-    hub.stop()
-    bad = tmp_path / "keys"
-    bad.write_text("ok admin\nbroken\n")
-    with pytest.raises(RuntimeError) as info:
-        hub_process(env={"PICLOUD_KEYS_FILE": str(bad)})
-    assert f"Error: keys file {str(bad)!r} line 2: expected 'KEY ROLE'" in str(info.value)
-
-
-def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):
-    empty = tmp_path / "keys"
-    empty.write_text("# nobody yet\n\n")
-    with pytest.raises(RuntimeError) as info:
-        hub_process("--keys-file", str(empty))
-    assert "Error: no api key: the keys file names none" in str(info.value)
-    assert "Traceback" not in str(info.value)

@@ -1,4 +1,6 @@
-"""Every route of the protocol on a real loopback socket."""
+"""The websocket routes ``/subscribe`` and ``/publish`` (picloud/server/sockets.py)
+on real loopback sockets: delivery, bad frames, ``since``, retained values,
+limits, the old protocol and protocol 2, presence and wildcards."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from tornado.httpclient import HTTPClientError
 from picloud.stores.files import FILE_NAME
 from tests.support.hub import KEY, LONG_HISTORY, QUICK_RETAIN, SMALL_LIMITS, post, read_json, send_json, subscribed
 
-# -- publish and subscribe -------------------------------------------------
+# -- publish and subscribe ---------------------------------------------------------------
 
 @pytest.mark.gen_test
 async def test_publish_over_websocket_reaches_subscriber(ws):
@@ -140,67 +142,7 @@ async def test_batch_publish_over_websocket_keeps_order(ws):
     assert [m["data"] for m in got] == [0, 1, 2, 3, 4, None]
 
 
-# -- HTTP publish -------------------------------------------------------------
-
-@pytest.mark.gen_test
-async def test_http_publish_returns_201_and_delivers(ws, http_client, base_url):
-    sub = await ws("/subscribe", clientName="kitchen")
-    await subscribed(sub, "t")
-    response = await post(http_client, base_url, {"event": "t", "data": {"c": 21.5}})
-    assert response.code == 201
-    assert response.body == b""
-    assert (await read_json(sub))["data"] == {"c": 21.5}
-
-
-@pytest.mark.gen_test
-async def test_http_publish_without_content_type_and_with_query_params(ws, http_client, base_url):
-    sub = await ws("/subscribe", clientName="s")
-    await subscribed(sub, "t")
-    response = await http_client.fetch(
-        f"{base_url}/publish?apiKey={KEY}&clientName=cron", method="POST",
-        body=b'{"event": "t", "data": 1}', raise_error=False,
-    )
-    assert response.code == 201
-    assert (await read_json(sub))["data"] == 1
-
-
-@pytest.mark.gen_test
-async def test_http_batch_is_all_or_nothing(ws, http_client, base_url):
-    sub = await ws("/subscribe", clientName="s")
-    await subscribed(sub, "t")
-    bad = [{"event": "t", "data": 1}, {"event": "t", "data": 2}, {"data": 3}]
-    response = await post(http_client, base_url, bad)
-    assert response.code == 400
-    assert json.loads(response.body) == {"error": "batch element 2: missing 'event'", "index": 2}
-    good = [{"event": "t", "data": 1}, {"event": "t", "data": 2}]
-    assert (await post(http_client, base_url, good)).code == 201
-    assert [(await read_json(sub))["data"] for _ in range(2)] == [1, 2]  # nothing of the bad batch
-
-
-@pytest.mark.gen_test
-@pytest.mark.parametrize(
-    ("body", "error"),
-    [
-        (b"", "invalid json"),
-        (b"{not json", "invalid json"),
-        (b"\xff\xfe", "invalid json"),
-        (b"[1]", "batch element 0: message must be a json object, not a number"),
-        (b'"hello"', "message must be a json object, not a string"),
-        (b'{"data": 1}', "missing 'event'"),
-        (b'{"event": ""}', "'event' must not be empty"),
-        (b'{"event": 12}', "'event' must be a string, not int"),
-        (b'{"event": "t", "data": NaN}', "data contains a non-finite number"),
-        (b'{"event": "t", "data": 1e999}', "data contains a non-finite number"),
-    ],
-)
-async def test_http_bad_bodies_get_400_with_json_error(http_client, base_url, body, error):
-    response = await post(http_client, base_url, body)
-    assert response.code == 400
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert json.loads(response.body)["error"].startswith(error)
-
-
-# -- bad frames keep the connection usable ---------------------------------------------
+# -- bad frames keep the connection usable -----------------------------------------------
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize(
@@ -251,75 +193,7 @@ async def test_bad_publish_frames_get_an_error_and_the_socket_stays(ws, frame, e
     assert (await read_json(sub))["data"] == "after"  # nothing of the bad frame
 
 
-# -- info ----------------------------------------------------------------------------------
-
-async def next_snapshot_where(info, condition):
-    """Read pushed snapshots until one satisfies ``condition`` (pushes come every 0.2 s)."""
-    for _ in range(50):
-        snapshot = await read_json(info)
-        if condition(snapshot):
-            return snapshot
-    raise AssertionError(f"no snapshot matched; last: {snapshot}")
-
-
-@pytest.mark.gen_test
-async def test_info_snapshot_right_away_then_follows_connections(ws):
-    info = await ws("/info")
-    first = await read_json(info)
-    assert first["subscriptions"] == [] and first["all_connections"] == []
-    assert first["created_at"].endswith("Z")
-
-    sub = await ws("/subscribe", clientName="kitchen-pi")
-    await subscribed(sub, "temperature")
-    pub = await ws("/publish", clientName="sensor")
-    snap = await next_snapshot_where(info, lambda s: len(s["all_connections"]) == 2)
-    assert [c["client_name"] for c in snap["all_connections"]] == ["kitchen-pi", "sensor"]
-    (subscription,) = snap["subscriptions"]
-    assert subscription["name"] == "temperature"
-    (conn,) = subscription["connections"]
-    assert conn["client_name"] == "kitchen-pi"
-    host, port = conn["ip_address"].rsplit(":", 1)
-    assert host == "127.0.0.1" and int(port) > 0
-    assert conn["connected_at"].endswith("Z")
-
-    sub.close()
-    snap = await next_snapshot_where(info, lambda s: len(s["all_connections"]) == 1)
-    assert snap["subscriptions"] == []
-    pub.close()
-    await next_snapshot_where(info, lambda s: not s["all_connections"])
-
-
-@pytest.mark.gen_test
-async def test_health_is_public_and_reveals_nothing(http_client, base_url):
-    response = await http_client.fetch(f"{base_url}/healthz")
-    body = json.loads(response.body)
-    assert body["status"] == "ok"
-    assert "subscriptions" not in body and "all_connections" not in body
-
-
-@pytest.mark.gen_test
-async def test_publishes_are_logged_at_debug_level_and_refusals_as_warnings(http_client, base_url, caplog):
-    caplog.set_level("DEBUG", logger="picloud.access")
-    publish = f"{base_url}/publish"
-    headers = {"X-API-Key": KEY, "X-API-Client-Name": "c"}
-    await http_client.fetch(publish, method="POST", headers=headers, body=b'{"event":"t"}')  # fast path
-    await http_client.fetch(  # PublishHTTP: a body sent in chunks
-        publish, method="POST", headers=headers, body_producer=lambda write: write(b'{"event":"t"}')
-    )
-    await http_client.fetch(publish, method="POST", headers=headers, body=b"{", raise_error=False)
-    levels = [(r.levelname, r.getMessage().split()[0]) for r in caplog.records if r.name == "picloud.access"]
-    assert levels == [("DEBUG", "201"), ("DEBUG", "201"), ("WARNING", "400")]
-
-
-@pytest.mark.gen_test
-async def test_dashboard_polls_are_logged_at_debug_level(http_client, base_url, caplog):
-    caplog.set_level("DEBUG", logger="picloud.access")
-    for path in ("/stats", "/retained"):
-        await http_client.fetch(f"{base_url}{path}", headers={"X-API-Key": KEY})
-    await http_client.fetch(f"{base_url}/stats", raise_error=False)
-    levels = [(r.levelname, r.getMessage().split()[2]) for r in caplog.records if r.name == "picloud.access"]
-    assert levels == [("DEBUG", "/stats"), ("DEBUG", "/retained"), ("WARNING", "/stats")]
-
+# -- since: replays, and what cannot be recovered ----------------------------------------
 
 async def read_until_seq(conn, last):
     frames = []
@@ -391,6 +265,8 @@ async def test_since_on_a_wildcard_is_refused(ws):
     assert reply == {"action": "error", "error": error, "id": 4}
 
 
+# -- retained values ---------------------------------------------------------------------
+
 @pytest.mark.gen_test
 @QUICK_RETAIN
 async def test_new_subscriber_gets_retained_value_first_then_live(ws, http_client, base_url):
@@ -424,6 +300,8 @@ async def test_a_retained_value_that_cannot_be_stored_is_not_acked(ws, app, tmp_
     assert reply["action"] == "error" and reply["id"] == 3
     assert reply["error"].startswith("cannot store retained value")
 
+
+# -- limits ------------------------------------------------------------------------------
 
 @pytest.mark.gen_test
 @SMALL_LIMITS
@@ -474,6 +352,8 @@ async def test_publish_rate_errors_then_closes_1008(ws):
         pass
     assert pub.close_code == 1008
 
+
+# -- old clients, protocol 2 and presence ------------------------------------------------
 
 async def frames_until_error(conn):
     """Every frame up to and including the next error reply."""
@@ -597,6 +477,8 @@ async def test_presence_is_retained_per_client_name(ws, app):
     assert (offline["event"], offline["data"]["online"]) == ("$SYS/clients/pi", False)
     assert offline["data"]["since"] >= online["data"]["since"]
 
+
+# -- wildcards ---------------------------------------------------------------------------
 
 @pytest.mark.gen_test
 async def test_wildcards_on_real_sockets_and_in_info(ws):

@@ -1,4 +1,4 @@
-"""sd_notify readiness (picloud/systemd.py) over a real unix datagram socket."""
+"""sd_notify readiness (picloud/server/systemd.py) over a real unix datagram socket."""
 
 from __future__ import annotations
 

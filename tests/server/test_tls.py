@@ -1,8 +1,10 @@
-"""SIGHUP reloads the TLS certificate and key of a real hub process, keeping
-its open connections."""
+"""TLS (picloud/server/tls.py) in real hub processes: https and wss from the
+seed's settings, one clear line for missing or bad files, and SIGHUP
+reloading the certificate and key while open connections stay."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -16,6 +18,7 @@ from tornado.websocket import websocket_connect
 
 from tests.support.certs import self_signed
 from tests.support.hub import read_json, subscribed
+from tests.support.process import http_publish
 
 KEY = "tls-key"
 
@@ -93,3 +96,48 @@ async def test_sighup_reloads_certificate_and_keeps_connections(tmp_path, hub_pr
     assert hub.stop() == 0
     assert "reloaded tls certificate" in hub.stderr
     assert "tls reload failed, keeping the current certificate" in hub.stderr
+
+
+def test_tls_without_files_is_one_clear_line(run_serve):
+    result = run_serve("--tls", "--api-key", "k", "--port", "0")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "Error: tls is on but CERT_FILE and KEY_FILE are not both set"
+    assert "Traceback" not in result.stderr
+
+
+def test_unreadable_certificate_is_one_clear_line(run_serve, tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    result = run_serve("--tls", "--cert-file", str(bad), "--key-file", str(bad), "--api-key", "k", "--port", "0")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: cannot load tls certificate")
+    assert len(result.stderr.strip().splitlines()) == 1
+    missing = run_serve("--tls", "--cert-file", str(tmp_path / "nope.crt"), "--key-file", str(bad),
+                        "--api-key", "k", "--port", "0")
+    assert missing.stderr.strip() == f"Error: tls file not found: {str(tmp_path / 'nope.crt')!r}"
+
+
+def test_tls_from_seed_environment_serves_https_and_wss(hub_process, tls_files):
+    cert, key = tls_files
+    hub = hub_process(
+        "--api-key", "k", env={"USE_TLS": "yes", "CERT_FILE": str(cert), "KEY_FILE": str(key)}
+    )
+    assert hub.scheme == "https"
+    context = ssl.create_default_context(cafile=str(cert))
+
+    async def scenario():
+        sub = await websocket_connect(HTTPRequest(
+            f"wss://127.0.0.1:{hub.port}/subscribe?clientName=s",
+            headers={"X-API-Key": "k"}, ssl_options=context,
+        ))
+        await sub.write_message(json.dumps({"action": "subscribe", "event": "t"}))
+        await sub.write_message("barrier")
+        await sub.read_message()
+        status = await asyncio.get_running_loop().run_in_executor(
+            None, http_publish, hub, "k", {"event": "t", "data": "over tls"}, context
+        )
+        return status, json.loads(await sub.read_message())
+
+    status, message = asyncio.run(scenario())
+    assert status == 201
+    assert message["data"] == "over tls"

@@ -1,5 +1,5 @@
-"""What a websocket handler keeps of its upgrade request (picloud/upgraded.py);
-tests/test_reader.py checks that hub sockets get it."""
+"""What a websocket handler keeps of its upgrade request (picloud/server/upgraded.py);
+server/test_reader.py checks that hub sockets get it."""
 
 from __future__ import annotations
 
