@@ -1,18 +1,25 @@
-"""The client resumes from the last seq it saw: across a cut connection, a
-restart of a hub on Redis, and a restart that loses the history (a gap,
-reported). Real hub processes, a real TCP proxy, a real Redis."""
+"""The asyncio client (picloud/client/aio.py, also picloud.aclient), which the
+sync Client runs on: it resumes from the last seq it saw across a cut
+connection, a restart of a hub on Redis, and a restart that loses the history
+(a gap, reported), with real hub processes, a real TCP proxy, a real Redis.
+Then its own API, and what it sends on resubscribing to a stand-in peer."""
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from typing import Any
 
 import pytest
+from tornado.httpserver import HTTPServer
+from tornado.testing import bind_unused_port
+from tornado.web import Application
+from tornado.websocket import WebSocketHandler
 
 from picloud.aclient import AsyncClient
 from picloud.client import Client, Gap, Message, publish_http
-from tests.support.hub import KEY
+from tests.support.hub import KEY, read_json, subscribed
 from tests.support.process import wait_subscribed
 from tests.support.redisserver import PREFIX
 from tests.support.tcpproxy import TcpProxy
@@ -164,3 +171,63 @@ async def test_since_without_epoch_means_the_hubs_current_one(ws, base_url):
         seen.append(await sub.__anext__())
     assert [(m.seq, m.data) for m in seen] == [(3, 3), (4, 4), (5, "end")]
     assert gaps == []
+
+
+# -- the asyncio client on its own -------------------------------------------
+
+@pytest.mark.gen_test
+async def test_async_client(ws, base_url):
+    received = []
+    async with AsyncClient(base_url, KEY, "async-sub") as sub, AsyncClient(base_url, KEY, "async-pub") as pub:
+        await sub.connect()
+        await sub.subscribe("a", received.append)
+        await sub.subscribe("b")
+        # A websocket subscriber on the same events is the barrier: once it
+        # has its message, the client's earlier subscription has it too.
+        probe = await ws("/subscribe", clientName="probe")
+        await subscribed(probe, "b")
+        await pub.publish("a", 1)
+        await pub.publish("b", 2)
+        assert (await read_json(probe))["data"] == 2
+        message = await sub.__anext__()
+        assert (message.event, message.data) == ("b", 2)
+        assert [m.data for m in received] == [1]
+        info = await pub.info()
+        assert "async-sub" in [c["client_name"] for c in info["all_connections"]]
+
+
+class RecordingHub(WebSocketHandler):
+    """A peer that speaks the history extension (seq/epoch), which the hub
+    does not number yet: it records subscribe frames and answers with one
+    numbered message, then drops the connection."""
+
+    frames: list = []
+
+    def on_message(self, message):
+        frame = json.loads(message)
+        self.frames.append(frame)
+        self.write_message({"action": "publish", "event": frame["event"], "data": len(self.frames),
+                            "created_at": "2026-01-01T00:00:00.000000Z", "seq": 7 + len(self.frames),
+                            "epoch": "e1"})
+        if len(self.frames) == 1:
+            self.close()
+
+
+@pytest.mark.gen_test
+async def test_resubscribe_sends_since_from_last_seq():
+    RecordingHub.frames = []
+    sock, port = bind_unused_port()
+    server = HTTPServer(Application([(r"/subscribe", RecordingHub)]))
+    server.add_sockets([sock])
+    try:
+        async with AsyncClient(f"http://127.0.0.1:{port}", KEY, "resumer", min_backoff=0.01) as client:
+            await client.subscribe("t", since=(3, None))
+            first = await client.__anext__()
+            second = await client.__anext__()
+    finally:
+        server.stop()
+    assert (first.seq, first.epoch, second.seq) == (8, "e1", 9)
+    assert RecordingHub.frames == [
+        {"action": "subscribe", "event": "t", "since": {"seq": 3, "epoch": ""}},
+        {"action": "subscribe", "event": "t", "since": {"seq": 8, "epoch": "e1"}},
+    ]

@@ -1,29 +1,15 @@
-"""picloud.client and picloud.aclient against a real hub."""
+"""The client for plain scripts (picloud/client/sync.py, imported as
+picloud.client) against real hubs: publish, subscribe, callbacks, reconnects,
+refusals."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from tornado.httpserver import HTTPServer
-from tornado.testing import bind_unused_port
-from tornado.web import Application
-from tornado.websocket import WebSocketHandler
 
-from picloud.aclient import AsyncClient
 from picloud.client import Client, publish_http
-from picloud.client.wire import hub_urls
 from picloud.exceptions import AuthError, HubUnreachable, ProtocolError
-from tests.support.hub import KEY, read_json, subscribed
+from tests.support.hub import KEY
 from tests.support.process import free_port, wait_subscribed
-
-
-def test_hub_urls():
-    assert hub_urls("http://pi.local:9000/") == ("http://pi.local:9000", "ws://pi.local:9000")
-    assert hub_urls("wss://hub/base") == ("https://hub/base", "wss://hub/base")
-    assert hub_urls("pi.local:9000") == ("http://pi.local:9000", "ws://pi.local:9000")
-    with pytest.raises(ValueError, match="ftp"):
-        hub_urls("ftp://x")
 
 
 def test_publish_subscribe_iterate_and_callbacks(hub_process):
@@ -112,61 +98,3 @@ def test_publish_http_module_function(hub_process, monkeypatch):
         wait_subscribed(sub, "cron", "sub")
         publish_http("cron", [1, 2], client_name="cron-job")
         assert sub.receive(timeout=10).data == [1, 2]
-
-
-@pytest.mark.gen_test
-async def test_async_client(ws, base_url):
-    received = []
-    async with AsyncClient(base_url, KEY, "async-sub") as sub, AsyncClient(base_url, KEY, "async-pub") as pub:
-        await sub.connect()
-        await sub.subscribe("a", received.append)
-        await sub.subscribe("b")
-        # A websocket subscriber on the same events is the barrier: once it
-        # has its message, the client's earlier subscription has it too.
-        probe = await ws("/subscribe", clientName="probe")
-        await subscribed(probe, "b")
-        await pub.publish("a", 1)
-        await pub.publish("b", 2)
-        assert (await read_json(probe))["data"] == 2
-        message = await sub.__anext__()
-        assert (message.event, message.data) == ("b", 2)
-        assert [m.data for m in received] == [1]
-        info = await pub.info()
-        assert "async-sub" in [c["client_name"] for c in info["all_connections"]]
-
-
-class RecordingHub(WebSocketHandler):
-    """A peer that speaks the history extension (seq/epoch), which the hub
-    does not number yet: it records subscribe frames and answers with one
-    numbered message, then drops the connection."""
-
-    frames: list = []
-
-    def on_message(self, message):
-        frame = json.loads(message)
-        self.frames.append(frame)
-        self.write_message({"action": "publish", "event": frame["event"], "data": len(self.frames),
-                            "created_at": "2026-01-01T00:00:00.000000Z", "seq": 7 + len(self.frames),
-                            "epoch": "e1"})
-        if len(self.frames) == 1:
-            self.close()
-
-
-@pytest.mark.gen_test
-async def test_resubscribe_sends_since_from_last_seq():
-    RecordingHub.frames = []
-    sock, port = bind_unused_port()
-    server = HTTPServer(Application([(r"/subscribe", RecordingHub)]))
-    server.add_sockets([sock])
-    try:
-        async with AsyncClient(f"http://127.0.0.1:{port}", KEY, "resumer", min_backoff=0.01) as client:
-            await client.subscribe("t", since=(3, None))
-            first = await client.__anext__()
-            second = await client.__anext__()
-    finally:
-        server.stop()
-    assert (first.seq, first.epoch, second.seq) == (8, "e1", 9)
-    assert RecordingHub.frames == [
-        {"action": "subscribe", "event": "t", "since": {"seq": 3, "epoch": ""}},
-        {"action": "subscribe", "event": "t", "since": {"seq": 8, "epoch": "e1"}},
-    ]

@@ -1,10 +1,12 @@
-"""picloud.client_wire.Positions: which frames the client delivers, and what
-it asks for on resubscribing (no I/O: the real-hub cases are in
-test_client_resume.py)."""
+"""What the client sends and reads, without I/O (picloud/client/wire.py): hub
+URLs, and Positions: which frames the client delivers, and what it asks for
+on resubscribing (the real-hub cases are in client/test_aio.py)."""
 
 from __future__ import annotations
 
-from picloud.client.wire import Gap, Message, Positions
+import pytest
+
+from picloud.client.wire import Gap, Message, Positions, hub_urls
 
 
 def frame(event: str, seq: int, epoch: str = "e1", retained: bool = False) -> Message:
@@ -65,3 +67,11 @@ def test_unsubscribing_a_filter_forgets_what_it_delivered_but_exact_subscription
     assert positions.since("home/a") is None
     assert positions.since("home/b") == {"seq": 5, "epoch": "e1"}
     assert delivered(positions, frame("home/a", 3, retained=True)) == [(3, "e1")]
+
+
+def test_hub_urls():
+    assert hub_urls("http://pi.local:9000/") == ("http://pi.local:9000", "ws://pi.local:9000")
+    assert hub_urls("wss://hub/base") == ("https://hub/base", "wss://hub/base")
+    assert hub_urls("pi.local:9000") == ("http://pi.local:9000", "ws://pi.local:9000")
+    with pytest.raises(ValueError, match="ftp"):
+        hub_urls("ftp://x")
