@@ -1,7 +1,9 @@
 """Fixtures for every folder of tests/: an in-process hub on a loopback port
-(pytest-tornado's ``http_server`` serves ``app``), real ``picloud serve``
-processes, certificates, and redis-server processes for the cluster tests.
-The helpers they are built on are in tests/support/."""
+(pytest-tornado's ``http_server`` serves ``app``, made from ``config``, which
+``@pytest.mark.config(...)`` changes for a test), real ``picloud serve``
+processes (``hub_process``, ``run_serve``), a keys file, certificates,
+redis-server processes and hubs sharing them, and an environment without
+the machine's settings. The helpers they are built on are in tests/support/."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from picloud.config import Config
+from picloud.config import SETTINGS, Config
 from picloud.server.app import make_app
 from tests.support.certs import make_certificate
 from tests.support.hub import KEY
@@ -138,3 +140,11 @@ def run_serve(tmp_path):
         )
 
     return run
+
+
+@pytest.fixture
+def clean_environment(monkeypatch, tmp_path):
+    """No setting from the machine's environment; the state directory under tmp_path."""
+    for setting in SETTINGS:
+        monkeypatch.delenv(setting.env, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
