@@ -1,6 +1,6 @@
 """The rules of ARCHITECTURE.md, checked: the layers' import contracts
-(setup.cfg, [importlinter]), no import cycles, and the types (mypy, strict
-for the core)."""
+(setup.cfg, [importlinter]), no import cycles, the types (mypy, strict
+for the core), and the core's tests free of sockets and Tornado."""
 
 from __future__ import annotations
 
@@ -99,3 +99,112 @@ def test_the_broker_kind_is_never_asked_outside_the_brokers():
             if isinstance(node, ast.Name) and node.id in ("RedisBroker", "MemoryBroker"):
                 asked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert asked == []
+
+
+# -- the core's tests need no sockets and no Tornado -------------------------------
+
+CORE_TESTS = ("wire", "hub", "stores")
+IO_MODULES = ("tornado", "socket", "ssl", "pytest_tornado", "picloud.server", "picloud.client", "picloud.aclient")
+# pytest-tornado's fixtures, and the fixtures of conftest.py that serve a hub or start one.
+IO_FIXTURES = {
+    "io_loop", "http_server", "http_client", "http_port", "base_url", "https_server", "https_client", "https_port",
+    "app", "ws", "hub_process", "run_serve", "redis_server", "hubs", "tls_files",
+}
+
+
+def _absolute(module: str | None, level: int, package: str) -> str:
+    """The absolute name of ``from <level dots><module> import ...`` in ``package``."""
+    if not level:
+        return module or ""
+    base = package.split(".")[: len(package.split(".")) - level + 1]
+    return ".".join([*base, *([module] if module else [])])
+
+
+def _module_file(name: str, root: Path) -> Path | None:
+    path = root.joinpath(*name.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def io_in(path: Path, root: Path, seen: set[Path] | None = None) -> list[str]:
+    """Where ``path`` (a test module, or a tests.* helper it imports, followed)
+    imports an I/O module or uses an I/O fixture or pytest-tornado's gen_test."""
+    seen = set() if seen is None else seen
+    if path in seen:
+        return []
+    seen.add(path)
+    where = path.relative_to(root)
+    package = ".".join(where.with_suffix("").parts[:-1])
+    found: list[str] = []
+    helpers: list[Path] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(node.module, node.level, package)
+            names = [module, *(f"{module}.{alias.name}" for alias in node.names)]
+        banned = [name for name in names if any(name == m or name.startswith(m + ".") for m in IO_MODULES)]
+        if banned:
+            found.append(f"{where}:{node.lineno}: imports {banned[0]}")
+        helpers += [helper for name in names if name.split(".")[0] == "tests" and (helper := _module_file(name, root))]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            for argument in arguments:
+                if argument.arg in IO_FIXTURES:
+                    found.append(f"{where}:{node.lineno}: {node.name} uses the fixture {argument.arg}")
+        if isinstance(node, ast.Attribute) and node.attr == "gen_test":
+            found.append(f"{where}:{node.lineno}: a pytest-tornado coroutine (gen_test)")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "usefixtures", "getfixturevalue",
+        ):
+            for argument in node.args:
+                if isinstance(argument, ast.Constant) and argument.value in IO_FIXTURES:
+                    found.append(f"{where}:{node.lineno}: uses the fixture {argument.value}")
+    for helper in helpers:
+        found += [f"{problem} (imported by {where})" for problem in io_in(helper, root, seen)]
+    return sorted(found, key=lambda problem: (problem.split(":")[0], int(problem.split(":")[1])))
+
+
+def test_the_tests_of_the_wire_formats_the_hub_and_the_stores_need_no_sockets_or_tornado():
+    found = []
+    for layer in CORE_TESTS:
+        for path in sorted((ROOT / "tests" / layer).rglob("*.py")):
+            found += io_in(path, ROOT)
+    assert found == []
+
+
+def test_the_io_check_finds_imports_fixtures_and_helpers(tmp_path):
+    for folder in ("tests/hub", "tests/support"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "__init__.py").write_text("")
+    (tmp_path / "tests/support/net.py").write_text("import json\nimport socket\n")
+    (tmp_path / "tests/support/clean.py").write_text("import json\n")
+    (tmp_path / "tests/hub/test_bad.py").write_text(
+        "import tornado.web\n"
+        "from picloud import server\n"
+        "from picloud.client.wire import hub_urls\n"
+        "from ..support import net\n"
+        "from tests.support.clean import x\n"
+        "import pytest\n"
+        "\n"
+        "@pytest.mark.gen_test\n"
+        "async def test_x(ws, tmp_path):\n"
+        "    pass\n"
+        "\n"
+        "@pytest.mark.usefixtures('io_loop')\n"
+        "def test_y(*, app):\n"
+        "    pass\n"
+    )
+    assert io_in(tmp_path / "tests/hub/test_bad.py", tmp_path) == [
+        "tests/hub/test_bad.py:1: imports tornado.web",
+        "tests/hub/test_bad.py:2: imports picloud.server",
+        "tests/hub/test_bad.py:3: imports picloud.client.wire",
+        "tests/hub/test_bad.py:8: a pytest-tornado coroutine (gen_test)",
+        "tests/hub/test_bad.py:9: test_x uses the fixture ws",
+        "tests/hub/test_bad.py:12: uses the fixture io_loop",
+        "tests/hub/test_bad.py:13: test_y uses the fixture app",
+        "tests/support/net.py:2: imports socket (imported by tests/hub/test_bad.py)",
+    ]
