@@ -6,7 +6,7 @@ hand. After a change to the table::
 
     python -m picloud.settings_docs --write     # from the top of the checkout
 
-tests/test_config.py fails while the checked-in text differs from what the
+tests/test_settings_docs.py fails while the checked-in text differs from what the
 table makes. ``--rst`` and ``--env-file`` print the generated text.
 """
 

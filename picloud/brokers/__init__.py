@@ -9,22 +9,21 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..config import Config
 from ..exceptions import ConfigError
 from ..hub.broker import Broker
 from .memory import MemoryBroker
 
-__all__ = ["MemoryBroker", "broker_from_url", "is_memory_url"]
+__all__ = ["MemoryBroker", "broker_from_url"]
 
 
-def is_memory_url(url: str | None) -> bool:
-    return urlsplit(url or "memory://").scheme == "memory"
-
-
-def broker_from_url(url: str | None, *, prefix: str = "picloud", outbox: int = 10000) -> Broker:
+def broker_from_url(
+    url: str | None, *, prefix: str = Config.broker_prefix.default, outbox: int = Config.broker_outbox.default
+) -> Broker:
     """The broker for ``url``; ``prefix`` and ``outbox`` apply to Redis only."""
-    if url is None or is_memory_url(url):
+    scheme = urlsplit(url or "memory://").scheme
+    if url is None or scheme == "memory":
         return MemoryBroker()
-    scheme = urlsplit(url).scheme
     if scheme in ("redis", "rediss", "unix"):
         from .redis import RedisBroker
 

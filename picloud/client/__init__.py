@@ -11,7 +11,11 @@ one underneath it (also ``picloud.aclient``), ``client.commands`` the
 """
 
 from ..exceptions import AuthError, ClientError, HubUnreachable
+from .aio import AsyncClient
 from .sync import Client, publish_http
-from .wire import Gap, Message, Position
+from .wire import DEFAULT_URL, Gap, Message, Position
 
-__all__ = ["AuthError", "Client", "ClientError", "Gap", "HubUnreachable", "Message", "Position", "publish_http"]
+__all__ = [
+    "DEFAULT_URL", "AsyncClient", "AuthError", "Client", "ClientError", "Gap", "HubUnreachable", "Message",
+    "Position", "publish_http",
+]

@@ -5,6 +5,7 @@ flushed); errors are one line, never a traceback."""
 from __future__ import annotations
 
 import functools
+import io
 import logging
 import os
 import queue
@@ -97,8 +98,7 @@ def publish(client: Client, event: str, data: str, as_json: bool, retain: bool) 
         # One message: HTTP, whose 201 says the hub accepted it.
         client.publish_http(event, _value(data, as_json, None), retain=retain)
         return
-    # click.get_text_stream is deprecated (click 8.5) with nothing in its place.
-    lines = read_lines(sys.stdin)
+    lines = read_lines(utf8_stdin())
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     count = 0
     try:
@@ -125,6 +125,16 @@ def publish(client: Client, event: str, data: str, as_json: bool, retain: bool) 
         if progress:
             progress.done(count)
 
+
+
+def utf8_stdin() -> TextIO:
+    """Standard input as UTF-8 text, whatever the locale says (an ASCII or C
+    locale would refuse a reading's degree sign). click.get_text_stream did
+    this until click 8.5 deprecated it."""
+    encoding = (sys.stdin.encoding or "").lower().replace("-", "")
+    if encoding == "utf8":
+        return sys.stdin
+    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
 
 def read_lines(stream: TextIO, most: int = 1000) -> Iterator[list[tuple[int, str]]]:
     """Numbered lines in batches of what has arrived (at least one, at most ``most``).

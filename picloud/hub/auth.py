@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import hmac
-import logging
 import os
 import secrets
 from pathlib import Path
 
 from ..config import KEY_FILE_NAME
 from ..exceptions import ConfigError
-
-log = logging.getLogger("picloud.auth")
-
-ADMIN = "admin"
+from .keys import ADMIN
 
 
 def load_or_create_key(state_dir: Path) -> tuple[str, bool]:

@@ -47,6 +47,9 @@ class Broker:
 
     #: Times the connection to other hubs was re-established (in /metrics).
     reconnects = 0
+    #: Whether the broker keeps the retained values itself (Redis does, for
+    #: every hub); otherwise the hub's Store keeps them (hub/store.py).
+    keeps_retained = False
 
     def bind(self, hub: Hub) -> None:
         """Called once by the hub this broker serves, before anything else."""

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from typing import Any, NamedTuple
 
+from ..config import Config
 from .message import Message
 
 
@@ -31,6 +32,12 @@ class Page(NamedTuple):
 
     head: dict[str, Any]
     frames: list[bytes]
+
+
+def nothing_lost(since: int, last: int, first_kept: int | None) -> bool:
+    """Whether a subscriber at ``since`` misses nothing: nothing came after it,
+    or what is kept starts right after it."""
+    return since == last or first_kept == since + 1
 
 
 def new_epoch() -> str:
@@ -53,7 +60,11 @@ class History:
     """
 
     def __init__(
-        self, size: int = 100, ttl: float | None = None, epoch: str | None = None, events: int = 1000
+        self,
+        size: int = Config.history_size.default,
+        ttl: float | None = None,
+        epoch: str | None = None,
+        events: int = Config.history_events.default,
     ) -> None:
         if size < 0:
             raise ValueError(f"history size must be >= 0, not {size}")
@@ -123,7 +134,7 @@ class History:
         if epoch != self.epoch or seq > last:
             return [m for _, m in kept], False
         messages = [m for _, m in kept if m.seq > seq]
-        recovered = seq == last or bool(messages and messages[0].seq == seq + 1)
+        recovered = nothing_lost(seq, last, messages[0].seq if messages else None)
         return messages, recovered
 
     def query(self, event: str, since: int, limit: int) -> list[Message]:

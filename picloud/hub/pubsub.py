@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Union
 
+from ..config import Config
 from ..exceptions import ProtocolError
 from ..wire.codec import encode_publish, utc_timestamp, validate_event
 from ..wire.requests import Publication
@@ -41,8 +42,8 @@ class PubSub(Subscriptions):
         history: History | None = None,
         retained: Retained | None = None,
         *,
-        max_batch: int = 1000,
-        max_subscriptions: int | None = None,
+        max_batch: int = Config.max_batch.default,
+        max_subscriptions: int = Config.max_subscriptions.default,
     ) -> None:
         super().__init__(broker.interest)
         self.broker = broker
@@ -53,7 +54,7 @@ class PubSub(Subscriptions):
         self.published = 0
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.published_bytes = 0
-        self._relay = broker.publish  # looked up once: it runs for every message
+        self._broker_publish = broker.publish  # looked up once: it runs for every message
         broker.bind(self)
         # Last: presence announces stale values at once, through the broker.
         self.presence = Presence(self.retained, broker)
@@ -94,7 +95,7 @@ class PubSub(Subscriptions):
         wherever the broker does it (here, or once Redis has it)."""
         # seq is given on acceptance, not in prepare(), so a batch refused
         # half-way leaves no gap in any event's sequence.
-        self._relay(message)
+        self._broker_publish(message)
         self.published += 1
         # After: on a single hub the payload now carries its seq and epoch.
         self.published_bytes += len(message.payload)
@@ -174,7 +175,14 @@ class PubSub(Subscriptions):
         return message
 
     def join(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None:
-        """Subscribe ``conn`` to ``event`` and catch it up (``Broker.join``)."""
+        """Subscribe ``conn`` to ``event`` and catch it up (``Broker.join``).
+
+        Raises ProtocolError when a new subscription would go over
+        ``max_subscriptions``, for every front end alike.
+        """
+        limit = self.max_subscriptions
+        if self.subscription_count(conn) >= limit and not self.is_subscribed(conn, event):
+            raise ProtocolError(f"too many subscriptions (limit {limit})")
         self.broker.join(conn, event, since, confirm)
 
     def join_here(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None:

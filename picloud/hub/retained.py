@@ -19,9 +19,14 @@ from .message import Message
 from .store import Store
 
 
+def retained_frame(frame: bytes) -> bytes:
+    """A publish frame, marked ``"retained": true``."""
+    return frame[:-1] + b',"retained":true}'
+
+
 def retained_variant(message: Message) -> Message:
-    """The frame a late subscriber gets: the publish frame plus ``"retained": true``."""
-    variant = Message(message.event, message.payload[:-1] + b',"retained":true}')
+    """The message a late subscriber gets: the publish frame, marked retained."""
+    variant = Message(message.event, retained_frame(message.payload))
     variant.seq = message.seq
     return variant
 

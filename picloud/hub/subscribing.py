@@ -23,19 +23,20 @@ Reply = Callable[[bytes], Any]
 
 def handle_request(pubsub: PubSub, conn: Connection, request: SubscribeRequest, reply: Reply | None) -> None:
     """Carry out ``request``; ``reply`` sends protocol-2 frames (None: an old
-    client, which gets nothing but publish frames). Raises ProtocolError
-    when a new subscription would go over the hub's ``max_subscriptions``."""
+    client, which gets nothing but publish frames). Raises ProtocolError,
+    with the request's ``id``, when the hub refuses a subscription."""
     event = request.event
     if event is None:  # unsubscribe:all
         count = pubsub.unsubscribe_all(conn)
         if reply is not None:
             reply(encode_reply("unsubscribed:all", count=count, id=request.id))
     elif request.action == "subscribe":
-        limit = pubsub.max_subscriptions
-        if limit is not None and pubsub.subscription_count(conn) >= limit and not pubsub.is_subscribed(conn, event):
-            raise ProtocolError(f"too many subscriptions (limit {limit})", id=request.id)
         confirm = _ignore if reply is None else _confirmation(reply, request.id, request.since is not None)
-        pubsub.join(conn, event, request.since, confirm)
+        try:
+            pubsub.join(conn, event, request.since, confirm)
+        except ProtocolError as exc:
+            exc.id = request.id
+            raise
     else:
         was = pubsub.unsubscribe(conn, event)
         if reply is not None:

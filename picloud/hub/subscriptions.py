@@ -28,7 +28,7 @@ class Subscriptions:
         self.delivered = 0
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.delivered_bytes = 0
-        # (connection, event) -> the stand-in receiving for it during a catch-up (see catchup.py)
+        # (connection, event) -> the stand-in receiving for it during a catch-up (hub/catchup.py)
         self._stand_ins: dict[tuple[Connection, str], StandIn] = {}
 
     # -- connections -------------------------------------------------------

@@ -38,7 +38,7 @@ class AccessMixin:
     needs_client_name = True
     client_name = ""
     role: str | None = None
-    #: What the route needs the key's role to allow (picloud/keys.py).
+    #: What the route needs the key's role to allow (hub/keys.py).
     action = "admin"
     key_fingerprint: bytes | None = None
 

@@ -1,13 +1,12 @@
-"""Chooses the hub's broker and store from the settings, by the broker's URL.
+"""Chooses the hub's broker (by its URL) and the store that goes with it.
 
-With ``memory://`` the hub itself numbers, keeps and retains messages, and
-the retained values are kept in the state directory; with Redis they live
-in Redis and nothing is kept here.
+A broker that keeps the retained values itself (Redis) needs no store here;
+otherwise they are kept in the state directory.
 """
 
 from __future__ import annotations
 
-from ..brokers import broker_from_url, is_memory_url
+from ..brokers import broker_from_url
 from ..config import Config
 from ..hub.broker import Broker
 from ..hub.history import History
@@ -21,18 +20,20 @@ def make_broker(config: Config) -> Broker:
     return broker_from_url(config.broker, prefix=config.broker_prefix, outbox=config.broker_outbox)
 
 
-def make_store(config: Config) -> Store:
-    if is_memory_url(config.broker):
-        return FileStore(config.state_dir / FILE_NAME, config.retain_interval)
-    return Store()  # Redis keeps the retained values
+def make_store(config: Config, broker: Broker) -> Store:
+    if broker.keeps_retained:
+        return Store()
+    return FileStore(config.state_dir / FILE_NAME, config.retain_interval)
 
 
 def make_pubsub(config: Config, broker: Broker | None = None) -> PubSub:
     """The hub as ``config`` says: its broker, history, retained values and limits."""
+    if broker is None:
+        broker = make_broker(config)
     return PubSub(
-        broker if broker is not None else make_broker(config),
+        broker,
         History(config.history_size, config.history_ttl, events=config.history_events),
-        Retained(make_store(config)),
+        Retained(make_store(config, broker)),
         max_batch=config.max_batch,
         max_subscriptions=config.max_subscriptions,
     )

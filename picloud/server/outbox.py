@@ -16,7 +16,7 @@ close does not complete within ABORT_AFTER seconds) or, with policy ``drop``,
 kept while new frames for it are dropped and counted until it catches up.
 
 This module relies on two Tornado internals, pinned by setup.cfg's
-``tornado`` range and exercised by tests/test_outbox.py:
+``tornado`` range and exercised by tests/server/test_outbox.py:
 ``IOStream._write_buffer`` (its length is the stream's unsent bytes; it is
 None once closed) and ``IOStream.socket``. Direct socket writes happen only
 on plain (non-TLS) streams whose buffer is empty, so bytes never overtake

@@ -20,7 +20,7 @@ each chunk in the same loop iteration. The stream still owns the socket, its
 writes and its closing.
 
 Tornado internals this relies on (pinned by setup.cfg's ``tornado`` range,
-checked by tests/test_reader.py):
+checked by tests/server/test_reader.py):
 
 - ``WebSocketHandler.get_websocket_protocol()`` builds the protocol object, a
   ``WebSocketProtocol13(handler, mask_outgoing, params)``; ``ReaderMixin``
@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 from tornado import gen
 from tornado.concurrent import Future
@@ -85,7 +85,7 @@ class ReaderProtocol(WebSocketProtocol13):
         self._closed: Future[Any] | None = None  # the stream's _read_future while reading directly
         # A handler's on_messages takes every message of one read at once
         # (one pass through the hub for a publisher's burst); see _dispatch.
-        self._on_messages: Any = None
+        self._on_messages: Callable[[list[str | bytes]], None] | None = None
 
     async def _receive_frame_loop(self) -> None:
         if self._decompressor is not None:

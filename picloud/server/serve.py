@@ -16,7 +16,7 @@ import sys
 from tornado.netutil import bind_sockets
 
 from .. import __version__
-from ..config import Config
+from ..config import KEY_FILE_NAME, Config
 from ..exceptions import ConfigError
 from ..hub.auth import load_or_create_key
 from ..hub.keys import keys_from_config
@@ -45,7 +45,7 @@ def resolve_key(config: Config) -> None:
     if config.api_key:
         return
     config.api_key, created = load_or_create_key(config.state_dir)
-    where = config.state_dir / "api_key"
+    where = config.state_dir / KEY_FILE_NAME
     verb = "generated" if created else "using"
     print(f"picloud: {verb} api key {config.api_key} (stored in {where})", flush=True)
 

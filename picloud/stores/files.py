@@ -21,6 +21,7 @@ from pathlib import Path
 
 import ujson
 
+from ..config import Config
 from ..exceptions import ConfigError
 from ..hub.message import Message
 from ..hub.store import Store
@@ -54,7 +55,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 class FileStore(Store):
     """Keeps the retained values in ``path``."""
 
-    def __init__(self, path: Path, interval: float = 1.0) -> None:
+    def __init__(self, path: Path, interval: float = Config.retain_interval.default) -> None:
         super().__init__()
         self.path = path
         self.interval = interval
@@ -69,10 +70,10 @@ class FileStore(Store):
         self._closed = False
         self._load(path)
 
-    # -- writing -----------------------------------------------------------
-
     def load_retained(self) -> list[Message]:
         return list(self._values.values())
+
+    # -- writing -----------------------------------------------------------
 
     def retained_changed(self, event: str, value: Message | None) -> None:
         if value is None:

@@ -32,6 +32,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from ...config import Config
 from ...exceptions import BrokerError, ConfigError
 from ...hub.broker import Broker, Confirm, Hub
 from ...hub.history import Page
@@ -74,18 +75,20 @@ async def _until_cancelled(tasks: list[asyncio.Task[None]]) -> None:
 
 
 class RedisBroker(Broker):
+    keeps_retained = True  # the PUBLISH script writes them (scripts.py)
     _hub: Hub | None = None
 
     def __init__(
-        self, url: str, *, prefix: str = "picloud", outbox: int = 10000, node: str | None = None
+        self, url: str, *, prefix: str = Config.broker_prefix.default, outbox: int = Config.broker_outbox.default,
+        node: str | None = None,
     ) -> None:
-        self.redis = RedisTarget(url)
-        self.url = url
-        self.safe_url = self.redis.safe_url
+        self.redis = RedisTarget(url)  # first: without redis-py nothing else matters
         if not prefix:
             raise ConfigError("broker prefix must not be empty")
         if outbox < 1:
             raise ConfigError(f"broker outbox must be at least 1, not {outbox}")
+        self.redis.check()
+        self.safe_url = self.redis.safe_url
         self.node = node or default_node_id()
         self.prefix = prefix
         self.outbox_limit = outbox
@@ -276,6 +279,7 @@ class RedisBroker(Broker):
     def _up(self) -> None:
         self._connected = True
         if self._down_since is not None:
+            self.reconnects += 1
             log.warning(
                 "redis at %s reachable again after %.1fs; relaying %d queued messages",
                 self.safe_url, time.monotonic() - self._down_since, len(self._backlog),

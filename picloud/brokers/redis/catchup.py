@@ -22,6 +22,7 @@ from typing import Callable
 
 from ...hub.broker import Confirm, Hub
 from ...hub.catchup import Joined, StandIn
+from ...hub.history import nothing_lost
 from ...hub.message import Connection, Message
 from ...hub.retained import retained_variant
 from ...wire.topics import is_filter, matches
@@ -124,7 +125,7 @@ def from_redis(
         replay, recovered = kept, False
     else:
         replay = [entry for entry in kept if entry[0] > seq]
-        recovered = seq == last or bool(replay and replay[0][0] == seq + 1)
+        recovered = nothing_lost(seq, last, replay[0][0] if replay else None)
     messages = []
     for entry_seq, _, frame in replay:
         message = Message(event, frame)

@@ -36,6 +36,9 @@ class RedisTarget:
             "socket_keepalive": True,
         }
         self._from_url = aioredis.from_url
+
+    def check(self) -> None:
+        """Refuse a URL redis-py cannot use, before the hub starts."""
         try:
             self.client()
         except (ValueError, TypeError) as exc:

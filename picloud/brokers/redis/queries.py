@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...hub.history import Page
+from ...hub.history import Page, nothing_lost
 from ...hub.presence import PREFIX, Presence, parse_state
+from ...hub.retained import retained_frame
 from ...wire.topics import is_filter, matches
 from .catchup import CatchUpRead, live_entries
 from .membership import HEARTBEAT, NODE_TTL, Membership
-
-
-def variant(frame: bytes) -> bytes:
-    return frame[:-1] + b',"retained":true}'
 
 
 async def answer_retained(fetch: CatchUpRead, event: str | None) -> list[bytes]:
@@ -26,7 +23,7 @@ async def answer_retained(fetch: CatchUpRead, event: str | None) -> list[bytes]:
     wildcard = event is None or is_filter(event)
     fetched = await fetch(event or "", False, 2 if wildcard else 1)
     return [
-        variant(frame) for name, frame in sorted(fetched.retained.items())
+        retained_frame(frame) for name, frame in sorted(fetched.retained.items())
         if event is None or not wildcard or matches(event, name)
     ]
 
@@ -44,7 +41,7 @@ async def answer_history(
         complete = False
     else:
         after = [entry for entry in kept if entry[0] > since]
-        complete = since == last or bool(after and after[0][0] == since + 1)
+        complete = nothing_lost(since, last, after[0][0] if after else None)
     start = since if epoch == current else 0
     frames = [frame for seq, _, frame in kept if seq > start][:limit]
     head = {"event": event, "epoch": current, "last_seq": last, "complete": complete}
