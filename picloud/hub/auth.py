@@ -1,42 +1,10 @@
-"""API keys: where the hub's key comes from and how a presented key is checked."""
+"""How a presented API key is checked."""
 
 from __future__ import annotations
 
 import hmac
-import os
-import secrets
-from pathlib import Path
 
-from ..config import KEY_FILE_NAME
-from ..exceptions import ConfigError
 from .keys import ADMIN
-
-
-def load_or_create_key(state_dir: Path) -> tuple[str, bool]:
-    """Return the key stored in ``state_dir``, generating it on first use.
-
-    Devices are configured once with this key, so it must survive restarts:
-    it is written once (mode 0600) and read back on every later start.
-    Returns ``(key, created)``.
-    """
-    path = Path(state_dir) / KEY_FILE_NAME
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        key = ""
-    except OSError as exc:
-        raise ConfigError(f"cannot read api key file {str(path)!r}: {exc.strerror}") from None
-    if key:
-        return key, False
-    key = secrets.token_urlsafe(24)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(key + "\n")
-    except OSError as exc:
-        raise ConfigError(f"cannot write api key file {str(path)!r}: {exc.strerror}") from None
-    return key, True
 
 
 class Authenticator:

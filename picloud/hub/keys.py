@@ -1,4 +1,4 @@
-"""Keys with roles: where they come from, what each role may do, and rotation.
+"""Keys with roles: what each role may do, and the keys file's format.
 
 Besides the single ``API_KEY`` (role ``admin``), an owner can keep keys in a
 file, one per line with its role::
@@ -8,16 +8,14 @@ file, one per line with its role::
     91ab33...  publish
     d00d5e...  admin
 
-``SIGHUP`` reads the files again (server/reload.py): connections whose key
-is still valid for their route stay, the others are closed with 1008.
+The files are read by server/keyfiles.py; ``SIGHUP`` reads them again
+(server/rotation.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
-from ..config import Config
 from ..exceptions import ConfigError
 
 ADMIN, PUBLISH, SUBSCRIBE = "admin", "publish", "subscribe"
@@ -58,30 +56,4 @@ def parse_keys_file(text: str, source: str = "keys file") -> dict[str, str]:
         if key in keys and keys[key] != role:
             raise ConfigError(f"{source} line {number}: key listed twice with different roles")
         keys[key] = role
-    return keys
-
-
-def _read(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} {path!r}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{what} {path!r} is not utf-8 text") from None
-
-
-def keys_from_config(config: Config) -> dict[str, str]:
-    """Every key the settings name, with its role. Reads the key files."""
-    keys: dict[str, str] = {}
-    keys_file = getattr(config, "keys_file", None)
-    if keys_file:
-        keys.update(parse_keys_file(_read(keys_file, "keys file"), f"keys file {keys_file!r}"))
-    api_key_file = getattr(config, "api_key_file", None)
-    if api_key_file:
-        key = _read(api_key_file, "api key file").strip()
-        if not key or len(key.split()) != 1:
-            raise ConfigError(f"api key file {api_key_file!r} must hold exactly one key")
-        keys[key] = ADMIN
-    if config.api_key:
-        keys[config.api_key] = ADMIN
     return keys

@@ -10,10 +10,10 @@ from tornado.web import Application
 
 from ..config import Config
 from ..hub.auth import Authenticator
-from ..hub.keys import keys_from_config
 from ..hub.pubsub import PubSub
 from .backends import make_pubsub
 from .health import HealthHandler
+from .keyfiles import keys_from_config
 from .logs import log_request
 from .metrics import MetricsHandler
 from .publish import FastPublish, PublishHTTP

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 
 from ..exceptions import ConfigError
-from ..hub.keys import allows, fingerprint, keys_from_config
+from ..hub.keys import allows, fingerprint
+from .keyfiles import keys_from_config
 from .state import HubState
 
 log = logging.getLogger("picloud.keys")

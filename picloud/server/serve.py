@@ -18,12 +18,11 @@ from tornado.netutil import bind_sockets
 from .. import __version__
 from ..config import KEY_FILE_NAME, Config
 from ..exceptions import ConfigError
-from ..hub.auth import load_or_create_key
-from ..hub.keys import keys_from_config
 from . import systemd
 from .app import PiCloudApp, make_app
 from .backends import make_pubsub
 from .keepalive import KeepaliveHTTPServer
+from .keyfiles import keys_from_config, load_or_create_key
 from .logs import withhold_request_details
 from .openfiles import fit_connection_cap, raise_open_files_limit
 from .rotation import reload_keys

@@ -1,13 +1,13 @@
-"""Keys with roles (picloud/hub/keys.py): the keys file and the single-key file.
-What each role may reach is server/test_access.py's, rotation server/test_rotation.py's."""
+"""Keys with roles (picloud/hub/keys.py): the keys file's format.
+Reading the files is server/test_keyfiles.py's; what each role may reach is
+server/test_access.py's, rotation server/test_rotation.py's."""
 
 from __future__ import annotations
 
 import pytest
 
-from picloud.config import Config
 from picloud.exceptions import ConfigError
-from picloud.hub.keys import keys_from_config, parse_keys_file
+from picloud.hub.keys import parse_keys_file
 from tests.support.keys import KEYS
 
 
@@ -28,15 +28,3 @@ def test_bad_keys_file_lines_are_named(text, error):
     with pytest.raises(ConfigError) as info:
         parse_keys_file(text, "keys file 'k'")
     assert str(info.value) == f"keys file 'k' {error}"
-
-
-def test_api_key_file_holds_one_admin_key(tmp_path):
-    path = tmp_path / "key"
-    path.write_text("  the-key \n")
-    config = Config(api_key_file=str(path), state_dir=tmp_path)
-    assert keys_from_config(config) == {"the-key": "admin"}
-    path.write_text("two keys\n")
-    with pytest.raises(ConfigError, match="must hold exactly one key"):
-        keys_from_config(config)
-    with pytest.raises(ConfigError, match="cannot read api key file"):
-        keys_from_config(Config(api_key_file=str(tmp_path / "missing"), state_dir=tmp_path))
