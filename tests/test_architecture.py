@@ -87,18 +87,49 @@ def test_the_types_check():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+BROKER_KINDS = {"memory", "redis", "rediss", "unix", "memory://", "redis://", "rediss://"}
+
+
+def broker_kind_questions(source: str, name: str) -> list[int]:
+    """Lines that ask which broker there is: ``local_only``, a concrete
+    broker's class, or a comparison with a broker URL's scheme."""
+    lines = []
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Attribute) and node.attr == "local_only":
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Name) and node.id in ("RedisBroker", "MemoryBroker"):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            constants = [o.value for o in operands if isinstance(o, ast.Constant)]
+            constants += [
+                e.value for o in operands if isinstance(o, (ast.Tuple, ast.List, ast.Set))
+                for e in o.elts if isinstance(e, ast.Constant)
+            ]
+            if any(isinstance(c, str) and c in BROKER_KINDS for c in constants):
+                lines.append(node.lineno)
+    return lines
+
+
 def test_the_broker_kind_is_never_asked_outside_the_brokers():
     """What differs between brokers is a method of the port, not a branch."""
     asked = []
     for path in PACKAGE.rglob("*.py"):
         if path.is_relative_to(PACKAGE / "brokers"):
             continue
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Attribute) and node.attr == "local_only":
-                asked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-            if isinstance(node, ast.Name) and node.id in ("RedisBroker", "MemoryBroker"):
-                asked.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+        asked += [f"{path.relative_to(ROOT)}:{line}" for line in broker_kind_questions(path.read_text(), str(path))]
     assert asked == []
+
+
+def test_a_question_of_the_broker_kind_is_found():
+    source = (
+        "if broker.local_only: pass\n"
+        "isinstance(b, RedisBroker)\n"
+        "if urlsplit(url).scheme == 'memory': pass\n"
+        "if scheme in ('redis', 'rediss'): pass\n"
+        "if config.scheme == 'https': pass\n"  # TLS, not a broker: left alone
+    )
+    assert sorted(broker_kind_questions(source, "example.py")) == [1, 2, 3, 4]
 
 
 # -- the core's tests need no sockets and no Tornado -------------------------------

@@ -148,3 +148,16 @@ def test_subscribe_since_without_epoch_replays_what_came_after(hub, tmp_path):
     done = picloud("subscribe", "t", "--since", "1", "--count", "2", env=env)
     assert done.returncode == 0, done.stderr
     assert [(m["seq"], m["data"]) for m in map(json.loads, done.stdout.splitlines())] == [(2, "2"), (3, "3")]
+
+
+def test_publish_reads_stdin_as_utf8_whatever_the_locale_says(hub, tmp_path):
+    """A sensor script's degree signs arrive intact under an ASCII locale."""
+    env = cli_env(tmp_path, PICLOUD_URL=hub.url, PICLOUD_API_KEY=KEY, PYTHONIOENCODING="ascii")
+    with Client(hub.url, KEY, "watcher") as watcher:
+        watcher.subscribe("t")
+        wait_subscribed(watcher, "t", "watcher")
+        done = subprocess.run([sys.executable, "-m", "picloud", "publish", "t", "-"], env=env,
+                              input="21.5 °C\n".encode(), capture_output=True, timeout=20)
+        assert done.returncode == 0, done.stderr
+        message = watcher.receive(timeout=10)
+    assert message.data == "21.5 °C"

@@ -132,3 +132,42 @@ def test_broker_hears_first_and_last_interest_and_relays():
     hub.disconnect(b)
     hub.publish("t", 1)
     assert broker.calls == [("t", True), ("t", False), ("publish", "t")]
+
+
+def test_publish_each_publishes_every_batch_on_its_own_in_order():
+    """The frames of one read: one refused (or unparsable) leaves the others alone."""
+    from picloud.wire.requests import Publication
+
+    hub = PubSub(MemoryBroker(), max_batch=2)
+    inbox = Inbox()
+    hub.subscribe(inbox, "t")
+    unparsable = ProtocolError("invalid json")
+    outcomes = hub.publish_each([
+        [Publication("t", 1)],
+        unparsable,
+        [Publication("t", 2, id="a"), Publication("t", float("nan"))],  # refused whole
+        [Publication("t", 3, id=7)],
+        [Publication("t", 4)] * 3,  # over the batch limit
+        [Publication("t", 5), Publication("t", 6)],
+    ])
+    assert [m["data"] for m in inbox.decoded()] == [1, 3, 5, 6]
+    assert [m["seq"] for m in inbox.decoded()] == [1, 2, 3, 4]  # a refused batch leaves no gap
+    assert outcomes[1] is unparsable
+    assert isinstance(outcomes[2], ProtocolError) and outcomes[2].index == 1
+    assert str(outcomes[2]).startswith("batch element 1: ")
+    assert [request_id for _, request_id in outcomes[3]] == [7]
+    assert str(outcomes[4]) == "batch of 3 messages is over the limit of 2"
+    assert [json.loads(m.payload)["data"] for m, _ in outcomes[5]] == [5, 6]
+    assert hub.published == 4
+
+
+def test_join_refuses_a_subscription_over_the_limit_for_every_front_end():
+    hub = PubSub(MemoryBroker(), max_subscriptions=2)
+    conn, confirmed = Inbox(), []
+    hub.join(conn, "a", None, confirmed.append)
+    hub.join(conn, "b/+", None, confirmed.append)
+    with pytest.raises(ProtocolError, match=r"too many subscriptions \(limit 2\)"):
+        hub.join(conn, "c", None, confirmed.append)
+    hub.join(conn, "a", None, confirmed.append)  # already subscribed: not a new one
+    assert [(j.event, j.already) for j in confirmed] == [("a", False), ("b/+", False), ("a", True)]
+    assert hub.subscription_count(conn) == 2

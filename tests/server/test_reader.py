@@ -435,3 +435,24 @@ async def test_oversized_websocket_message_closes_with_1009(ws):
     await pub.write_message(json.dumps({"event": "t", "data": "x" * 3000}))
     assert await pub.read_message() is None
     assert pub.close_code == 1009
+
+
+@pytest.mark.gen_test
+async def test_every_message_of_one_read_is_published_or_refused_on_its_own(ws, base_url):
+    """The messages of one chunk go through the hub together (on_messages),
+    each still published or refused alone, its ack or error in order."""
+    sub = await ws("/subscribe", clientName="kitchen")
+    await subscribed(sub, "n")
+    pub = await RawClient.connect(base_url)
+    messages = [
+        publish("n", 0),
+        b"not json",
+        json.dumps({"event": "n", "data": 1, "id": "a"}).encode(),
+        json.dumps([{"event": "n", "data": 2}, {"event": "", "data": 3}]).encode(),  # refused whole
+        json.dumps({"event": "n", "data": 4, "id": 5}).encode(),
+    ]
+    await pub.send(b"".join(frame(TEXT, m) for m in messages))
+    replies = [json.loads((await pub.read_frame())[1]) for _ in range(4)]
+    assert [(r["action"], r.get("id")) for r in replies] == [("error", None), ("ack", "a"), ("error", None), ("ack", 5)]
+    assert replies[2]["index"] == 1
+    assert [(await read_json(sub))["data"] for _ in range(3)] == [0, 1, 4]

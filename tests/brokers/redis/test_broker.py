@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from tornado.httpclient import AsyncHTTPClient
 
 from picloud.brokers.redis.broker import _until_cancelled
-from tests.support.hub import read_json, send_json, subscribed
+from tests.support.hub import KEY, read_json, send_json, subscribed
 from tests.support.redisserver import connect, next_data, nodes_by_client, wait_health, wait_until
 
 
@@ -70,6 +71,8 @@ async def test_redis_outage_keeps_local_delivery_and_relays_the_backlog(redis_se
     await send_json(pub, {"event": "t", "data": 6})
     assert await next_data(sub_a) == 6
     assert await next_data(sub_b) == 6
+    metrics = await AsyncHTTPClient().fetch(f"{a.url}/metrics", headers={"X-API-Key": KEY})
+    assert "\npicloud_broker_reconnects_total 1\n" in metrics.body.decode()
     a.stop()
     assert a.stderr.count("unreachable (") == 1, a.stderr  # logged once, not per retry
 
