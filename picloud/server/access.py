@@ -45,9 +45,13 @@ class AccessMixin:
     def initialize(self, state: HubState) -> None:
         self.state = state
 
+    def presented_key(self) -> str | None:
+        """The key this request presents (a route may accept another way)."""
+        return presented_key(self.request)
+
     def check_access(self) -> None:
         request = self.request
-        key = presented_key(request)
+        key = self.presented_key()
         self.role = self.state.auth.role_of(key)
         if self.role is None:
             self.state.errors["auth"] += 1

@@ -96,8 +96,12 @@ class TestRoles:
         for path in ("/retained", "/history?event=t", "/stats"):
             response = await http_client.fetch(f"{base_url}{path}", headers={"X-API-Key": key}, raise_error=False)
             assert response.code == readers, path
-        metrics = await http_client.fetch(f"{base_url}/metrics", headers={"X-API-Key": key}, raise_error=False)
-        assert metrics.code == (200 if key == "admin-key" else 403)
+        # Every way of presenting the key gets the same role check (Prometheus sends Bearer).
+        for presented in ({"X-API-Key": key}, {"Authorization": f"Bearer {key}"}):
+            metrics = await http_client.fetch(f"{base_url}/metrics", headers=presented, raise_error=False)
+            assert metrics.code == (200 if key == "admin-key" else 403), presented
+        query = await http_client.fetch(f"{base_url}/metrics?apiKey={key}", raise_error=False)
+        assert query.code == (200 if key == "admin-key" else 403)
 
     @pytest.mark.gen_test
     async def test_refusal_order_is_401_403_400(self, http_server, http_client, base_url):
