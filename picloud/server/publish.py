@@ -45,6 +45,7 @@ JSON = "application/json; charset=UTF-8"
 CREATED = ResponseStartLine("HTTP/1.1", 201, "Created")
 
 Answer = tuple[int, bytes]  # status and JSON body (empty for 201)
+MAX_LENGTH_DIGITS = 19  # more could not be a body we take, and int() of 5000 digits costs
 PUBLISHED: Answer = (201, b"")
 
 _date = (0, "")
@@ -57,6 +58,19 @@ def http_date() -> str:
     if _date[0] != now:
         _date = (now, formatdate(now, usegmt=True))
     return _date[1]
+
+
+def content_length(value: str) -> int | None:
+    """A Content-Length header's value, None when it is not one: ASCII digits
+    only (``str.isdigit`` also takes "²"), at most 19 of them, and a list only
+    of equal values (what a proxy may send, and Tornado accepts)."""
+    values = {piece.strip(" \t") for piece in value.split(",")}
+    if len(values) != 1:
+        return None
+    (digits,) = values
+    if not (0 < len(digits) <= MAX_LENGTH_DIGITS and digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits)
 
 
 def publish_body(state: HubState, body: bytes) -> Answer | None:
@@ -106,8 +120,8 @@ class PublishHTTP(AccessMixin, RequestHandler):
             return  # a CORS preflight carries no key
         self.check_access()
         limit = self.state.config.max_message_bytes
-        length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > limit:
+        length = content_length(self.request.headers.get("Content-Length", "0"))
+        if length is not None and length > limit:
             raise Refused(413, f"body over {limit} bytes")
         self._chunks: list[bytes] = []
         # Tornado refuses bodies over its own limit with a bare 400 before we
@@ -154,13 +168,31 @@ class FastPublish(HTTPMessageDelegate):
         self.chunks: list[bytes] = []
         self.status = 201
         self.waiting: asyncio.Future[None] | None = None  # the retained store's write
+        self.refused = False
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Any:
+        length = headers.get("Content-Length")
+        if length is not None and content_length(length) is None:
+            self._refuse_length(length, headers)
+            return None
         if self._plain(start_line, headers):
             self.fallback = None
             return None
         assert self.fallback is not None
         return self.fallback.headers_received(start_line, headers)
+
+    def _refuse_length(self, length: str, headers: HTTPHeaders) -> None:
+        """Answer 400 for a Content-Length that is not one, before anything is read.
+
+        Tornado would refuse it with a bare 400 once this returns; without the
+        header it reads no body, and since the answer came before the request
+        was read, it closes the connection after it rather than parse the rest.
+        """
+        self.fallback = None
+        self.refused = True
+        del headers["Content-Length"]
+        self.state.errors["request"] += 1
+        self._answer(400, encode_error_body(f"content-length is not a length: {length[:40]!r}"))
 
     def _plain(self, start_line: Any, headers: HTTPHeaders) -> bool:
         """Whether this request is one ``PublishHTTP`` would accept as far as
@@ -169,8 +201,8 @@ class FastPublish(HTTPMessageDelegate):
             return False
         if "Origin" in headers or "Transfer-Encoding" in headers:
             return False
-        length = headers.get("Content-Length", "")
-        if not length.isdigit() or int(length) > self.state.config.max_message_bytes:
+        length = content_length(headers.get("Content-Length", ""))
+        if length is None or length > self.state.config.max_message_bytes:
             return False
         # The request carries these same headers (Tornado made it from them).
         role = self.state.auth.role_of(presented_key(self.request))
@@ -188,6 +220,8 @@ class FastPublish(HTTPMessageDelegate):
         if self.fallback is not None:
             self.fallback.finish()
             return
+        if self.refused:
+            return  # answered already
         body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
         self.chunks = []
         answer = publish_body(self.state, body)

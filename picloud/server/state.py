@@ -24,8 +24,9 @@ log = logging.getLogger("picloud.app")
 
 #: Kinds of refused requests counted in ``errors`` (and shown in /metrics):
 #: a missing or wrong key, a missing client name, a frame or body that breaks
-#: the protocol.
-ERROR_KINDS = ("auth", "client_name", "protocol")
+#: the protocol, an HTTP request that is not one (a Content-Length that is
+#: not a length).
+ERROR_KINDS = ("auth", "client_name", "protocol", "request")
 
 
 class OpenSocket(Pingable, Protocol):

@@ -213,3 +213,26 @@ async def test_batches_are_limited(ws, http_client, base_url, app):
     await send_json(pub, batch)
     assert (await read_json(pub))["error"] == "batch of 4 messages is over the limit of 3"
     assert (await post(http_client, base_url, batch[:3])).code == 201
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("length", ["\u00b2", "1" * 5000, "-1", "+5", "0x10", "5, 6", ""])
+async def test_a_content_length_that_is_no_length_gets_400_json_and_no_traceback(
+    http_server, base_url, app, caplog, length
+):
+    """Before the key is checked: a keyless request of garbage must cost one
+    short answer, never a traceback in the log."""
+    port = int(base_url.rsplit(":", 1)[1])
+    stream = IOStream(socket.create_connection(("127.0.0.1", port)))
+    await stream.write(
+        f"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode("latin-1")
+        + b'{"event": "t"}'
+    )
+    head = (await stream.read_until(b"\r\n\r\n")).decode("latin-1")
+    assert head.startswith("HTTP/1.1 400 "), head
+    size = int(next(line for line in head.split("\r\n") if line.lower().startswith("content-length:")).split(":")[1])
+    body = json.loads(await stream.read_bytes(size))
+    assert body["error"].startswith("content-length is not a length: ")
+    assert await stream.read_until_close() == b""  # closed: the rest is never read as a request
+    assert [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"] == []
+    assert app.state.errors["request"] == 1
