@@ -31,10 +31,26 @@ log = logging.getLogger("picloud.retained")
 
 FILE_NAME = "retained.json"
 
+def temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def remove_stale_temporaries(path: Path) -> None:
+    """Remove what a write cut short by a crash left (as big as the values)."""
+    for stale in path.parent.glob(f"{temporary_prefix(path)}*.tmp"):
+        try:
+            size = stale.stat().st_size
+            stale.unlink()
+        except OSError as exc:
+            log.warning("cannot remove stale %s: %s", stale, exc.strerror)
+        else:
+            log.warning("removed %s (%d bytes), left by a write that did not finish", stale, size)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -68,6 +84,7 @@ class FileStore(Store):
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Future[None] | None = None
         self._closed = False
+        remove_stale_temporaries(path)
         self._load(path)
 
     def load_retained(self) -> list[Message]:

@@ -50,3 +50,16 @@ def test_unreadable_file_is_moved_aside(tmp_path):
     store = Retained(FileStore(path))
     assert len(store) == 0
     assert (tmp_path / (FILE_NAME + ".unreadable")).read_text() == '{"retained": ['
+
+
+def test_temporary_files_a_crash_left_are_removed_at_start(tmp_path, caplog):
+    path = tmp_path / FILE_NAME
+    stale = tmp_path / f".{FILE_NAME}.k2j4x9.tmp"
+    stale.write_bytes(b"x" * 1000)  # a write cut short
+    other = tmp_path / ".other.json.k2j4x9.tmp"
+    other.write_text("not ours")
+    FileStore(path)
+    assert not stale.exists() and other.exists()
+    assert [r.getMessage() for r in caplog.records if r.name == "picloud.retained"] == [
+        f"removed {stale} (1000 bytes), left by a write that did not finish"
+    ]
