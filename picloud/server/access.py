@@ -4,7 +4,6 @@ error bodies of a refusal."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import ujson
@@ -12,9 +11,8 @@ from tornado.web import HTTPError
 
 from ..exceptions import ProtocolError
 from ..hub.keys import allows, fingerprint
+from .logs import WithholdsQuery
 from .state import HubState
-
-log = logging.getLogger("picloud.handlers")
 
 
 class Refused(HTTPError):
@@ -25,7 +23,7 @@ class Refused(HTTPError):
         self.message = message
 
 
-class AccessMixin:
+class AccessMixin(WithholdsQuery):
     """Key and client-name checks shared by every protocol route.
 
     Runs in ``prepare()``, so a refused websocket is answered before any
@@ -82,14 +80,10 @@ class AccessMixin:
             return f"{host}:{address[1]}"
         return host
 
-    def _request_summary(self) -> str:
-        # Tornado's includes the query string, which may carry ``apiKey``.
-        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
-
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, HTTPError):
             return  # a client's mistake: the access log has the status
-        log.error("uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
+        super().log_exception(typ, value, tb)
 
     def write_error(self: Any, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

@@ -7,10 +7,11 @@ import time
 
 from tornado.web import RequestHandler
 
+from .logs import WithholdsQuery
 from .state import HubState
 
 
-class HealthHandler(RequestHandler):
+class HealthHandler(WithholdsQuery, RequestHandler):
     def initialize(self, state: HubState) -> None:
         self.state = state
 

@@ -6,7 +6,11 @@ import logging
 import re
 from typing import Any
 
+from tornado.log import gen_log
+from tornado.web import HTTPError
+
 access_log = logging.getLogger("picloud.access")
+error_log = logging.getLogger("picloud.handlers")
 
 
 def log_request(handler: Any) -> None:
@@ -28,6 +32,25 @@ def log_request(handler: Any) -> None:
         status, request.method, request.path, request.remote_ip,
         1000.0 * request.request_time(),
     )
+
+
+class WithholdsQuery:
+    """For every handler: its error logs leave the query string out, since
+    it may carry ``apiKey`` (Tornado's summary has it, and its uncaught
+    exception log adds the whole request)."""
+
+    request: Any
+
+    def _request_summary(self) -> str:
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, HTTPError):
+            if value.log_message:  # Tornado's format: the message's own %s take its args
+                gen_log.warning("%d %s: " + value.log_message, value.status_code, self._request_summary(),
+                                  *value.args)
+            return
+        error_log.error("uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))
 
 
 class WithholdRequestDetails(logging.Filter):

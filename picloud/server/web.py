@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from tornado.routing import PathMatches, Rule
-from tornado.web import RequestHandler, StaticFileHandler
+from tornado.web import HTTPError, RequestHandler, StaticFileHandler
 
 from ..wire.codec import utc_timestamp
 from .access import AccessMixin
+from .logs import WithholdsQuery
 from .state import HubState
 
 STATIC_DIR = Path(__file__).parent.parent / "static"
@@ -26,8 +27,13 @@ DASHBOARD_CSP = (
 )
 
 
-class StaticFiles(StaticFileHandler):
+class StaticFiles(WithholdsQuery, StaticFileHandler):
     """Static files that browsers revalidate, so an upgraded hub is seen at once."""
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if "\x00" in absolute_path:  # no file has one: os.path would raise instead of say so
+            raise HTTPError(404)
+        return super().validate_absolute_path(root, absolute_path)
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("Cache-Control", "no-cache")

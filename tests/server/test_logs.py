@@ -90,3 +90,41 @@ class TestRoles:
         assert "/publish" in caplog.text
         for key in ("sub-key", "wrong-secret-key", "admin-key"):
             assert key not in caplog.text
+
+
+ROUTES = ["/subscribe", "/publish", "/info", "/healthz", "/retained", "/history?event=t", "/metrics", "/stats",
+          "/", "/dashboard", "/picloud.js", "/static/dashboard.css"]
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("route", ROUTES)
+async def test_no_error_log_of_any_route_carries_the_query_key(http_client, base_url, app, caplog, monkeypatch, route):
+    """An error forced inside each route's handler, the key in the query."""
+    secret = "query-key-that-must-stay-secret"
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("forced")
+
+    for rule in app.wildcard_router.rules:
+        handler = rule.target
+        if isinstance(handler, type):
+            monkeypatch.setattr(handler, "prepare", fail)
+    caplog.set_level(logging.DEBUG)
+    separator = "&" if "?" in route else "?"
+    post = {"method": "POST", "body": b'{"event": "t"}'} if route == "/publish" else {}
+    response = await http_client.fetch(
+        f"{base_url}{route}{separator}apiKey={secret}&clientName=c", raise_error=False, **post
+    )
+    assert response.code == 500
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+    assert errors, "the forced error was logged"
+    logged = "\n".join(f"{r.getMessage()} {logging.Formatter().formatException(r.exc_info)}" for r in errors)
+    assert secret not in logged and secret not in caplog.text
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("path", ["/static/%00", "/static/a%00b.css", "/static/%00/dashboard.css"])
+async def test_a_static_path_with_a_nul_is_404_and_logs_no_key(http_client, base_url, caplog, path):
+    response = await http_client.fetch(f"{base_url}{path}?apiKey=query-key-that-must-stay-secret", raise_error=False)
+    assert response.code == 404
+    assert "query-key-that-must-stay-secret" not in caplog.text
