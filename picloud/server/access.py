@@ -11,6 +11,7 @@ from tornado.web import HTTPError
 
 from ..exceptions import ProtocolError
 from ..hub.keys import allows, fingerprint
+from ..wire.codec import validate_client_name
 from .logs import WithholdsQuery
 from .state import HubState
 
@@ -65,7 +66,11 @@ class AccessMixin(WithholdsQuery):
             if not name:
                 self.state.errors["client_name"] += 1
                 raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
-            self.client_name = name
+            try:
+                self.client_name = validate_client_name(name)
+            except ProtocolError as exc:
+                self.state.errors["client_name"] += 1
+                raise Refused(400, str(exc)) from None
 
     def peer_address(self) -> str:
         context = self.request.connection.context

@@ -35,6 +35,7 @@ from tornado.web import RequestHandler
 
 from ..exceptions import ProtocolError
 from ..hub.keys import allows
+from ..wire.codec import validate_client_name
 from ..wire.requests import parse_publications
 from .access import AccessMixin, Refused, encode_error_body, presented_client_name, presented_key, protocol_error_body
 from .logs import log_request
@@ -208,7 +209,14 @@ class FastPublish(HTTPMessageDelegate):
         role = self.state.auth.role_of(presented_key(self.request))
         if role is None or not allows(role, "publish"):
             return False
-        return bool(presented_client_name(self.request))
+        name = presented_client_name(self.request)
+        if not name:
+            return False
+        try:
+            validate_client_name(name)
+        except ProtocolError:
+            return False
+        return True
 
     def data_received(self, chunk: bytes) -> Any:
         if self.fallback is not None:

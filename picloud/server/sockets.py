@@ -49,6 +49,19 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
         return True
 
     def open(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            self._register()
+            self.opened()
+        except Exception:
+            # Tornado logs it and drops the connection, but nothing would
+            # take it out of the hub's sockets (a slot held for good).
+            self.on_close()
+            raise
+
+    def opened(self) -> None:
+        """What a route does once the socket is registered (may raise)."""
+
+    def _register(self) -> None:
         state = self.state
         self.address = self.peer_address()
         stream = self.ws_connection.stream if self.ws_connection is not None else None
@@ -106,10 +119,9 @@ class SubscribeSocket(HubSocket):
     action = "subscribe"
     protocol = 1  # 2 when the client opted in to newer frames (?protocol=2)
 
-    def open(self, *args: Any, **kwargs: Any) -> None:
+    def opened(self) -> None:
         if query_arg(self.request, "protocol") == "2":
             self.protocol = 2
-        super().open(*args, **kwargs)
 
     def on_message(self, message: str | bytes) -> None:
         try:
@@ -129,11 +141,10 @@ class PublishSocket(HubSocket):
         super().__init__(*args, **kwargs)
         self._acks: set[asyncio.Future[None]] = set()  # pending acks of retained publishes
 
-    def open(self, *args: Any, **kwargs: Any) -> None:
+    def opened(self) -> None:
         config = self.state.config
         if config.publish_rate > 0:
             self.rate = PublishRate(config.publish_rate, config.publish_burst)
-        super().open()
 
     def on_message(self, message: str | bytes) -> None:
         rate = self.rate
@@ -199,8 +210,7 @@ class InfoSocket(HubSocket):
     needs_client_name = False
     listed = False
 
-    def open(self, *args: Any, **kwargs: Any) -> None:
-        super().open()
+    def opened(self) -> None:
         self.state.info.add(self)
 
     def on_close(self) -> None:

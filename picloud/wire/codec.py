@@ -18,6 +18,8 @@ import ujson
 from ..exceptions import ProtocolError
 
 MAX_EVENT_BYTES = 256
+#: Client names are listed in /info and presence for everyone: a short name.
+MAX_CLIENT_NAME_BYTES = 128
 
 # C0 controls, DEL and the C1 controls: invisible in logs and dashboards, and
 # a classic way to smuggle confusing names past a reader.
@@ -119,10 +121,31 @@ def validate_event(event: Any, *, field: str = "event") -> str:
     bad = _CONTROL.search(event)
     if bad:
         raise ProtocolError(f"'{field}' contains control character {bad.group()!r}")
+    if not is_text(event):
+        # A JSON escape like "\ud800": no frame, Redis channel or file can carry it.
+        raise ProtocolError(f"'{field}' is not valid utf-8 text: {_short(event)}")
     if len(_valid_names) >= MAX_CACHED_HEADS:
         _valid_names.clear()
     _valid_names[event] = None
     return event
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` encodes to UTF-8 (no lone surrogate from a JSON escape)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def validate_client_name(name: str) -> str:
+    """Return ``name`` if a connection may go by it, else raise ProtocolError."""
+    if not is_text(name):
+        raise ProtocolError(f"client name is not valid utf-8 text: {_short(name)}")
+    if len(name) > MAX_CLIENT_NAME_BYTES // 4 and len(name.encode("utf-8")) > MAX_CLIENT_NAME_BYTES:
+        raise ProtocolError(f"client name is longer than {MAX_CLIENT_NAME_BYTES} bytes")
+    return name
 
 
 # Names found valid, so that a name seen before is checked by one lookup;

@@ -18,6 +18,7 @@ from .codec import (
     _json_type,
     _short,
     dumps,
+    is_text,
     loads,
     parse_publication,
     validate_event,
@@ -50,8 +51,11 @@ def parse_id(frame: dict[str, Any]) -> Any:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ProtocolError(f"'id' must be a string or an integer, not {_json_type(value)}")
-    if isinstance(value, str) and len(value) > MAX_ID_CHARS:
-        raise ProtocolError(f"'id' is longer than {MAX_ID_CHARS} characters")
+    if isinstance(value, str):
+        if len(value) > MAX_ID_CHARS:
+            raise ProtocolError(f"'id' is longer than {MAX_ID_CHARS} characters")
+        if not is_text(value):  # echoed in the reply, which could not be encoded
+            raise ProtocolError(f"'id' is not valid utf-8 text: {_short(value)}")
     return value
 
 

@@ -508,3 +508,56 @@ async def test_publishing_to_a_wildcard_or_sys_is_refused(ws, http_client, base_
     sub = await ws("/subscribe", clientName="a")
     await send_json(sub, {"action": "subscribe", "event": "a/#/b"})
     assert (await read_json(sub)) == {"action": "error", "error": "'#' must be the last level in 'a/#/b'"}
+
+
+# -- names that are not text, and sockets that fail to open --------------------------------
+
+@pytest.mark.gen_test
+async def test_a_name_that_is_not_text_is_refused_everywhere_and_breaks_nothing(ws, app, http_client, base_url):
+    sub = await ws("/subscribe", clientName="prober")
+    for action in ("subscribe", "unsubscribe"):
+        await sub.write_message(f'{{"action": "{action}", "event": "\\ud800"}}')
+        reply = await read_json(sub)
+        assert reply["action"] == "error" and "not valid utf-8 text" in reply["error"]
+    assert app.state.pubsub.subscription_count(next(iter(app.state.sockets))) == 0
+    pub = await ws("/publish", clientName="prober")
+    await pub.write_message('{"event": "a/\\udc00", "data": 1}')
+    assert "not valid utf-8 text" in (await read_json(pub))["error"]
+    response = await http_client.fetch(
+        f"{base_url}/publish", method="POST", body=b'{"event": "\\ud800"}', raise_error=False,
+        headers={"X-API-Key": KEY, "X-API-Client-Name": "prober"},
+    )
+    assert response.code == 400 and "not valid utf-8 text" in json.loads(response.body)["error"]
+    # Every /info socket still gets its snapshot and stays open.
+    for _ in range(3):
+        info = await ws("/info")
+        assert "all_connections" in await read_json(info)
+    assert len(app.state.sockets) == 5
+
+
+@pytest.mark.gen_test
+async def test_a_client_name_over_128_bytes_is_refused_on_every_route(ws, http_client, base_url):
+    name = "n" * 129
+    for path in ("/subscribe", "/publish"):
+        with pytest.raises(HTTPClientError) as info:
+            await ws(path, clientName=name)
+        assert info.value.code == 400
+    response = await http_client.fetch(  # a plain publish, which the fast path would serve
+        f"{base_url}/publish", method="POST", body=b'{"event": "t"}', raise_error=False,
+        headers={"X-API-Key": KEY, "X-API-Client-Name": name},
+    )
+    assert response.code == 400
+    assert json.loads(response.body) == {"error": "client name is longer than 128 bytes"}
+
+
+@pytest.mark.gen_test
+async def test_a_socket_whose_open_fails_is_not_kept(ws, app, monkeypatch):
+    def fail(sock):
+        raise RuntimeError("forced")
+
+    monkeypatch.setattr(app.state.info, "add", fail)
+    info = await ws("/info")
+    assert await info.read_message() is None  # dropped
+    assert app.state.sockets == set()
+    sub = await ws("/subscribe", clientName="kitchen")  # the slot is free
+    await subscribed(sub, "t")

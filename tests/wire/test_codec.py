@@ -158,3 +158,22 @@ def test_the_second_changes_with_the_time():
     assert utc_timestamp(1e9 + 0.9) == "2001-09-09T01:46:40.900000Z"
     assert utc_timestamp(1e9 + 1.25) == "2001-09-09T01:46:41.250000Z"
     assert utc_timestamp(1e9 + 0.9) == "2001-09-09T01:46:40.900000Z"
+
+
+@pytest.mark.parametrize("name", ["\ud800", "a/\udfffb", "ok/\udbff"])
+def test_a_name_that_is_not_utf8_text_is_refused(name):
+    """A lone surrogate (a JSON escape such as "\\ud800") can be in a str but
+    in no frame, Redis channel or file: refused, and the error names it."""
+    with pytest.raises(ProtocolError, match="'event' is not valid utf-8 text: ") as info:
+        protocol.validate_event(name)
+    str(info.value).encode("utf-8")  # the error itself can be sent
+    assert name not in protocol._valid_names
+
+
+def test_client_names_are_text_of_at_most_128_bytes():
+    assert protocol.validate_client_name("kitchen-pi") == "kitchen-pi"
+    assert protocol.validate_client_name("é" * 64) == "é" * 64  # 128 bytes
+    with pytest.raises(ProtocolError, match="client name is longer than 128 bytes"):
+        protocol.validate_client_name("é" * 65)
+    with pytest.raises(ProtocolError, match="client name is not valid utf-8 text"):
+        protocol.validate_client_name("pi\ud800")

@@ -67,3 +67,19 @@ def test_bad_publish_bodies(body, error, index):
 def test_unhashable_action_is_a_protocol_error(frame):
     with pytest.raises(ProtocolError, match="unknown action"):
         parse_subscribe_request(frame)
+
+
+@pytest.mark.parametrize("frame", [
+    '{"action": "subscribe", "event": "\\ud800"}',
+    '{"action": "unsubscribe", "event": "a/\\udc00"}',
+    '{"action": "subscribe", "event": "t", "id": "\\ud800"}',
+])
+def test_subscribe_requests_with_names_or_ids_that_are_not_text_are_refused(frame):
+    with pytest.raises(ProtocolError, match="is not valid utf-8 text"):
+        parse_subscribe_request(frame)
+
+
+def test_publications_with_names_or_ids_that_are_not_text_are_refused():
+    for body in ('{"event": "\\ud800", "data": 1}', '[{"event": "t"}, {"event": "t", "id": "\\udfff"}]'):
+        with pytest.raises(ProtocolError, match="is not valid utf-8 text"):
+            parse_publications(body)

@@ -97,3 +97,20 @@ async def test_a_session_task_that_swallows_its_cancellation_is_cancelled_again(
         task.cancel()
     await asyncio.wait_for(_until_cancelled(tasks), 5)
     assert swallowed == [True] and all(task.cancelled() for task in tasks)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_name_that_is_not_text_never_reaches_redis(redis_server, hubs):
+    """Its channel name could not be encoded: the hub's Redis session would drop."""
+    server = redis_server()
+    a, b = hubs(server, 2)
+    prober = await connect(a, "/subscribe", clientName="prober")
+    await prober.write_message('{"action": "subscribe", "event": "\\ud800"}')
+    assert "not valid utf-8 text" in (await read_json(prober))["error"]
+    sub = await connect(a, "/subscribe", clientName="sub-a")
+    await subscribed(sub, "t")
+    wait_until(lambda: server.subscriber_count("t") == 1, "a subscribed in redis")
+    pub = await connect(b, "/publish", clientName="pub-b")
+    await send_json(pub, {"event": "t", "data": "across"})
+    assert await next_data(sub) == "across"  # the session is whole
+    assert (await wait_health(a, "ok"))["broker"] == "ok"
