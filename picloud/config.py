@@ -119,6 +119,12 @@ class Config:
         1 * MIB, kind="int", minimum=1024, group="limits", help="Largest incoming websocket message or HTTP body.",
         doc="In bytes; over it a websocket is closed with 1009 and an HTTP request gets 413.",
     )
+    max_total_inbound_bytes = Setting(
+        64 * MIB, kind="int", minimum=1024, group="limits",
+        help="Incoming bytes of messages not yet complete, across all connections.",
+        doc="The connection that would go over it is closed with 1009: 10,000 connections each half-way "
+        "through a 1 MiB message would be 10 GiB.",
+    )
     max_queue_bytes = Setting(
         1 * MIB, kind="int", minimum=1024, group="limits", help="Outgoing bytes a connection may have queued.",
     )

@@ -30,6 +30,8 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "api_key_file": None, "max_connections": 10000, "max_subscriptions": 1000, "max_batch": 1000,
         "allowed_origin": (), "ping_interval": 20.0, "handshake_timeout": 10.0, "publish_rate": 0.0,
         "publish_burst": 50, "log_level": "info",
+        # added since, by later issues
+        "max_total_inbound_bytes": 64 * MIB,
     }
 
 

@@ -22,6 +22,26 @@ def batch_over_limit(count: int, limit: int) -> ProtocolError:
     return ProtocolError(f"batch of {count} messages is over the limit of {limit}")
 
 
+class ByteBudget:
+    """Bytes that many buffers share: what every connection holds of messages
+    not yet complete, so that many connections cannot add up to an outage."""
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, count: int) -> bool:
+        if self.used + count > self.limit:
+            return False
+        self.used += count
+        return True
+
+    def give(self, count: int) -> None:
+        self.used -= count
+
+
 class TokenBucket:
     """``rate`` tokens a second, at most ``burst`` saved up."""
 

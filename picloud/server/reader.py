@@ -95,7 +95,9 @@ class ReaderProtocol(WebSocketProtocol13):
             return
         release_upgrade_state(self.handler)
         self._on_messages = getattr(self.handler, "on_messages", None)
-        self._parser = FrameParser(self.params.max_message_size, UNMASK)
+        # The hub's budget for partial messages, where the handler has one.
+        budget = getattr(self.handler, "inbound_budget", None)
+        self._parser = FrameParser(self.params.max_message_size, UNMASK, budget)
         if type(self.stream) is IOStream:  # TLS must go through the stream's reads
             self._socket = self.stream.socket
         self._read()
@@ -284,10 +286,19 @@ class ReaderProtocol(WebSocketProtocol13):
         self._abort()
         self._finish()
 
+    def on_connection_close(self) -> None:
+        self._release()
+        super().on_connection_close()
+
+    def _release(self) -> None:
+        if self._parser is not None:
+            self._parser.release()
+
     def _finish(self) -> None:
         if self._done:
             return
         self._done = True
+        self._release()
         self._parser = None
         self._paused = None
         self.handler.on_ws_connection_close(self.close_code, self.close_reason)

@@ -10,7 +10,7 @@ from typing import Any
 from tornado.websocket import WebSocketHandler
 
 from ..exceptions import ProtocolError
-from ..hub.limits import PublishRate
+from ..hub.limits import ByteBudget, PublishRate
 from ..hub.message import Message
 from ..hub.pubsub import Batch
 from ..hub.subscribing import handle_request
@@ -60,6 +60,11 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
 
     def opened(self) -> None:
         """What a route does once the socket is registered (may raise)."""
+
+    @property
+    def inbound_budget(self) -> ByteBudget:
+        """What all sockets may hold of messages not yet complete (server/reader.py)."""
+        return self.state.inbound
 
     def _register(self) -> None:
         state = self.state

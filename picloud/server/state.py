@@ -14,6 +14,7 @@ from typing import Protocol
 
 from ..config import Config
 from ..hub.auth import Authenticator
+from ..hub.limits import ByteBudget
 from ..hub.pubsub import PubSub
 from .info import InfoPusher
 from .keepalive import Pingable, Pinger
@@ -50,6 +51,8 @@ class HubState:
         self.pinger = Pinger(self.sockets, config.ping_interval)
         self.started = time.monotonic()
         self.errors: Counter[str] = Counter(dict.fromkeys(ERROR_KINDS, 0))
+        # What every websocket holds of frames and messages not yet complete.
+        self.inbound = ByteBudget(config.max_total_inbound_bytes)
         self._drained: asyncio.Event | None = None
 
     @property

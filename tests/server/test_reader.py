@@ -456,3 +456,27 @@ async def test_every_message_of_one_read_is_published_or_refused_on_its_own(ws, 
     assert [(r["action"], r.get("id")) for r in replies] == [("error", None), ("ack", "a"), ("error", None), ("ack", 5)]
     assert replies[2]["index"] == 1
     assert [(await read_json(sub))["data"] for _ in range(3)] == [0, 1, 4]
+
+
+@pytest.mark.gen_test
+@pytest.mark.config(max_total_inbound_bytes=4096)
+async def test_the_connection_that_would_cross_the_inbound_budget_is_closed_1009(http_server, base_url, app):
+    """Partial messages of all connections share --max-total-inbound-bytes."""
+    async def hold(client, size):
+        # A first fragment, complete; the ping after it answers once it is parsed.
+        await client.send(frame(TEXT, b"a" * size, fin=False) + frame(PING, b"held"))
+
+    first = await RawClient.connect(base_url)
+    await hold(first, 2500)
+    assert await first.read_frame() == (PONG, b"held")
+    assert app.state.inbound.used == 2500
+    second = await RawClient.connect(base_url)
+    await hold(second, 2000)
+    assert await second.read_close() == 1009
+    assert app.state.inbound.used == 2500  # the first still holds its part
+    await first.send(frame(CLOSE, struct.pack("!H", 1000)))
+    assert await first.read_close() == 1000  # gone: what it held is given back
+    third = await RawClient.connect(base_url)
+    await hold(third, 3000)
+    assert await third.read_frame() == (PONG, b"held")
+    assert app.state.inbound.used == 3000

@@ -64,7 +64,7 @@ def test_fragmented_text_with_control_frames_between():
 
 def test_fragmented_binary():
     data = frame(BINARY, b"ab", fin=False) + frame(0, b"", fin=False) + frame(0, b"cd")
-    assert FrameParser(100).feed(data) == [(BINARY, b"abcd")]
+    assert FrameParser(1000).feed(data) == [(BINARY, b"abcd")]  # each fragment costs 64 bytes at least
 
 
 def failure(events):
@@ -116,7 +116,7 @@ def test_invalid_utf8_fails_with_1007():
     assert failure(FrameParser(100).feed(frame(CLOSE, b"\x03\xe8\xff"))) == 1007
     # Truncated character at the end of a fragmented message.
     data = frame(TEXT, b"a", fin=False) + frame(0, "€".encode()[:2])
-    assert failure(FrameParser(100).feed(data)) == 1007
+    assert failure(FrameParser(1000).feed(data)) == 1007
 
 
 def test_invalid_utf8_fails_at_the_fragment_not_the_end():
@@ -220,3 +220,40 @@ def test_arbitrary_bytes_never_raise(garbage, step):
         assert kinds.count(FAIL) == 1
         assert all(k == CLOSE for k in kinds[kinds.index(FAIL) + 1 :])
     assert parser.buffered <= 200 + 14
+
+
+def test_empty_fragments_cost_64_bytes_each_toward_the_limit():
+    """Ten million empty continuation frames took 78 MB: now they hit the limit."""
+    limit = 1024 * 1024
+    parser = FrameParser(limit)
+    assert parser.feed(frame(TEXT, b"a", fin=False)) == []
+    empty = frame(0, b"", fin=False)
+    fragments = limit // 64
+    events = parser.feed(empty * (fragments - 2))
+    assert events == [] and parser.buffered <= limit
+    assert failure(parser.feed(empty * 2)) == 1009
+
+
+def test_a_message_in_one_byte_fragments_is_held_as_one_buffer():
+    parser = FrameParser(64 * 1000)
+    data = frame(BINARY, b"x", fin=False) + b"".join(frame(0, b"x", fin=False) for _ in range(998)) + frame(0, b"x")
+    assert parser.feed(data) == [(BINARY, b"x" * 1000)]
+    assert failure(FrameParser(64 * 999).feed(data)) == 1009  # 1000 fragments, 64 bytes each
+
+
+def test_parsers_share_a_budget_for_what_they_hold_and_give_it_back():
+    from picloud.hub.limits import ByteBudget
+
+    budget = ByteBudget(1000)
+    first, second = FrameParser(10_000, budget=budget), FrameParser(10_000, budget=budget)
+    assert first.feed(frame(BINARY, b"x" * 600)[:400]) == []  # a frame half-way
+    assert budget.used == 400
+    assert failure(second.feed(frame(BINARY, b"y" * 900)[:700])) == 1009  # would cross the budget
+    assert budget.used == 400
+    assert first.feed(frame(BINARY, b"x" * 600)[400:]) == [(BINARY, b"x" * 600)]
+    assert budget.used == 0  # complete: nothing held
+    third = FrameParser(10_000, budget=budget)
+    assert third.feed(frame(TEXT, b"a" * 900, fin=False)) == []
+    assert budget.used == 900
+    third.release()  # its connection closed
+    assert budget.used == 0
