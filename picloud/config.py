@@ -168,6 +168,12 @@ class Config:
         help="Events whose seq and messages are kept; the least recently published are forgotten past this.",
         doc="Bounds memory: at most this many events times --history-size messages.",
     )
+    history_bytes = Setting(
+        32 * MIB, kind="int", minimum=0, group="history and retained",
+        help="Bytes of kept messages, across all events.",
+        doc="Past it the least recently published event's oldest messages go first; a client resuming "
+        "from before what was dropped is told it could not recover.",
+    )
     retain_interval = Setting(
         1.0, kind="float", minimum=0, group="history and retained",
         help="At most one write of retained values to the state directory per this many seconds.",
@@ -181,6 +187,10 @@ class Config:
     broker_prefix = Setting(
         "picloud", kind="str", group="cluster",
         help="Namespace of Redis keys and channels; hub clusters sharing a Redis need different ones.",
+    )
+    broker_outbox_bytes = Setting(
+        16 * MIB, kind="int", minimum=1024, group="cluster",
+        help="Bytes of the messages kept for other hubs while Redis is unreachable (oldest dropped past this).",
     )
     broker_outbox = Setting(
         10000, kind="int", minimum=1, group="cluster",

@@ -31,7 +31,7 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "allowed_origin": (), "ping_interval": 20.0, "handshake_timeout": 10.0, "publish_rate": 0.0,
         "publish_burst": 50, "log_level": "info",
         # added since, by later issues
-        "max_total_inbound_bytes": 64 * MIB,
+        "max_total_inbound_bytes": 64 * MIB, "history_bytes": 32 * MIB, "broker_outbox_bytes": 16 * MIB,
     }
 
 

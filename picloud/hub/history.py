@@ -65,6 +65,7 @@ class History:
         ttl: float | None = None,
         epoch: str | None = None,
         events: int = Config.history_events.default,
+        max_bytes: int = Config.history_bytes.default,
     ) -> None:
         if size < 0:
             raise ValueError(f"history size must be >= 0, not {size}")
@@ -80,6 +81,9 @@ class History:
         self._kept: dict[str, deque[tuple[float, Message]]] = {}
         self._forgotten = 0  # the highest seq of the events forgotten so far
         self.forgotten_events = 0
+        self.max_bytes = max_bytes
+        self.bytes = 0  # payloads of the kept messages
+        self.dropped = 0  # kept messages dropped to stay within max_bytes
 
     def stamp(self, message: Message) -> None:
         """Give ``message`` its seq and epoch (in its payload) and keep it."""
@@ -95,15 +99,36 @@ class History:
         message.seq = seq
         message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, self._tail)
         if self.size:
-            kept = self._kept.get(event)
+            # Re-inserted, like _seq: the least recently published are shed first.
+            kept = self._kept.pop(event, None)
             if kept is None:
-                kept = self._kept[event] = deque(maxlen=self.size)
+                kept = deque(maxlen=self.size)
+            elif len(kept) == self.size:
+                self.bytes -= len(kept[0][1].payload)  # the append pushes it out
+            self._kept[event] = kept
             kept.append((time.monotonic() if self.ttl else 0.0, message))
+            self.bytes += len(message.payload)
+            if self.bytes > self.max_bytes:
+                self._shed()
+
+    def _shed(self) -> None:
+        """Drop the oldest messages of the least recently published events
+        until what is kept fits ``max_bytes``."""
+        kept_all = self._kept
+        while self.bytes > self.max_bytes and kept_all:
+            event = next(iter(kept_all))
+            kept = kept_all[event]
+            self.bytes -= len(kept.popleft()[1].payload)
+            self.dropped += 1
+            if not kept:
+                del kept_all[event]
 
     def _forget_oldest(self) -> None:
         event, seq = next(iter(self._seq.items()))
         del self._seq[event]
-        self._kept.pop(event, None)
+        kept = self._kept.pop(event, None)
+        if kept:
+            self.bytes -= sum(len(message.payload) for _, message in kept)
         self.forgotten_events += 1
         if seq > self._forgotten:
             self._forgotten = seq
@@ -118,7 +143,7 @@ class History:
         if self.ttl is not None:
             oldest = time.monotonic() - self.ttl
             while kept and kept[0][0] < oldest:
-                kept.popleft()
+                self.bytes -= len(kept.popleft()[1].payload)
             if not kept:
                 del self._kept[event]
         return kept

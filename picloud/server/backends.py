@@ -17,7 +17,9 @@ from ..stores.files import FILE_NAME, FileStore
 
 
 def make_broker(config: Config) -> Broker:
-    return broker_from_url(config.broker, prefix=config.broker_prefix, outbox=config.broker_outbox)
+    return broker_from_url(
+        config.broker, prefix=config.broker_prefix, outbox=config.broker_outbox, outbox_bytes=config.broker_outbox_bytes
+    )
 
 
 def make_store(config: Config, broker: Broker) -> Store:
@@ -32,7 +34,7 @@ def make_pubsub(config: Config, broker: Broker | None = None) -> PubSub:
         broker = make_broker(config)
     return PubSub(
         broker,
-        History(config.history_size, config.history_ttl, events=config.history_events),
+        History(config.history_size, config.history_ttl, events=config.history_events, max_bytes=config.history_bytes),
         Retained(make_store(config, broker)),
         max_batch=config.max_batch,
         max_subscriptions=config.max_subscriptions,

@@ -74,6 +74,9 @@ def render(state: HubState) -> str:
     out.counter("picloud_history_forgotten_events_total",
                 "Events whose seq and kept messages were forgotten (--history-events).",
                 pubsub.history.forgotten_events)
+    out.counter("picloud_history_dropped_messages_total",
+                "Kept messages dropped to stay within --history-bytes.", pubsub.history.dropped)
+    out.gauge("picloud_history_bytes", "Bytes of the messages kept for catch-up.", pubsub.history.bytes)
     out.counter("picloud_errors_total", "Refused requests by kind.",
                 [({"kind": kind}, count) for kind, count in sorted(state.errors.items())])
     out.gauge("picloud_broker_up", "1 while other hubs can be reached through the broker.",

@@ -111,3 +111,42 @@ def test_a_forgotten_event_never_reuses_a_seq_a_subscriber_has_seen():
     assert pubsub.publish("a", 2).seq == 5  # above the 4 a subscriber of "a" may have seen
     messages, recovered = history.since("a", 2, "e")  # 3 and 4 are gone
     assert ([m.seq for m in messages], recovered) == ([5], False)
+
+
+def kept_bytes(history: History) -> int:
+    return sum(len(m.payload) for kept in history._kept.values() for _, m in kept)
+
+
+def test_kept_messages_fit_the_byte_budget_least_recently_published_first():
+    history = History(size=100, max_bytes=4000, epoch="e1")
+    pubsub = PubSub(MemoryBroker(), history=history)
+    for _ in range(10):
+        pubsub.publish("old", "x" * 100)
+    size = len(history.query("old", 0, 1)[0].payload)
+    for _ in range(4000 // size - 10):
+        pubsub.publish("new", "y" * 100)  # just fits beside "old"
+    assert history.dropped == 0
+    pubsub.publish("new", "y" * 100)
+    assert history.dropped == 1 and [m.seq for m in history.query("old", 0, 100)] == list(range(2, 11))
+    for _ in range(20):
+        pubsub.publish("new", "y" * 100)
+    assert history.query("old", 0, 100) == []  # the least recently published went first, all of it
+    new = history.query("new", 0, 100)
+    assert new[0].seq > 1 and new[-1].seq == 4000 // size + 11  # then the oldest of the rest
+    assert history.bytes == kept_bytes(history) <= 4000
+    assert history.since("new", 0, "e1")[1] is False  # resuming from before what was dropped
+    assert history.since("new", new[0].seq - 1, "e1")[1] is True
+
+
+def test_the_byte_count_follows_every_way_a_message_leaves():
+    history = History(size=3, max_bytes=10_000, events=2, epoch="e1")
+    pubsub = PubSub(MemoryBroker(), history=history)
+    for i in range(5):
+        pubsub.publish("a", i)  # past size: the oldest pushed out
+    assert history.bytes == kept_bytes(history)
+    pubsub.publish("b", "b")
+    pubsub.publish("c", "c")  # a third event: "a" is forgotten
+    assert history.bytes == kept_bytes(history) and "a" not in history._kept
+    huge = History(size=10, max_bytes=50, epoch="e1")
+    PubSub(MemoryBroker(), history=huge).publish("t", "x" * 100)  # over the whole budget: not kept
+    assert huge.bytes == 0 and huge.dropped == 1

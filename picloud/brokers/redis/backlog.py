@@ -1,7 +1,8 @@
 """The bounded queue of messages on their way to Redis.
 
 Normally it holds only what arrived during one round trip; while Redis is
-away it keeps up to ``limit`` messages, dropping (and counting) the oldest.
+away it keeps up to ``limit`` messages and ``max_bytes`` of them, dropping
+(and counting) the oldest.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import collections
 import logging
 from typing import Any, Optional
+
+from ...config import Config
 
 log = logging.getLogger("picloud.broker")
 
@@ -18,11 +21,18 @@ log = logging.getLogger("picloud.broker")
 Relayed = tuple[bytes, bytes, Optional[tuple[bytes, Optional[bytes]]]]
 
 
+def size_of(item: Relayed) -> int:
+    channel, data, retain = item
+    return len(channel) + len(data) + (len(retain[1] or b"") if retain is not None else 0)
+
+
 class Backlog:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_bytes: int = Config.broker_outbox_bytes.default) -> None:
         self.limit = limit
+        self.max_bytes = max_bytes
         self.queue: collections.deque[Relayed] = collections.deque()
         self.inflight: list[Relayed] = []  # taken, not yet confirmed
+        self.bytes = 0  # of what is queued and in flight
         self.dropped = 0
         self._unreported = 0
 
@@ -30,11 +40,19 @@ class Backlog:
         return len(self.queue) + len(self.inflight)
 
     def append(self, item: Relayed) -> None:
+        self.queue.append(item)
+        self.bytes += size_of(item)
+        self._trim()
+
+    def _trim(self) -> None:
         queue = self.queue
-        if len(queue) >= self.limit:
-            queue.popleft()
-            self._drop(1)
-        queue.append(item)
+        dropped = 0
+        bound = f"{self.limit} messages" if len(queue) > self.limit else f"{self.max_bytes} bytes"
+        while queue and (len(queue) > self.limit or self.bytes > self.max_bytes):
+            self.bytes -= size_of(queue.popleft())
+            dropped += 1
+        if dropped:
+            self._drop(dropped, bound)
 
     def take(self, most: int) -> list[Relayed]:
         queue = self.queue
@@ -42,6 +60,7 @@ class Backlog:
         return self.inflight
 
     def confirm(self) -> None:
+        self.bytes -= sum(size_of(item) for item in self.inflight)
         self.inflight = []
 
     async def relay(self, client: Any, most: int, retained_key: str) -> None:
@@ -65,11 +84,7 @@ class Backlog:
             return
         self.queue.extendleft(reversed(self.inflight))
         self.inflight = []
-        excess = len(self.queue) - self.limit
-        if excess > 0:
-            for _ in range(excess):
-                self.queue.popleft()
-            self._drop(excess)
+        self._trim()
 
     def report(self) -> None:
         """Log how many messages were dropped since the last report."""
@@ -77,10 +92,8 @@ class Backlog:
             log.warning("%d messages for other hubs were dropped (outbox full)", self._unreported)
             self._unreported = 0
 
-    def _drop(self, count: int) -> None:
+    def _drop(self, count: int, bound: str) -> None:
         if not self._unreported:
-            log.warning(
-                "broker outbox full (%d messages): dropping the oldest messages for other hubs", self.limit
-            )
+            log.warning("broker outbox full (%s): dropping the oldest messages for other hubs", bound)
         self.dropped += count
         self._unreported += count

@@ -80,7 +80,7 @@ class RedisBroker(Broker):
 
     def __init__(
         self, url: str, *, prefix: str = Config.broker_prefix.default, outbox: int = Config.broker_outbox.default,
-        node: str | None = None,
+        outbox_bytes: int = Config.broker_outbox_bytes.default, node: str | None = None,
     ) -> None:
         self.redis = RedisTarget(url)  # first: without redis-py nothing else matters
         if not prefix:
@@ -95,7 +95,7 @@ class RedisBroker(Broker):
         self._channels = Channels(prefix)
         self._control = f"{prefix}:ctl:{self.node}".encode()
         tag = self.node.encode() + b"\n"
-        self._backlog = Backlog(outbox)
+        self._backlog = Backlog(outbox, outbox_bytes)
         self.sequencer = Sequencer(prefix, tag, self._channels.prefix, self._control, self._backlog)
         self.sequencer.wake = self._wake_writer
         self._confirmations = self._channels.confirmations

@@ -17,8 +17,8 @@ def test_backlog_drops_the_oldest_counts_and_logs_once(caplog):
     backlog = Backlog(3)
     with caplog.at_level(logging.WARNING, logger="picloud.broker"):
         for n in range(5):
-            backlog.append((b"c", str(n).encode()))
-    assert [data for _, data in backlog.queue] == [b"2", b"3", b"4"]
+            backlog.append((b"c", str(n).encode(), None))
+    assert [data for _, data, _ in backlog.queue] == [b"2", b"3", b"4"]
     assert backlog.dropped == 2
     assert [r.getMessage() for r in caplog.records] == [
         "broker outbox full (3 messages): dropping the oldest messages for other hubs"
@@ -33,18 +33,18 @@ def test_backlog_drops_the_oldest_counts_and_logs_once(caplog):
 def test_unconfirmed_messages_go_back_in_front_within_the_bound():
     backlog = Backlog(3)
     for n in range(3):
-        backlog.append((b"c", str(n).encode()))
-    assert backlog.take(2) == [(b"c", b"0"), (b"c", b"1")]
-    backlog.append((b"c", b"3"))
-    backlog.append((b"c", b"4"))  # queue full again while 0 and 1 are in flight
+        backlog.append((b"c", str(n).encode(), None))
+    assert backlog.take(2) == [(b"c", b"0", None), (b"c", b"1", None)]
+    backlog.append((b"c", b"3", None))
+    backlog.append((b"c", b"4", None))  # queue full again while 0 and 1 are in flight
     assert len(backlog) == 5
     backlog.requeue()
-    assert [data for _, data in backlog.queue] == [b"2", b"3", b"4"]
+    assert [data for _, data, _ in backlog.queue] == [b"2", b"3", b"4"]
     assert backlog.dropped == 2
-    assert backlog.take(1) == [(b"c", b"2")]
+    assert backlog.take(1) == [(b"c", b"2", None)]
     backlog.confirm()
     backlog.requeue()
-    assert [data for _, data in backlog.queue] == [b"3", b"4"]
+    assert [data for _, data, _ in backlog.queue] == [b"3", b"4"]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -72,3 +72,20 @@ async def test_full_outbox_drops_the_oldest_and_says_so(redis_server, hubs):
     a.stop()
     assert "broker outbox full (3 messages)" in a.stderr
     assert "2 messages for other hubs were dropped" in a.stderr
+
+
+def test_the_outbox_is_bounded_in_bytes_too(caplog):
+    backlog = Backlog(100, max_bytes=1000)
+    item = (b"picloud:msg:t", b"n\n" + b"x" * 285, None)  # 300 bytes
+    for _ in range(5):
+        backlog.append(item)
+    assert (len(backlog), backlog.bytes, backlog.dropped) == (3, 900, 2)
+    backlog.append((b"picloud:msg:t", b"n\n{}", (b"t", b"y" * 600)))  # a retained value counts too
+    assert len(backlog) == 2 and backlog.bytes <= 1000 and backlog.dropped == 4
+    taken = backlog.take(10)
+    backlog.requeue()  # the session was lost: all back, still within bounds
+    assert len(backlog) == len(taken) and backlog.bytes <= 1000
+    backlog.take(10)
+    backlog.confirm()
+    assert (len(backlog), backlog.bytes) == (0, 0)
+    assert "broker outbox full (1000 bytes)" in caplog.text
