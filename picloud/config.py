@@ -139,11 +139,13 @@ class Config:
     )
     publish_rate = Setting(
         0.0, kind="float", minimum=0, group="limits",
-        help="Messages per second one publish socket may send; 0: unlimited.",
+        help="Messages per second one publisher (key and client name) may send; 0: unlimited.",
+        doc="Counted across its websockets and HTTP publishes: an error frame (closed 1008 after 10 in a "
+        "row) or 429 over it. Off by default: one generated key may be every device of a house.",
     )
     publish_burst = Setting(
         50, kind="int", minimum=1, group="limits",
-        help="Messages a publish socket may send at once under --publish-rate.",
+        help="Messages a publisher may send at once under --publish-rate.",
     )
     shutdown_drain = Setting(
         5.0, kind="float", minimum=0, group="limits", help="Seconds to write out queued messages on shutdown.",

@@ -68,14 +68,45 @@ class TokenBucket:
         self.tokens -= count
 
 
-class PublishRate:
-    """A publish connection's rate limit and how often it has broken it."""
+#: Publishers whose buckets are kept; past this the longest idle is forgotten
+#: (its bucket would be full again by then, or nearly).
+MAX_PUBLISHERS = 10_000
 
-    __slots__ = ("bucket", "rate", "violations")
+
+class PublishRates:
+    """One token bucket per publisher, a (key, client name) pair, whatever
+    it publishes over: fresh sockets or HTTP requests share it. Per key alone
+    would give a house whose devices share the generated key one bucket."""
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
-        self.bucket = TokenBucket(rate, burst)
+        self.burst = burst
+        self._buckets: dict[tuple[bytes, str], TokenBucket] = {}
+
+    def bucket(self, key: bytes | None, client_name: str) -> TokenBucket:
+        buckets = self._buckets
+        publisher = (key or b"", client_name)
+        bucket = buckets.pop(publisher, None)
+        if bucket is None:
+            bucket = TokenBucket(self.rate, self.burst)
+            if len(buckets) >= MAX_PUBLISHERS:
+                del buckets[next(iter(buckets))]
+        buckets[publisher] = bucket  # most recently used last
+        return bucket
+
+    def error(self) -> ProtocolError:
+        return ProtocolError(f"publish rate over {self.rate:g} messages/s: message refused")
+
+
+class PublishRate:
+    """A publish connection's share of its publisher's bucket, and how often
+    in a row it has gone over."""
+
+    __slots__ = ("bucket", "rate", "violations")
+
+    def __init__(self, rate: float, bucket: TokenBucket) -> None:
+        self.rate = rate
+        self.bucket = bucket
         self.violations = 0
 
     def admit(self) -> bool:

@@ -34,7 +34,7 @@ from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, HTTPServerRequest
 from tornado.web import RequestHandler
 
 from ..exceptions import ProtocolError
-from ..hub.keys import allows
+from ..hub.keys import allows, fingerprint
 from ..wire.codec import validate_client_name
 from ..wire.requests import parse_publications
 from .access import AccessMixin, Refused, encode_error_body, presented_client_name, presented_key, protocol_error_body
@@ -74,14 +74,24 @@ def content_length(value: str) -> int | None:
     return int(digits)
 
 
-def publish_body(state: HubState, body: bytes) -> Answer | None:
-    """Publish a request body: the answer, or None when it must wait for
-    the retained values to be stored (``stored_answer``)."""
+def publish_body(state: HubState, body: bytes, key: bytes | None, client_name: str) -> Answer | None:
+    """Publish a request body for the publisher (``key``'s fingerprint, client
+    name): the answer, or None when it must wait for the retained values to be
+    stored (``stored_answer``)."""
+    rates = state.rates
+    bucket = None
+    if rates is not None:
+        bucket = rates.bucket(key, client_name)
+        if not bucket.take():
+            state.errors["rate"] += 1
+            return 429, encode_error_body(str(rates.error()))
     try:
         published = state.pubsub.publish_batch(parse_publications(body))
     except ProtocolError as exc:
         state.errors["protocol"] += 1
         return 400, protocol_error_body(exc)
+    if bucket is not None and len(published) > 1:
+        bucket.charge(len(published) - 1)  # a batch costs one per message, as on a websocket
     for sent, _ in published:
         if sent.retain:
             return None
@@ -152,7 +162,8 @@ class PublishHTTP(AccessMixin, RequestHandler):
     async def post(self) -> None:
         if self._finished:
             return
-        status, body = publish_body(self.state, b"".join(self._chunks)) or await stored_answer(self.state)
+        answer = publish_body(self.state, b"".join(self._chunks), self.key_fingerprint, self.client_name)
+        status, body = answer or await stored_answer(self.state)
         self.set_status(status)
         if body:
             self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -232,7 +243,11 @@ class FastPublish(HTTPMessageDelegate):
             return  # answered already
         body = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
         self.chunks = []
-        answer = publish_body(self.state, body)
+        request = self.request
+        key = presented_key(request) if self.state.rates is not None else None
+        answer = publish_body(
+            self.state, body, None if key is None else fingerprint(key), presented_client_name(request) or ""
+        )
         if answer is None:
             self.waiting = asyncio.ensure_future(self._answer_when_stored())
         else:

@@ -147,9 +147,9 @@ class PublishSocket(HubSocket):
         self._acks: set[asyncio.Future[None]] = set()  # pending acks of retained publishes
 
     def opened(self) -> None:
-        config = self.state.config
-        if config.publish_rate > 0:
-            self.rate = PublishRate(config.publish_rate, config.publish_burst)
+        rates = self.state.rates
+        if rates is not None:
+            self.rate = PublishRate(rates.rate, rates.bucket(self.key_fingerprint, self.client_name))
 
     def on_message(self, message: str | bytes) -> None:
         rate = self.rate

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..config import Config
 from ..hub.auth import Authenticator
-from ..hub.limits import ByteBudget
+from ..hub.limits import ByteBudget, PublishRates
 from ..hub.pubsub import PubSub
 from .info import InfoPusher
 from .keepalive import Pingable, Pinger
@@ -26,8 +26,8 @@ log = logging.getLogger("picloud.app")
 #: Kinds of refused requests counted in ``errors`` (and shown in /metrics):
 #: a missing or wrong key, a missing client name, a frame or body that breaks
 #: the protocol, an HTTP request that is not one (a Content-Length that is
-#: not a length).
-ERROR_KINDS = ("auth", "client_name", "protocol", "request")
+#: not a length), an HTTP publish over --publish-rate.
+ERROR_KINDS = ("auth", "client_name", "protocol", "request", "rate")
 
 
 class OpenSocket(Pingable, Protocol):
@@ -53,6 +53,8 @@ class HubState:
         self.errors: Counter[str] = Counter(dict.fromkeys(ERROR_KINDS, 0))
         # What every websocket holds of frames and messages not yet complete.
         self.inbound = ByteBudget(config.max_total_inbound_bytes)
+        # Off by default: one generated key may be every device of a house.
+        self.rates = PublishRates(config.publish_rate, config.publish_burst) if config.publish_rate > 0 else None
         self._drained: asyncio.Event | None = None
 
     @property

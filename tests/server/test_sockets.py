@@ -561,3 +561,24 @@ async def test_a_socket_whose_open_fails_is_not_kept(ws, app, monkeypatch):
     assert app.state.sockets == set()
     sub = await ws("/subscribe", clientName="kitchen")  # the slot is free
     await subscribed(sub, "t")
+
+
+@pytest.mark.gen_test
+@SMALL_LIMITS
+async def test_the_publish_rate_is_one_publishers_across_sockets_and_http(ws, http_client, base_url):
+    """Per (key, client name): fresh sockets and HTTP requests share one bucket of 2."""
+    sub = await ws("/subscribe", clientName="s")
+    await subscribed(sub, "t")
+    first = await ws("/publish", clientName="p")
+    await send_json(first, {"event": "t", "data": 0})
+    assert (await read_json(sub))["data"] == 0
+    second = await ws("/publish", clientName="p")  # a fresh socket gets no fresh bucket
+    await send_json(second, {"event": "t", "data": 1})
+    assert (await read_json(sub))["data"] == 1
+    await send_json(second, {"event": "t", "data": 2})
+    assert (await read_json(second))["error"] == "publish rate over 2 messages/s: message refused"
+    response = await post(http_client, base_url, {"event": "t", "data": 3}, name="p")
+    assert response.code == 429
+    assert json.loads(response.body) == {"error": "publish rate over 2 messages/s: message refused"}
+    assert (await post(http_client, base_url, {"event": "t", "data": 4}, name="other")).code == 201
+    assert (await read_json(sub))["data"] == 4
