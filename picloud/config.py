@@ -137,6 +137,15 @@ class Config:
         doc="disconnect closes it with code 1013; drop keeps it connected but drops frames for it until it "
         "catches up.",
     )
+    auth_fail_limit = Setting(
+        20, kind="int", minimum=1, group="security",
+        help="Wrong keys from one address within 10 seconds before it is blocked.",
+        doc="A blocked address gets 429 for every attempt, the right key included; other addresses are "
+        "not affected.",
+    )
+    auth_block = Setting(
+        60.0, kind="float", minimum=0, group="security", help="Seconds an address stays blocked.",
+    )
     publish_rate = Setting(
         0.0, kind="float", minimum=0, group="limits",
         help="Messages per second one publisher (key and client name) may send; 0: unlimited.",

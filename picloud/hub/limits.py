@@ -122,3 +122,44 @@ class PublishRate:
 
     def error(self) -> ProtocolError:
         return ProtocolError(f"publish rate over {self.rate:g} messages/s: message refused")
+
+
+#: Seconds over which failed keys from one address are counted.
+AUTH_FAIL_WINDOW = 10.0
+#: Addresses whose failures are remembered; past this the longest quiet go.
+MAX_FAILING_ADDRESSES = 10_000
+
+
+class AuthThrottle:
+    """Blocks an address that keeps presenting wrong keys: after ``limit``
+    failures within AUTH_FAIL_WINDOW seconds, every attempt from it is refused
+    for ``block`` seconds, the right key included; other addresses are not."""
+
+    def __init__(self, limit: int, block: float) -> None:
+        self.limit = limit
+        self.block = block
+        self._failures: dict[str, list[float]] = {}  # address -> failure times, oldest first
+        self._blocked: dict[str, float] = {}  # address -> when the block ends
+
+    def blocked(self, address: str) -> bool:
+        until = self._blocked.get(address)
+        if until is None:
+            return False
+        if time.monotonic() < until:
+            return True
+        del self._blocked[address]
+        return False
+
+    def failed(self, address: str) -> bool:
+        """Count a wrong key from ``address``; True when that starts a block."""
+        now = time.monotonic()
+        failures = self._failures.pop(address, [])
+        failures = [t for t in failures if now - t < AUTH_FAIL_WINDOW][-self.limit:]
+        failures.append(now)
+        if len(failures) >= self.limit:
+            self._blocked[address] = now + self.block
+            return True
+        if len(self._failures) >= MAX_FAILING_ADDRESSES:
+            del self._failures[next(iter(self._failures))]
+        self._failures[address] = failures  # most recent last
+        return False

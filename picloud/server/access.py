@@ -4,6 +4,7 @@ error bodies of a refusal."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import ujson
@@ -11,9 +12,12 @@ from tornado.web import HTTPError
 
 from ..exceptions import ProtocolError
 from ..hub.keys import allows, fingerprint
+from ..hub.limits import AUTH_FAIL_WINDOW
 from ..wire.codec import validate_client_name
 from .logs import WithholdsQuery
 from .state import HubState
+
+log = logging.getLogger("picloud.handlers")
 
 
 class Refused(HTTPError):
@@ -50,10 +54,20 @@ class AccessMixin(WithholdsQuery):
 
     def check_access(self) -> None:
         request = self.request
+        throttle = self.state.throttle
+        address = request.remote_ip or ""
+        if throttle.blocked(address):
+            self.state.errors["auth"] += 1
+            raise Refused(429, "too many wrong keys from this address: try again later")
         key = self.presented_key()
         self.role = self.state.auth.role_of(key)
         if self.role is None:
             self.state.errors["auth"] += 1
+            if key and throttle.failed(address):
+                log.warning(
+                    "blocking %s for %gs after %d wrong keys in %gs",
+                    address, throttle.block, throttle.limit, AUTH_FAIL_WINDOW,
+                )
             raise Refused(401, "missing api key" if not key else "invalid api key")
         if not allows(self.role, self.action):
             raise Refused(403, f"this key may not {self.action}")

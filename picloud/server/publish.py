@@ -216,6 +216,8 @@ class FastPublish(HTTPMessageDelegate):
         length = content_length(headers.get("Content-Length", ""))
         if length is None or length > self.state.config.max_message_bytes:
             return False
+        if self.state.throttle.blocked(self.request.remote_ip or ""):
+            return False
         # The request carries these same headers (Tornado made it from them).
         role = self.state.auth.role_of(presented_key(self.request))
         if role is None or not allows(role, "publish"):

@@ -30,6 +30,9 @@ from .tls import reload_tls, tls_context
 
 log = logging.getLogger("picloud.server")
 
+#: Shorter keys get a warning at start (--api-key, API_KEY, the key files).
+MIN_KEY_CHARS = 16
+
 
 def resolve_key(config: Config) -> None:
     """Make sure the hub never runs open by accident (see README: API key)."""
@@ -38,15 +41,30 @@ def resolve_key(config: Config) -> None:
         return
     if config.keys_file or config.api_key_file:
         # Read them now: a bad or empty file stops the hub before it binds.
-        if not keys_from_config(config):
+        keys = keys_from_config(config)
+        if not keys:
             raise ConfigError("no api key: the keys file names none")
+        warn_weak_keys(keys)
         return
     if config.api_key:
+        warn_weak_keys(keys_from_config(config))
         return
     config.api_key, created = load_or_create_key(config.state_dir)
     where = config.state_dir / KEY_FILE_NAME
     verb = "generated" if created else "using"
     print(f"picloud: {verb} api key {config.api_key} (stored in {where})", flush=True)
+
+
+def warn_weak_keys(keys: dict[str, str]) -> None:
+    """One line for keys an attacker could guess; they keep working, as the
+    original accepted any key."""
+    weak = sum(1 for key in keys if len(key) < MIN_KEY_CHARS)
+    if weak:
+        log.warning(
+            "%d configured api %s shorter than %d characters and can be guessed; make a strong one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'",
+            weak, "key is" if weak == 1 else "keys are", MIN_KEY_CHARS,
+        )
 
 
 def listen(config: Config) -> list[socket.socket]:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from ..config import Config
 from ..hub.auth import Authenticator
-from ..hub.limits import ByteBudget, PublishRates
+from ..hub.limits import AuthThrottle, ByteBudget, PublishRates
 from ..hub.pubsub import PubSub
 from .info import InfoPusher
 from .keepalive import Pingable, Pinger
@@ -53,6 +53,7 @@ class HubState:
         self.errors: Counter[str] = Counter(dict.fromkeys(ERROR_KINDS, 0))
         # What every websocket holds of frames and messages not yet complete.
         self.inbound = ByteBudget(config.max_total_inbound_bytes)
+        self.throttle = AuthThrottle(config.auth_fail_limit, config.auth_block)
         # Off by default: one generated key may be every device of a house.
         self.rates = PublishRates(config.publish_rate, config.publish_burst) if config.publish_rate > 0 else None
         self._drained: asyncio.Event | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from tornado.httpclient import AsyncHTTPClient
 
 from picloud.config import Config
 from picloud.server.app import make_app
@@ -133,3 +134,29 @@ class TestRoles:
                 answers.add((response.code, response.body, response.headers.get("Content-Length")))
             assert len(answers) == 1 and next(iter(answers))[0] == status
         await subscribed(sub)  # and nothing was delivered
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_an_address_that_keeps_guessing_is_blocked_and_no_other(hub_process):
+    """Behind a proxy (--xheaders) the address is the forwarded one."""
+    hub = hub_process("--api-key", KEY, "--xheaders", "--auth-fail-limit", "5", "--auth-block", "60")
+    client = AsyncHTTPClient()
+
+    async def stats(key, address):
+        return (await client.fetch(
+            f"{hub.url}/stats", headers={"X-API-Key": key, "X-Real-IP": address}, raise_error=False
+        )).code
+
+    assert [await stats("wrong", "203.0.113.7") for _ in range(5)] == [401] * 5
+    assert await stats(KEY, "203.0.113.7") == 429  # blocked, the right key included
+    assert await stats("wrong", "203.0.113.7") == 429
+    response = await client.fetch(  # the fast publish path is blocked too
+        f"{hub.url}/publish", method="POST", body=b'{"event": "t"}', raise_error=False,
+        headers={"X-API-Key": KEY, "X-API-Client-Name": "c", "X-Real-IP": "203.0.113.7"},
+    )
+    assert response.code == 429
+    assert await stats(KEY, "203.0.113.8") == 200  # elsewhere still works
+    hub.stop()
+    blocks = [line for line in hub.stderr.splitlines() if "blocking " in line]
+    assert len(blocks) == 1, hub.stderr  # once, not per attempt
+    assert blocks[0].endswith("blocking 203.0.113.7 for 60s after 5 wrong keys in 10s")

@@ -92,7 +92,7 @@ def test_port_in_use_is_one_clear_line(run_serve):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_serve("--host", "127.0.0.1", "--port", str(port), "--api-key", "k")
+        result = run_serve("--host", "127.0.0.1", "--port", str(port), "--api-key", "k" * 16)
     assert result.returncode == 1
     assert result.stderr.strip() == f"Error: port {port} is already in use"
 
@@ -334,3 +334,23 @@ def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
     hub = hub_process("--api-key", KEY)
     assert "unreadable" not in hub.stderr
     assert asyncio.run(_first_frame(hub, "t"))["data"] == values[0]
+
+
+def test_a_short_key_from_any_source_gets_one_warning_line_and_still_works(hub_process, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("short-sub subscribe\n" + "a" * 16 + " admin\n")
+    for args, env, weak in [
+        (["--api-key", "hunter2"], None, "1 configured api key is"),
+        ([], {"API_KEY": "hunter2"}, "1 configured api key is"),
+        (["--keys-file", str(keys)], None, "1 configured api key is"),
+        (["--keys-file", str(keys), "--api-key", "tiny"], None, "2 configured api keys are"),
+    ]:
+        hub = hub_process(*args, env=env)
+        hub.stop()
+        warnings = [line for line in hub.stderr.splitlines() if "shorter than 16 characters" in line]
+        assert len(warnings) == 1 and weak in warnings[0], hub.stderr
+        assert "hunter2" not in hub.stderr and "tiny" not in hub.stderr  # the key itself is never logged
+        assert "token_urlsafe" in warnings[0]
+    strong = hub_process("--api-key", "k" * 16)
+    strong.stop()
+    assert "shorter than" not in strong.stderr

@@ -99,7 +99,7 @@ async def test_sighup_reloads_certificate_and_keeps_connections(tmp_path, hub_pr
 
 
 def test_tls_without_files_is_one_clear_line(run_serve):
-    result = run_serve("--tls", "--api-key", "k", "--port", "0")
+    result = run_serve("--tls", "--api-key", "k" * 16, "--port", "0")
     assert result.returncode == 1
     assert result.stderr.strip() == "Error: tls is on but CERT_FILE and KEY_FILE are not both set"
     assert "Traceback" not in result.stderr
@@ -108,12 +108,12 @@ def test_tls_without_files_is_one_clear_line(run_serve):
 def test_unreadable_certificate_is_one_clear_line(run_serve, tmp_path):
     bad = tmp_path / "bad.pem"
     bad.write_text("not a certificate")
-    result = run_serve("--tls", "--cert-file", str(bad), "--key-file", str(bad), "--api-key", "k", "--port", "0")
+    result = run_serve("--tls", "--cert-file", str(bad), "--key-file", str(bad), "--api-key", "k" * 16, "--port", "0")
     assert result.returncode == 1
     assert result.stderr.startswith("Error: cannot load tls certificate")
     assert len(result.stderr.strip().splitlines()) == 1
     missing = run_serve("--tls", "--cert-file", str(tmp_path / "nope.crt"), "--key-file", str(bad),
-                        "--api-key", "k", "--port", "0")
+                        "--api-key", "k" * 16, "--port", "0")
     assert missing.stderr.strip() == f"Error: tls file not found: {str(tmp_path / 'nope.crt')!r}"
 
 

@@ -10,7 +10,7 @@ import pytest
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
-KEY = "test-key"
+KEY = "test-key-0123456789"  # 16 characters or more: shorter keys get a warning
 
 # Settings some tests give the in-process hub (the config fixture reads them).
 # A short write interval: a retained publish is answered once on disk.
