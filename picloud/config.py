@@ -114,6 +114,11 @@ class Config:
     max_subscriptions = Setting(
         1000, kind="int", minimum=1, group="limits", help="Events one connection may subscribe to.",
     )
+    max_total_subscriptions = Setting(
+        100_000, kind="int", minimum=1, group="limits",
+        help="Subscriptions across all connections of the hub.",
+        doc="/info lists them all: a cap per connection alone lets many connections grow it without bound.",
+    )
     max_batch = Setting(1000, kind="int", minimum=1, group="limits", help="Messages in one batch publish.")
     max_message_bytes = Setting(
         1 * MIB, kind="int", minimum=1024, group="limits", help="Largest incoming websocket message or HTTP body.",

@@ -32,7 +32,7 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "publish_burst": 50, "log_level": "info",
         # added since, by later issues
         "max_total_inbound_bytes": 64 * MIB, "history_bytes": 32 * MIB, "broker_outbox_bytes": 16 * MIB,
-        "auth_fail_limit": 20, "auth_block": 60.0,
+        "auth_fail_limit": 20, "auth_block": 60.0, "max_total_subscriptions": 100_000,
     }
 
 

@@ -44,6 +44,7 @@ class PubSub(Subscriptions):
         *,
         max_batch: int = Config.max_batch.default,
         max_subscriptions: int = Config.max_subscriptions.default,
+        max_total_subscriptions: int = Config.max_total_subscriptions.default,
     ) -> None:
         super().__init__(broker.interest)
         self.broker = broker
@@ -51,6 +52,7 @@ class PubSub(Subscriptions):
         self.retained = retained if retained is not None else Retained()
         self.max_batch = max_batch  # messages in one publish
         self.max_subscriptions = max_subscriptions  # per connection
+        self.max_total_subscriptions = max_total_subscriptions  # all connections of this hub
         self.published = 0
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.published_bytes = 0
@@ -178,11 +180,15 @@ class PubSub(Subscriptions):
         """Subscribe ``conn`` to ``event`` and catch it up (``Broker.join``).
 
         Raises ProtocolError when a new subscription would go over
-        ``max_subscriptions``, for every front end alike.
+        ``max_subscriptions`` or the hub's ``max_total_subscriptions``, for
+        every front end alike.
         """
         limit = self.max_subscriptions
         if self.subscription_count(conn) >= limit and not self.is_subscribed(conn, event):
             raise ProtocolError(f"too many subscriptions (limit {limit})")
+        total = self.max_total_subscriptions
+        if self.subscriptions >= total and not self.is_subscribed(conn, event):
+            raise ProtocolError(f"the hub has too many subscriptions (limit {total})")
         self.broker.join(conn, event, since, confirm)
 
     def join_here(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None:

@@ -26,6 +26,7 @@ class Subscriptions:
         self._subscribers: dict[str, dict[Connection, None]] = {}
         self._events_of: dict[Connection, dict[str, None]] = {}
         self.delivered = 0
+        self.subscriptions = 0  # (connection, event) pairs, all connections
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.delivered_bytes = 0
         # (connection, event) -> the stand-in receiving for it during a catch-up (hub/catchup.py)
@@ -63,6 +64,7 @@ class Subscriptions:
         if event in events:
             return False
         events[event] = None
+        self.subscriptions += 1
         subscribers = self._subscribers.get(event)
         if subscribers is None:
             subscribers = self._subscribers[event] = {}
@@ -111,6 +113,7 @@ class Subscriptions:
         return len(events)
 
     def _drop_subscriber(self, event: str, conn: Connection) -> None:
+        self.subscriptions -= 1
         if self._stand_ins:
             self._stand_ins.pop((conn, event), None)
         subscribers = self._subscribers[event]
@@ -120,6 +123,11 @@ class Subscriptions:
             if is_filter(event):
                 self._filters.remove(event)
             self._interest(event, False)
+
+    @property
+    def subscribed_events(self) -> int:
+        """Events (and filters) with at least one subscriber here."""
+        return len(self._subscribers)
 
     def subscription_count(self, conn: Connection) -> int:
         return len(self._events_of.get(conn, ()))

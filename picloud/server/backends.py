@@ -38,4 +38,5 @@ def make_pubsub(config: Config, broker: Broker | None = None) -> PubSub:
         Retained(make_store(config, broker)),
         max_batch=config.max_batch,
         max_subscriptions=config.max_subscriptions,
+        max_total_subscriptions=config.max_total_subscriptions,
     )

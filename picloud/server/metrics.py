@@ -46,19 +46,16 @@ class MetricsHandler(AccessMixin, RequestHandler):
 
 def render(state: HubState) -> str:
     pubsub, outbox, broker = state.pubsub, state.outbox, state.pubsub.broker
-    # The info snapshot's shape is fixed by the protocol, so counting from it
-    # stays right whatever PubSub's internals become; it costs O(subscriptions)
-    # per scrape, never anything per message.
-    subscriptions = pubsub.snapshot()["subscriptions"]
+    # Counters only: a scrape must not cost what an /info snapshot does
+    # (connections x subscriptions x names).
     out = Exposition()
     out.gauge("picloud_info", "Version of this hub.", 1, {"version": __version__})
     out.gauge("picloud_uptime_seconds", "Seconds since the hub started.",
               round(time.monotonic() - state.started, 3))
     out.gauge("picloud_connections", "Open /subscribe and /publish connections.", pubsub.connection_count)
     out.gauge("picloud_websockets", "Open websockets, /info included.", len(state.sockets))
-    out.gauge("picloud_subscribed_events", "Events with at least one subscriber.", len(subscriptions))
-    out.gauge("picloud_subscriptions", "Subscriptions (connection and event pairs).",
-              sum(len(s["connections"]) for s in subscriptions))
+    out.gauge("picloud_subscribed_events", "Events with at least one subscriber on this hub.", pubsub.subscribed_events)
+    out.gauge("picloud_subscriptions", "Subscriptions (connection and event pairs) on this hub.", pubsub.subscriptions)
     out.counter("picloud_messages_published_total", "Messages accepted from publishers.", pubsub.published)
     out.counter("picloud_messages_delivered_total", "Messages handed to subscribers (one per subscriber).",
                 pubsub.delivered)

@@ -171,3 +171,16 @@ def test_join_refuses_a_subscription_over_the_limit_for_every_front_end():
     hub.join(conn, "a", None, confirmed.append)  # already subscribed: not a new one
     assert [(j.event, j.already) for j in confirmed] == [("a", False), ("b/+", False), ("a", True)]
     assert hub.subscription_count(conn) == 2
+
+
+def test_join_refuses_a_subscription_over_the_hubs_total():
+    hub = PubSub(MemoryBroker(), max_subscriptions=10, max_total_subscriptions=3)
+    a, b = Inbox(), Inbox()
+    for event in ("x", "y"):
+        hub.join(a, event, None, lambda joined: None)
+    hub.join(b, "x", None, lambda joined: None)
+    with pytest.raises(ProtocolError, match=r"the hub has too many subscriptions \(limit 3\)"):
+        hub.join(b, "z", None, lambda joined: None)
+    hub.unsubscribe(a, "y")
+    hub.join(b, "z", None, lambda joined: None)  # room again
+    assert (hub.subscriptions, hub.subscribed_events) == (3, 2)

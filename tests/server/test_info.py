@@ -42,3 +42,22 @@ async def test_info_snapshot_right_away_then_follows_connections(ws):
     assert snap["subscriptions"] == []
     pub.close()
     await next_snapshot_where(info, lambda s: not s["all_connections"])
+
+
+@pytest.mark.gen_test
+@pytest.mark.config(info_interval=60)
+async def test_sockets_opening_within_an_interval_share_one_snapshot(ws, app, monkeypatch):
+    """A snapshot costs connections x subscriptions: opening /info must not build one each."""
+    built = []
+    snapshot = app.state.pubsub.snapshot
+
+    def counted():
+        built.append(1)
+        return snapshot()
+
+    monkeypatch.setattr(app.state.pubsub, "snapshot", counted)
+    pages = [await ws("/info") for _ in range(20)]
+    first = [await read_json(page) for page in pages]
+    assert len(built) == 1 and all(page == first[0] for page in first)
+    for page in pages:
+        page.close()
