@@ -190,6 +190,19 @@ class Config:
         doc="Past it the least recently published event's oldest messages go first; a client resuming "
         "from before what was dropped is told it could not recover.",
     )
+    max_retained = Setting(
+        10_000, kind="int", minimum=0, group="history and retained",
+        help="Retained values kept (the hub's own $SYS/clients/ values not counted).",
+        doc="Past it, or past --max-retained-bytes, a value asked to be retained is delivered but not "
+        "retained, and the publisher told so (an error frame, or 413).",
+    )
+    max_retained_bytes = Setting(
+        16 * MIB, kind="int", minimum=0, group="history and retained", help="Bytes of the retained values kept.",
+    )
+    max_retained_value_bytes = Setting(
+        256 * 1024, kind="int", minimum=0, group="history and retained",
+        help="Largest value that is retained; a larger one is delivered but not retained.",
+    )
     retain_interval = Setting(
         1.0, kind="float", minimum=0, group="history and retained",
         help="At most one write of retained values to the state directory per this many seconds.",

@@ -33,6 +33,7 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         # added since, by later issues
         "max_total_inbound_bytes": 64 * MIB, "history_bytes": 32 * MIB, "broker_outbox_bytes": 16 * MIB,
         "auth_fail_limit": 20, "auth_block": 60.0, "max_total_subscriptions": 100_000,
+        "max_retained": 10_000, "max_retained_bytes": 16 * MIB, "max_retained_value_bytes": 256 * 1024,
     }
 
 

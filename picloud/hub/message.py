@@ -10,7 +10,7 @@ from ..wire.frames import encode_frame
 class Message:
     """One published message, encoded once and shared by every subscriber."""
 
-    __slots__ = ("_frame", "clears", "event", "payload", "retain", "seq")
+    __slots__ = ("_frame", "clears", "event", "not_retained", "payload", "retain", "seq")
 
     def __init__(self, event: str, payload: bytes) -> None:
         self.event = event
@@ -19,6 +19,7 @@ class Message:
         self.seq = 0  # set by History.stamp when the hub accepts it
         self.retain = False  # also becomes the event's retained value...
         self.clears = False  # ...or clears it (retain with data null)
+        self.not_retained: str | None = None  # why a value asked to be retained was not
 
     @property
     def frame(self) -> bytes:

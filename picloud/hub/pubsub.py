@@ -45,6 +45,7 @@ class PubSub(Subscriptions):
         max_batch: int = Config.max_batch.default,
         max_subscriptions: int = Config.max_subscriptions.default,
         max_total_subscriptions: int = Config.max_total_subscriptions.default,
+        max_retained_value_bytes: int = Config.max_retained_value_bytes.default,
     ) -> None:
         super().__init__(broker.interest)
         self.broker = broker
@@ -53,6 +54,7 @@ class PubSub(Subscriptions):
         self.max_batch = max_batch  # messages in one publish
         self.max_subscriptions = max_subscriptions  # per connection
         self.max_total_subscriptions = max_total_subscriptions  # all connections of this hub
+        self.max_retained_value_bytes = max_retained_value_bytes
         self.published = 0
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.published_bytes = 0
@@ -97,6 +99,11 @@ class PubSub(Subscriptions):
         wherever the broker does it (here, or once Redis has it)."""
         # seq is given on acceptance, not in prepare(), so a batch refused
         # half-way leaves no gap in any event's sequence.
+        if message.retain and not message.clears and len(message.payload) > self.max_retained_value_bytes:
+            # Here, not in a store: Redis keeps retained values too.
+            message.retain = False
+            self.retained.refuse(message, f"retained value over {self.max_retained_value_bytes} bytes: "
+                                          "delivered, not retained")
         self._broker_publish(message)
         self.published += 1
         # After: on a single hub the payload now carries its seq and epoch.

@@ -12,11 +12,15 @@ values live in Redis instead, and this set stays empty.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 
+from ..config import Config
 from ..wire.topics import is_filter, matches
 from .message import Message
 from .store import Store
+
+log = logging.getLogger("picloud.retained")
 
 
 def retained_frame(frame: bytes) -> bytes:
@@ -31,12 +35,34 @@ def retained_variant(message: Message) -> Message:
     return variant
 
 
-class Retained:
-    """Retained values in memory, kept on disk by ``store``."""
+#: The hub's own values (presence): not counted against the quotas.
+OWN_PREFIX = "$SYS/"
+#: Events whose refusal was logged; past this, refusals go unlogged (still counted).
+MAX_LOGGED_REFUSALS = 1000
 
-    def __init__(self, store: Store | None = None) -> None:
+
+class Retained:
+    """Retained values in memory, kept on disk by ``store``, within quotas:
+    ``max_count`` values and ``max_bytes`` of them (the hub's own ``$SYS/``
+    values not counted). A value past a quota is delivered, not retained."""
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        max_count: int = Config.max_retained.default,
+        max_bytes: int = Config.max_retained_bytes.default,
+    ) -> None:
         self.store = store if store is not None else Store()
+        self.max_count = max_count
+        self.max_bytes = max_bytes
         self._values: dict[str, Message] = {value.event: value for value in self.store.load_retained()}
+        self.count = 0  # of the values counted against the quotas
+        self.bytes = 0
+        for value in self._values.values():
+            self._counted(value, 1)
+        self.refused = 0  # values not retained for a quota
+        self._logged: set[str] = set()
 
     # -- reading -----------------------------------------------------------
 
@@ -62,15 +88,47 @@ class Retained:
     # -- writing -----------------------------------------------------------
 
     def update(self, message: Message, clear: bool = False) -> None:
-        """Make ``message`` its event's retained value, or clear the value."""
+        """Make ``message`` its event's retained value, or clear the value.
+        Past a quota it is not retained: ``message.not_retained`` says why."""
         event = message.event
+        old = self._values.get(event)
         if clear:
-            if self._values.pop(event, None) is None:
+            if old is None:
                 return
+            del self._values[event]
+            self._counted(old, -1)
             self.store.retained_changed(event, None)
-        else:
-            variant = self._values[event] = retained_variant(message)
-            self.store.retained_changed(event, variant)
+            return
+        variant = retained_variant(message)
+        if not event.startswith(OWN_PREFIX):
+            count = self.count + (old is None)
+            size = self.bytes + len(variant.payload) - (0 if old is None else len(old.payload))
+            if count > self.max_count or size > self.max_bytes:
+                self._refuse(message, f"retained values are at their quota ({self.max_count} values, "
+                                      f"{self.max_bytes} bytes): delivered, not retained")
+                return
+        if old is not None:
+            self._counted(old, -1)
+        self._values[event] = variant
+        self._counted(variant, 1)
+        self.store.retained_changed(event, variant)
+
+    def refuse(self, message: Message, reason: str) -> None:
+        """Deliver ``message`` without retaining it, saying why (counted, logged once per event)."""
+        self._refuse(message, reason)
+
+    def _refuse(self, message: Message, reason: str) -> None:
+        message.not_retained = reason
+        self.refused += 1
+        event = message.event
+        if event not in self._logged and len(self._logged) < MAX_LOGGED_REFUSALS:
+            self._logged.add(event)
+            log.warning("not retained: %r: %s", event, reason)
+
+    def _counted(self, value: Message, sign: int) -> None:
+        if not value.event.startswith(OWN_PREFIX):
+            self.count += sign
+            self.bytes += sign * len(value.payload)
 
     def stored(self) -> asyncio.Future[None]:
         """Resolves once every change made so far is on disk (or failed to be)."""

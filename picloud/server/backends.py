@@ -35,8 +35,9 @@ def make_pubsub(config: Config, broker: Broker | None = None) -> PubSub:
     return PubSub(
         broker,
         History(config.history_size, config.history_ttl, events=config.history_events, max_bytes=config.history_bytes),
-        Retained(make_store(config, broker)),
+        Retained(make_store(config, broker), max_count=config.max_retained, max_bytes=config.max_retained_bytes),
         max_batch=config.max_batch,
         max_subscriptions=config.max_subscriptions,
         max_total_subscriptions=config.max_total_subscriptions,
+        max_retained_value_bytes=config.max_retained_value_bytes,
     )

@@ -74,6 +74,10 @@ def render(state: HubState) -> str:
     out.counter("picloud_history_dropped_messages_total",
                 "Kept messages dropped to stay within --history-bytes.", pubsub.history.dropped)
     out.gauge("picloud_history_bytes", "Bytes of the messages kept for catch-up.", pubsub.history.bytes)
+    out.gauge("picloud_retained_values", "Retained values kept here ($SYS/ not counted).", pubsub.retained.count)
+    out.gauge("picloud_retained_bytes", "Bytes of the retained values kept here.", pubsub.retained.bytes)
+    out.counter("picloud_retained_refused_total", "Values delivered but not retained (over a quota or too big).",
+                pubsub.retained.refused)
     out.counter("picloud_errors_total", "Refused requests by kind.",
                 [({"kind": kind}, count) for kind, count in sorted(state.errors.items())])
     out.gauge("picloud_broker_up", "1 while other hubs can be reached through the broker.",

@@ -94,10 +94,12 @@ def publish_body(state: HubState, body: bytes, key: bytes | None, client_name: s
         return 400, protocol_error_body(exc)
     if bucket is not None and len(published) > 1:
         bucket.charge(len(published) - 1)  # a batch costs one per message, as on a websocket
+    waits = False
     for sent, _ in published:
-        if sent.retain:
-            return None
-    return PUBLISHED
+        if sent.not_retained is not None:
+            return 413, encode_error_body(sent.not_retained)
+        waits = waits or sent.retain
+    return None if waits else PUBLISHED
 
 
 async def stored_answer(state: HubState) -> Answer:

@@ -190,6 +190,9 @@ class PublishSocket(HubSocket):
         # The original clients never read this socket: only a frame with an
         # "id" gets an ack, and a retained one only once it is stored.
         for sent, request_id in published:
+            if sent.not_retained is not None:  # delivered all the same
+                self.send_payload(encode_error(sent.not_retained, id=request_id))
+                continue
             if request_id is None:
                 continue
             if sent.retain:

@@ -582,3 +582,21 @@ async def test_the_publish_rate_is_one_publishers_across_sockets_and_http(ws, ht
     assert json.loads(response.body) == {"error": "publish rate over 2 messages/s: message refused"}
     assert (await post(http_client, base_url, {"event": "t", "data": 4}, name="other")).code == 201
     assert (await read_json(sub))["data"] == 4
+
+
+@pytest.mark.gen_test
+@pytest.mark.config(max_retained_value_bytes=200)
+async def test_a_value_too_big_to_retain_is_delivered_and_the_publisher_told(ws, app, http_client, base_url):
+    sub = await ws("/subscribe", clientName="s")
+    await subscribed(sub, "t")
+    pub = await ws("/publish", clientName="p")
+    await send_json(pub, {"event": "t", "data": "x" * 300, "retain": True, "id": 9})
+    assert (await read_json(sub))["data"] == "x" * 300  # live all the same
+    assert await read_json(pub) == {
+        "action": "error", "error": "retained value over 200 bytes: delivered, not retained", "id": 9,
+    }
+    response = await post(http_client, base_url, {"event": "t", "data": "y" * 300, "retain": True})
+    assert response.code == 413
+    assert json.loads(response.body) == {"error": "retained value over 200 bytes: delivered, not retained"}
+    assert (await read_json(sub))["data"] == "y" * 300
+    assert app.state.pubsub.retained.get("t") is None and app.state.pubsub.retained.refused == 2
