@@ -33,7 +33,7 @@ from contextlib import ExitStack
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"  # 16 characters or more: shorter keys get a warning
 LISTENING = re.compile(r"listening on \w+://\S*:(\d+)")
 
 

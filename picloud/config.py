@@ -188,7 +188,8 @@ class Config:
         32 * MIB, kind="int", minimum=0, group="history and retained",
         help="Bytes of kept messages, across all events.",
         doc="Past it the least recently published event's oldest messages go first; a client resuming "
-        "from before what was dropped is told it could not recover.",
+        "from before what was dropped is told it could not recover. Counted as the messages' JSON frames: "
+        "with their websocket frames and objects, memory is about twice this.",
     )
     max_retained = Setting(
         10_000, kind="int", minimum=0, group="history and retained",

@@ -98,7 +98,9 @@ class History:
         counts[event] = seq
         message.seq = seq
         message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, self._tail)
-        if self.size:
+        if self.size and len(message.payload) > self.max_bytes:
+            self.dropped += 1  # could never fit: not kept, and nothing else shed for it
+        elif self.size:
             # Re-inserted, like _seq: the least recently published are shed first.
             kept = self._kept.pop(event, None)
             if kept is None:

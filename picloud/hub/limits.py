@@ -153,11 +153,16 @@ class AuthThrottle:
     def failed(self, address: str) -> bool:
         """Count a wrong key from ``address``; True when that starts a block."""
         now = time.monotonic()
+        blocked = self._blocked
+        # Every block lasts as long, so the first to end come first.
+        while blocked and (len(blocked) >= MAX_FAILING_ADDRESSES or next(iter(blocked.values())) <= now):
+            del blocked[next(iter(blocked))]
         failures = self._failures.pop(address, [])
         failures = [t for t in failures if now - t < AUTH_FAIL_WINDOW][-self.limit:]
         failures.append(now)
         if len(failures) >= self.limit:
-            self._blocked[address] = now + self.block
+            blocked.pop(address, None)
+            blocked[address] = now + self.block
             return True
         if len(self._failures) >= MAX_FAILING_ADDRESSES:
             del self._failures[next(iter(self._failures))]

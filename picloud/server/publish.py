@@ -208,6 +208,7 @@ class FastPublish(HTTPMessageDelegate):
         self.fallback = None
         self.refused = True
         del headers["Content-Length"]
+        headers.pop("Transfer-Encoding", None)  # nor a chunked body: nothing more is read
         self.state.errors["request"] += 1
         self._answer(400, encode_error_body(f"content-length is not a length: {length[:40]!r}"))
 
@@ -238,6 +239,8 @@ class FastPublish(HTTPMessageDelegate):
     def data_received(self, chunk: bytes) -> Any:
         if self.fallback is not None:
             return self.fallback.data_received(chunk)
+        if self.refused:
+            return None
         self.chunks.append(chunk)
         return None
 

@@ -80,9 +80,11 @@ def listen(config: Config) -> list[socket.socket]:
 
 async def serve(config: Config) -> None:
     ssl_options = tls_context(config)
+    # The port first: a second hub on the same state directory must stop
+    # before its store touches the files of the one running.
+    sockets = listen(config)
     pubsub = make_pubsub(config)
     app = make_app(config, pubsub)
-    sockets = listen(config)
     withhold_request_details()
     fit_connection_cap(config, raise_open_files_limit())
     server = KeepaliveHTTPServer(

@@ -118,6 +118,8 @@ class FrameParser:
             buf = self._buf
             buf += data  # a bytearray: amortised appends for a big frame
             if len(buf) < self._need:
+                if self._budget is not None:
+                    self._charge(events)  # a big frame grows here, read after read
                 return events
             data = bytes(buf)
             self._buf = b""
@@ -137,7 +139,11 @@ class FrameParser:
         change = held - self._charged
         if change > 0 and self._budget is not None and not self._budget.take(change):
             self._fail(events, CLOSE_TOO_BIG, f"the hub's {self._budget.limit} bytes for partial messages are taken")
-            self._buf = b""  # the peer's answering close is still read, from fresh bytes
+            # Skipped, not kept, as after any failure: the peer's close is still found.
+            rest, self._buf = bytes(self._buf), b""
+            pos = self._discard(rest, events) if rest else 0
+            if pos < len(rest) and self._state != _CLOSED:
+                self._buf = bytearray(rest[pos:])  # part of a header: a few bytes, not charged
             self.release()
             return
         if change < 0 and self._budget is not None:

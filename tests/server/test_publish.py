@@ -236,3 +236,17 @@ async def test_a_content_length_that_is_no_length_gets_400_json_and_no_traceback
     assert await stream.read_until_close() == b""  # closed: the rest is never read as a request
     assert [r for r in caplog.records if r.exc_info or r.levelname == "ERROR"] == []
     assert app.state.errors["request"] == 1
+
+
+@pytest.mark.gen_test
+async def test_a_refused_length_with_a_chunked_body_reads_none_of_it(http_server, base_url, app):
+    port = int(base_url.rsplit(":", 1)[1])
+    stream = IOStream(socket.create_connection(("127.0.0.1", port)))
+    await stream.write(
+        b"POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"5\r\nhello\r\n" * 100
+    )
+    head = await stream.read_until(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert b"content-length is not a length" in await stream.read_until_close()
+    assert app.state.errors["request"] == 1

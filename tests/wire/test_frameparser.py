@@ -257,3 +257,17 @@ def test_parsers_share_a_budget_for_what_they_hold_and_give_it_back():
     assert budget.used == 900
     third.release()  # its connection closed
     assert budget.used == 0
+
+
+def test_a_big_frame_is_charged_as_it_grows_and_its_peers_close_still_found():
+    from picloud.hub.limits import ByteBudget
+
+    budget = ByteBudget(150_000)
+    parser = FrameParser(1 << 20, budget=budget)
+    data = frame(BINARY, b"x" * 200_000)
+    step = 65536
+    assert parser.feed(data[:step]) == [] and budget.used == parser.buffered == step
+    events = parser.feed(data[step:2 * step]) + parser.feed(data[2 * step:3 * step])
+    assert failure(events) == 1009 and budget.used == 0  # the growth crossed it
+    # The rest of the frame is skipped, not read as frames: the peer's close is seen.
+    assert parser.feed(data[3 * step:] + frame(CLOSE, struct.pack("!H", 1009))) == [(CLOSE, (1009, ""))]
