@@ -78,7 +78,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state:
         hub = subprocess.Popen(
             [sys.executable, "-m", "picloud", "serve", "--port", "0", "--host", "127.0.0.1",
-             "--no-auth", "--state-dir", state, "--log-level", "warning"],
+             "--no-auth", "--state-dir", state, "--log-level", "warning",
+             "--max-pending", str(want), "--max-pending-per-ip", str(want)],
             stdout=subprocess.PIPE, text=True,
         )
         try:

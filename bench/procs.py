@@ -16,6 +16,8 @@ from typing import Optional
 
 LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
 BENCH_DIR = Path(__file__).resolve().parent
+#: --max-pending and --max-pending-per-ip for the hubs under load.
+MANY = "1000000"
 
 
 def raise_nofile(wanted: int = 65536) -> int:
@@ -61,6 +63,10 @@ class Server:
     def __init__(self, name: str, command: list[str], start_timeout: float = 20.0) -> None:
         self.name = name
         env = {k: v for k, v in os.environ.items() if k not in ("PORT", "API_KEY", "USE_TLS")}
+        # The load generators open thousands of connections from one address
+        # at once; as variables, not flags, so that a baseline from before
+        # these settings starts too.
+        env.update(PICLOUD_MAX_PENDING=MANY, PICLOUD_MAX_PENDING_PER_IP=MANY)
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )

@@ -44,7 +44,7 @@ class Hub:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "picloud", "serve", "--port", "0", "--host", "127.0.0.1",
              "--api-key", self.key, "--log-level", "warning", "--ping-interval", "2",
-             "--max-message-bytes", "65536", *extra],
+             "--max-message-bytes", "65536", "--max-pending", "100000", "--max-pending-per-ip", "100000", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for line in self.proc.stdout:

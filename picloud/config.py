@@ -63,7 +63,7 @@ class Config:
         20.0, kind="float", minimum=0, group="network", help="Seconds between websocket pings; 0 turns them off.",
     )
     handshake_timeout = Setting(
-        10.0, kind="float", minimum=0.1, group="network", help="Seconds a client has to send its request headers.",
+        5.0, kind="float", minimum=0.1, group="network", help="Seconds a client has to send its request headers.",
         doc="Idle HTTP connections are closed after as long.",
     )
 
@@ -110,6 +110,18 @@ class Config:
         10000, kind="int", minimum=1, group="limits",
         help="Open websockets; more are refused with 503 (capped below the open-files limit).",
         doc="At start the hub raises its open-files limit to the hard limit and lowers this to 64 below it.",
+    )
+    max_pending = Setting(
+        256, kind="int", minimum=1, group="limits",
+        help="Connections that have not yet shown a valid key; more are hung up on at once.",
+        doc="Keyless half-sent requests would otherwise take every file descriptor; connections already "
+        "in are never the ones refused.",
+    )
+    max_pending_per_ip = Setting(
+        32, kind="int", minimum=1, group="limits",
+        help="Connections from one address that have not yet shown a valid key.",
+        doc="Not applied with --xheaders: every connection then comes from the proxy, which holds slow "
+        "clients itself; --max-pending still does.",
     )
     max_subscriptions = Setting(
         1000, kind="int", minimum=1, group="limits", help="Events one connection may subscribe to.",

@@ -28,7 +28,8 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "shutdown_drain": 5.0, "xheaders": False, "public_metrics": False, "history_size": 100,
         "history_ttl": 0.0, "history_events": 1000, "retain_interval": 1.0, "keys_file": None,
         "api_key_file": None, "max_connections": 10000, "max_subscriptions": 1000, "max_batch": 1000,
-        "allowed_origin": (), "ping_interval": 20.0, "handshake_timeout": 10.0, "publish_rate": 0.0,
+        "max_pending": 256, "max_pending_per_ip": 32,
+        "allowed_origin": (), "ping_interval": 20.0, "handshake_timeout": 5.0, "publish_rate": 0.0,
         "publish_burst": 50, "log_level": "info",
         # added since, by later issues
         "max_total_inbound_bytes": 64 * MIB, "history_bytes": 32 * MIB, "broker_outbox_bytes": 16 * MIB,

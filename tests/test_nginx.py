@@ -3,6 +3,7 @@ proxy, and with --xheaders /info shows the device's address, not nginx's."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -18,8 +19,9 @@ from tests.support.certs import self_signed
 from tests.support.hub import read_json, subscribed
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY = "nginx-key"
+KEY = "nginx-key-0123456789"
 DEVICE_IP = "127.0.0.2"  # another loopback address, so the device is told apart from nginx
+OTHER_DEVICE_IP = "127.0.0.3"
 
 
 def free_port() -> int:
@@ -29,9 +31,10 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def nginx(tmp_path: Path, hub_process):
-    """The example config with its ports, certificate and upstream pointed at a test hub."""
-    hub = hub_process("--api-key", KEY, "--host", "127.0.0.1", "--xheaders")
+def nginx(tmp_path: Path, hub_process, request):
+    """The example config with its ports, certificate and upstream pointed at
+    a test hub (given more flags by indirect parametrization)."""
+    hub = hub_process("--api-key", KEY, "--host", "127.0.0.1", "--xheaders", *getattr(request, "param", ()))
     cert, key = self_signed("nginx")
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "key.pem").write_bytes(key)
@@ -75,8 +78,8 @@ def nginx(tmp_path: Path, hub_process):
     proc.wait(timeout=10)
 
 
-def request(url: str, **kwargs) -> HTTPRequest:
-    return HTTPRequest(url, validate_cert=False, network_interface=DEVICE_IP, **kwargs)
+def request(url: str, device: str = DEVICE_IP, **kwargs) -> HTTPRequest:
+    return HTTPRequest(url, validate_cert=False, network_interface=device, **kwargs)
 
 
 @pytest.mark.gen_test(timeout=20)
@@ -105,3 +108,30 @@ async def test_websockets_through_nginx_show_the_devices_address(nginx):
     info.close()
     assert hub.stop() == 0
     assert f"GET /subscribe ({DEVICE_IP})" in hub.stderr  # the log names the device too
+
+
+@pytest.mark.parametrize("nginx", [("--auth-fail-limit", "3", "--max-pending-per-ip", "2")], indirect=True)
+@pytest.mark.gen_test(timeout=30)
+async def test_behind_nginx_limits_apply_to_the_device_not_to_the_proxy(nginx):
+    """Every connection comes from nginx: the per-address cap on connections
+    without a key does not count them together, and wrong keys block the
+    device that sent them, not the proxy every other device comes through."""
+    hub, https, _ = nginx
+    client = AsyncHTTPClient(force_instance=True, max_clients=20)
+
+    async def get(device: str, key: str | None, path: str = "/retained") -> int:
+        headers = {} if key is None else {"X-API-Key": key}
+        resp = await client.fetch(request(f"https://{https}{path}", device, headers=headers), raise_error=False)
+        return resp.code
+
+    # More keyless requests at once than the cap, each on its own upstream
+    # connection (nginx keeps them open for reuse): answered, none 502.
+    assert await asyncio.gather(*(get(DEVICE_IP, None) for _ in range(12))) == [401] * 12
+    assert await asyncio.gather(*(get(DEVICE_IP, KEY) for _ in range(12))) == [200] * 12
+
+    assert [await get(DEVICE_IP, "wrong-key-0123456789") for _ in range(3)] == [401] * 3
+    assert await get(DEVICE_IP, KEY) == 429  # this device is blocked, the right key included
+    assert await get(OTHER_DEVICE_IP, KEY) == 200  # another one, through the same proxy, is not
+    client.close()
+    assert hub.stop() == 0
+    assert f"blocking {DEVICE_IP} for 60s after 3 wrong keys" in hub.stderr

@@ -55,15 +55,15 @@ class AccessMixin(WithholdsQuery):
     def check_access(self) -> None:
         request = self.request
         throttle = self.state.throttle
-        address = request.remote_ip or ""
-        if throttle.blocked(address):
+        address = throttled_address(request, self.state.config.xheaders)
+        if address is not None and throttle.blocked(address):
             self.state.errors["auth"] += 1
             raise Refused(429, "too many wrong keys from this address: try again later")
         key = self.presented_key()
         self.role = self.state.auth.role_of(key)
         if self.role is None:
             self.state.errors["auth"] += 1
-            if key and throttle.failed(address):
+            if key and address is not None and throttle.failed(address):
                 log.warning(
                     "blocking %s for %gs after %d wrong keys in %gs",
                     address, throttle.block, throttle.limit, AUTH_FAIL_WINDOW,
@@ -71,6 +71,7 @@ class AccessMixin(WithholdsQuery):
             raise Refused(401, "missing api key" if not key else "invalid api key")
         if not allows(self.role, self.action):
             raise Refused(403, f"this key may not {self.action}")
+        self.state.pending.settle(getattr(request.connection, "stream", None))
         # Remembered so that a key revoked by SIGHUP closes its connections.
         self.key_fingerprint = None if key is None else fingerprint(key)
         if not self.state.origins.allows(request.headers.get("Origin"), request.host):
@@ -125,6 +126,18 @@ def presented_key(request: Any) -> str | None:
     """The API key of a request: the ``X-API-Key`` header, else ``apiKey``."""
     key = request.headers.get("X-API-Key")
     return query_arg(request, "apiKey") if key is None else key
+
+
+def throttled_address(request: Any, xheaders: bool) -> str | None:
+    """The address wrong keys are counted against: the device's. None for
+    a reverse proxy's own requests (--xheaders without a forwarded address),
+    which stand for every device behind it and are never blocked."""
+    address = request.remote_ip or ""
+    if xheaders:
+        peer = getattr(request.connection.context, "address", None)
+        if isinstance(peer, tuple) and peer and peer[0] == address:
+            return None
+    return address
 
 
 def presented_client_name(request: Any) -> str | None:

@@ -28,6 +28,7 @@ from tornado.ioloop import PeriodicCallback
 from tornado.websocket import WebSocketClosedError
 
 from .openfiles import near_open_files_limit
+from .pending import Pending
 
 log = logging.getLogger("picloud.keepalive")
 
@@ -55,16 +56,31 @@ def set_tcp_keepalive(sock: socket.socket) -> None:
 class KeepaliveHTTPServer(HTTPServer):
     """An HTTPServer that turns on TCP keepalive for every accepted socket,
     and hangs up at once on connections that would use the last few file
-    descriptors: once accept() fails with EMFILE, Tornado's accept handler
-    raises on every loop turn and the hub spins."""
+    descriptors (once accept() fails with EMFILE, Tornado's accept handler
+    raises on every loop turn and the hub spins) or that would go over the
+    caps of ``pending`` (server/pending.py)."""
+
+    pending: Pending | None = None
+
+    def initialize(self, *args: Any, pending: Pending | None = None, **kwargs: Any) -> None:
+        self.pending = pending
+        super().initialize(*args, **kwargs)
 
     def handle_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
         if near_open_files_limit(stream.socket.fileno()):
             log.warning("out of file descriptors: refusing a connection from %s", address[0])
             stream.close()
             return
+        if self.pending is not None and not self.pending.admit(stream, str(address[0])):
+            stream.close()
+            return
         set_tcp_keepalive(stream.socket)
         super().handle_stream(stream, address)
+
+    def on_close(self, server_conn: Any) -> None:
+        if self.pending is not None:
+            self.pending.settle(server_conn.stream)
+        super().on_close(server_conn)
 
 
 class Pingable(Protocol):

@@ -80,6 +80,10 @@ def render(state: HubState) -> str:
                 pubsub.retained.refused)
     out.counter("picloud_errors_total", "Refused requests by kind.",
                 [({"kind": kind}, count) for kind, count in sorted(state.errors.items())])
+    out.gauge("picloud_pending_connections", "Connections that have not yet shown a valid key.",
+              state.pending.total)
+    out.counter("picloud_pending_refused_total", "Connections hung up on over --max-pending or --max-pending-per-ip.",
+                state.pending.refused)
     out.gauge("picloud_broker_up", "1 while other hubs can be reached through the broker.",
               1 if broker.state == "ok" else 0)
     out.counter("picloud_broker_reconnects_total", "Times the broker connection was re-established.",

@@ -37,7 +37,15 @@ from ..exceptions import ProtocolError
 from ..hub.keys import allows, fingerprint
 from ..wire.codec import validate_client_name
 from ..wire.requests import parse_publications
-from .access import AccessMixin, Refused, encode_error_body, presented_client_name, presented_key, protocol_error_body
+from .access import (
+    AccessMixin,
+    Refused,
+    encode_error_body,
+    presented_client_name,
+    presented_key,
+    protocol_error_body,
+    throttled_address,
+)
 from .logs import log_request
 from .state import HubState
 
@@ -221,7 +229,8 @@ class FastPublish(HTTPMessageDelegate):
             return False
         if length is None or length > self.state.config.max_message_bytes:
             return False
-        if self.state.throttle.blocked(self.request.remote_ip or ""):
+        address = throttled_address(self.request, self.state.config.xheaders)
+        if address is not None and self.state.throttle.blocked(address):
             return False
         # The request carries these same headers (Tornado made it from them).
         role = self.state.auth.role_of(presented_key(self.request))
@@ -234,6 +243,7 @@ class FastPublish(HTTPMessageDelegate):
             validate_client_name(name)
         except ProtocolError:
             return False
+        self.state.pending.settle(getattr(self.request.connection, "stream", None))
         return True
 
     def data_received(self, chunk: bytes) -> Any:

@@ -88,9 +88,10 @@ async def serve(config: Config) -> None:
     withhold_request_details()
     fit_connection_cap(config, raise_open_files_limit())
     server = KeepaliveHTTPServer(
-        app, ssl_options=ssl_options, xheaders=config.xheaders,
+        app, ssl_options=ssl_options, xheaders=config.xheaders, pending=app.state.pending,
         max_body_size=config.max_message_bytes,
-        # Slowloris: headers must be complete within this, idle connections go.
+        # Slowloris: headers must be complete within this, idle connections go
+        # (and --max-pending bounds how many may be waiting at once).
         idle_connection_timeout=config.handshake_timeout,
         body_timeout=max(60.0, config.handshake_timeout),
     )

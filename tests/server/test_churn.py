@@ -13,7 +13,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from tests.support.aioraw import AioRaw
-from tests.support.hub import KEY, subscribed
+from tests.support.hub import KEY, MANY_AT_ONCE, subscribed
 
 CHURNERS = 400
 CONCURRENCY = 40
@@ -57,7 +57,7 @@ async def info_until(info, condition, timeout: float = 10.0) -> dict:
 
 
 def test_churn_leaves_no_trace_and_steady_subscribers_miss_nothing(hub_process):
-    hub = hub_process("--api-key", KEY, "--ping-interval", "0.5", "--info-interval", "0.2")
+    hub = hub_process("--api-key", KEY, "--ping-interval", "0.5", "--info-interval", "0.2", *MANY_AT_ONCE)
     ws_url = hub.ws_url
 
     async def scenario():

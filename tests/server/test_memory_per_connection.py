@@ -7,7 +7,7 @@ import json
 import struct
 import time
 
-from tests.support.hub import KEY
+from tests.support.hub import KEY, MANY_AT_ONCE
 from tests.support.rawws import OP_CLOSE, OP_TEXT, encode_client_frame, upgrade_request
 
 ROUNDS = 20
@@ -45,7 +45,7 @@ async def cycle(port: int, n: int) -> None:
 
 
 def test_rss_is_flat_after_the_first_round(hub_process):
-    hub = hub_process("--api-key", KEY, "--log-level", "warning")  # 30,000 log lines cost seconds
+    hub = hub_process("--api-key", KEY, "--log-level", "warning", *MANY_AT_ONCE)  # 30,000 log lines cost seconds
 
     async def rounds() -> list[int]:
         gate = asyncio.Semaphore(CONCURRENCY)

@@ -12,7 +12,7 @@ import pytest
 
 from picloud.config import Config
 from picloud.server.openfiles import fit_connection_cap
-from tests.support.hub import KEY
+from tests.support.hub import KEY, MANY_AT_ONCE
 from tests.support.rawws import chunked_post
 
 
@@ -41,7 +41,7 @@ def test_hub_raises_its_open_files_limit(hub_process):
 
 
 def test_running_out_of_file_descriptors_refuses_instead_of_spinning(hub_process):
-    hub = hub_process("--api-key", KEY)
+    hub = hub_process("--api-key", KEY, *MANY_AT_ONCE)
     soft, hard = resource.prlimit(hub.proc.pid, resource.RLIMIT_NOFILE)
     resource.prlimit(hub.proc.pid, resource.RLIMIT_NOFILE, (120, hard))
     flood = [socket.create_connection(("127.0.0.1", hub.port), timeout=5) for _ in range(200)]

@@ -20,7 +20,7 @@ from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, websocket_connect
 
 from picloud.stores.files import FILE_NAME
-from tests.support.hub import KEY, read_json, send_json
+from tests.support.hub import KEY, MANY_AT_ONCE, read_json, send_json
 from tests.support.process import HubProcess, http_publish
 from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
 
@@ -174,7 +174,7 @@ TIMEOUT = 1.0
 
 
 def test_slow_and_silent_handshakes_time_out_without_blocking_others(hub_process):
-    hub = hub_process("--api-key", KEY, "--handshake-timeout", str(TIMEOUT))
+    hub = hub_process("--api-key", KEY, "--handshake-timeout", str(TIMEOUT), *MANY_AT_ONCE)
     request = f"GET /subscribe?clientName=slow HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\n".encode()
     dribblers = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(30)]
     silent = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(30)]

@@ -11,7 +11,7 @@ from tornado.websocket import websocket_connect
 
 from tests.support.hub import read_json, subscribed
 
-KEY = "proxy-key"
+KEY = "proxy-key-0123456789"
 # What nginx sends (etc/nginx/picloud.conf): the device's address last in
 # X-Forwarded-For, and as X-Real-IP.
 DEVICE = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7", "X-Real-IP": "203.0.113.7"}
@@ -52,3 +52,20 @@ async def test_forwarded_headers_ignored_without_xheaders(hub_process):
     assert address.startswith("127.0.0.1:")
     assert "203.0.113" not in hub.stderr
     assert "POST /publish (127.0.0.1)" in hub.stderr
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_wrong_keys_block_the_forwarded_address_never_the_proxys_own(hub_process):
+    hub = hub_process("--api-key", KEY, "--xheaders", "--auth-fail-limit", "3")
+
+    async def get(headers: dict[str, str]) -> int:
+        resp = await AsyncHTTPClient().fetch(HTTPRequest(f"{hub.url}/retained", headers=headers), raise_error=False)
+        return resp.code
+
+    # The proxy's own requests (no forwarded address) stand for every device.
+    assert [await get({"X-API-Key": "wrong-key-0123456789"}) for _ in range(5)] == [401] * 5
+    assert await get({"X-API-Key": KEY}) == 200
+    assert [await get({"X-API-Key": "wrong-key-0123456789", **DEVICE}) for _ in range(3)] == [401] * 3
+    assert await get({"X-API-Key": KEY, **DEVICE}) == 429
+    assert await get({"X-API-Key": KEY, **SCRIPT}) == 200
+    hub.stop()

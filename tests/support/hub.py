@@ -12,6 +12,10 @@ from tornado.websocket import websocket_connect
 
 KEY = "test-key-0123456789"  # 16 characters or more: shorter keys get a warning
 
+# For a hub process that tests take thousands of connections from one address
+# at once: more than a default hub lets wait to show a key (server/pending.py).
+MANY_AT_ONCE = ("--max-pending", "100000", "--max-pending-per-ip", "100000")
+
 # Settings some tests give the in-process hub (the config fixture reads them).
 # A short write interval: a retained publish is answered once on disk.
 QUICK_RETAIN = pytest.mark.config(retain_interval=0.05)

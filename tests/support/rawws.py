@@ -58,9 +58,10 @@ def read_head(sock: socket.socket) -> tuple[int, bytes]:
 
 
 class RawWS:
-    def __init__(self, port: int, path: str, *, key: str | None = "k", headers: dict | None = None,
-                 timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, path: str, *, key: str | None = KEY, headers: dict | None = None,
+                 timeout: float = 5.0, source: str | None = None) -> None:
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=None if source is None else (source, 0))
         all_headers = dict(headers or {})
         if key is not None:
             all_headers["X-API-Key"] = key

@@ -1,0 +1,142 @@
+"""--max-pending and --max-pending-per-ip: connections that have not shown a
+key are capped, so a keyless flood cannot take the descriptors of devices
+that have one (server/pending.py), on a real hub process."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import select
+import socket
+import time
+
+from tests.support.hub import KEY
+from tests.support.rawws import OP_TEXT, RawWS
+
+HALF_SENT = b"GET /subscribe?clientName=flood HTTP/1.1\r\nHost: x\r\n"
+
+
+def flood(port: int, count: int, source: str = "127.0.0.1") -> list[socket.socket]:
+    """``count`` connections that each send half a request and wait."""
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+        sock.sendall(HALF_SENT)
+        socks.append(sock)
+    return socks
+
+
+def hung_up(socks: list[socket.socket], expected: int, within: float = 5.0) -> int:
+    """How many of ``socks`` the hub closed, waiting until ``expected`` have (or ``within``)."""
+    closed: set[socket.socket] = set()
+    deadline = time.monotonic() + within
+    while len(closed) < expected and time.monotonic() < deadline:
+        readable, _, _ = select.select([s for s in socks if s not in closed], [], [], 0.2)
+        for sock in readable:
+            try:
+                if sock.recv(1) == b"":
+                    closed.add(sock)
+            except ConnectionResetError:
+                closed.add(sock)
+    return len(closed)
+
+
+def subscriber(port: int, event: str, source: str) -> RawWS:
+    sub = RawWS(port, "/subscribe?clientName=steady", key=KEY, source=source)
+    assert sub.status == 101
+    sub.send_text(json.dumps({"action": "subscribe", "event": event}))
+    sub.send_text("barrier")  # its error frame says the subscription is in
+    assert json.loads(sub.recv_frame()[1])["action"] == "error"
+    return sub
+
+
+def publish_from(port: int, source: str, data: str) -> socket.socket:
+    """A keep-alive ``POST /publish`` from ``source``, answered 201; the socket stays open."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    post_on(sock, data)
+    return sock
+
+
+def post_on(sock: socket.socket, data: str) -> None:
+    body = json.dumps({"event": "t", "data": data}).encode()
+    sock.sendall(
+        b"POST /publish HTTP/1.1\r\nHost: x\r\nX-API-Key: " + KEY.encode() + b"\r\n"
+        b"X-API-Client-Name: script\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    assert sock.recv(4096).startswith(b"HTTP/1.1 201")
+
+
+def delivered(hub, sub: RawWS, data: str, source: str = "127.0.0.2") -> bool:
+    publish_from(hub.port, source, data).close()
+    opcode, payload = sub.recv_frame()
+    return opcode == OP_TEXT and json.loads(payload)["data"] == data
+
+
+def test_a_keyless_flood_from_one_address_is_capped_and_others_are_served(hub_process):
+    hub = hub_process("--api-key", KEY)  # the defaults: 32 per address, 256 in all
+    steady = subscriber(hub.port, "t", source="127.0.0.2")
+    socks = flood(hub.port, 100)
+    try:
+        # Past 32 they are hung up on at once, long before the handshake timeout.
+        assert hung_up(socks, 100 - 32, within=3) == 100 - 32
+        assert delivered(hub, steady, "during")
+        # Another address is not counted with the flood's.
+        late = subscriber(hub.port, "t", source="127.0.0.3")
+        assert delivered(hub, late, "late")
+        late.close()
+        metrics = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=5, source_address=("127.0.0.2", 0))
+        metrics.request("GET", "/metrics", headers={"X-API-Key": KEY})
+        text = metrics.getresponse().read().decode()
+        assert "picloud_pending_refused_total 68" in text
+        assert "picloud_pending_connections 32" in text
+    finally:
+        for sock in socks:
+            sock.close()
+    steady.close()
+    hub.stop()
+    # Once per flood in the log, not once per connection.
+    assert hub.stderr.count("connections from 127.0.0.1 are waiting to show a key") == 1
+
+
+def test_the_total_caps_many_addresses_and_frees_up_when_they_go(hub_process):
+    hub = hub_process("--api-key", KEY, "--max-pending", "40")
+    steady = subscriber(hub.port, "t", source="127.0.0.2")
+    publisher = publish_from(hub.port, "127.0.0.2", "before")
+    assert json.loads(steady.recv_frame()[1])["data"] == "before"
+    socks = [s for n in range(3) for s in flood(hub.port, 20, source=f"127.0.1.{n + 1}")]
+    assert hung_up(socks, 20, within=3) == 20
+    # The connections already in are served; new ones wait for the flood to go.
+    post_on(publisher, "during")
+    assert json.loads(steady.recv_frame()[1])["data"] == "during"
+    for sock in socks:
+        sock.close()
+    # Their closes free the slots: a new keyless request is read and answered.
+    deadline = time.monotonic() + 5
+    while True:
+        probe = RawWS(hub.port, "/subscribe?clientName=probe", key=None, source="127.0.1.9")
+        if probe.status or time.monotonic() > deadline:
+            break
+    assert probe.status == 401
+    probe.close()
+    publisher.close()
+    steady.close()
+    hub.stop()
+    assert hub.stderr.count("40 connections are waiting to show a key") == 1
+
+
+def test_connections_that_showed_a_key_are_not_pending(hub_process):
+    """More authenticated connections from one address than the per-address
+    cap: the cap is on those that have not shown a key only."""
+    hub = hub_process("--api-key", KEY, "--max-pending-per-ip", "4")
+    subs = [subscriber(hub.port, "t", source="127.0.0.4") for _ in range(10)]
+    # Keep-alive HTTP connections that published leave the count too.
+    posts = [publish_from(hub.port, "127.0.0.4", f"kept {n}") for n in range(10)]
+    for sub in subs:
+        assert [json.loads(sub.recv_frame()[1])["data"] for _ in posts] == [f"kept {n}" for n in range(10)]
+    # Four keyless ones still fit; the fifth is hung up on.
+    keyless = flood(hub.port, 5, source="127.0.0.4")
+    assert hung_up(keyless, 1, within=3) == 1
+    for sock in keyless + posts:
+        sock.close()
+    for sub in subs:
+        sub.close()
