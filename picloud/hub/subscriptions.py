@@ -7,6 +7,7 @@ subscriptions gets a message once.
 
 from __future__ import annotations
 
+from itertools import count
 from typing import Any, Callable
 
 from ..wire.codec import utc_timestamp
@@ -22,7 +23,13 @@ class Subscriptions:
         # Wildcard filters, mapped to the same subscriber dicts as _subscribers.
         self._filters = TopicTree()
         # Insertion-ordered dicts used as sets: info lists in connect order.
-        self._clients: dict[Connection, tuple[str, str, str]] = {}
+        # A client is (name, address, connected at, listing id).
+        self._clients: dict[Connection, tuple[str, str, str, str]] = {}
+        self._ids = count(1)
+        # What changed since listing() last asked; None until it first does
+        # (only a broker that shares the listing asks: hub/broker.py).
+        self._changed: dict[Connection, None] | None = None
+        self._gone: list[str] = []
         self._subscribers: dict[str, dict[Connection, None]] = {}
         self._events_of: dict[Connection, dict[str, None]] = {}
         self.delivered = 0
@@ -36,14 +43,21 @@ class Subscriptions:
 
     def connect(self, conn: Connection, client_name: str, ip_address: str) -> None:
         """Register a ``/subscribe`` or ``/publish`` connection (listed in info)."""
-        self._clients[conn] = (client_name, ip_address, utc_timestamp())
+        self._clients[conn] = (client_name, ip_address, utc_timestamp(), str(next(self._ids)))
+        if self._changed is not None:
+            self._changed[conn] = None
 
     def disconnect(self, conn: Connection) -> str | None:
         """Forget everything about ``conn``; safe to call more than once.
         Returns its client name the first time."""
         self.unsubscribe_all(conn)
         client = self._clients.pop(conn, None)
-        return None if client is None else client[0]
+        if client is None:
+            return None
+        if self._changed is not None:
+            self._changed.pop(conn, None)
+            self._gone.append(client[3])
+        return client[0]
 
     @property
     def connection_count(self) -> int:
@@ -65,6 +79,8 @@ class Subscriptions:
             return False
         events[event] = None
         self.subscriptions += 1
+        if self._changed is not None:
+            self._changed[conn] = None
         subscribers = self._subscribers.get(event)
         if subscribers is None:
             subscribers = self._subscribers[event] = {}
@@ -102,12 +118,16 @@ class Subscriptions:
         if not events:
             del self._events_of[conn]
         self._drop_subscriber(event, conn)
+        if self._changed is not None:
+            self._changed[conn] = None
         return True
 
     def unsubscribe_all(self, conn: Connection) -> int:
         events = self._events_of.pop(conn, None)
         if not events:
             return 0
+        if self._changed is not None:
+            self._changed[conn] = None
         for event in events:
             self._drop_subscriber(event, conn)
         return len(events)
@@ -168,7 +188,7 @@ class Subscriptions:
         clients = self._clients
 
         def describe(conn: Connection) -> dict[str, str]:
-            name, address, since = clients.get(conn, ("", "", ""))
+            name, address, since, _ = clients.get(conn, ("", "", "", ""))
             return {"client_name": name, "ip_address": address, "connected_at": since}
 
         return {
@@ -177,4 +197,28 @@ class Subscriptions:
                 for event, subscribers in self._subscribers.items()
             ],
             "all_connections": [describe(c) for c in clients],
+        }
+
+    def listing(self, full: bool = False) -> dict[str, dict[str, Any] | None]:
+        """This hub's connections as records by listing id, for other hubs'
+        ``/info``: those that changed since the last call (None for those
+        gone), or with ``full`` all of them. The first call starts the
+        tracking, so a hub whose broker never asks pays nothing for it."""
+        if full or self._changed is None:
+            self._changed, self._gone = {}, []
+            return {client[3]: self._record(conn, client) for conn, client in self._clients.items()}
+        changed: dict[str, dict[str, Any] | None] = {}
+        for conn in self._changed:
+            client = self._clients.get(conn)
+            if client is not None:
+                changed[client[3]] = self._record(conn, client)
+        changed.update(dict.fromkeys(self._gone))
+        self._changed, self._gone = {}, []
+        return changed
+
+    def _record(self, conn: Connection, client: tuple[str, str, str, str]) -> dict[str, Any]:
+        name, address, since, _ = client
+        return {
+            "client_name": name, "ip_address": address, "connected_at": since,
+            "events": list(self._events_of.get(conn, ())),
         }

@@ -61,3 +61,27 @@ def test_unsubscribing_the_last_filter_leaves_nothing_behind():
 def test_bad_filter_is_refused():
     with pytest.raises(ProtocolError, match="'#' must be the last level"):
         PubSub(MemoryBroker()).subscribe(Conn(), "a/#/b")
+
+
+def test_listing_gives_what_changed_since_it_last_asked():
+    pubsub = PubSub(MemoryBroker())
+    a, b, c = Conn(), Conn(), Conn()
+    pubsub.connect(a, "a", "10.0.0.1:1")
+    pubsub.subscribe(a, "t")
+    # Nothing is tracked until the first call, which lists everything.
+    assert [(r["client_name"], r["events"]) for r in pubsub.listing().values()] == [("a", ["t"])]
+    assert pubsub.listing() == {}  # idle: nothing to write
+
+    pubsub.connect(b, "b", "10.0.0.1:2")
+    pubsub.subscribe(a, "u")
+    changed = pubsub.listing()
+    assert sorted((r["client_name"], r["events"]) for r in changed.values()) == [("a", ["t", "u"]), ("b", [])]
+    (b_id,) = [rid for rid, r in changed.items() if r["client_name"] == "b"]
+
+    pubsub.disconnect(b)
+    pubsub.connect(c, "c", "10.0.0.1:3")
+    pubsub.disconnect(c)  # came and went between two calls: only its removal
+    changed = pubsub.listing()
+    assert changed[b_id] is None and [r for r in changed.values() if r] == []
+    assert len(changed) == 2
+    assert [r["client_name"] for r in pubsub.listing(full=True).values()] == ["a"]

@@ -41,9 +41,10 @@ from . import catchup
 from .backlog import Backlog
 from .channels import Channels
 from .connection import COMMAND_TIMEOUT, RedisTarget, close_quietly
+from .heartbeat import heartbeat
 from .inbound import Inbound
-from .membership import HEARTBEAT, NODE_TTL, Membership, default_node_id
-from .queries import answer_history, answer_retained, reconcile_presence
+from .membership import NODE_TTL, Membership, default_node_id
+from .queries import answer_history, answer_retained
 from .sequencer import Fetched, Sequencer
 
 log = logging.getLogger("picloud.broker")
@@ -147,11 +148,9 @@ class RedisBroker(Broker):
         self.sequencer.history = hub.history
         self._inbound.deliver = self.sequencer.deliver = hub.deliver
 
-    def _describe(self) -> dict[str, Any]:
-        """This hub's part of ``/info``, which the others show too."""
-        if self._hub is None:
-            return {"subscriptions": [], "all_connections": []}
-        return self._hub.local_info()
+    def _listing(self, full: bool) -> dict[str, dict[str, Any] | None]:
+        """This hub's part of ``/info``, which the others show too (membership.py)."""
+        return {} if self._hub is None else self._hub.listing(full)
 
     def publish(self, message: Message) -> None:
         self.sequencer.publish(message)
@@ -250,7 +249,8 @@ class RedisBroker(Broker):
             count = await self._channels.subscribe(pubsub, self._control)
             await self._inbound.confirm(pubsub, count, COMMAND_TIMEOUT)
             known = set(self._members.peers)
-            await self._members.beat(client, self._describe())  # peers relay backlogs once they see it
+            self._members.restart()
+            await self._members.beat(client, self._listing)  # peers relay backlogs once they see it
             self._up()
             if not self._backlog:
                 self.sequencer.active = True
@@ -321,15 +321,4 @@ class RedisBroker(Broker):
             await self._wake.wait()
 
     async def _heartbeat(self, client: Any) -> None:
-        while True:
-            await asyncio.sleep(HEARTBEAT)
-            await self._members.beat(client, self._describe())
-            if self._hub is not None:
-                try:
-                    await reconcile_presence(client, self.sequencer.retained_key, self._hub.presence, self._members)
-                except Exception as exc:
-                    from redis.exceptions import RedisError
-
-                    if isinstance(exc, (RedisError, OSError)):
-                        raise  # the connection is gone: reconnect
-                    log.exception("cannot reconcile presence")
+        await heartbeat(client, self._members, self._listing, self._hub, self.sequencer.retained_key)

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from picloud.brokers.redis.membership import Membership, redact
+from picloud.brokers.redis.membership import Membership, Peer, changed_ids, redact
 from tests.support.hub import read_json, subscribed
-from tests.support.redisserver import connect, nodes_by_client
+from tests.support.redisserver import PREFIX, connect, nodes_by_client
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -63,22 +63,98 @@ def conn(name: str, node: str | None = None) -> dict:
     return found
 
 
+def record(name: str, *events: str) -> dict:
+    return {"client_name": name, "ip_address": "127.0.0.1:1", "connected_at": "t", "events": list(events)}
+
+
+def peer(seen: float, **records: dict) -> Peer:
+    found = Peer()
+    found.seen, found.records = seen, records
+    return found
+
+
 def test_merge_puts_this_node_first_and_merges_events_by_name():
     members = Membership("p", "b-node")
     now = time.monotonic()
     members.peers = {
-        "c-node": (now, {"subscriptions": [{"name": "t", "connections": [conn("c1", "c-node")]}],
-                         "all_connections": [conn("c1", "c-node")]}),
-        "a-node": (now, {"subscriptions": [{"name": "u", "connections": [conn("a1", "a-node")]},
-                                           {"name": "t", "connections": [conn("a1", "a-node")]}],
-                         "all_connections": [conn("a1", "a-node")]}),
-        "gone": (now - 60, {"subscriptions": [], "all_connections": [conn("g1", "gone")]}),
+        "c-node": peer(now, **{"1": record("c1", "t")}),
+        "a-node": peer(now, **{"10": record("a2"), "2": record("a1", "u", "t")}),
+        "gone": peer(now - 60, **{"1": record("g1")}),
     }
     local = {"subscriptions": [{"name": "t", "connections": [conn("b1")]}], "all_connections": [conn("b1")]}
     merged = members.merge(local)
     assert [(c["client_name"], c["node"]) for c in merged["all_connections"]] == [
-        ("b1", "b-node"), ("a1", "a-node"), ("c1", "c-node"),
+        ("b1", "b-node"), ("a1", "a-node"), ("a2", "a-node"), ("c1", "c-node"),
     ]
     assert [(s["name"], [c["client_name"] for c in s["connections"]]) for s in merged["subscriptions"]] == [
         ("t", ["b1", "a1", "c1"]), ("u", ["a1"]),
     ]
+
+
+def test_changed_ids_reads_only_a_complete_run_of_versions():
+    entries = [b"3 1 2", b"4 2", b"5 7"]
+    assert changed_ids(entries, 3) == ({"2", "7"}, 5)
+    assert changed_ids(entries, 5) == (None, 5)  # nothing newer: nothing to tell
+    assert changed_ids(entries, 1) == (None, 1)  # version 2 was trimmed away
+    assert changed_ids([b"3 1", b"4 *"], 2) == (None, 2)  # rewritten: read everything
+
+
+def redis_traffic(server) -> int:
+    with server.client() as client:
+        stats = client.info("stats")
+    return stats["total_net_input_bytes"] + stats["total_net_output_bytes"]
+
+
+def beats(server, node_key: str, count: int) -> None:
+    """Wait for ``count`` heartbeats of a node (its key's TTL set anew each time)."""
+    with server.client() as client:
+        last = client.pttl(node_key)
+        seen = 0
+        deadline = time.monotonic() + 10 * count
+        while seen < count and time.monotonic() < deadline:
+            ttl = client.pttl(node_key)
+            if ttl > last:
+                seen += 1
+            last = ttl
+            time.sleep(0.02)
+    assert seen == count
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_heartbeat_costs_what_changed_not_the_whole_listing(redis_server, hubs):
+    server = redis_server()
+    a, b = hubs(server, 2)
+    # 20 connections x 100 subscriptions x 200-byte names: a listing of ~400 KB.
+    subs = []
+    for i in range(20):
+        sub = await connect(a, "/subscribe", clientName=f"big{i}")
+        await subscribed(sub, *(f"{i:02d}-{n:03d}-" + "x" * 193 for n in range(100)))
+        subs.append(sub)
+    watcher = await connect(b, "/info")
+    while True:  # b has read a's listing
+        info = await read_json(watcher)
+        if sum(len(s["connections"]) for s in info["subscriptions"]) == 2000:
+            break
+    watcher.close()
+    with server.client() as client:
+        (node_key,) = [k.decode() for k in client.keys(f"{PREFIX}:alive:*")
+                       if int(client.get(k)) > 1 and client.hlen(k.replace(b":alive:", b":listing:")) == 20]
+
+    before = redis_traffic(server)
+    beats(server, node_key, 3)
+    idle = redis_traffic(server) - before
+    # Before, every beat wrote a's whole listing and b read it: 2.4 MB. What
+    # is left is presence (20 names) and the liveness keys.
+    assert idle < 60_000, f"{idle} bytes of Redis traffic in 3 idle beats"
+
+    # One more subscription: one connection's record (~20 KB) goes, not 400 KB.
+    before = redis_traffic(server)
+    await subscribed(subs[0], "one-more")
+    watcher = await connect(b, "/info")
+    while "one-more" not in {s["name"] for s in (await read_json(watcher))["subscriptions"]}:
+        pass
+    watcher.close()
+    changed = redis_traffic(server) - before
+    assert changed < 150_000, f"{changed} bytes of Redis traffic for one subscription"
+    for sub in subs:
+        sub.close()
