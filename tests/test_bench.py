@@ -17,7 +17,7 @@ from bench import clients, pcbench, report, run, scenarios
 from bench.procs import Server, cpu_seconds, server_commands, status_kib
 from bench.report import Measurement, Row
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 
 PCBENCH_LINE = (
     '{"deliveries_per_s":228849.1,"errors":[],"events":1,"expected":200000,"max_ms":35.5,'

@@ -14,7 +14,7 @@ from bench import baseline
 from bench.baseline import BaselineError
 from bench.procs import Server, server_commands
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -13,7 +13,7 @@ from bench import compare, run
 from bench.report import Measurement, Row, median
 from bench.scenarios import BY_NAME, Context, Scenario
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 
 
 @pytest.mark.parametrize(("rounds", "quick", "expected"), [

@@ -47,8 +47,8 @@ def test_environment_variables_keep_the_seed_names_and_prefix_the_rest():
 
 
 def test_overrides_and_assignment():
-    config = Config(port=0, api_key="k", allowed_origin=("https://a",))
-    assert (config.port, config.api_key, config.allowed_origin) == (0, "k", ("https://a",))
+    config = Config(port=0, api_key="key-0123456789abcd", allowed_origin=("https://a",))
+    assert (config.port, config.api_key, config.allowed_origin) == (0, "key-0123456789abcd", ("https://a",))
     assert config.scheme == "http"
     config.tls = True
     config.max_connections = 5

@@ -12,7 +12,9 @@ from tests.support.keys import KEYS
 
 
 def test_keys_file_with_comments_and_blank_lines():
-    assert parse_keys_file(KEYS) == {"sub-key": "subscribe", "pub-key": "publish", "admin-key": "admin"}
+    assert parse_keys_file(KEYS) == {
+        "sub-key-0123456789ab": "subscribe", "pub-key-0123456789ab": "publish", "admin-key-0123456789ab": "admin",
+    }
 
 
 @pytest.mark.parametrize(

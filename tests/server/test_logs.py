@@ -52,7 +52,7 @@ async def test_access_log_never_contains_the_query_key(http_client, base_url, ca
 
 
 def test_malformed_requests_do_not_log_their_keys(hub_process):
-    hub = hub_process("--api-key", "k", "--log-level", "debug")
+    hub = hub_process("--api-key", KEY, "--log-level", "debug")
     for request in (
         b"GET /subscribe?clientName=c HTTP/1.1\r\nHost: x\r\nX-API-Key: leaked-secret\x01\r\n\r\n",
         b"GET /info?apiKey=leaked-secret HTTP/1.1\r\nHost: x\r\nBad header\r\n\r\n",
@@ -78,17 +78,17 @@ class TestRoles:
     async def test_keys_in_query_strings_never_reach_a_log(self, http_server, http_client, base_url, caplog):
         caplog.set_level(logging.DEBUG)
         ws_base = base_url.replace("http", "ws", 1)
-        for key in ("sub-key", "wrong-secret-key"):
+        for key in ("sub-key-0123456789ab", "wrong-secret-key"):
             with pytest.raises(HTTPClientError):
                 await websocket_connect(f"{ws_base}/publish?apiKey={key}&clientName=c")
             await http_client.fetch(f"{base_url}/publish?apiKey={key}&clientName=c", method="POST",
                                     body=b"{", raise_error=False)
-        conn = await websocket_connect(f"{ws_base}/subscribe?apiKey=admin-key&clientName=c")
+        conn = await websocket_connect(f"{ws_base}/subscribe?apiKey=admin-key-0123456789ab&clientName=c")
         await conn.write_message("not json")
         await conn.read_message()
         conn.close()
         assert "/publish" in caplog.text
-        for key in ("sub-key", "wrong-secret-key", "admin-key"):
+        for key in ("sub-key-0123456789ab", "wrong-secret-key", "admin-key-0123456789ab"):
             assert key not in caplog.text
 
 

@@ -24,24 +24,24 @@ def app(keys_path, tmp_path):
 
 @pytest.mark.gen_test
 async def test_reload_closes_only_revoked_connections(app, ws, keys_path, http_client, base_url):
-    revoked = await ws("/subscribe", key="sub-key", clientName="old-dashboard")
-    kept = await ws("/subscribe", key="admin-key", clientName="kitchen")
+    revoked = await ws("/subscribe", key="sub-key-0123456789ab", clientName="old-dashboard")
+    kept = await ws("/subscribe", key="admin-key-0123456789ab", clientName="kitchen")
     await subscribed(revoked, "t")
     await subscribed(kept, "t")
-    keys_path.write_text("admin-key admin\nnew-key publish\n")
+    keys_path.write_text("admin-key-0123456789ab admin\nnew-key publish\n")
     assert reload_keys(app.state) == 1
     assert await revoked.read_message() is None
     assert revoked.close_code == 1008
-    pub = await ws("/publish", key="new-key", clientName="p")
+    pub = await ws("/publish", key="new-key-0123456789ab", clientName="p")
     await send_json(pub, {"event": "t", "data": 1})
     assert (await read_json(kept))["data"] == 1
-    assert await ws_status(base_url, "/subscribe", "sub-key") == 401
+    assert await ws_status(base_url, "/subscribe", "sub-key-0123456789ab") == 401
 
 
 @pytest.mark.gen_test
 async def test_a_bad_file_on_reload_keeps_the_old_keys(app, ws, keys_path, caplog):
-    sub = await ws("/subscribe", key="sub-key", clientName="s")
-    keys_path.write_text("sub-key superuser\n")
+    sub = await ws("/subscribe", key="sub-key-0123456789ab", clientName="s")
+    keys_path.write_text("sub-key-0123456789ab superuser\n")
     assert reload_keys(app.state) == 0
     assert "keeping the old keys" in caplog.text and "line 1" in caplog.text
     await subscribed(sub, "t")  # still served
@@ -61,11 +61,12 @@ def test_sighup_rotates_keys_of_a_running_hub(hub_process, tmp_path):
             return conn
 
         old, stays = await connect("old-key"), await connect("stays")
-        path.write_text("new-key admin\nstays subscribe\n")
+        path.write_text("new-key-0123456789ab admin\nstays subscribe\n")
         hub.proc.send_signal(signal.SIGHUP)
         assert await old.read_message() is None
         loop = asyncio.get_running_loop()
-        assert await loop.run_in_executor(None, http_publish, hub, "new-key", {"event": "t", "data": 2}) == 201
+        body = {"event": "t", "data": 2}
+        assert await loop.run_in_executor(None, http_publish, hub, "new-key-0123456789ab", body) == 201
         assert await loop.run_in_executor(None, http_publish, hub, "old-key", {"event": "t"}) == 401
         data = (await read_json(stays))["data"]
         stays.close()

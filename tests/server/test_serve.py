@@ -82,7 +82,7 @@ def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):
 # -- where it listens, and what stops it from starting -----------------------------------
 
 def test_listening_line_names_the_real_port(hub_process):
-    hub = hub_process("--api-key", "k", "--host", "127.0.0.1")
+    hub = hub_process("--api-key", KEY, "--host", "127.0.0.1")
     assert hub.port > 0
     assert any(f"http://127.0.0.1:{hub.port}" in line for line in hub.stdout_lines)
 
@@ -101,7 +101,7 @@ def test_state_dir_under_a_file_is_one_clear_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = subprocess.run(
-        [sys.executable, "-m", "picloud", "serve", "--port", "0", "--api-key", "k",
+        [sys.executable, "-m", "picloud", "serve", "--port", "0", "--api-key", KEY,
          "--state-dir", str(blocker / "state")],
         capture_output=True, text=True, timeout=20,
     )
@@ -114,10 +114,10 @@ def test_state_dir_under_a_file_is_one_clear_line(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_signal_closes_websockets_with_1001_and_exits_0(hub_process, sig):
-    hub = hub_process("--api-key", "k")
+    hub = hub_process("--api-key", KEY)
 
     async def scenario():
-        request = HTTPRequest(f"{hub.ws_url}/subscribe?clientName=s", headers={"X-API-Key": "k"})
+        request = HTTPRequest(f"{hub.ws_url}/subscribe?clientName=s", headers={"X-API-Key": KEY})
         conn = await websocket_connect(request)
         await conn.write_message(json.dumps({"action": "subscribe", "event": "t"}))
         await conn.write_message("barrier")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from picloud.server.systemd import notify
+from tests.support.hub import KEY
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def test_an_unreachable_manager_does_not_raise(monkeypatch, address):
 
 
 def test_hub_reports_ready_reload_and_stopping(manager, hub_process):
-    hub = hub_process("--api-key", "k", env={"NOTIFY_SOCKET": os.environ["NOTIFY_SOCKET"]})
+    hub = hub_process("--api-key", KEY, env={"NOTIFY_SOCKET": os.environ["NOTIFY_SOCKET"]})
     assert manager.recv(4096) == f"READY=1\nSTATUS=listening on port {hub.port}".encode()
     # Without TLS, SIGHUP has nothing to reload, but must not end the hub
     # (SIGHUP's default action would).

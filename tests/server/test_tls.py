@@ -20,7 +20,7 @@ from tests.support.certs import self_signed
 from tests.support.hub import read_json, subscribed
 from tests.support.process import http_publish
 
-KEY = "tls-key"
+KEY = "tls-key-0123456789"
 
 
 def install(path: Path, content: bytes) -> None:
@@ -120,7 +120,7 @@ def test_unreadable_certificate_is_one_clear_line(run_serve, tmp_path):
 def test_tls_from_seed_environment_serves_https_and_wss(hub_process, tls_files):
     cert, key = tls_files
     hub = hub_process(
-        "--api-key", "k", env={"USE_TLS": "yes", "CERT_FILE": str(cert), "KEY_FILE": str(key)}
+        "--api-key", KEY, env={"USE_TLS": "yes", "CERT_FILE": str(cert), "KEY_FILE": str(key)}
     )
     assert hub.scheme == "https"
     context = ssl.create_default_context(cafile=str(cert))
@@ -128,13 +128,13 @@ def test_tls_from_seed_environment_serves_https_and_wss(hub_process, tls_files):
     async def scenario():
         sub = await websocket_connect(HTTPRequest(
             f"wss://127.0.0.1:{hub.port}/subscribe?clientName=s",
-            headers={"X-API-Key": "k"}, ssl_options=context,
+            headers={"X-API-Key": KEY}, ssl_options=context,
         ))
         await sub.write_message(json.dumps({"action": "subscribe", "event": "t"}))
         await sub.write_message("barrier")
         await sub.read_message()
         status = await asyncio.get_running_loop().run_in_executor(
-            None, http_publish, hub, "k", {"event": "t", "data": "over tls"}, context
+            None, http_publish, hub, KEY, {"event": "t", "data": "over tls"}, context
         )
         return status, json.loads(await sub.read_message())
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 KEYS = """\
 # kitchen dashboard: may watch, may not publish
-sub-key subscribe
+sub-key-0123456789ab subscribe
 
-pub-key   publish
-admin-key admin
+pub-key-0123456789ab   publish
+admin-key-0123456789ab admin
 """
