@@ -2,6 +2,7 @@
 
     PiCloudError
     ├── ProtocolError      a client sent something the protocol does not allow
+    │   └── Forbidden      ... that its key's rights do not cover (HTTP 403)
     ├── ConfigError        the hub cannot start with the settings it was given
     ├── BrokerError        the message broker is unreachable or misbehaving
     └── ClientError        picloud.client could not do what it was asked
@@ -26,6 +27,10 @@ class ProtocolError(PiCloudError):
         super().__init__(message)
         self.index = index
         self.id = id  # the request's "id", echoed in the error reply
+
+
+class Forbidden(ProtocolError):
+    """A publish or subscription outside the key's topic rights (hub/rights.py)."""
 
 
 class ConfigError(PiCloudError):

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import hmac
 
-from .keys import ADMIN
+from .keys import ADMIN_GRANT, Grant
 
 
 class Authenticator:
     """Checks presented keys in constant time; ``None`` keys means no auth."""
 
-    def __init__(self, keys: dict[str, str] | None) -> None:
-        # key -> role; encoded once so the comparison does no allocation
-        self._keys = None if keys is None else [(k.encode(), r) for k, r in keys.items()]
+    def __init__(self, keys: dict[str, Grant] | None) -> None:
+        # key -> grant; encoded once so the comparison does no allocation
+        self._keys = None if keys is None else [(k.encode("utf-8", "surrogatepass"), g) for k, g in keys.items()]
 
-    def replace(self, keys: dict[str, str]) -> None:
-        """Swap in a new key set (rotation); connections keep their role."""
-        self._keys = [(k.encode("utf-8", "surrogatepass"), r) for k, r in keys.items()]
+    def replace(self, keys: dict[str, Grant]) -> None:
+        """Swap in a new key set (rotation, which then rechecks connections)."""
+        self._keys = [(k.encode("utf-8", "surrogatepass"), g) for k, g in keys.items()]
 
     @property
     def open(self) -> bool:
@@ -24,15 +24,20 @@ class Authenticator:
 
     def role_of(self, presented: str | None) -> str | None:
         """The role the key grants, or None when it grants nothing."""
+        grant = self.grant_of(presented)
+        return None if grant is None else grant.role
+
+    def grant_of(self, presented: str | None) -> Grant | None:
+        """What the key grants (hub/keys.py), or None when it grants nothing."""
         if self._keys is None:
-            return ADMIN
+            return ADMIN_GRANT
         if not presented:
             return None
         candidate = presented.encode("utf-8", "surrogatepass")
         found = None
         # Compare against every key, even after a match, so the time taken
         # does not tell which key (or how many) exist.
-        for key, role in self._keys:
+        for key, grant in self._keys:
             if hmac.compare_digest(candidate, key):
-                found = role
+                found = grant
         return found

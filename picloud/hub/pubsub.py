@@ -25,6 +25,7 @@ from .limits import batch_over_limit
 from .message import Connection, Message
 from .presence import Presence
 from .retained import Retained
+from .rights import Permissions
 from .subscriptions import Subscriptions
 
 #: What a front end parsed of one request: its publications, or why it could not.
@@ -109,16 +110,19 @@ class PubSub(Subscriptions):
         # After: on a single hub the payload now carries its seq and epoch.
         self.published_bytes += len(message.payload)
 
-    def publish_batch(self, items: Sequence[Publication]) -> list[tuple[Message, Any]]:
+    def publish_batch(
+        self, items: Sequence[Publication], permissions: Permissions | None = None
+    ) -> list[tuple[Message, Any]]:
         """Publish what a front end parsed: one message or a batch, all or
-        nothing. Returns each message with its request ``id``."""
-        messages = self._prepare_batch(items)
+        nothing, within the publisher's ``permissions`` (None: no limits).
+        Returns each message with its request ``id``."""
+        messages = self._prepare_batch(items, permissions)
         publish = self.publish_message
         for message, _ in messages:
             publish(message)
         return messages
 
-    def publish_each(self, batches: Sequence[Batch]) -> list[Outcome]:
+    def publish_each(self, batches: Sequence[Batch], permissions: Permissions | None = None) -> list[Outcome]:
         """Publish batches that stand on their own (the frames of one read):
         each all or nothing, in order, in one pass. A batch that failed to
         parse is given as its ProtocolError; each outcome is what
@@ -131,7 +135,7 @@ class PubSub(Subscriptions):
                 outcomes.append(items)
                 continue
             try:
-                messages = prepare(items)
+                messages = prepare(items, permissions)
             except ProtocolError as exc:
                 outcomes.append(exc)
                 continue
@@ -142,7 +146,9 @@ class PubSub(Subscriptions):
             publish(message)
         return outcomes
 
-    def _prepare_batch(self, items: Sequence[Publication]) -> list[tuple[Message, Any]]:
+    def _prepare_batch(
+        self, items: Sequence[Publication], permissions: Permissions | None
+    ) -> list[tuple[Message, Any]]:
         count = len(items)
         if count > self.max_batch:
             raise batch_over_limit(count, self.max_batch)
@@ -151,11 +157,14 @@ class PubSub(Subscriptions):
         for index, item in enumerate(items):
             try:
                 messages.append((prepare(item.event, item.data, retain=item.retain), item.id))
+                if permissions is not None:
+                    permissions.check_publish(item.event)
             except ProtocolError as exc:
                 if count == 1:
                     exc.id = item.id
                     raise
-                raise ProtocolError(f"batch element {index}: {exc}", index=index, id=item.id) from None
+                kind = type(exc)  # a Forbidden stays one (HTTP answers 403)
+                raise kind(f"batch element {index}: {exc}", index=index, id=item.id) from None
         return messages
 
     def stored(self) -> asyncio.Future[None]:
@@ -183,13 +192,19 @@ class PubSub(Subscriptions):
         self.publish_message(message)
         return message
 
-    def join(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None:
+    def join(
+        self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm,
+        permissions: Permissions | None = None,
+    ) -> None:
         """Subscribe ``conn`` to ``event`` and catch it up (``Broker.join``).
 
         Raises ProtocolError when a new subscription would go over
-        ``max_subscriptions`` or the hub's ``max_total_subscriptions``, for
-        every front end alike.
+        ``max_subscriptions`` or the hub's ``max_total_subscriptions``, and
+        Forbidden when ``permissions`` do not cover it, for every front end
+        alike.
         """
+        if permissions is not None:
+            permissions.check_subscribe(event)
         limit = self.max_subscriptions
         if self.subscription_count(conn) >= limit and not self.is_subscribed(conn, event):
             raise ProtocolError(f"too many subscriptions (limit {limit})")

@@ -17,14 +17,19 @@ from ..wire.requests import SubscribeRequest, encode_reply
 from .catchup import Joined
 from .message import Connection
 from .pubsub import PubSub
+from .rights import Permissions
 
 Reply = Callable[[bytes], Any]
 
 
-def handle_request(pubsub: PubSub, conn: Connection, request: SubscribeRequest, reply: Reply | None) -> None:
-    """Carry out ``request``; ``reply`` sends protocol-2 frames (None: an old
-    client, which gets nothing but publish frames). Raises ProtocolError,
-    with the request's ``id``, when the hub refuses a subscription."""
+def handle_request(
+    pubsub: PubSub, conn: Connection, request: SubscribeRequest, reply: Reply | None,
+    permissions: Permissions | None = None,
+) -> None:
+    """Carry out ``request`` within the key's ``permissions``; ``reply`` sends
+    protocol-2 frames (None: an old client, which gets nothing but publish
+    frames). Raises ProtocolError, with the request's ``id``, when the hub
+    refuses a subscription."""
     event = request.event
     if event is None:  # unsubscribe:all
         count = pubsub.unsubscribe_all(conn)
@@ -33,7 +38,7 @@ def handle_request(pubsub: PubSub, conn: Connection, request: SubscribeRequest, 
     elif request.action == "subscribe":
         confirm = _ignore if reply is None else _confirmation(reply, request.id, request.since is not None)
         try:
-            pubsub.join(conn, event, request.since, confirm)
+            pubsub.join(conn, event, request.since, confirm, permissions)
         except ProtocolError as exc:
             exc.id = request.id
             raise

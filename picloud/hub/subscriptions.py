@@ -149,6 +149,10 @@ class Subscriptions:
         """Events (and filters) with at least one subscriber here."""
         return len(self._subscribers)
 
+    def events_of(self, conn: Connection) -> list[str]:
+        """What ``conn`` is subscribed to, names and filters, in subscribe order."""
+        return list(self._events_of.get(conn, ()))
+
     def subscription_count(self, conn: Connection) -> int:
         return len(self._events_of.get(conn, ()))
 

@@ -11,8 +11,9 @@ import ujson
 from tornado.web import HTTPError
 
 from ..exceptions import ProtocolError
-from ..hub.keys import allows, fingerprint
+from ..hub.keys import Grant, allows, fingerprint
 from ..hub.limits import AUTH_FAIL_WINDOW
+from ..hub.rights import Permissions
 from ..wire.codec import validate_client_name
 from .logs import WithholdsQuery
 from .state import HubState
@@ -23,9 +24,10 @@ log = logging.getLogger("picloud.handlers")
 class Refused(HTTPError):
     """An HTTP refusal whose message is sent to the client as JSON."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(status, message.replace("%", "%%"))
         self.message = message
+        self.extra = extra  # more fields of the JSON body
 
 
 class AccessMixin(WithholdsQuery):
@@ -43,7 +45,13 @@ class AccessMixin(WithholdsQuery):
     role: str | None = None
     #: What the route needs the key's role to allow (hub/keys.py).
     action = "admin"
+    #: Whether the route shows every event (/info, /stats, /metrics): refused
+    #: to keys held to some topics.
+    shows_everything = False
     key_fingerprint: bytes | None = None
+    grant: Grant | None = None
+    #: The key's topic rights on this connection; None: no limits (hub/rights.py).
+    permissions: Permissions | None = None
 
     def initialize(self, state: HubState) -> None:
         self.state = state
@@ -60,8 +68,9 @@ class AccessMixin(WithholdsQuery):
             self.state.errors["auth"] += 1
             raise Refused(429, "too many wrong keys from this address: try again later")
         key = self.presented_key()
-        self.role = self.state.auth.role_of(key)
-        if self.role is None:
+        grant = self.grant = self.state.auth.grant_of(key)
+        self.role = None if grant is None else grant.role
+        if grant is None:
             self.state.errors["auth"] += 1
             if key and address is not None and throttle.failed(address):
                 log.warning(
@@ -69,23 +78,36 @@ class AccessMixin(WithholdsQuery):
                     address, throttle.block, throttle.limit, AUTH_FAIL_WINDOW,
                 )
             raise Refused(401, "missing api key" if not key else "invalid api key")
-        if not allows(self.role, self.action):
+        if not allows(grant.role, self.action):
             raise Refused(403, f"this key may not {self.action}")
+        if grant.restricted and self.shows_everything:
+            # What it may see instead: a page can say so (the dashboard does).
+            raise Refused(
+                403, f"this key is held to some topics and {self.request.path} shows them all",
+                role=grant.role, topics=list(grant.topics),
+            )
         self.state.pending.settle(getattr(request.connection, "stream", None))
         # Remembered so that a key revoked by SIGHUP closes its connections.
         self.key_fingerprint = None if key is None else fingerprint(key)
         if not self.state.origins.allows(request.headers.get("Origin"), request.host):
             raise Refused(403, "origin not allowed")
-        if self.needs_client_name:
-            name = presented_client_name(request)
-            if not name:
-                self.state.errors["client_name"] += 1
-                raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
+        name = presented_client_name(request)
+        if self.needs_client_name and not name:
+            self.state.errors["client_name"] += 1
+            raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
+        # Where a route takes no name, one is read only when the key's rights
+        # depend on it; a bad one is refused there only from a key bound to names.
+        if name and (self.needs_client_name or grant.names is not None or grant.restricted):
             try:
                 self.client_name = validate_client_name(name)
             except ProtocolError as exc:
-                self.state.errors["client_name"] += 1
-                raise Refused(400, str(exc)) from None
+                if self.needs_client_name or grant.names is not None:
+                    self.state.errors["client_name"] += 1
+                    raise Refused(400, str(exc)) from None
+            if not grant.admits(self.client_name):
+                self.state.errors["auth"] += 1
+                raise Refused(403, f"this key may not use the client name {self.client_name!r}")
+        self.permissions = grant.permissions(self.client_name)
 
     def peer_address(self) -> str:
         context = self.request.connection.context
@@ -109,17 +131,17 @@ class AccessMixin(WithholdsQuery):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message = getattr(exc, "message", None) or self._reason.lower()
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(encode_error_body(message))
+        self.finish(encode_error_body(message, **getattr(exc, "extra", {})))
 
 
-def encode_error_body(message: str) -> bytes:
-    return ujson.dumps({"error": message}, ensure_ascii=False).encode("utf-8")
+def encode_error_body(message: str, **extra: Any) -> bytes:
+    return ujson.dumps({"error": message, **extra}, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8")
 
 
 def protocol_error_body(exc: ProtocolError) -> bytes:
     """The 400 answer to a bad ``POST /publish`` body."""
     extra = {} if exc.index is None else {"index": exc.index}
-    return ujson.dumps({"error": str(exc), **extra}, ensure_ascii=False).encode("utf-8")
+    return ujson.dumps({"error": str(exc), **extra}, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8")
 
 
 def presented_key(request: Any) -> str | None:

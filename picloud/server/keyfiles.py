@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import KEY_FILE_NAME, Config
 from ..exceptions import ConfigError
-from ..hub.keys import ADMIN, parse_keys_file
+from ..hub.keys import ADMIN_GRANT, Grant, parse_keys_file
 
 
 def load_or_create_key(state_dir: Path) -> tuple[str, bool]:
@@ -49,9 +49,9 @@ def _read(path: str, what: str) -> str:
         raise ConfigError(f"{what} {path!r} is not utf-8 text") from None
 
 
-def keys_from_config(config: Config) -> dict[str, str]:
-    """Every key the settings name, with its role. Reads the key files."""
-    keys: dict[str, str] = {}
+def keys_from_config(config: Config) -> dict[str, Grant]:
+    """Every key the settings name, with what it grants. Reads the key files."""
+    keys: dict[str, Grant] = {}
     keys_file = getattr(config, "keys_file", None)
     if keys_file:
         keys.update(parse_keys_file(_read(keys_file, "keys file"), f"keys file {keys_file!r}"))
@@ -60,7 +60,7 @@ def keys_from_config(config: Config) -> dict[str, str]:
         key = _read(api_key_file, "api key file").strip()
         if not key or len(key.split()) != 1:
             raise ConfigError(f"api key file {api_key_file!r} must hold exactly one key")
-        keys[key] = ADMIN
+        keys[key] = ADMIN_GRANT
     if config.api_key:
-        keys[config.api_key] = ADMIN
+        keys[config.api_key] = ADMIN_GRANT
     return keys

@@ -25,6 +25,7 @@ class MetricsHandler(AccessMixin, RequestHandler):
     what Prometheus sends) unless the hub runs with ``--public-metrics``."""
 
     needs_client_name = False
+    shows_everything = True
 
     def prepare(self) -> None:
         if self.state.config.public_metrics:

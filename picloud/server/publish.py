@@ -33,8 +33,9 @@ import tornado.web
 from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, HTTPServerRequest, ResponseStartLine
 from tornado.web import RequestHandler
 
-from ..exceptions import ProtocolError
+from ..exceptions import Forbidden, ProtocolError
 from ..hub.keys import allows, fingerprint
+from ..hub.rights import Permissions
 from ..wire.codec import validate_client_name
 from ..wire.requests import parse_publications
 from .access import (
@@ -84,10 +85,12 @@ def content_length(value: str) -> int | None:
     return int(digits)
 
 
-def publish_body(state: HubState, body: bytes, key: bytes | None, client_name: str) -> Answer | None:
+def publish_body(
+    state: HubState, body: bytes, key: bytes | None, client_name: str, permissions: Permissions | None
+) -> Answer | None:
     """Publish a request body for the publisher (``key``'s fingerprint, client
-    name): the answer, or None when it must wait for the retained values to be
-    stored (``stored_answer``)."""
+    name, topic rights): the answer, or None when it must wait for the
+    retained values to be stored (``stored_answer``)."""
     rates = state.rates
     bucket = None
     if rates is not None:
@@ -96,7 +99,10 @@ def publish_body(state: HubState, body: bytes, key: bytes | None, client_name: s
             state.errors["rate"] += 1
             return 429, encode_error_body(str(rates.error()))
     try:
-        published = state.pubsub.publish_batch(parse_publications(body))
+        published = state.pubsub.publish_batch(parse_publications(body), permissions)
+    except Forbidden as exc:
+        state.errors["auth"] += 1
+        return 403, protocol_error_body(exc)
     except ProtocolError as exc:
         state.errors["protocol"] += 1
         return 400, protocol_error_body(exc)
@@ -174,7 +180,9 @@ class PublishHTTP(AccessMixin, RequestHandler):
     async def post(self) -> None:
         if self._finished:
             return
-        answer = publish_body(self.state, b"".join(self._chunks), self.key_fingerprint, self.client_name)
+        answer = publish_body(
+            self.state, b"".join(self._chunks), self.key_fingerprint, self.client_name, self.permissions
+        )
         status, body = answer or await stored_answer(self.state)
         self.set_status(status)
         if body:
@@ -193,6 +201,7 @@ class FastPublish(HTTPMessageDelegate):
         self.status = 201
         self.waiting: asyncio.Future[None] | None = None  # the retained store's write
         self.refused = False
+        self.permissions: Permissions | None = None
 
     def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Any:
         length = headers.get("Content-Length")
@@ -233,8 +242,8 @@ class FastPublish(HTTPMessageDelegate):
         if address is not None and self.state.throttle.blocked(address):
             return False
         # The request carries these same headers (Tornado made it from them).
-        role = self.state.auth.role_of(presented_key(self.request))
-        if role is None or not allows(role, "publish"):
+        grant = self.state.auth.grant_of(presented_key(self.request))
+        if grant is None or not allows(grant.role, "publish"):
             return False
         name = presented_client_name(self.request)
         if not name:
@@ -243,6 +252,9 @@ class FastPublish(HTTPMessageDelegate):
             validate_client_name(name)
         except ProtocolError:
             return False
+        if not grant.admits(name):
+            return False
+        self.permissions = grant.permissions(name)
         self.state.pending.settle(getattr(self.request.connection, "stream", None))
         return True
 
@@ -265,7 +277,8 @@ class FastPublish(HTTPMessageDelegate):
         request = self.request
         key = presented_key(request) if self.state.rates is not None else None
         answer = publish_body(
-            self.state, body, None if key is None else fingerprint(key), presented_client_name(request) or ""
+            self.state, body, None if key is None else fingerprint(key), presented_client_name(request) or "",
+            self.permissions,
         )
         if answer is None:
             self.waiting = asyncio.ensure_future(self._answer_when_stored())

@@ -53,6 +53,10 @@ class QueryHandler(AccessMixin, RequestHandler):
             raise Refused(400, str(exc)) from None
         return event
 
+    def check_readable(self, event: str) -> None:
+        if self.permissions is not None and not self.permissions.may_use(event):
+            raise Refused(403, str(self.permissions.refuse("read", event)))
+
     def int_arg(self, name: str, default: int) -> int:
         text = self.get_query_argument(name, None)
         if text is None:
@@ -74,7 +78,12 @@ class RetainedHTTP(QueryHandler):
 
     async def get(self) -> None:
         event = self.event_arg(required=False)
+        permissions = self.permissions
+        if permissions is not None and event is not None and not is_filter(event):
+            self.check_readable(event)
         frames = await broker_answer(self.pubsub.broker.retained_frames(event))
+        if permissions is not None:  # only what the key may read
+            frames = [frame for frame in frames if permissions.may_use(ujson.loads(frame)["event"])]
         self.finish(b'{"retained":[' + b",".join(frames) + b"]}")
 
 
@@ -86,6 +95,7 @@ class HistoryHTTP(QueryHandler):
         event = self.event_arg(required=True) or ""
         if is_filter(event):
             raise Refused(400, f"history applies to exact event names only, not {event!r}")
+        self.check_readable(event)
         since = self.int_arg("since", 0)
         limit = min(self.int_arg("limit", DEFAULT_LIMIT), MAX_LIMIT)
         epoch = self.get_query_argument("epoch", None)

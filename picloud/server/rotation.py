@@ -1,7 +1,10 @@
 """Key rotation: ``SIGHUP`` re-reads the key files.
 
-Connections whose key is still valid for their route stay; the others are
-closed with 1008. A bad file keeps the old keys.
+Connections whose key still grants their route stay, under the key's new
+topic rights: subscriptions those no longer cover are dropped with an error
+frame, and a connection left with nothing it may do is closed with 1008, as
+is one whose key was removed or may no longer use the route or its client
+name. A bad file keeps the old keys.
 """
 
 from __future__ import annotations
@@ -9,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from ..exceptions import ConfigError
-from ..hub.keys import allows, fingerprint
+from ..hub.keys import Grant, allows, fingerprint
 from .keyfiles import keys_from_config
-from .state import HubState
+from .state import HubState, OpenSocket
 
 log = logging.getLogger("picloud.keys")
 
@@ -19,7 +22,7 @@ CLOSE_POLICY_VIOLATION = 1008
 
 
 def reload_keys(state: HubState) -> int:
-    """Re-read the keys (SIGHUP); close connections whose key no longer fits.
+    """Re-read the keys (SIGHUP); apply them to open connections.
 
     A bad file keeps the old keys: a typo must not lock everyone out.
     Returns how many connections were closed.
@@ -35,12 +38,38 @@ def reload_keys(state: HubState) -> int:
         log.error("keeping the old keys: the new settings name no key")
         return 0
     state.auth.replace(keys)
-    roles = {fingerprint(key): role for key, role in keys.items()}
+    grants = {fingerprint(key): grant for key, grant in keys.items()}
     closed = 0
     for sock in list(state.sockets):
-        fingerprint_of = sock.key_fingerprint
-        if fingerprint_of is None or not allows(roles.get(fingerprint_of), sock.action):
+        grant = None if sock.key_fingerprint is None else grants.get(sock.key_fingerprint)
+        reason = recheck(state, sock, grant)
+        if reason is not None:
             closed += 1
-            sock.close_gracefully(CLOSE_POLICY_VIOLATION, "api key revoked")
-    log.info("reloaded %d keys; closed %d connections whose key was revoked", len(keys), closed)
+            sock.close_gracefully(CLOSE_POLICY_VIOLATION, reason)
+    log.info("reloaded %d keys; closed %d connections the new keys no longer allow", len(keys), closed)
     return closed
+
+
+def recheck(state: HubState, sock: OpenSocket, grant: Grant | None) -> str | None:
+    """Put ``sock`` under ``grant``; the reason to close it, if any."""
+    if grant is None or not allows(grant.role, sock.action):
+        return "api key revoked"
+    if grant.restricted and sock.shows_everything:
+        return "this key is now held to some topics"
+    if sock.client_name and not grant.admits(sock.client_name):
+        return f"this key may no longer use the client name {sock.client_name!r}"
+    permissions = sock.permissions = grant.permissions(sock.client_name)
+    if permissions is None:
+        return None
+    if not permissions.patterns:
+        return "this key's topics leave nothing for this client name"
+    pubsub = state.pubsub
+    events = pubsub.events_of(sock)
+    dropped = [event for event in events if not permissions.may_subscribe(event)]
+    for event in dropped:
+        pubsub.unsubscribe(sock, event)
+        error = permissions.refuse("subscribe to", event)
+        sock.send_error_frame(type(error)(f"subscription dropped: {error}"))
+    if events and len(dropped) == len(events):
+        return "no subscription left that this key allows"
+    return None

@@ -12,6 +12,7 @@ import signal
 import socket
 import ssl
 import sys
+from collections.abc import Mapping
 
 from tornado.netutil import bind_sockets
 
@@ -55,7 +56,7 @@ def resolve_key(config: Config) -> None:
     print(f"picloud: {verb} api key {config.api_key} (stored in {where})", flush=True)
 
 
-def warn_weak_keys(keys: dict[str, str]) -> None:
+def warn_weak_keys(keys: Mapping[str, object]) -> None:
     """One line for keys an attacker could guess; they keep working, as the
     original accepted any key."""
     weak = sum(1 for key in keys if len(key) < MIN_KEY_CHARS)

@@ -132,7 +132,7 @@ class SubscribeSocket(HubSocket):
         try:
             request = parse_subscribe_request(message)
             reply = self.send_payload if self.protocol == 2 else None
-            handle_request(self.state.pubsub, self, request, reply)
+            handle_request(self.state.pubsub, self, request, reply, self.permissions)
         except ProtocolError as exc:
             self.send_error_frame(exc)
 
@@ -160,7 +160,7 @@ class PublishSocket(HubSocket):
                 self.send_error_frame(rate.error())
             return
         try:
-            published = self.state.pubsub.publish_batch(parse_publications(message))
+            published = self.state.pubsub.publish_batch(parse_publications(message), self.permissions)
         except ProtocolError as exc:
             self.send_error_frame(exc)
             return
@@ -180,7 +180,7 @@ class PublishSocket(HubSocket):
                 batches.append(parse_publications(message))
             except ProtocolError as exc:
                 batches.append(exc)
-        for outcome in self.state.pubsub.publish_each(batches):
+        for outcome in self.state.pubsub.publish_each(batches, self.permissions):
             if isinstance(outcome, ProtocolError):
                 self.send_error_frame(outcome)
             else:
@@ -215,6 +215,7 @@ class PublishSocket(HubSocket):
 
 class InfoSocket(HubSocket):
     action = "info"
+    shows_everything = True
     needs_client_name = False
     listed = False
 

@@ -13,9 +13,12 @@ from collections import Counter
 from typing import Protocol
 
 from ..config import Config
+from ..exceptions import ProtocolError
 from ..hub.auth import Authenticator
 from ..hub.limits import AuthThrottle, ByteBudget, PublishRates
+from ..hub.message import Message
 from ..hub.pubsub import PubSub
+from ..hub.rights import Permissions
 from .info import InfoPusher
 from .keepalive import Pingable, Pinger
 from .origins import OriginPolicy
@@ -36,8 +39,13 @@ class OpenSocket(Pingable, Protocol):
 
     action: str
     key_fingerprint: bytes | None
+    client_name: str
+    shows_everything: bool
+    permissions: Permissions | None
 
+    def deliver(self, message: Message) -> None: ...
     def close_gracefully(self, code: int = ..., reason: str = ...) -> None: ...
+    def send_error_frame(self, error: ProtocolError) -> None: ...
 
 
 class HubState:

@@ -73,6 +73,7 @@ class StatsHandler(AccessMixin, RequestHandler):
     needs_client_name = False
     routine = True  # polled every 2 s by each open dashboard: logged at debug level
     action = "info"  # the dashboard's read-only (subscribe) key may see the counters
+    shows_everything = True
 
     def prepare(self) -> None:
         self.check_access()

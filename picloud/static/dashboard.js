@@ -13,6 +13,9 @@
  *   message of every event (most not retained, and a live frame does not
  *   say whether it was), while the poll costs one small answer per tick;
  * - POST publish: the test message form, whose answer says what went wrong.
+ * A key held to some topics gets 403 from stats and /info, whose answer
+ * lists its topics: the page says so and shows what the key may see (its
+ * devices, the retained values and watched events within its topics).
  * dashboard-view.js draws; this file holds the state and the connections.
  * The key lives in sessionStorage, never in this page's URL.
  */
@@ -50,6 +53,7 @@
     var devices = {};         // client name -> {online, since}
     var retainedTimer = null;
     var generation = 0;       // bumped on logout, so late callbacks of an old session do nothing
+    var limited = false;      // the key is held to some topics (no stats, no /info)
 
     function $(id) { return document.getElementById(id); }
 
@@ -75,12 +79,18 @@
         $("logout").hidden = false;
     }
 
-    // 'ok', 'wrong-key' or 'unreachable', with the stats when 'ok'.
+    // 'ok', 'limited', 'wrong-key' or 'unreachable', with the stats when
+    // 'ok' and the key's topics when 'limited'.
     function fetchStats(apiKey) {
         return fetch(new URL("stats", base), {headers: {"X-API-Key": apiKey}, cache: "no-store"})
             .then(function (response) {
                 if (response.status === 401) {
                     return {result: "wrong-key"};
+                }
+                if (response.status === 403) {
+                    return response.json().then(function (answer) {
+                        return answer.topics ? {result: "limited", topics: answer.topics} : {result: "unreachable"};
+                    });
                 }
                 if (!response.ok) {
                     return {result: "unreachable"};
@@ -105,6 +115,13 @@
                 showLogin("Wrong key: the hub refused it. Check the key and try again.");
             } else if (answer.result === "unreachable") {
                 unreachable(function () { start(apiKey); });
+            } else if (answer.result === "limited") {
+                sessionStorage.setItem(KEY_ITEM, apiKey);
+                showMain();
+                showLimited(answer.topics);
+                setStatus("live", "live, limited key");
+                openTail(mine);
+                pollRetained(mine);
             } else {
                 sessionStorage.setItem(KEY_ITEM, apiKey);
                 showMain();
@@ -117,8 +134,21 @@
         });
     }
 
+    function showLimited(topics) {
+        limited = true;
+        $("main").classList.add("limited");
+        var note = $("limited");
+        note.hidden = false;
+        note.textContent = "This key may see only " + topics.join(", ") + ". The hub's counters, " +
+            "connections and subscriptions show every event, so the hub does not show them to it.";
+    }
+
     function stop() {
         generation += 1;
+        limited = false;
+        $("main").classList.remove("limited");
+        $("limited").hidden = true;
+        $("watch-error").hidden = true;
         clearTimeout(retryTimer);
         clearTimeout(pollTimer);
         clearTimeout(retainedTimer);
@@ -271,7 +301,7 @@
                 }
                 PiCloudView.renderDevices(devices, clientName);  // moves the "since" on
                 // While the hub is away, its reconnect polls again.
-                if (document.visibilityState === "visible" && info !== null) {
+                if (document.visibilityState === "visible" && (info !== null || limited)) {
                     clearTimeout(retainedTimer);
                     retainedTimer = setTimeout(function () { pollRetained(mine); }, RETAINED_MS);
                 }
@@ -309,6 +339,13 @@
     function openTail(mine) {
         tailCallbacks = {};
         tailClient = new PiCloudSocketClient(wsBase, key, clientName);
+        tailClient.onerror = function (frame) {
+            // A subscription the key's topics do not cover, for instance.
+            if (mine === generation) {
+                $("watch-error").hidden = false;
+                $("watch-error").textContent = "refused: " + frame.error;
+            }
+        };
         tailClient.onstate = function (socket, state) {
             // After a reconnect the hub sends every presence value again.
             if (socket === "subscribe" && state === "open" && mine === generation) {

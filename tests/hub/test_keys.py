@@ -7,23 +7,44 @@ from __future__ import annotations
 import pytest
 
 from picloud.exceptions import ConfigError
-from picloud.hub.keys import parse_keys_file
+from picloud.hub.keys import Grant, parse_keys_file
 from tests.support.keys import KEYS
 
 
 def test_keys_file_with_comments_and_blank_lines():
-    assert parse_keys_file(KEYS) == {
+    assert {key: grant.role for key, grant in parse_keys_file(KEYS).items()} == {
         "sub-key-0123456789ab": "subscribe", "pub-key-0123456789ab": "publish", "admin-key-0123456789ab": "admin",
     }
+
+
+def test_topic_patterns_and_a_name_binding():
+    keys = parse_keys_file(
+        "Zr4p0Tf2Yq5Kx8Nn  subscribe  home/#  $SYS/clients/+\n"
+        "Ab9Lm3Qw7Ee1Rt6Y  publish    sensors/%c/#\n"
+        "Pp3Oo6Ii9Uu2Yy5T  publish    door/#  name=door-*\n"
+        "Qq1Ww2Ee3Rr4Tt5Y  publish    a=b/#  name=x=y\n"
+        "Hh2Jj5Kk8Ll1Zz4X  admin\n"
+    )
+    assert keys["Zr4p0Tf2Yq5Kx8Nn"] == Grant("subscribe", ("home/#", "$SYS/clients/+"))
+    assert keys["Ab9Lm3Qw7Ee1Rt6Y"] == Grant("publish", ("sensors/%c/#",))
+    assert keys["Pp3Oo6Ii9Uu2Yy5T"] == Grant("publish", ("door/#",), "door-*")
+    # '=' is ordinary in a topic pattern, and in a name pattern after the first one.
+    assert keys["Qq1Ww2Ee3Rr4Tt5Y"] == Grant("publish", ("a=b/#",), "x=y")
+    assert keys["Hh2Jj5Kk8Ll1Zz4X"] == Grant("admin") and not keys["Hh2Jj5Kk8Ll1Zz4X"].restricted
+    door = keys["Pp3Oo6Ii9Uu2Yy5T"]
+    assert door.admits("door-front") and not door.admits("window") and not door.admits("door-a/b")
 
 
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        ("a admin\nlonely\n", "line 2: expected 'KEY ROLE', got 1 fields"),
-        ("# c\n\na b c\n", "line 3: expected 'KEY ROLE', got 3 fields"),
+        ("a admin\nlonely\n", "line 2: expected 'KEY ROLE [PATTERN ...] [name=PATTERN]', got 1 field"),
         ("a root\n", "line 1: unknown role 'root' (use admin, publish, subscribe)"),
-        ("a admin\na publish\n", "line 2: key listed twice with different roles"),
+        ("a admin\na publish\n", "line 2: key listed twice with different rights"),
+        ("a publish x/#\na publish y/#\n", "line 2: key listed twice with different rights"),
+        ("# c\n\na publish a/#/b\n", "line 3: bad topic pattern: '#' must be the last level in 'a/#/b'"),
+        ("a publish name=x name=y\n", "line 1: a second 'name=y': a key is bound to one name pattern"),
+        ("a publish t name=\n", "line 1: 'name=' names no pattern"),
     ],
 )
 def test_bad_keys_file_lines_are_named(text, error):

@@ -19,7 +19,7 @@ from tests.support.browser import (  # noqa: F401 (fixtures)
     page_fixture,
 )
 
-KEY = "dashboard-test-key"
+KEY = "dashboard-test-key"  # 18 characters
 # True once the chart has drawn a sample above zero.
 CHART_SHOWS_TRAFFIC = """() => {
     const line = document.querySelector('#chart polyline');
@@ -177,3 +177,24 @@ def test_hub_without_auth_needs_no_key(page: Page, hub_process) -> None:
     page.goto(open_hub.url + "/")
     expect(page.locator("#status")).to_have_text("live")
     expect(page.locator("#login")).to_be_hidden()
+
+
+def test_a_key_held_to_some_topics_sees_what_it_may(page: Page, hub_process, tmp_path: Path) -> None:
+    tablet = "Zr4p0Tf2Yq5Kx8Nn"
+    keys = tmp_path / "keys"
+    keys.write_text(f"{KEY} admin\n{tablet} subscribe home/# $SYS/clients/+\n")
+    hub = hub_process("--keys-file", str(keys), "--info-interval", "0.2")
+    for event in ("home/temp", "door/state"):
+        assert http_publish(hub.url, KEY, event, 1, retain=True) == 201
+    log_in(page, hub.url + "/", key=tablet)
+    expect(page.locator("#status")).to_have_text("live, limited key")
+    expect(page.locator("#limited")).to_contain_text("This key may see only home/#, $SYS/clients/+")
+    # What shows every event is hidden; what the key may read is shown.
+    expect(page.locator("#connections")).to_be_hidden()
+    expect(page.locator("#retained tbody tr", has_text="home/temp")).to_be_visible()
+    expect(page.locator("#retained tbody tr", has_text="door/state")).to_have_count(0)
+    expect(page.locator("#devices tbody tr.own")).to_contain_text("online")
+    page.fill("#watch-event", "door/#")
+    page.click("#watch-form button")
+    expect(page.locator("#watch-error")).to_contain_text("refused: this key may not subscribe to 'door/#'")
+    page.screenshot(path=str(tmp_path / "limited.png"), full_page=True)

@@ -9,6 +9,7 @@ import pytest
 
 from picloud.config import Config
 from picloud.exceptions import ConfigError
+from picloud.hub.keys import ADMIN_GRANT
 from picloud.server.keyfiles import keys_from_config, load_or_create_key
 
 
@@ -34,7 +35,7 @@ def test_api_key_file_holds_one_admin_key(tmp_path):
     path = tmp_path / "key"
     path.write_text("  the-key \n")
     config = Config(api_key_file=str(path), state_dir=tmp_path)
-    assert keys_from_config(config) == {"the-key": "admin"}
+    assert keys_from_config(config) == {"the-key": ADMIN_GRANT}
     path.write_text("two keys\n")
     with pytest.raises(ConfigError, match="must hold exactly one key"):
         keys_from_config(config)

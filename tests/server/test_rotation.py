@@ -28,7 +28,7 @@ async def test_reload_closes_only_revoked_connections(app, ws, keys_path, http_c
     kept = await ws("/subscribe", key="admin-key-0123456789ab", clientName="kitchen")
     await subscribed(revoked, "t")
     await subscribed(kept, "t")
-    keys_path.write_text("admin-key-0123456789ab admin\nnew-key publish\n")
+    keys_path.write_text("admin-key-0123456789ab admin\nnew-key-0123456789ab publish\n")
     assert reload_keys(app.state) == 1
     assert await revoked.read_message() is None
     assert revoked.close_code == 1008
@@ -49,7 +49,7 @@ async def test_a_bad_file_on_reload_keeps_the_old_keys(app, ws, keys_path, caplo
 
 def test_sighup_rotates_keys_of_a_running_hub(hub_process, tmp_path):
     path = tmp_path / "keys"
-    path.write_text("old-key admin\nstays subscribe\n")
+    path.write_text("old-key-0123456789ab admin\nstays-key-0123456789 subscribe\n")
     hub = hub_process("--keys-file", str(path))
     assert not any("api key" in line for line in hub.stdout_lines)  # nothing generated
 
@@ -60,14 +60,14 @@ def test_sighup_rotates_keys_of_a_running_hub(hub_process, tmp_path):
             await subscribed(conn, "t")
             return conn
 
-        old, stays = await connect("old-key"), await connect("stays")
-        path.write_text("new-key-0123456789ab admin\nstays subscribe\n")
+        old, stays = await connect("old-key-0123456789ab"), await connect("stays-key-0123456789")
+        path.write_text("new-key-0123456789ab admin\nstays-key-0123456789 subscribe\n")
         hub.proc.send_signal(signal.SIGHUP)
         assert await old.read_message() is None
         loop = asyncio.get_running_loop()
         body = {"event": "t", "data": 2}
         assert await loop.run_in_executor(None, http_publish, hub, "new-key-0123456789ab", body) == 201
-        assert await loop.run_in_executor(None, http_publish, hub, "old-key", {"event": "t"}) == 401
+        assert await loop.run_in_executor(None, http_publish, hub, "old-key-0123456789ab", {"event": "t"}) == 401
         data = (await read_json(stays))["data"]
         stays.close()
         return old.close_code, data

@@ -59,15 +59,16 @@ def test_no_auth_is_explicit_and_logged(hub_process):
 
 def test_api_key_file_and_bad_keys_file_at_start(hub_process, tmp_path):
     key_file = tmp_path / "api_key"
-    key_file.write_text("from-file\n")
+    key_file.write_text("from-file-0123456789\n")
     hub = hub_process("--api-key-file", str(key_file))
-    assert http_publish(hub, "from-file", {"event": "t"}) == 201
+    assert http_publish(hub, "from-file-0123456789", {"event": "t"}) == 201
     hub.stop()
     bad = tmp_path / "keys"
     bad.write_text("ok admin\nbroken\n")
     with pytest.raises(RuntimeError) as info:
         hub_process(env={"PICLOUD_KEYS_FILE": str(bad)})
-    assert f"Error: keys file {str(bad)!r} line 2: expected 'KEY ROLE'" in str(info.value)
+    expected = "expected 'KEY ROLE [PATTERN ...] [name=PATTERN]', got 1 field"
+    assert f"Error: keys file {str(bad)!r} line 2: {expected}" in str(info.value)
 
 
 def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):

@@ -49,7 +49,10 @@ def read_head(sock: socket.socket) -> tuple[int, bytes]:
     """Read an HTTP response head; return ``(status, leftover bytes)``; 0 if closed first."""
     data = b""
     while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
+        try:
+            chunk = sock.recv(4096)
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             return 0, data
         data += chunk
