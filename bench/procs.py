@@ -34,20 +34,29 @@ def raise_nofile(wanted: int = 65536) -> int:
     return soft
 
 
-def server_commands(key: str, baseline_python: Optional[Path] = None) -> dict[str, list[str]]:
+def server_commands(
+    key: str, baseline_python: Optional[Path] = None, rights: bool = False
+) -> dict[str, list[str]]:
     """How each compared server is started, on a free port (each hub with a
     state directory of its own, never the user's).
 
     With ``baseline_python`` (a venv's interpreter) there is a "baseline"
-    hub too, with the same flags as "picloud".
+    hub too, with the same flags as "picloud". With ``rights`` the current
+    tree's hub holds the key to topics that cover every event (``#``), so
+    every publish and subscription goes through the rights check.
     """
-    def hub(python: list[str]) -> list[str]:
+    def hub(python: list[str], with_rights: bool = False) -> list[str]:
         state_dir = tempfile.mkdtemp(prefix="picloud-bench-")
+        keys: list[str] = ["--api-key", key]
+        if with_rights:
+            keys_file = Path(state_dir) / "keys"
+            keys_file.write_text(f"{key} admin #\n")
+            keys = ["--keys-file", str(keys_file)]
         return [*python, "-m", "picloud", "serve", "--port", "0",
-                "--api-key", key, "--log-level", "warning", "--state-dir", state_dir]
+                *keys, "--log-level", "warning", "--state-dir", state_dir]
 
     commands = {
-        "picloud": hub([sys.executable]),
+        "picloud": hub([sys.executable], rights),
         "naive": [sys.executable, str(BENCH_DIR / "naive.py"), "--port", "0", "--api-key", key],
     }
     if baseline_python is not None:

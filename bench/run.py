@@ -48,6 +48,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help="measure this tree against git revision REV, alternating round by round; "
                              "REV's hub runs from a worktree and venv of its own; no naive server")
     parser.add_argument("--naive", action="store_true", help="with --baseline, measure the naive server too")
+    parser.add_argument("--rights", action="store_true",
+                        help="the current tree's hub holds the key to topic rights covering every event, so "
+                             "that the rights check runs on every message (against --baseline HEAD: its cost)")
     parser.add_argument("--baseline-cache", type=Path, metavar="DIR",
                         help="where --baseline keeps worktrees and venvs (default ~/.cache/picloud-bench)")
     return parser.parse_args(argv)
@@ -280,7 +283,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     ctx = Context(key=secrets.token_hex(8), quick=args.quick, pcbench=binary)
     servers = compared_servers(other is not None, args.naive)
-    commands = server_commands(ctx.key, other.python if other else None)
+    commands = server_commands(ctx.key, other.python if other else None, args.rights)
     t0 = time.monotonic()
     rows, raw = run_scenarios(ctx, scenarios, round_orders(servers, rounds), commands)
     print(f"{machine_text}\n{when}, {rounds} round(s), {time.monotonic() - t0:.0f} s\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,28 @@ def test_baseline_hub_command_starts_a_hub():
         assert server.port > 0 and server.proc.poll() is None
     finally:
         server.stop()
+
+
+def test_with_rights_the_current_hub_holds_the_key_to_every_topic():
+    """``--rights``: the check runs on every message of the current tree's
+    hub, while the baseline's hub keeps a plain key."""
+    commands = server_commands(KEY, Path(sys.executable), rights=True)
+    current = commands["picloud"]
+    assert "--api-key" not in current and "--api-key" in commands["baseline"]
+    keys_file = Path(current[current.index("--keys-file") + 1])
+    assert keys_file.read_text() == f"{KEY} admin #\n"
+    server = Server("picloud", current)
+    try:
+        status = http_status(server.port, KEY)
+        assert status == 201  # the key is known, and "#" covers the event
+    finally:
+        server.stop()
+
+
+def http_status(port: int, key: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/publish", data=b'{"event": "ev-0"}', method="POST",
+        headers={"X-API-Key": key, "X-API-Client-Name": "bench"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
