@@ -8,6 +8,7 @@ single-hub path waits on nothing.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from ..hub.broker import Broker, Confirm, Hub
@@ -44,8 +45,11 @@ class MemoryBroker(Broker):
     def cluster_info(self, local: dict[str, Any]) -> dict[str, Any]:
         return local
 
-    async def retained_frames(self, event: str | None) -> list[bytes]:
-        return [value.payload for value in self._hub.retained.items(event)]
+    async def retained_frames(
+        self, event: str | None, allowed: Callable[[str], bool] | None = None
+    ) -> list[bytes]:
+        values = self._hub.retained.items(event)
+        return [value.payload for value in values if allowed is None or allowed(value.event)]
 
     async def history_page(self, event: str, since: int, limit: int, epoch: str | None) -> Page:
         return self._hub.history.page(event, since, limit, epoch)

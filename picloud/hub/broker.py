@@ -87,8 +87,11 @@ class Broker:
         """``/info`` for every hub, given this hub's part."""
         raise NotImplementedError
 
-    async def retained_frames(self, event: str | None) -> list[bytes]:
-        """Retained values' frames: all, one event's, or those a filter matches.
+    async def retained_frames(
+        self, event: str | None, allowed: Callable[[str], bool] | None = None
+    ) -> list[bytes]:
+        """Retained values' frames: all, one event's, or those a filter matches,
+        and of those only the events ``allowed`` admits (a key's rights).
         Raises BrokerError when they cannot be read."""
         raise NotImplementedError
 

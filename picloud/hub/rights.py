@@ -14,7 +14,8 @@ every name the subscription can match (``home/+/temp`` under ``home/#``; not
 ``#``, nor ``+/temp``). ``%c`` stands for the connection's client name; a
 name containing ``/``, ``+`` or ``#`` never satisfies a pattern with ``%c``
 (as in Mosquitto: a client named ``#`` would otherwise turn ``sensors/%c/#``
-into ``sensors/#/#``), and neither does a request without a client name.
+into ``sensors/#/#``), nor does one starting with ``$`` (``%c/#`` would be
+``$SYS/#``, the hub's own), nor a request without a client name.
 
 ``name=PATTERN`` binds the key to client names. The pattern is the name
 itself, or ends in ``*``, which stands for any rest of the name that has no
@@ -23,8 +24,8 @@ and every ``=``, are ordinary characters: ``name=a=b`` binds the key to the
 name ``a=b``. A token starting ``name=`` is always the binding, so no topic
 pattern can start with it.
 
-Standard library only: every front end (websocket, HTTP, MQTT) applies the
-same rights through PubSub.
+Standard library only: every front end (websocket and HTTP today) applies
+the same rights through PubSub.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class Permissions:
         usable = []
         for pattern in patterns:
             if CLIENT in pattern:
-                if not client_name or any(c in client_name for c in NOT_IN_NAMES):
+                if not client_name or client_name[0] == "$" or any(c in client_name for c in NOT_IN_NAMES):
                     continue
                 pattern = pattern.replace(CLIENT, client_name)
             usable.append(pattern)

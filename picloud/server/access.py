@@ -107,7 +107,10 @@ class AccessMixin(WithholdsQuery):
             if not grant.admits(self.client_name):
                 self.state.errors["auth"] += 1
                 raise Refused(403, f"this key may not use the client name {self.client_name!r}")
-        self.permissions = grant.permissions(self.client_name)
+        permissions = self.permissions = grant.permissions(self.client_name)
+        if permissions is not None and not permissions.patterns and self.action != "admin":
+            whom = f"the client name {self.client_name!r}" if self.client_name else "a request without a client name"
+            raise Refused(403, f"this key's topics leave nothing for {whom}")
 
     def peer_address(self) -> str:
         context = self.request.connection.context

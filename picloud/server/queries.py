@@ -81,9 +81,8 @@ class RetainedHTTP(QueryHandler):
         permissions = self.permissions
         if permissions is not None and event is not None and not is_filter(event):
             self.check_readable(event)
-        frames = await broker_answer(self.pubsub.broker.retained_frames(event))
-        if permissions is not None:  # only what the key may read
-            frames = [frame for frame in frames if permissions.may_use(ujson.loads(frame)["event"])]
+        allowed = None if permissions is None else permissions.may_use  # only what the key may read
+        frames = await broker_answer(self.pubsub.broker.retained_frames(event, allowed))
         self.finish(b'{"retained":[' + b",".join(frames) + b"]}")
 
 

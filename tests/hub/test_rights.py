@@ -55,7 +55,7 @@ def test_client_name_stands_in_for_percent_c():
     assert mine.patterns == ("sensors/kitchen/#", "status")
     assert mine.may_use("sensors/kitchen/temp") and not mine.may_use("sensors/hall/temp")
     # Mosquitto's rule: such a name would make %c a wildcard or a new level.
-    for name in ("#", "+", "a/b", ""):
+    for name in ("#", "+", "a/b", "", "$SYS"):  # "$SYS" would make %c/# the hub's own $SYS/#
         assert Permissions(("sensors/%c/#",), name).patterns == ()
 
 

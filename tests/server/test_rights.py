@@ -26,10 +26,14 @@ HOUSE = f"""\
 
 
 @pytest.fixture
-def house(hub_process, tmp_path):
+def house(hub_process, tmp_path, request):
+    """A hub with the house's keys; ``broker`` "redis" by indirect parametrization."""
     path = tmp_path / "keys"
     path.write_text(HOUSE)
-    hub = hub_process("--keys-file", str(path), "--info-interval", "0.2")
+    broker = []
+    if getattr(request, "param", "memory") == "redis":
+        broker = ["--broker", request.getfixturevalue("redis_server")().url]
+    hub = hub_process("--keys-file", str(path), "--info-interval", "0.2", *broker)
     hub.keys_path = path
     return hub
 
@@ -99,14 +103,17 @@ async def test_websockets_subscribe_and_publish_within_the_rights(house):
         pass  # presence frames come first
     assert frame["data"] == 22
 
-    # Bound to door-* names: refused before the upgrade.
-    with pytest.raises(HTTPClientError) as info:
-        await connect(house, "/publish", DOOR, "window")
-    assert info.value.code == 403
+    # Bound to door-* names, or a name that leaves the key nothing: refused
+    # before the upgrade.
+    for key, name in ((DOOR, "window"), (SENSOR, "a/b"), (SENSOR, "$SYS")):
+        with pytest.raises(HTTPClientError) as info:
+            await connect(house, "/publish", key, name)
+        assert info.value.code == 403, name
     tablet.close()
     sensor.close()
 
 
+@pytest.mark.parametrize("house", ["memory", "redis"], indirect=True)
 @pytest.mark.gen_test(timeout=30)
 async def test_queries_answer_only_what_the_key_may_read(house):
     for event in ("sensors/kitchen/temp", "door/state"):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ...config import Config
@@ -165,8 +165,10 @@ class RedisBroker(Broker):
         assert self._hub is not None, "bind() comes first"
         catchup.join(self._hub, self.catch_up, conn, event, since, confirm)
 
-    async def retained_frames(self, event: str | None) -> list[bytes]:
-        return await self._answer(answer_retained(self.fetch, event))
+    async def retained_frames(
+        self, event: str | None, allowed: Callable[[str], bool] | None = None
+    ) -> list[bytes]:
+        return await self._answer(answer_retained(self.fetch, event, allowed))
 
     async def history_page(self, event: str, since: int, limit: int, epoch: str | None) -> Page:
         ttl = None if self._hub is None else self._hub.history.ttl

@@ -8,6 +8,7 @@ the memory broker's, and every heartbeat corrects presence through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ...hub.history import Page, nothing_lost
@@ -18,13 +19,15 @@ from .catchup import CatchUpRead, live_entries
 from .membership import HEARTBEAT, NODE_TTL, Membership
 
 
-async def answer_retained(fetch: CatchUpRead, event: str | None) -> list[bytes]:
+async def answer_retained(
+    fetch: CatchUpRead, event: str | None, allowed: Callable[[str], bool] | None = None
+) -> list[bytes]:
     """The frames of ``GET /retained`` (as with the memory broker)."""
     wildcard = event is None or is_filter(event)
     fetched = await fetch(event or "", False, 2 if wildcard else 1)
     return [
         retained_frame(frame) for name, frame in sorted(fetched.retained.items())
-        if event is None or not wildcard or matches(event, name)
+        if (event is None or not wildcard or matches(event, name)) and (allowed is None or allowed(name))
     ]
 
 
