@@ -35,6 +35,9 @@ from ..wire.topics import matches
 
 CLIENT = "%c"
 NOT_IN_NAMES = ("/", "+", "#")
+#: Event names whose answer a connection remembers: a device publishes the
+#: same few, and a dict lookup costs less than walking the patterns.
+REMEMBERED = 256
 
 
 def covers(pattern: str, filter_: str) -> bool:
@@ -68,10 +71,11 @@ class Permissions:
     """A key's topic patterns for one connection, ``%c`` replaced by its
     client name; every check is a walk over them (a key has a handful)."""
 
-    __slots__ = ("patterns", "written")
+    __slots__ = ("_known", "patterns", "written")
 
     def __init__(self, patterns: tuple[str, ...], client_name: str) -> None:
         self.written = patterns  # as in the keys file, for error messages
+        self._known: dict[str, bool] = {}
         usable = []
         for pattern in patterns:
             if CLIENT in pattern:
@@ -83,7 +87,13 @@ class Permissions:
 
     def may_use(self, event: str) -> bool:
         """Publish to ``event``, or read its retained value and history."""
-        return any(matches(pattern, event) for pattern in self.patterns)
+        known = self._known.get(event)
+        if known is None:
+            known = any(matches(pattern, event) for pattern in self.patterns)
+            if len(self._known) >= REMEMBERED:
+                self._known.clear()
+            self._known[event] = known
+        return known
 
     def may_subscribe(self, filter_: str) -> bool:
         return any(covers(pattern, filter_) for pattern in self.patterns)
