@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import click
+import cloup
 
 from . import __version__
 from .config import SETTINGS, Config
 from .exceptions import ConfigError
-from .setting import Setting
+from .setting import GROUPS, Setting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@cloup.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="picloud")
 def main() -> None:
     """PiCloud: a publish/subscribe hub for Raspberry Pi and IoT."""
@@ -60,17 +61,33 @@ def option(setting: Setting[Any]) -> Callable[[F], F]:
         kwargs["is_flag"] = True
     if setting.repeatable:
         kwargs["multiple"] = True
-    return click.option(*decls, **kwargs)
+    return cloup.option(*decls, **kwargs)
 
 
 def settings_options(function: F) -> F:
-    # click lists options in the order of the decorators, outermost first.
-    for setting in reversed(SETTINGS):
-        function = option(setting)(function)
+    """One help section per group of the settings table, in its order."""
+    # Decorators apply innermost first: the last group goes on first.
+    for group in reversed(GROUPS):
+        rows = [setting for setting in SETTINGS if setting.group == group]
+        if rows:
+            function = cloup.option_group(group.capitalize(), *(option(setting) for setting in rows))(function)
     return function
 
 
-@main.command()
+EXAMPLES = """Examples:
+
+\b
+  picloud serve                                  # port 9000, a key generated once and kept
+  API_KEY=Zr4p0Tf2Yq5Kx8NnLm3Q picloud serve --port 8080 --history-size 500
+  picloud serve --keys-file /etc/picloud/keys --tls \\
+      --cert-file /etc/picloud/tls/fullchain.pem --key-file /etc/picloud/tls/privkey.pem
+
+Every option is also an environment variable (shown with it); the docs'
+configuration page lists them with what each is for.
+"""
+
+
+@main.command(epilog=EXAMPLES)
 @settings_options
 def serve(**options: Any) -> None:
     """Run the hub."""

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from picloud import settings_docs
 from picloud.cli import main, option, serve
 from picloud.config import NAMES, SETTINGS, Config
-from picloud.setting import Setting
+from picloud.setting import GROUPS, Setting
 
 ROWS = {setting.name: setting for setting in SETTINGS}
 
@@ -111,6 +111,20 @@ def test_help_shows_every_option_its_variable_and_default():
                     "default: (every interface, IPv4 and IPv6)", "[disconnect|drop]", "[debug|info|warning|error]",
                     "--tls / --no-tls"):
         assert default in text
+
+
+def test_help_groups_the_options_as_the_table_does_and_ends_with_examples():
+    result = subprocess.run([sys.executable, "-m", "picloud", "serve", "--help"], capture_output=True, text=True)
+    lines = result.stdout.splitlines()
+    headings = [line[:-1] for line in lines if line.endswith(":") and not line.startswith(" ")]
+    used = [group.capitalize() for group in GROUPS if any(row.group == group for row in SETTINGS)]
+    assert headings == [*used, "Other options", "Examples"]
+    # Each option sits under its own group's heading.
+    for row in SETTINGS:
+        at = next(i for i, line in enumerate(lines) if line.lstrip().startswith(row.option))
+        assert [h for h in headings if lines.index(h + ":") < at][-1] == row.group.capitalize(), row.option
+    examples = result.stdout[result.stdout.index("Examples:"):]
+    assert examples.count("picloud serve") == 3
 
 
 def test_a_new_row_is_an_option_and_a_line_in_the_docs():

@@ -72,7 +72,7 @@ def sshd(tmp: Path):
 def wheelhouse(tmp: Path) -> Path:
     """The dependencies' wheels, so the target installs with --no-index."""
     out = tmp / "wheelhouse"
-    pins = [f"{name}=={version(name)}" for name in ("tornado", "ujson", "click")]
+    pins = [f"{name}=={version(name)}" for name in ("tornado", "ujson", "click", "cloup")]
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", out, *pins],
         check=True,
