@@ -25,11 +25,21 @@ from tests.support.keys import KEYS
 from tests.support.process import HubProcess
 from tests.support.redisserver import PREFIX, RedisServer
 
+#: CPython before 3.11.8 (Debian 12 and Raspberry Pi OS ship 3.11.2) can leave
+#: its AST builder in a broken state when an AST construction fails deep in a
+#: stack (gh-106905); every later ast.parse then raises SystemError, and
+#: pytest, which parses test files to show the failing statement, stops with
+#: INTERNALERROR in the middle of the run. Python's own traceback format
+#: needs no such parse.
+AST_DEPTH_BUG = (3, 11) <= sys.version_info < (3, 11, 8)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "config(**settings): settings of the in-process hub that differ for this test",
     )
+    if AST_DEPTH_BUG and config.option.tbstyle == "auto":
+        config.option.tbstyle = "native"
 
 
 @pytest.fixture
