@@ -1,4 +1,4 @@
 """Benchmarks: picloud against the obvious Tornado hub (bench/naive.py).
 
-Run ``python -m bench --help``; README.rst's "Benchmarks" section explains.
+Run ``python -m bench --help``; docs/benchmarks.rst explains.
 """

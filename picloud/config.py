@@ -2,11 +2,11 @@
 
 Each row (a ``picloud.setting.Setting``) writes a setting's default, type,
 bounds, environment variable, help and group once. The ``picloud serve``
-options (picloud/cli.py) and the settings in README.rst and
-etc/default/picloud (picloud/settings_docs.py) are made from it, so a new
-setting is one more row here and nothing else; then
-``python -m picloud.settings_docs --write`` brings the docs up to date (a test
-fails until it has).
+options (picloud/cli.py), the settings table of docs/configuration.rst
+(rendered when the docs are built) and the settings in etc/default/picloud
+(picloud/settings_docs.py) are made from it, so a new setting is one more row
+here and nothing else; then ``python -m picloud.settings_docs --write`` brings
+etc/default/picloud up to date (a test fails until it has).
 
 Environment variables: the seed's names (PORT, API_KEY, USE_TLS, KEY_FILE,
 CERT_FILE) as they were, every later one PICLOUD_<NAME>.

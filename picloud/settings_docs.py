@@ -1,13 +1,16 @@
 """The settings docs, made from the table in picloud/config.py.
 
-README.rst's Configuration table and the settings in etc/default/picloud are
-generated between marker comments; the prose around them is written by
-hand. After a change to the table::
+Two renderings of the table: ``rst_table()``, the table of
+docs/configuration.rst, which the docs' ``picloud-settings`` directive
+(docs/_ext/picloud_settings.py) renders whenever the docs are built, so no
+copy of it is checked in; and ``env_file()``, the settings in
+etc/default/picloud, generated between marker comments (the prose around them
+is written by hand). After a change to the table::
 
     python -m picloud.settings_docs --write     # from the top of the checkout
 
-tests/test_settings_docs.py fails while the checked-in text differs from what the
-table makes. ``--rst`` and ``--env-file`` print the generated text.
+tests/test_settings_docs.py fails while etc/default/picloud differs from what
+the table makes. ``--rst`` and ``--env-file`` print the generated text.
 """
 
 from __future__ import annotations
@@ -23,18 +26,13 @@ from typing import Any, Callable
 from .config import MIB, SETTINGS
 from .setting import Setting
 
-RST_BEGIN = (
-    ".. Generated from the settings table in picloud/config.py\n"
-    "   (python -m picloud.settings_docs --write); edit it there.\n"
-)
-RST_END = ".. End of the generated table.\n"
 ENV_BEGIN = (
     "# Generated from the settings table in picloud/config.py\n"
     "# (python -m picloud.settings_docs --write); edit it there.\n"
 )
 ENV_END = "# End of the generated settings.\n"
 
-# Spans that read as code in the README: `code`, --options, URLs, $VARS/paths,
+# Spans that read as code in the docs: `code`, --options, URLs, $VARS/paths,
 # ENV_NAMES and /routes. Without this docutils would make links of the URLs.
 _CODE = re.compile(
     r"`(?P<quoted>[^`]+)`"
@@ -87,7 +85,7 @@ def rst_table(settings: Sequence[Setting[Any]] = SETTINGS) -> str:
     header = ("option", "environment", "default", "meaning")
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
     # The last column's text may run past its rule; a full-width rule would
-    # only make every line of the README longer.
+    # only make every line of --rst's output longer.
     widths[-1] = min(widths[-1], 60)
     rule = "  ".join("=" * width for width in widths)
 
@@ -137,7 +135,6 @@ def env_file(settings: Sequence[Setting[Any]] = SETTINGS) -> str:
 
 # File (from the top of the checkout) -> its markers and what goes between them.
 DOCS: dict[str, tuple[str, str, Callable[[], str]]] = {
-    "README.rst": (RST_BEGIN, RST_END, lambda: "\n" + rst_table() + "\n"),
     "etc/default/picloud": (ENV_BEGIN, ENV_END, lambda: "\n" + env_file() + "\n"),
 }
 
@@ -174,7 +171,7 @@ def stale(root: Path, write: bool = False) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m picloud.settings_docs", description=__doc__.split("\n")[0])
     what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--rst", action="store_true", help="print README.rst's settings table")
+    what.add_argument("--rst", action="store_true", help="print docs/configuration.rst's settings table")
     what.add_argument("--env-file", action="store_true", help="print etc/default/picloud's settings")
     what.add_argument("--write", action="store_true", help="bring the docs under --root up to date")
     what.add_argument("--check", action="store_true", help="exit 1 if the docs under --root are out of date")

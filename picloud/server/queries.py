@@ -1,7 +1,7 @@
 """``GET /retained`` and ``GET /history``: the hub's memory, for scripts and pages.
 
 Both answer JSON built from the messages' already-encoded publish frames
-(shapes in README.rst, "Protocol 2"). Both need the API key; no client name.
+(shapes in docs/protocol.rst, "Protocol 2"). Both need the API key; no client name.
 """
 
 from __future__ import annotations

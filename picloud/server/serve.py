@@ -36,7 +36,7 @@ MIN_KEY_CHARS = 16
 
 
 def resolve_key(config: Config) -> None:
-    """Make sure the hub never runs open by accident (see README: API key)."""
+    """Make sure the hub never runs open by accident (see docs/security.rst)."""
     if config.no_auth:
         log.warning("authentication is off (--no-auth): anyone who can reach the hub may use it")
         return

@@ -46,7 +46,7 @@
 
     // Does the wildcard filter match the event name? "+" is one level, a
     // final "#" any number (none included); neither matches a first level
-    // starting with "$" (the hub's rules, README "Wildcards").
+    // starting with "$" (the hub's rules, docs/protocol.rst "Wildcards").
     function topicMatches(filter, event) {
         var f = filter.split("/");
         if (f.indexOf("+") < 0 && f.indexOf("#") < 0) {

@@ -4,7 +4,7 @@ subscribe requests, and the replies to them.
 Parsing accepts everything the original clients send and reads the fields
 added since (``since``, ``retain``, ``id``). The replies other than errors go
 only to clients that opted in with ``?protocol=2`` (on ``/subscribe``) or
-that sent an ``id`` (on ``/publish``): see README.rst, "Protocol 2". No I/O.
+that sent an ``id`` (on ``/publish``): see docs/protocol.rst, "Protocol 2". No I/O.
 """
 
 from __future__ import annotations
