@@ -5,10 +5,9 @@ flushed); errors are one line, never a traceback."""
 from __future__ import annotations
 
 import functools
-import io
+import json
 import logging
 import os
-import queue
 import socket
 import sys
 import threading
@@ -16,15 +15,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from queue import Empty, Queue
 from typing import Any, Callable, TextIO
 
 import click
-import ujson
 
 from ..config import KEY_FILE_NAME, default_state_dir
 from ..exceptions import ClientError, ProtocolError
 from ..wire.codec import dumps
-from .sync import Client
+from .sync import DEFAULT_QUEUE, Client
 from .wire import DEFAULT_URL
 
 PROGRESS_EVERY = 0.25  # seconds between progress updates on a terminal
@@ -64,8 +63,10 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
         if not api_key:
             api_key = read_key(state_dir)
         name = client_name or f"picloud-cli@{socket.gethostname()}"
+        # A command's --queue (publish) sizes the client's queue.
+        queue = kwargs.pop("queue", DEFAULT_QUEUE)
         with one_line_errors():
-            client = Client(url, api_key, name, timeout=timeout)
+            client = Client(url, api_key, name, timeout=timeout, queue=queue)
         try:
             with one_line_errors():
                 return command(client=client, **kwargs)
@@ -88,66 +89,90 @@ def one_line_errors() -> Iterator[None]:
 @click.command()
 @click.argument("event")
 @click.argument("data")
-@click.option("--json", "as_json", is_flag=True,
-              help="Parse DATA (or each line) as JSON [default: send a string].")
+@click.option("--json", "mode", flag_value="json", help="DATA (or each line) must be JSON; anything else is refused.")
+@click.option("--string", "mode", flag_value="string", help="Send DATA (or each line) as a string, even 21.5.")
 @click.option("--retain", is_flag=True, help="Ask the hub to keep it as the event's current value.")
+@click.option("--queue", type=click.IntRange(min=1), default=DEFAULT_QUEUE, show_default=True,
+              help="With DATA '-': lines kept while the hub is away (the oldest dropped past this).")
+@click.option("--flush-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="With DATA '-': seconds to wait at the end of input for what is still queued.")
 @connection_options
-def publish(client: Client, event: str, data: str, as_json: bool, retain: bool) -> None:
-    """Publish DATA on EVENT; DATA '-' publishes each line of stdin as one message."""
+def publish(client: Client, event: str, data: str, mode: str | None, retain: bool, flush_timeout: float) -> None:
+    """Publish DATA on EVENT; DATA '-' publishes each line of stdin as one message.
+
+    DATA that is valid JSON (21.5, true, null, {"c": 21.5}, "quoted") is sent
+    as that value, anything else as a string. With '-' the hub may come and
+    go: lines are queued meanwhile and sent once it is back; the exit status
+    is 0 only if every line was sent.
+    """
     if data != "-":
         # One message: HTTP, whose 201 says the hub accepted it.
-        client.publish_http(event, _value(data, as_json, None), retain=retain)
+        client.publish_http(event, _value(data, mode, None), retain=retain)
         return
-    lines = read_lines(utf8_stdin())
+    stream = client
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     count = 0
+    def sent() -> int:
+        return count - stream.queued - stream.dropped
+
     try:
-        for batch in lines:
+        for batch in read_lines(sys.stdin.fileno()):
             values, error = [], None
             for number, line in batch:
-                line = line.rstrip("\r\n")
-                if as_json and not line.strip():
+                if mode == "json" and not line.strip():
                     continue
                 try:
-                    values.append((event, _value(line, as_json, number)))
+                    values.append((event, _value(line, mode, number)))
                 except click.ClickException as exc:
                     error = exc
                     break
-            if values:
-                count += client.publish_many(values, retain=retain)
+            count += stream.publish_many(values, retain=retain)
             if error is not None:
-                raise click.ClickException(f"{error.message} ({count} messages published)")
+                stream.flush(flush_timeout)  # what came before the bad line still goes
+                raise click.ClickException(f"{error.message} ({sent()} messages published)")
             if progress:
-                progress.show(count)
+                progress.show(sent())
+        unsent = stream.flush(flush_timeout)
     except ClientError as exc:
-        raise click.ClickException(f"{exc} ({count} messages published)") from None
+        raise click.ClickException(f"{exc} ({sent()} messages published)") from None
     finally:
         if progress:
-            progress.done(count)
+            progress.done(sent())
+    dropped = stream.dropped
+    if unsent or dropped:
+        raise click.ClickException(
+            f"{unsent + dropped} of {count} messages not sent ({dropped} dropped while the hub was away, "
+            f"{unsent} still queued after {flush_timeout:g}s)"
+        )
 
 
-
-def utf8_stdin() -> TextIO:
-    """Standard input as UTF-8 text, whatever the locale says (an ASCII or C
-    locale would refuse a reading's degree sign). click.get_text_stream did
-    this until click 8.5 deprecated it."""
-    encoding = (sys.stdin.encoding or "").lower().replace("-", "")
-    if encoding == "utf8":
-        return sys.stdin
-    return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
-
-def read_lines(stream: TextIO, most: int = 1000) -> Iterator[list[tuple[int, str]]]:
-    """Numbered lines in batches of what has arrived (at least one, at most ``most``).
+def read_lines(fd: int, most: int = 1000) -> Iterator[list[tuple[int, str]]]:
+    """Numbered lines of file descriptor ``fd`` (UTF-8), in batches of what
+    has arrived (at least one, at most ``most``), without the line ending.
 
     A thread reads, so a slow producer (``tail -f``) gets each line sent at
-    once while a fast one gets them sent many per round trip.
+    once while a fast one gets them sent many per round trip. It reads the
+    descriptor itself, not sys.stdin: a thread blocked inside a buffered
+    reader at exit makes the interpreter abort (_enter_buffered_busy).
     """
-    lines: queue.Queue[tuple[int, str] | None] = queue.Queue(maxsize=10 * most)
+    lines: Queue[tuple[int, str] | None] = Queue(maxsize=10 * most)
 
     def read() -> None:
+        pending = b""
+        number = 0
         try:
-            for numbered in enumerate(stream, 1):
-                lines.put(numbered)
+            while True:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *complete, pending = (pending + chunk).split(b"\n")
+                for raw in complete:
+                    number += 1
+                    lines.put((number, raw.rstrip(b"\r").decode("utf-8", "replace")))
+            if pending:
+                lines.put((number + 1, pending.rstrip(b"\r").decode("utf-8", "replace")))
+        except OSError:
+            pass
         finally:
             lines.put(None)
 
@@ -161,7 +186,7 @@ def read_lines(stream: TextIO, most: int = 1000) -> Iterator[list[tuple[int, str
                 break
             try:
                 item = lines.get_nowait()
-            except queue.Empty:
+            except Empty:
                 break
         if batch:
             yield batch
@@ -169,14 +194,23 @@ def read_lines(stream: TextIO, most: int = 1000) -> Iterator[list[tuple[int, str
             return
 
 
-def _value(text: str, as_json: bool, line: int | None) -> Any:
-    if not as_json:
+def _value(text: str, mode: str | None, line: int | None) -> Any:
+    """What DATA (or a line) sends: its JSON value when it is strict JSON,
+    else the text (``--string``: always the text; ``--json``: JSON or an error)."""
+    if mode == "string":
         return text
     try:
-        return ujson.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except ValueError as exc:
+        if mode != "json":
+            return text
         where = f"line {line}: " if line is not None else ""
-        raise click.ClickException(f"{where}invalid json {text[:40]!r}: {str(exc).lower()}") from None
+        reason = str(exc).split(":")[0].lower()
+        raise click.ClickException(f"{where}invalid json {text[:40]!r}: {reason}") from None
+
+
+def _not_json(name: str) -> None:
+    raise ValueError(f"{name} is not json (non-finite numbers have no json form)")
 
 
 class Progress:

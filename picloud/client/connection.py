@@ -24,6 +24,7 @@ from tornado.websocket import (
 )
 
 from ..exceptions import ClientError, HubUnreachable
+from .outbox import BatchRefused, batch_frame
 from .wire import DEFAULT_URL, hub_urls, publish_payload, reason_of, refusal, unreachable
 
 log = logging.getLogger("picloud.client")
@@ -48,6 +49,8 @@ class HubConnection:
         self.validate_cert = validate_cert
         self._pub: WebSocketClientConnection | None = None
         self._pub_lock: asyncio.Lock | None = None
+        # Batches sent by the outbox (client/outbox.py), by id, until acked.
+        self._acks: dict[Any, asyncio.Future[None]] = {}
 
     async def _open(self, path: str, params: dict[str, str] | None = None,
                     on_message: Callable[[Any], None] | None = None) -> WebSocketClientConnection:
@@ -80,13 +83,8 @@ class HubConnection:
         Returns how many were sent. Every message is checked before any is sent.
         """
         payloads = [publish_payload(event, data, retain) for event, data in messages]
-        if self._pub_lock is None:
-            self._pub_lock = asyncio.Lock()  # made in the loop, for Python 3.9
         for attempt in (1, 2):
-            async with self._pub_lock:
-                conn = self._pub
-                if conn is None or conn.protocol is None or conn.protocol.is_closing():
-                    conn = self._pub = await self._open("/publish", on_message=self._on_publish_reply)
+            conn = await self._publish_socket()
             futures: list[Any] = []
             try:
                 for payload in payloads:
@@ -104,17 +102,64 @@ class HubConnection:
                     ) from None
         return 0  # not reached
 
+    async def _publish_socket(self) -> WebSocketClientConnection:
+        if self._pub_lock is None:
+            self._pub_lock = asyncio.Lock()  # made in the loop, for Python 3.9
+        async with self._pub_lock:
+            conn = self._pub
+            if conn is None or conn.protocol is None or conn.protocol.is_closing():
+                conn = self._pub = await self._open("/publish", on_message=self._on_publish_reply)
+        return conn
+
+    async def send_batch(self, payloads: list[bytes], request_id: int) -> None:
+        """Send publish frames as one batch and wait for the hub's ack of it.
+
+        Raises HubUnreachable when the connection is lost (or the ack does not
+        come) first, BatchRefused when the hub answers with an error."""
+        conn = await self._publish_socket()
+        acked = self._acks[request_id] = asyncio.get_running_loop().create_future()
+        try:
+            await conn.write_message(batch_frame(payloads, request_id))
+            await asyncio.wait_for(asyncio.shield(acked), self.timeout)
+        except (WebSocketClosedError, StreamClosedError):
+            self._pub = None
+            raise HubUnreachable(f"lost the connection to {self.http_url}") from None
+        except asyncio.TimeoutError:
+            self._pub = None
+            conn.close()
+            raise HubUnreachable(f"the hub at {self.http_url} did not acknowledge in {self.timeout}s") from None
+        finally:
+            self._acks.pop(request_id, None)
+
     def _on_publish_reply(self, text: str | bytes | None) -> None:
         if text is not None:
-            self._handle(text)
+            self._publish_reply(text)
+            return
+        lost = HubUnreachable(f"lost the connection to {self.http_url}")
+        for waiter in self._acks.values():
+            if not waiter.done():
+                waiter.set_exception(lost)
 
-    def _handle(self, text: str | bytes) -> None:
-        """The publish socket only ever receives error replies."""
+    def _publish_reply(self, text: str | bytes) -> None:
+        """The publish socket receives acks of batches and error replies."""
         try:
             frame = ujson.loads(text)
         except ValueError:
             frame = None
-        if isinstance(frame, dict) and frame.get("action") == "error":
+        if not isinstance(frame, dict):
+            return
+        waiter = self._acks.get(frame.get("id"))
+        if waiter is None and frame.get("action") == "error" and len(self._acks) == 1:
+            # A batch refused for one of its other messages: the error carries
+            # that one's id (none), and only one batch is ever waiting.
+            (waiter,) = self._acks.values()
+        if waiter is not None and not waiter.done():
+            if frame.get("action") == "ack":
+                waiter.set_result(None)
+            elif frame.get("action") == "error":
+                waiter.set_exception(BatchRefused(f"the hub refused a batch: {frame.get('error')}"))
+            return
+        if frame.get("action") == "error":
             log.warning("the hub refused a request: %s", frame.get("error"))
 
     async def publish_http(self, event: str, data: Any = None, *, retain: bool = False) -> None:

@@ -3,7 +3,7 @@
     from picloud.client import Client
 
     client = Client("http://pi.local:9000", api_key, "garden-pi")
-    client.publish("temperature", 21.5)
+    client.publish("temperature", 21.5)   # queued: the hub may be away
 
     def on_led(message):
         led.value = message.data == "on"
@@ -22,6 +22,12 @@ same thread (a ``Gap``: event, the position asked for, the hub's epoch and
 seq), after a warning in the log. ``publish_http()`` at module level posts one message without any
 thread or connection, for cron jobs.
 
+``publish`` queues (client/outbox.py): while the hub is away, up to
+``queue`` messages (1000) wait and are sent once it is back, the oldest
+dropped past that (``dropped`` counts them); ``flush(timeout)`` waits for the
+queue, and ``close()`` flushes for up to ``timeout`` seconds. ``queue=0``
+sends each message at once and raises HubUnreachable when no hub takes it.
+
 Settings not passed fall back to PICLOUD_URL, PICLOUD_API_KEY (or API_KEY) and
 PICLOUD_CLIENT_NAME.
 """
@@ -31,17 +37,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import queue
 import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Iterator
+from queue import Empty, Queue
 from typing import Any, Callable
 
 from ..exceptions import AuthError, ClientError, HubUnreachable
 from .aio import AsyncClient
+from .outbox import Outbox
 from .wire import DEFAULT_URL, Gap, Message, Position, hub_urls, publish_payload, refusal
 
 __all__ = ["AuthError", "Client", "ClientError", "Gap", "HubUnreachable", "Message", "publish_http"]
@@ -49,6 +56,7 @@ __all__ = ["AuthError", "Client", "ClientError", "Gap", "HubUnreachable", "Messa
 log = logging.getLogger("picloud.client")
 
 _CLOSED = object()
+DEFAULT_QUEUE = 1000  # messages kept while the hub is away, as picloud.js does
 
 
 def _settings(url: str | None, api_key: str | None, client_name: str | None) -> tuple[str, str | None, str]:
@@ -63,13 +71,16 @@ def _settings(url: str | None, api_key: str | None, client_name: str | None) -> 
 class Client:
     def __init__(self, url: str | None = None, api_key: str | None = None,
                  client_name: str | None = None, *, on_gap: Callable[[Gap], Any] | None = None,
-                 **options: Any) -> None:
+                 queue: int = DEFAULT_QUEUE, **options: Any) -> None:
         """``options`` are AsyncClient's: timeout, min_backoff, max_backoff, ..."""
         url, api_key, client_name = _settings(url, api_key, client_name)
         self.on_gap = on_gap
-        self._inbox: queue.Queue[Any] = queue.Queue()
+        self._inbox: Queue[Any] = Queue()
         self._callbacks: dict[str, list[Callable[[Message], Any]]] = {}
         self._async = AsyncClient(url, api_key, client_name, sink=self._inbox.put, **options)
+        self._outbox = None if queue <= 0 else Outbox(
+            self._async, queue, options.get("min_backoff", 0.1), min(options.get("max_backoff", 5.0), 5.0)
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="picloud-client", daemon=True)
         self._thread.start()
@@ -90,12 +101,38 @@ class Client:
         self._call(self._async.connect())
 
     def publish(self, event: str, data: Any = None, *, retain: bool = False) -> None:
-        """Send one message over the publish websocket (opened on first use)."""
-        self._call(self._async.publish(event, data, retain=retain))
+        """Queue one message for the publish websocket (opened on first use);
+        with ``queue=0``, send it now. Raises ValueError for a bad event or
+        data, AuthError once the hub refused the key."""
+        self.publish_many([(event, data)], retain=retain)
 
     def publish_many(self, messages: Iterable[tuple[str, Any]], *, retain: bool = False) -> int:
-        """Send ``(event, data)`` pairs in one go (far faster than one publish each)."""
-        return self._call(self._async.publish_many(messages, retain=retain))
+        """Queue ``(event, data)`` pairs (far faster than one publish each);
+        how many were queued (or, with ``queue=0``, sent)."""
+        if self._outbox is None:
+            return self._call(self._async.publish_many(messages, retain=retain))
+        payloads = [publish_payload(event, data, retain) for event, data in messages]
+        self._call(self._outbox.put(payloads))
+        return len(payloads)
+
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait until every queued message was sent, at most ``timeout``
+        seconds; how many are still unsent."""
+        if self._outbox is None:
+            return 0
+        unsent: int = self._call(self._outbox.flush(timeout))
+        if self._outbox.failed is not None:
+            raise self._outbox.failed
+        return unsent
+
+    @property
+    def dropped(self) -> int:
+        """Queued messages dropped, oldest first, while the hub was away too long."""
+        return 0 if self._outbox is None else self._outbox.dropped
+
+    @property
+    def queued(self) -> int:
+        return 0 if self._outbox is None else len(self._outbox)
 
     def publish_http(self, event: str, data: Any = None, *, retain: bool = False) -> None:
         self._call(self._async.publish_http(event, data, retain=retain))
@@ -124,7 +161,7 @@ class Client:
         while True:
             try:
                 item = self._inbox.get(timeout=None if end is None else max(0.0, end - time.monotonic()))
-            except queue.Empty:
+            except Empty:
                 raise TimeoutError(f"no message within {timeout}s") from None
             if item is _CLOSED:
                 self._inbox.put(item)
@@ -166,6 +203,11 @@ class Client:
         if self._closed:
             return
         try:
+            if self._outbox is not None:
+                unsent = self._call(self._outbox.flush(self._async.timeout))
+                if unsent and self._outbox.failed is None:  # else the caller was told why
+                    log.warning("closing with %d messages not sent to %s", unsent, self.url)
+                self._call(self._outbox.close(), timeout=5)
             self._call(self._async.close(), timeout=5)
         finally:
             self._closed = True

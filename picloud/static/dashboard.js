@@ -422,13 +422,12 @@
         e.preventDefault();
         var result = $("publish-result");
         var data = $("pub-data").value;
-        if ($("pub-json").checked) {
+        if (!$("pub-string").checked) {
+            // The CLI's rule: what parses as JSON is sent as that value.
             try {
                 data = JSON.parse(data);
             } catch (err) {
-                result.className = "error";
-                result.textContent = "data is not valid JSON";
-                return;
+                // not JSON: sent as the text it is
             }
         }
         var message = {event: $("pub-event").value, data: data};

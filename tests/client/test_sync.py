@@ -72,6 +72,12 @@ def test_reconnects_and_resubscribes_across_hub_restart(hub_process):
 def test_wrong_key_and_unreachable_hub(hub_process):
     hub = hub_process("--api-key", KEY)
     with Client(hub.url, "wrong", "x") as client:
+        client.publish("t", 1)  # queued: the refusal comes when it is sent
+        with pytest.raises(AuthError, match="refused the api key"):
+            client.flush(10)
+        with pytest.raises(AuthError, match="refused the api key"):
+            client.publish("t", 2)  # and from then on, at once
+    with Client(hub.url, "wrong", "x", queue=0) as client:
         with pytest.raises(AuthError, match="refused the api key"):
             client.publish("t", 1)
         with pytest.raises(AuthError):
@@ -82,9 +88,12 @@ def test_wrong_key_and_unreachable_hub(hub_process):
     with pytest.raises(AuthError):
         publish_http("t", 1, url=hub.url, api_key="wrong")
     url = f"http://127.0.0.1:{free_port()}"
-    with Client(url, KEY, "x") as client:
+    with Client(url, KEY, "x", queue=0) as client:
         with pytest.raises(HubUnreachable, match="cannot reach the hub"):
             client.publish("t", 1)
+    with Client(url, KEY, "x", timeout=0.5) as client:
+        client.publish("t", 1)  # kept for when a hub comes
+        assert client.flush(0.5) == 1 and client.queued == 1
     with pytest.raises(HubUnreachable):
         publish_http("t", 1, url=url, api_key=KEY)
 

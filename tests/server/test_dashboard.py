@@ -77,14 +77,18 @@ def test_live_connections_tail_publish_and_chart(
     expect(page.locator("#tail tbody tr")).to_have_count(5)
     assert clients.read_json(sensor)["data"] == {"celsius": 21.5}
 
-    page.fill("#pub-event", "lights")
-    page.fill("#pub-data", '{"on": true}')
-    page.check("#pub-json")
-    page.click("#publish-form button")
-    expect(page.locator("#publish-result")).to_contain_text("published")
+    # The publish form sends JSON as JSON, other text as text, like the CLI.
+    expect(page.locator("#pub-data-rule")).to_contain_text("is sent as that value")
     for _ in range(4):
         clients.read_json(sensor)
-    assert clients.read_json(sensor)["data"] == {"on": True}
+    for typed, as_text, sent in (('{"on": true}', False, {"on": True}), ("21.5", False, 21.5),
+                                 ("on", False, "on"), ("21.5", True, "21.5")):
+        page.fill("#pub-event", "temperature")
+        page.fill("#pub-data", typed)
+        page.set_checked("#pub-string", as_text)
+        page.click("#publish-form button")
+        expect(page.locator("#publish-result")).to_contain_text("published")
+        assert clients.read_json(sensor)["data"] == sent
 
     page.wait_for_function(CHART_SHOWS_TRAFFIC, timeout=10_000)
     shot = tmp_path / "dashboard.png"
