@@ -72,6 +72,7 @@ class AsyncClient(HubConnection):
         self._task: asyncio.Future[None] | None = None
         self._closing = False
         self._started = False
+        self._restart_seen: str | None = None  # the new epoch already logged
 
     def _setup(self) -> None:
         # Created on first use, inside the loop (Python 3.9 binds them at creation).
@@ -176,8 +177,16 @@ class AsyncClient(HubConnection):
         gap = self._positions.confirmed(frame)
         if gap is None:
             return
-        log.warning("the hub at %s could not resume %r after seq %s of epoch %s (now epoch %s): "
-                    "messages may be missing", self.http_url, gap.event, gap.since[0], gap.since[1], gap.epoch)
+        if gap.since[1] is not None and gap.epoch != gap.since[1]:
+            # A hub that restarted without its history: every subscription
+            # says so at once, and what it did not keep it never had. One line.
+            if gap.epoch != self._restart_seen:
+                self._restart_seen = gap.epoch
+                log.info("the hub at %s restarted without its history (epoch %s, was %s): what was published "
+                         "while it was away could not be resumed", self.http_url, gap.epoch, gap.since[1])
+        else:
+            log.warning("the hub at %s could not resume %r after seq %s of epoch %s: messages may be missing",
+                        self.http_url, gap.event, gap.since[0], gap.since[1])
         if self._sink is not None:
             self._sink(gap)
         else:

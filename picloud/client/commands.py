@@ -24,7 +24,7 @@ from ..config import KEY_FILE_NAME, default_state_dir
 from ..exceptions import ClientError, ProtocolError
 from ..wire.codec import dumps
 from .sync import DEFAULT_QUEUE, Client
-from .wire import DEFAULT_URL
+from .wire import DEFAULT_URL, NO_KEY, NO_KEY_CLI
 
 PROGRESS_EVERY = 0.25  # seconds between progress updates on a terminal
 
@@ -81,7 +81,7 @@ def one_line_errors() -> Iterator[None]:
     try:
         yield
     except (ClientError, ProtocolError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(str(exc).replace(NO_KEY, NO_KEY_CLI)) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 
@@ -134,7 +134,8 @@ def publish(client: Client, event: str, data: str, mode: str | None, retain: boo
                 progress.show(sent())
         unsent = stream.flush(flush_timeout)
     except ClientError as exc:
-        raise click.ClickException(f"{exc} ({sent()} messages published)") from None
+        message = str(exc).replace(NO_KEY, NO_KEY_CLI)
+        raise click.ClickException(f"{message} ({sent()} messages published)") from None
     finally:
         if progress:
             progress.done(sent())

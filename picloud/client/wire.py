@@ -158,6 +158,11 @@ def publish_payload(event: str, data: Any = None, retain: bool = False) -> bytes
     return dumps(frame)
 
 
+#: What a refusal without any key adds; the command line says it its own way.
+NO_KEY = "no api key given: pass api_key or set PICLOUD_API_KEY"
+NO_KEY_CLI = "no api key given: use --api-key or PICLOUD_API_KEY"
+
+
 def refusal(url: str, code: int, body: bytes | None, reason: str = "", has_key: bool = True) -> ClientError:
     """The exception for a hub's non-success HTTP answer (599: no answer)."""
     if code == 599:
@@ -167,7 +172,7 @@ def refusal(url: str, code: int, body: bytes | None, reason: str = "", has_key: 
     except (ValueError, AttributeError):
         message = ""
     if code == 401:
-        hint = "" if has_key else " (no api key given: use --api-key or PICLOUD_API_KEY)"
+        hint = "" if has_key else f" ({NO_KEY})"
         return AuthError(f"the hub at {url} refused the api key: {message or 'unauthorized'}{hint}")
     return ClientError(f"the hub at {url} answered {code}: {message or reason or 'error'}")
 

@@ -187,6 +187,8 @@ class PublishHTTP(AccessMixin, RequestHandler):
         self.set_status(status)
         if body:
             self.set_header("Content-Type", "application/json; charset=UTF-8")
+        else:
+            self.clear_header("Content-Type")  # Tornado's text/html default, for no body at all
         self.finish(body)
 
 
@@ -293,7 +295,8 @@ class FastPublish(HTTPMessageDelegate):
         headers = HTTPHeaders()
         # The same headers a RequestHandler would send.
         headers["Server"] = SERVER
-        headers["Content-Type"] = JSON if body else "text/html; charset=UTF-8"
+        if body:  # a 201 is empty, and says nothing of a type
+            headers["Content-Type"] = JSON
         headers["Date"] = http_date()
         headers["Content-Length"] = str(len(body))
         reason = responses.get(status, "Unknown")

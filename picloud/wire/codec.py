@@ -8,6 +8,7 @@ can be tested without sockets and shared by every handler.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import time
 from datetime import datetime, timezone
@@ -61,7 +62,22 @@ def loads(text: str | bytes) -> Any:
     try:
         return ujson.loads(text)
     except (ValueError, TypeError) as exc:
-        raise ProtocolError(f"invalid json: {str(exc).lower()}") from None
+        raise ProtocolError(f"invalid json: {json_error(text) or str(exc).lower()}") from None
+
+
+def json_error(text: str | bytes) -> str | None:
+    """Where and why ``text`` is not JSON, as the standard library tells it
+    (ujson says "unexpected character found when decoding 'true'" for
+    ``{"event": temperature}``); only on the error path."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        document = exc.doc if isinstance(exc.doc, str) else ""
+        near = document[exc.pos:exc.pos + 20]
+        return f"{exc.msg.lower()} at line {exc.lineno} column {exc.colno}" + (f" (near {near!r})" if near else "")
+    except (ValueError, TypeError, RecursionError):
+        return None
+    return None
 
 
 def dumps(value: Any) -> bytes:

@@ -157,6 +157,28 @@ def test_hub_restart_without_history_reports_a_gap(hub_process):
     assert sub.gaps.empty()
 
 
+def test_a_restart_without_history_is_one_info_line_not_a_warning_per_event(hub_process, caplog):
+    hub = hub_process("--api-key", KEY)
+    sub = Subscriber(hub.url, "t")
+    try:
+        for event in ("u", "v"):
+            sub.client.subscribe(event, sub.messages.put)
+        wait_subscribed(sub.client, "v", "sub")
+        for event in ("t", "u", "v"):
+            publish_http(event, event, url=hub.url, api_key=KEY, client_name="pub")
+        sub.until("v")
+        assert hub.stop() == 0
+        with caplog.at_level("INFO", logger="picloud.client"):
+            hub = hub_process("--api-key", KEY, "--port", str(hub.port))
+            for _ in range(3):
+                sub.gaps.get(timeout=15)  # every event is told, to on_gap
+    finally:
+        sub.close()
+    said = [r for r in caplog.records if "resume" in r.getMessage()]
+    assert [r.levelname for r in said] == ["INFO"]
+    assert "restarted without its history" in said[0].getMessage()
+
+
 @pytest.mark.gen_test
 async def test_since_without_epoch_means_the_hubs_current_one(ws, base_url):
     async with AsyncClient(base_url, KEY, "pub") as pub:

@@ -102,7 +102,7 @@ def test_finds_the_generated_key_in_the_state_dir(hub_process, tmp_path):
     assert "all_connections" in json.loads(done.stdout)
     done = picloud("publish", "t", "x", "--state-dir", str(tmp_path / "elsewhere"), env=env)
     assert done.returncode == 1
-    assert "no api key given" in done.stderr
+    assert "no api key given: use --api-key or PICLOUD_API_KEY" in done.stderr
 
 
 @pytest.mark.parametrize("command", [["info"], ["publish", "t", "x"], ["subscribe", "t"],

@@ -107,3 +107,10 @@ def test_publish_http_module_function(hub_process, monkeypatch):
         wait_subscribed(sub, "cron", "sub")
         publish_http("cron", [1, 2], client_name="cron-job")
         assert sub.receive(timeout=10).data == [1, 2]
+
+
+def test_a_missing_key_is_named_as_the_library_takes_it(hub_process):
+    hub = hub_process("--api-key", KEY)
+    with pytest.raises(AuthError) as info:
+        publish_http("t", 1, url=hub.url, api_key="")
+    assert str(info.value).endswith("(no api key given: pass api_key or set PICLOUD_API_KEY)")

@@ -177,3 +177,11 @@ def test_client_names_are_text_of_at_most_128_bytes():
         protocol.validate_client_name("é" * 65)
     with pytest.raises(ProtocolError, match="client name is not valid utf-8 text"):
         protocol.validate_client_name("pi\ud800")
+
+
+def test_bad_json_says_where_and_why():
+    with pytest.raises(ProtocolError) as info:
+        protocol.loads('{"event": temperature}')
+    assert str(info.value) == "invalid json: expecting value at line 1 column 11 (near 'temperature}')"
+    with pytest.raises(ProtocolError, match=r"^invalid json: expecting ',' delimiter at line 2 column 1$"):
+        protocol.loads('{"a": 1\n')
