@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
+import warnings
+from collections.abc import Iterator
 
 
 def parser(description: str) -> argparse.ArgumentParser:
@@ -29,6 +32,20 @@ def setup(verbose: bool) -> None:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def quiet_fallbacks() -> Iterator[None]:
+    """gpiozero warns once per pin library it tries and does not find (four
+    lines off a Pi); the one line of ``no_gpio`` says what matters."""
+    with warnings.catch_warnings():
+        try:
+            from gpiozero.exc import PinFactoryFallback
+        except ImportError:  # no gpiozero at all: no_gpio says so
+            pass
+        else:
+            warnings.simplefilter("ignore", PinFactoryFallback)
+        yield
 
 
 def no_gpio(exc: Exception) -> SystemExit:

@@ -10,7 +10,7 @@ import logging
 import signal
 import sys
 
-from _common import no_gpio, parser, setup
+from _common import no_gpio, parser, quiet_fallbacks, setup
 
 from picloud.client import Client, ClientError
 
@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from gpiozero import Button
 
-        button = Button(args.pin, bounce_time=0.05)
+        with quiet_fallbacks():
+            button = Button(args.pin, bounce_time=0.05)
     except Exception as exc:
         raise no_gpio(exc) from None
     client = Client(args.url, args.api_key, args.client_name)

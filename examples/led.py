@@ -13,7 +13,7 @@ import logging
 import sys
 from typing import Any
 
-from _common import no_gpio, parser, setup
+from _common import no_gpio, parser, quiet_fallbacks, setup
 
 from picloud.client import AuthError, Client, Message
 
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from gpiozero import LED
 
-        led = LED(args.pin)
+        with quiet_fallbacks():
+            led = LED(args.pin)
     except Exception as exc:
         raise no_gpio(exc) from None
     client = Client(args.url, args.api_key, args.client_name)

@@ -167,3 +167,15 @@ def test_led_service_survives_a_hub_restart_and_stops_on_sigterm(hub_process):
     finally:
         service.kill()
         service.wait()
+
+
+@pytest.mark.parametrize("script", ["led.py", "button.py"])
+def test_off_a_pi_the_examples_say_one_clear_line(script, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    done = subprocess.run([sys.executable, str(EXAMPLES / script), "--url", "http://127.0.0.1:1",
+                           "--api-key", KEY], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "no GPIO on this machine (Unable to load any default pin factory!); on a Raspberry Pi install "
+        "gpiozero with lgpio, elsewhere try it with GPIOZERO_PIN_FACTORY=mock"
+    ]

@@ -51,9 +51,13 @@ def owner(program: str) -> str:
     """The Debian package that installs ``program`` (as found on PATH)."""
     path = program if program.startswith("/") else shutil.which(program)
     assert path is not None, f"{program} is not installed: is its package in {LIST.name}?"
-    result = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
-    if result.returncode != 0:  # /usr/bin may be a link to /bin's on a merged-usr system
-        result = subprocess.run(["dpkg-query", "-S", str(Path(path).resolve())], capture_output=True, text=True)
+    # On a merged-/usr system a package may have installed /bin/x, found as
+    # /usr/bin/x; or the path may be a link (redis-server's is).
+    candidates = [path, re.sub(r"^/usr/(s?bin)/", r"/\1/", path), str(Path(path).resolve())]
+    for candidate in dict.fromkeys(candidates):
+        result = subprocess.run(["dpkg-query", "-S", candidate], capture_output=True, text=True)
+        if result.returncode == 0:
+            break
     assert result.returncode == 0, result.stderr
     return result.stdout.split(":", 1)[0]
 

@@ -53,12 +53,14 @@ class AsyncClient(HubConnection):
         min_backoff: float = 0.5,
         max_backoff: float = 30.0,
         ping_interval: float = 20.0,
-        validate_cert: bool = True,
+        verify: bool = True,
+        ca_file: str | None = None,
+        validate_cert: bool | None = None,
         sink: Callable[[Any], None] | None = None,
         on_gap: Callable[[Gap], Any] | None = None,
     ) -> None:
         super().__init__(url, api_key, client_name, timeout=timeout, ping_interval=ping_interval,
-                         validate_cert=validate_cert)
+                         verify=verify, ca_file=ca_file, validate_cert=validate_cert)
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         # With a sink (the sync Client), every message and the fatal error

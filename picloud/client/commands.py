@@ -56,17 +56,23 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
                   help="Where to look for the hub's generated key.")
     @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
                   help="Seconds to wait for the hub to answer.")
+    @click.option("--ca-file", type=click.Path(dir_okay=False, exists=True), default=None,
+                  envvar="PICLOUD_CA_FILE", show_envvar=True,
+                  help="PEM certificates to trust for an https:// hub (a LAN hub's own).")
+    @click.option("--insecure", is_flag=True, help="Accept any certificate from an https:// hub.")
     @functools.wraps(command)
     def wrapper(url: str, api_key: str | None, client_name: str | None, state_dir: Path,
-                timeout: float, **kwargs: Any) -> Any:
+                timeout: float, ca_file: str | None, insecure: bool, **kwargs: Any) -> Any:
         logging.basicConfig(level=logging.WARNING, format="picloud: %(message)s")
+        # Tornado's own line for a failed TLS handshake: the error says it, once.
+        logging.getLogger("tornado.general").setLevel(logging.ERROR)
         if not api_key:
             api_key = read_key(state_dir)
         name = client_name or f"picloud-cli@{socket.gethostname()}"
         # A command's --queue (publish) sizes the client's queue.
         queue = kwargs.pop("queue", DEFAULT_QUEUE)
         with one_line_errors():
-            client = Client(url, api_key, name, timeout=timeout, queue=queue)
+            client = Client(url, api_key, name, timeout=timeout, queue=queue, verify=not insecure, ca_file=ca_file)
         try:
             with one_line_errors():
                 return command(client=client, **kwargs)
@@ -307,6 +313,20 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
             for row in [header, *rows]]
 
 
+@click.command()
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=default_state_dir,
+              show_default="~/.local/share/picloud", envvar="PICLOUD_STATE_DIR", show_envvar=True,
+              help="The hub's state directory.")
+def key(state_dir: Path) -> None:
+    """Print the api key the hub generated (it prints it only the first time)."""
+    found = read_key(state_dir)
+    if found is None:
+        raise click.ClickException(
+            f"no api key in {Path(state_dir) / KEY_FILE_NAME}: picloud serve generates one on its first start"
+        )
+    click.echo(found)
+
+
 def register(group: click.Group) -> None:
-    for command in (publish, subscribe, info):
+    for command in (publish, subscribe, info, key):
         group.add_command(command)

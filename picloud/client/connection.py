@@ -39,14 +39,21 @@ class HubConnection:
         *,
         timeout: float = 10.0,
         ping_interval: float = 20.0,
-        validate_cert: bool = True,
+        verify: bool = True,
+        ca_file: str | None = None,
+        validate_cert: bool | None = None,
     ) -> None:
+        """``verify=False`` accepts any certificate (a LAN hub's self-signed
+        one, when you trust the network); ``ca_file`` is a PEM file of the
+        certificates to trust instead of the system's (``validate_cert`` is
+        the old name of ``verify``)."""
         self.http_url, self.ws_url = hub_urls(url)
         self.api_key = api_key
         self.client_name = client_name
         self.timeout = timeout
         self.ping_interval = ping_interval
-        self.validate_cert = validate_cert
+        self.validate_cert = verify if validate_cert is None else validate_cert
+        self.ca_file = ca_file
         self._pub: WebSocketClientConnection | None = None
         self._pub_lock: asyncio.Lock | None = None
         # Batches sent by the outbox (client/outbox.py), by id, until acked.
@@ -58,7 +65,7 @@ class HubConnection:
         headers = {"X-API-Key": self.api_key} if self.api_key else {}
         request = HTTPRequest(
             f"{self.ws_url}{path}?{query}", headers=headers, connect_timeout=self.timeout,
-            request_timeout=self.timeout, validate_cert=self.validate_cert,
+            request_timeout=self.timeout, validate_cert=self.validate_cert, ca_certs=self.ca_file,
         )
         try:
             return await websocket_connect(
@@ -171,10 +178,11 @@ class HubConnection:
         request = HTTPRequest(
             f"{self.http_url}/publish", method="POST", body=payload, headers=headers,
             connect_timeout=self.timeout, request_timeout=self.timeout, validate_cert=self.validate_cert,
+            ca_certs=self.ca_file,
         )
         try:
             response = await AsyncHTTPClient().fetch(request, raise_error=False)
-        except (OSError, StreamClosedError) as exc:
+        except (OSError, StreamClosedError, HTTPClientError) as exc:  # a timeout is raised all the same
             raise unreachable(self.http_url, exc) from None
         if response.code != 201:
             reason = reason_of(response.error) if response.error else response.reason

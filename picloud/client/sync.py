@@ -38,6 +38,7 @@ import asyncio
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -224,8 +225,10 @@ class Client:
 
 
 def publish_http(event: str, data: Any = None, *, url: str | None = None, api_key: str | None = None,
-                 client_name: str | None = None, retain: bool = False, timeout: float = 10.0) -> None:
-    """POST one message and return once the hub accepted it (HTTP 201)."""
+                 client_name: str | None = None, retain: bool = False, timeout: float = 10.0,
+                 verify: bool = True, ca_file: str | None = None) -> None:
+    """POST one message and return once the hub accepted it (HTTP 201);
+    ``verify`` and ``ca_file`` as for Client."""
     url, api_key, client_name = _settings(url, api_key, client_name)
     base, _ = hub_urls(url)
     headers = {"Content-Type": "application/json", "X-API-Client-Name": client_name}
@@ -234,8 +237,14 @@ def publish_http(event: str, data: Any = None, *, url: str | None = None, api_ke
     request = urllib.request.Request(
         f"{base}/publish", data=publish_payload(event, data, retain), headers=headers, method="POST"
     )
+    context = None
+    if base.startswith("https:"):
+        context = ssl.create_default_context(cafile=ca_file)
+        if not verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             code, body = response.status, b""
     except urllib.error.HTTPError as exc:
         code, body = exc.code, exc.read()

@@ -166,7 +166,7 @@ NO_KEY_CLI = "no api key given: use --api-key or PICLOUD_API_KEY"
 def refusal(url: str, code: int, body: bytes | None, reason: str = "", has_key: bool = True) -> ClientError:
     """The exception for a hub's non-success HTTP answer (599: no answer)."""
     if code == 599:
-        return HubUnreachable(f"cannot reach the hub at {url}: {reason or 'no answer'}".lower())
+        return unreachable(url, reason or "no answer")
     try:
         message = ujson.loads(body or b"{}").get("error") or ""
     except (ValueError, AttributeError):
@@ -181,5 +181,24 @@ def reason_of(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
-def unreachable(url: str, exc: BaseException) -> HubUnreachable:
-    return HubUnreachable(f"cannot reach the hub at {url}: {reason_of(exc)}".lower())
+#: What an https:// client hears from a plain hub, and an http:// one from a TLS hub.
+NOT_TLS = ("wrong_version_number", "wrong version number", "record layer failure", "packet length too long",
+           "timeout during tls handshake")
+CLOSED = ("stream closed", "connection reset", "closed the connection", "remote end closed", "unexpected eof")
+
+
+def unreachable(url: str, exc: BaseException | str) -> HubUnreachable:
+    """The exception for no answer at ``url``; a scheme that does not match
+    the hub's says which to use."""
+    reason = (exc if isinstance(exc, str) else reason_of(exc)).lower()
+    scheme, _, rest = url.partition("://")
+    if scheme == "https" and any(sign in reason for sign in NOT_TLS):
+        return HubUnreachable(f"the hub at {url} does not speak tls: use http://{rest}")
+    if "certificate verify failed" in reason:
+        detail = reason.split("certificate verify failed:")[-1].split("(_ssl")[0].strip()
+        return HubUnreachable(f"the hub at {url} has a certificate this machine does not trust ({detail}): "
+                              "give it with --ca-file (ca_file=), or --insecure (verify=False)")
+    if scheme == "http" and any(sign in reason for sign in CLOSED):
+        return HubUnreachable(f"the hub at {url} closed the connection without an answer: "
+                              f"if it serves tls, use https://{rest}")
+    return HubUnreachable(f"cannot reach the hub at {url}: {reason}")

@@ -63,6 +63,7 @@ class Retained:
             self._counted(value, 1)
         self.refused = 0  # values not retained for a quota
         self._logged: set[str] = set()
+        self.store.on_revert = self._revert
 
     # -- reading -----------------------------------------------------------
 
@@ -124,6 +125,15 @@ class Retained:
         if event not in self._logged and len(self._logged) < MAX_LOGGED_REFUSALS:
             self._logged.add(event)
             log.warning("not retained: %r: %s", event, reason)
+
+    def _revert(self, event: str, value: Message | None) -> None:
+        """The store could not keep this event's change: back to what it keeps."""
+        old = self._values.pop(event, None)
+        if old is not None:
+            self._counted(old, -1)
+        if value is not None:
+            self._values[event] = value
+            self._counted(value, 1)
 
     def _counted(self, value: Message, sign: int) -> None:
         if not value.event.startswith(OWN_PREFIX):

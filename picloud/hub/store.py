@@ -9,11 +9,16 @@ tests.
 from __future__ import annotations
 
 import asyncio
+from typing import Callable
 
 from .message import Message
 
 
 class Store:
+    #: Told of each value a failed write gives back (the value kept for good
+    #: before it, None if none), so that memory holds what the disk holds.
+    on_revert: Callable[[str, Message | None], None] | None = None
+
     def load_retained(self) -> list[Message]:
         """The retained values kept from before (``"retained": true`` variants)."""
         return []
@@ -24,7 +29,8 @@ class Store:
 
     def stored(self) -> asyncio.Future[None]:
         """Resolves once every change so far is kept for good; fails with
-        OSError when it cannot be."""
+        OSError when it cannot be (the changes are then given back through
+        ``on_revert``)."""
         waiter = asyncio.get_running_loop().create_future()
         waiter.set_result(None)
         return waiter

@@ -120,7 +120,8 @@ async def stored_answer(state: HubState) -> Answer:
     try:
         await state.pubsub.stored()
     except OSError as exc:
-        return 500, encode_error_body(str(exc))
+        # Delivered, but given back by the store: 503, the hub's own trouble.
+        return 503, encode_error_body(f"{exc}: delivered, not retained")
     return PUBLISHED
 
 

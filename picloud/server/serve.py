@@ -20,6 +20,7 @@ from .. import __version__
 from ..config import KEY_FILE_NAME, Config
 from ..exceptions import ConfigError
 from . import systemd
+from .addresses import every_interface, hub_urls
 from .app import PiCloudApp, make_app
 from .backends import make_pubsub
 from .keepalive import KeepaliveHTTPServer
@@ -52,8 +53,11 @@ def resolve_key(config: Config) -> None:
         return
     config.api_key, created = load_or_create_key(config.state_dir)
     where = config.state_dir / KEY_FILE_NAME
-    verb = "generated" if created else "using"
-    print(f"picloud: {verb} api key {config.api_key} (stored in {where})", flush=True)
+    # The key itself only when it is new: a service's log would have it at every boot.
+    if created:
+        print(f"picloud: generated api key {config.api_key} (stored in {where})", flush=True)
+    else:
+        print(f"picloud: using the api key kept in {where} (picloud key prints it)", flush=True)
 
 
 def warn_weak_keys(keys: Mapping[str, object]) -> None:
@@ -103,10 +107,12 @@ async def serve(config: Config) -> None:
     server.add_sockets(sockets)
 
     port = sockets[0].getsockname()[1]
-    host = config.host or "[::]"
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    print(f"picloud {__version__} listening on {config.scheme}://{host}:{port}", flush=True)
+    urls = hub_urls(config.host, port, config.scheme)
+    where = " (every interface" + (f"; also {', '.join(urls[1:])})" if urls[1:] else ")")
+    print(f"picloud {__version__} listening on {urls[0]}{where if every_interface(config.host) else ''}",
+          flush=True)
+    if not config.no_auth:
+        print(f"picloud: the dashboard is at {urls[-1]} (it asks for the key once)", flush=True)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

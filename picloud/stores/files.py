@@ -30,6 +30,8 @@ from ..wire.codec import dumps
 log = logging.getLogger("picloud.retained")
 
 FILE_NAME = "retained.json"
+#: After the first failed write is logged, at most one line per this many seconds.
+FAILURE_LOG_EVERY = 60.0
 
 def temporary_prefix(path: Path) -> str:
     return f".{path.name}."
@@ -45,6 +47,22 @@ def remove_stale_temporaries(path: Path) -> None:
             log.warning("cannot remove stale %s: %s", stale, exc.strerror)
         else:
             log.warning("removed %s (%d bytes), left by a write that did not finish", stale, size)
+
+
+def check_writable(directory: Path) -> None:
+    """Fail at start, in one line, if the state directory cannot be written:
+    else every retained publish would fail, and the log fill, only later."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = (exc.strerror or str(exc)).lower()
+        raise ConfigError(
+            f"cannot write in the state directory {str(directory)!r}: {reason} "
+            "(retained values are kept there: fix its permissions or choose another with --state-dir)"
+        ) from None
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -84,8 +102,18 @@ class FileStore(Store):
         self._waiters: list[asyncio.Future[None]] = []
         self._task: asyncio.Future[None] | None = None
         self._closed = False
+        self._failing_since: float | None = None
+        self._failure_logged = 0.0
+        # Changes are numbered: a waiter that comes after a failed write must
+        # still hear that the last change was given back, not that all is well.
+        self._changes = 0
+        self._written = 0
+        self._given_back = 0
+        self._last_error: OSError | None = None
         remove_stale_temporaries(path)
         self._load(path)
+        check_writable(path.parent)
+        self._durable = dict(self._values)  # what the file holds
 
     def load_retained(self) -> list[Message]:
         return list(self._values.values())
@@ -97,6 +125,7 @@ class FileStore(Store):
             self._values.pop(event, None)
         else:
             self._values[event] = value
+        self._changes += 1
         self._dirty = True
         self._schedule()
 
@@ -105,7 +134,10 @@ class FileStore(Store):
         loop = asyncio.get_running_loop()
         waiter = loop.create_future()
         if not (self._dirty or self._writing):
-            waiter.set_result(None)
+            if self._given_back == self._changes > self._written:
+                waiter.set_exception(OSError(f"cannot store retained value: {self._last_error}"))
+            else:
+                waiter.set_result(None)
         elif self._closed:
             waiter.set_exception(OSError("cannot store retained value: the hub is shutting down"))
         else:
@@ -149,15 +181,25 @@ class FileStore(Store):
         self._dirty = False
         self._writing = True
         waiters, self._waiters = self._waiters, []
+        snapshot = dict(self._values)
+        upto = self._changes
         data = self._encode()
         error: BaseException | None = None
         try:
             await asyncio.get_running_loop().run_in_executor(None, write_atomic, self.path, data)
             self.writes += 1
+            self._durable = snapshot
+            self._written = upto
+            if self._failing_since is not None:
+                log.warning("retained values written to %s again", self.path)
+                self._failing_since = None
         except OSError as exc:
-            error = exc
-            self._dirty = True  # try again at the next interval
-            log.error("cannot write retained values to %s: %s", self.path, exc)
+            error = self._last_error = exc
+            self._given_back = self._changes
+            self._give_back()
+            waiters += self._waiters  # changes made meanwhile were given back too
+            self._waiters = []
+            self._log_failure(exc)
         finally:
             self._writing = False
             self._last_write = time.monotonic()
@@ -169,6 +211,27 @@ class FileStore(Store):
                     waiter.set_exception(OSError(f"cannot store retained value: {error}"))
         if self._dirty or self._waiters:
             self._schedule()
+
+    def _give_back(self) -> None:
+        """A failed write: nothing half-kept. Memory goes back to what the
+        file holds, and the publishers waiting are told (503)."""
+        for event in set(self._values) | set(self._durable):
+            kept = self._durable.get(event)
+            if self._values.get(event) is not kept and self.on_revert is not None:
+                self.on_revert(event, kept)
+        self._values = dict(self._durable)
+        self._dirty = False
+
+    def _log_failure(self, exc: OSError) -> None:
+        # One line when writes start failing, then one a minute: a full SD
+        # card must not also fill the journal.
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        elif now - self._failure_logged < FAILURE_LOG_EVERY:
+            return
+        self._failure_logged = now
+        log.error("cannot write retained values to %s: %s (values not kept)", self.path, exc)
 
     def _encode(self) -> bytes:
         # The stored payloads are already JSON: join them, do not re-encode.

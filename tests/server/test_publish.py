@@ -165,7 +165,9 @@ async def test_one_keep_alive_connection_mixes_fast_and_full_requests(ws, http_s
 
 
 @pytest.mark.gen_test
-async def test_retained_publish_answers_500_when_it_cannot_be_stored(http_client, base_url, app):
+async def test_retained_publish_answers_503_and_keeps_nothing_when_it_cannot_be_stored(
+    http_client, base_url, app
+):
     state = app.state.config.state_dir
     if state.is_dir():
         shutil.rmtree(state)
@@ -173,8 +175,11 @@ async def test_retained_publish_answers_500_when_it_cannot_be_stored(http_client
     body = b'{"event": "door", "data": "open", "retain": true}'
     for chunked in (False, True):
         response = await fetch(http_client, base_url, body, chunked=chunked)
-        assert response.code == 500
-        assert json.loads(response.body)["error"].startswith("cannot store retained value")
+        assert response.code == 503
+        error = json.loads(response.body)["error"]
+        assert error.startswith("cannot store retained value") and error.endswith("delivered, not retained")
+        # Nothing half-kept: a late subscriber is not given what the disk does not hold.
+        assert app.state.pubsub.retained.get("door") is None
 
 
 # -- limits ------------------------------------------------------------------------------

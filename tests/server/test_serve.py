@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import struct
@@ -19,6 +20,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, websocket_connect
 
+from picloud.server.addresses import lan_address
+from picloud.server.keyfiles import load_or_create_key
 from picloud.stores.files import FILE_NAME
 from tests.support.hub import KEY, MANY_AT_ONCE, read_json, send_json
 from tests.support.process import HubProcess, http_publish
@@ -39,9 +42,19 @@ def test_serve_without_configuration_generates_a_key_and_reuses_it(hub_process, 
     assert http_publish(hub, "wrong", {"event": "t"}) == 401
     assert hub.stop() == 0
 
+    # Once generated, a start names where the key is, not the key: a
+    # service's log would have it at every boot. `picloud key` prints it.
     again = hub_process()
-    assert generated_key(again) == key
+    assert not any(key in line for line in again.stdout_lines)
+    assert any(f"using the api key kept in {tmp_path / 'state' / 'api_key'} (picloud key prints it)" in line
+               for line in again.stdout_lines)
+    shown = subprocess.run([sys.executable, "-m", "picloud", "key", "--state-dir", str(tmp_path / "state")],
+                           capture_output=True, text=True, timeout=30)
+    assert (shown.returncode, shown.stdout) == (0, key + "\n")
     assert http_publish(again, key, {"event": "t"}) == 201
+    missing = subprocess.run([sys.executable, "-m", "picloud", "key", "--state-dir", str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 1 and "no api key in" in missing.stderr
 
 
 def test_api_key_from_environment(hub_process):
@@ -85,7 +98,21 @@ def test_keys_file_without_keys_is_one_clear_line(hub_process, tmp_path):
 def test_listening_line_names_the_real_port(hub_process):
     hub = hub_process("--api-key", KEY, "--host", "127.0.0.1")
     assert hub.port > 0
-    assert any(f"http://127.0.0.1:{hub.port}" in line for line in hub.stdout_lines)
+    assert any(line.endswith(f"listening on http://127.0.0.1:{hub.port}/\n") for line in hub.stdout_lines)
+
+
+def test_on_every_interface_it_names_urls_that_can_be_opened(hub_process):
+    """Not http://[::]:9000: the host name and the LAN address, and where the dashboard is."""
+    hub = hub_process("--api-key", KEY)
+    hub.stop()  # its lines are all out once it has exited
+    listening = next(line for line in hub.stdout_lines if "listening on" in line)
+    assert f"listening on http://{socket.gethostname()}:{hub.port}/ (every interface" in listening
+    assert "[::]" not in listening and "0.0.0.0" not in listening
+    lan = lan_address()
+    if lan is not None:  # a machine with a network: its address too
+        assert f"also http://{lan}:{hub.port}/" in listening
+    dashboard = next(line for line in hub.stdout_lines if "dashboard" in line)
+    assert dashboard.startswith(f"picloud: the dashboard is at http://{lan or socket.gethostname()}:{hub.port}/")
 
 
 def test_port_in_use_is_one_clear_line(run_serve):
@@ -355,3 +382,34 @@ def test_a_short_key_from_any_source_gets_one_warning_line_and_still_works(hub_p
     strong = hub_process("--api-key", "k" * 16)
     strong.stop()
     assert "shorter than" not in strong.stderr
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """Make a directory read-only for the hub, really: root ignores mode bits,
+    so as root it becomes a read-only bind mount of itself."""
+    mounted = []
+
+    def make(directory):
+        if os.geteuid() == 0:
+            subprocess.run(["mount", "--bind", str(directory), str(directory)], check=True)
+            mounted.append(directory)
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(directory)], check=True)
+        else:
+            directory.chmod(0o500)
+        return directory
+
+    yield make
+    for directory in mounted:
+        subprocess.run(["umount", str(directory)], check=True)
+
+
+def test_a_state_directory_it_cannot_write_stops_the_start_in_one_line(run_serve, tmp_path, read_only):
+    load_or_create_key(tmp_path / "state")  # a hub ran here before and kept its key
+    read_only(tmp_path / "state")
+    done = run_serve("--port", "0", "--host", "127.0.0.1")
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"Error: cannot write in the state directory {str(tmp_path / 'state')!r}: "), last
+    assert last.endswith("fix its permissions or choose another with --state-dir)")
+    assert "Traceback" not in done.stderr

@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from picloud.brokers.memory import MemoryBroker
+from picloud.exceptions import ConfigError
 from picloud.hub.pubsub import PubSub
 from picloud.hub.retained import Retained
-from picloud.stores.files import FILE_NAME, FileStore
+from picloud.stores.files import FILE_NAME, FileStore, check_writable
 
 
 def test_store_persists_and_reloads(tmp_path):
@@ -63,3 +66,42 @@ def test_temporary_files_a_crash_left_are_removed_at_start(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records if r.name == "picloud.retained"] == [
         f"removed {stale} (1000 bytes), left by a write that did not finish"
     ]
+
+
+def test_a_failed_write_gives_back_what_it_could_not_keep_and_logs_once(tmp_path, caplog):
+    state = tmp_path / "state"
+    path = state / FILE_NAME
+
+    async def run():
+        retained = Retained(FileStore(path, interval=0.01))
+        pubsub = PubSub(MemoryBroker(), retained=retained)
+        pubsub.publish("kept", 1, retain=True)
+        await retained.stored()
+        # The state directory becomes a file: every write fails from now on.
+        path.unlink()
+        state.rmdir()
+        state.write_text("")
+        failures = []
+        for n in range(3):
+            pubsub.publish("kept", 2 + n, retain=True)
+            pubsub.publish(f"new-{n}", n, retain=True)
+            try:
+                await retained.stored()
+            except OSError as exc:
+                failures.append(str(exc))
+        return retained, failures
+
+    retained, failures = asyncio.run(run())
+    assert len(failures) == 3 and all(f.startswith("cannot store retained value") for f in failures)
+    # Memory holds what the disk held: the first value, and no new event.
+    assert json.loads(retained.get("kept").payload)["data"] == 1
+    assert [m.event for m in retained.items()] == ["kept"] and retained.count == 1
+    # One log line for a failing disk, not one per write.
+    assert sum("cannot write retained values" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_state_directory_that_cannot_be_written_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "state"
+    blocker.write_text("")  # where the directory should be, a file
+    with pytest.raises(ConfigError, match=r"cannot write in the state directory .*: not a directory \(retained"):
+        check_writable(blocker / "sub")
