@@ -5,28 +5,23 @@ flushed); errors are one line, never a traceback."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from queue import Empty, Queue
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
 import click
 
 from ..config import KEY_FILE_NAME, default_state_dir
 from ..exceptions import ClientError, ProtocolError
 from ..wire.codec import dumps
+from .lines import Progress, read_lines, value_of
 from .sync import DEFAULT_QUEUE, Client
 from .wire import DEFAULT_URL, NO_KEY, NO_KEY_CLI
-
-PROGRESS_EVERY = 0.25  # seconds between progress updates on a terminal
 
 
 def read_key(state_dir: Path) -> str | None:
@@ -77,7 +72,7 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             with one_line_errors():
                 return command(client=client, **kwargs)
         finally:
-            client.close()
+            client.close(flush=0)  # a command that publishes has flushed already, for as long as it said
 
     return wrapper
 
@@ -113,13 +108,13 @@ def publish(client: Client, event: str, data: str, mode: str | None, retain: boo
     """
     if data != "-":
         # One message: HTTP, whose 201 says the hub accepted it.
-        client.publish_http(event, _value(data, mode, None), retain=retain)
+        client.publish_http(event, value_of(data, mode, None), retain=retain)
         return
     stream = client
     progress = Progress(sys.stderr) if sys.stderr.isatty() else None
     count = 0
     def sent() -> int:
-        return count - stream.queued - stream.dropped
+        return count - stream.queued - stream.dropped - stream.refused
 
     try:
         for batch in read_lines(sys.stdin.fileno()):
@@ -128,7 +123,7 @@ def publish(client: Client, event: str, data: str, mode: str | None, retain: boo
                 if mode == "json" and not line.strip():
                     continue
                 try:
-                    values.append((event, _value(line, mode, number)))
+                    values.append((event, value_of(line, mode, number)))
                 except click.ClickException as exc:
                     error = exc
                     break
@@ -145,98 +140,12 @@ def publish(client: Client, event: str, data: str, mode: str | None, retain: boo
     finally:
         if progress:
             progress.done(sent())
-    dropped = stream.dropped
-    if unsent or dropped:
+    dropped, refused = stream.dropped, stream.refused
+    if unsent or dropped or refused:
         raise click.ClickException(
-            f"{unsent + dropped} of {count} messages not sent ({dropped} dropped while the hub was away, "
-            f"{unsent} still queued after {flush_timeout:g}s)"
+            f"{unsent + dropped + refused} of {count} messages not sent ({dropped} dropped while the hub was "
+            f"away, {refused} refused by the hub, {unsent} still queued after {flush_timeout:g}s)"
         )
-
-
-def read_lines(fd: int, most: int = 1000) -> Iterator[list[tuple[int, str]]]:
-    """Numbered lines of file descriptor ``fd`` (UTF-8), in batches of what
-    has arrived (at least one, at most ``most``), without the line ending.
-
-    A thread reads, so a slow producer (``tail -f``) gets each line sent at
-    once while a fast one gets them sent many per round trip. It reads the
-    descriptor itself, not sys.stdin: a thread blocked inside a buffered
-    reader at exit makes the interpreter abort (_enter_buffered_busy).
-    """
-    lines: Queue[tuple[int, str] | None] = Queue(maxsize=10 * most)
-
-    def read() -> None:
-        pending = b""
-        number = 0
-        try:
-            while True:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    break
-                *complete, pending = (pending + chunk).split(b"\n")
-                for raw in complete:
-                    number += 1
-                    lines.put((number, raw.rstrip(b"\r").decode("utf-8", "replace")))
-            if pending:
-                lines.put((number + 1, pending.rstrip(b"\r").decode("utf-8", "replace")))
-        except OSError:
-            pass
-        finally:
-            lines.put(None)
-
-    threading.Thread(target=read, name="stdin", daemon=True).start()
-    while True:
-        item = lines.get()
-        batch = []
-        while item is not None:
-            batch.append(item)
-            if len(batch) >= most:
-                break
-            try:
-                item = lines.get_nowait()
-            except Empty:
-                break
-        if batch:
-            yield batch
-        if item is None:
-            return
-
-
-def _value(text: str, mode: str | None, line: int | None) -> Any:
-    """What DATA (or a line) sends: its JSON value when it is strict JSON,
-    else the text (``--string``: always the text; ``--json``: JSON or an error)."""
-    if mode == "string":
-        return text
-    try:
-        return json.loads(text, parse_constant=_not_json)
-    except ValueError as exc:
-        if mode != "json":
-            return text
-        where = f"line {line}: " if line is not None else ""
-        reason = str(exc).split(":")[0].lower()
-        raise click.ClickException(f"{where}invalid json {text[:40]!r}: {reason}") from None
-
-
-def _not_json(name: str) -> None:
-    raise ValueError(f"{name} is not json (non-finite numbers have no json form)")
-
-
-class Progress:
-    """A message count on a terminal, redrawn at most every PROGRESS_EVERY seconds."""
-
-    def __init__(self, out: TextIO) -> None:
-        self.out = out
-        self.next = time.monotonic() + PROGRESS_EVERY
-
-    def show(self, count: int) -> None:
-        now = time.monotonic()
-        if now >= self.next:
-            self.next = now + PROGRESS_EVERY
-            self.out.write(f"\rpublished {count} messages")
-            self.out.flush()
-
-    def done(self, count: int) -> None:
-        self.out.write(f"\rpublished {count} messages\n")
-        self.out.flush()
 
 
 @click.command()

@@ -24,7 +24,6 @@ from tornado.websocket import (
 )
 
 from ..exceptions import ClientError, HubUnreachable
-from .outbox import BatchRefused, batch_frame
 from .wire import DEFAULT_URL, hub_urls, publish_payload, reason_of, refusal, unreachable
 
 log = logging.getLogger("picloud.client")
@@ -56,8 +55,6 @@ class HubConnection:
         self.ca_file = ca_file
         self._pub: WebSocketClientConnection | None = None
         self._pub_lock: asyncio.Lock | None = None
-        # Batches sent by the outbox (client/outbox.py), by id, until acked.
-        self._acks: dict[Any, asyncio.Future[None]] = {}
 
     async def _open(self, path: str, params: dict[str, str] | None = None,
                     on_message: Callable[[Any], None] | None = None) -> WebSocketClientConnection:
@@ -118,55 +115,22 @@ class HubConnection:
                 conn = self._pub = await self._open("/publish", on_message=self._on_publish_reply)
         return conn
 
-    async def send_batch(self, payloads: list[bytes], request_id: int) -> None:
-        """Send publish frames as one batch and wait for the hub's ack of it.
-
-        Raises HubUnreachable when the connection is lost (or the ack does not
-        come) first, BatchRefused when the hub answers with an error."""
-        conn = await self._publish_socket()
-        acked = self._acks[request_id] = asyncio.get_running_loop().create_future()
-        try:
-            await conn.write_message(batch_frame(payloads, request_id))
-            await asyncio.wait_for(asyncio.shield(acked), self.timeout)
-        except (WebSocketClosedError, StreamClosedError):
-            self._pub = None
-            raise HubUnreachable(f"lost the connection to {self.http_url}") from None
-        except asyncio.TimeoutError:
-            self._pub = None
-            conn.close()
-            raise HubUnreachable(f"the hub at {self.http_url} did not acknowledge in {self.timeout}s") from None
-        finally:
-            self._acks.pop(request_id, None)
+    async def open_link(self, on_reply: Callable[[dict[str, Any]], None]) -> PublishLink:
+        """A publish socket of its own for the outbox (client/outbox.py): its
+        replies go to ``on_reply``, its close to ``link.closed``."""
+        link = PublishLink(on_reply)
+        link.conn = await self._open("/publish", {"protocol": "2"}, on_message=link.on_message)
+        return link
 
     def _on_publish_reply(self, text: str | bytes | None) -> None:
-        if text is not None:
-            self._publish_reply(text)
+        """The publish socket of publish()/publish_many(): only error replies."""
+        if text is None:
             return
-        lost = HubUnreachable(f"lost the connection to {self.http_url}")
-        for waiter in self._acks.values():
-            if not waiter.done():
-                waiter.set_exception(lost)
-
-    def _publish_reply(self, text: str | bytes) -> None:
-        """The publish socket receives acks of batches and error replies."""
         try:
             frame = ujson.loads(text)
         except ValueError:
-            frame = None
-        if not isinstance(frame, dict):
             return
-        waiter = self._acks.get(frame.get("id"))
-        if waiter is None and frame.get("action") == "error" and len(self._acks) == 1:
-            # A batch refused for one of its other messages: the error carries
-            # that one's id (none), and only one batch is ever waiting.
-            (waiter,) = self._acks.values()
-        if waiter is not None and not waiter.done():
-            if frame.get("action") == "ack":
-                waiter.set_result(None)
-            elif frame.get("action") == "error":
-                waiter.set_exception(BatchRefused(f"the hub refused a batch: {frame.get('error')}"))
-            return
-        if frame.get("action") == "error":
+        if isinstance(frame, dict) and frame.get("action") == "error":
             log.warning("the hub refused a request: %s", frame.get("error"))
 
     async def publish_http(self, event: str, data: Any = None, *, retain: bool = False) -> None:
@@ -207,3 +171,39 @@ class HubConnection:
         if self._pub is not None:
             self._pub.close()
             self._pub = None
+
+
+class PublishLink:
+    """One publish socket of the outbox: its replies, and when it closed."""
+
+    def __init__(self, on_reply: Callable[[dict[str, Any]], None]) -> None:
+        self.on_reply = on_reply
+        self.conn: WebSocketClientConnection | None = None
+        self.closed: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+
+    def on_message(self, text: str | bytes | None) -> None:
+        if text is None:
+            self._closed()
+            return
+        try:
+            frame = ujson.loads(text)
+        except ValueError:
+            return
+        if isinstance(frame, dict):
+            self.on_reply(frame)
+
+    def send(self, payload: bytes) -> None:
+        assert self.conn is not None
+        try:
+            self.conn.write_message(payload).add_done_callback(lambda f: f.cancelled() or f.exception())
+        except WebSocketClosedError:
+            self._closed()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self._closed()
+
+    def _closed(self) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None if self.conn is None else self.conn.close_code)

@@ -58,6 +58,7 @@ log = logging.getLogger("picloud.client")
 
 _CLOSED = object()
 DEFAULT_QUEUE = 1000  # messages kept while the hub is away, as picloud.js does
+PUBLISH_BACKOFF = 5.0
 
 
 def _settings(url: str | None, api_key: str | None, client_name: str | None) -> tuple[str, str | None, str]:
@@ -79,8 +80,12 @@ class Client:
         self._inbox: Queue[Any] = Queue()
         self._callbacks: dict[str, list[Callable[[Message], Any]]] = {}
         self._async = AsyncClient(url, api_key, client_name, sink=self._inbox.put, **options)
+        # Reconnecting to publish waits at most PUBLISH_BACKOFF between tries
+        # (a queue of readings should go soon after the hub is back), and at
+        # least what min_backoff asks.
         self._outbox = None if queue <= 0 else Outbox(
-            self._async, queue, options.get("min_backoff", 0.1), min(options.get("max_backoff", 5.0), 5.0)
+            self._async, queue, options.get("min_backoff", 0.1),
+            max(options.get("min_backoff", 0.1), min(options.get("max_backoff", PUBLISH_BACKOFF), PUBLISH_BACKOFF)),
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="picloud-client", daemon=True)
@@ -134,6 +139,11 @@ class Client:
     @property
     def queued(self) -> int:
         return 0 if self._outbox is None else len(self._outbox)
+
+    @property
+    def refused(self) -> int:
+        """Queued messages the hub answered with an error (never sent again)."""
+        return 0 if self._outbox is None else self._outbox.refused
 
     def publish_http(self, event: str, data: Any = None, *, retain: bool = False) -> None:
         self._call(self._async.publish_http(event, data, retain=retain))
@@ -200,13 +210,15 @@ class Client:
         finally:
             self.close()
 
-    def close(self) -> None:
+    def close(self, flush: float | None = None) -> None:
+        """Close, after up to ``flush`` seconds (default: ``timeout``) for what is queued."""
         if self._closed:
             return
         try:
             if self._outbox is not None:
-                unsent = self._call(self._outbox.flush(self._async.timeout))
-                if unsent and self._outbox.failed is None:  # else the caller was told why
+                wait = self._async.timeout if flush is None else flush
+                unsent = self._call(self._outbox.flush(wait))
+                if unsent and wait and self._outbox.failed is None:  # else the caller was told why
                     log.warning("closing with %d messages not sent to %s", unsent, self.url)
                 self._call(self._outbox.close(), timeout=5)
             self._call(self._async.close(), timeout=5)

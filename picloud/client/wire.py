@@ -158,6 +158,14 @@ def publish_payload(event: str, data: Any = None, retain: bool = False) -> bytes
     return dumps(frame)
 
 
+class Refused(ClientError):
+    """The hub answered with an HTTP status retrying cannot change (403, 404, ...)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 #: What a refusal without any key adds; the command line says it its own way.
 NO_KEY = "no api key given: pass api_key or set PICLOUD_API_KEY"
 NO_KEY_CLI = "no api key given: use --api-key or PICLOUD_API_KEY"
@@ -174,7 +182,10 @@ def refusal(url: str, code: int, body: bytes | None, reason: str = "", has_key: 
     if code == 401:
         hint = "" if has_key else f" ({NO_KEY})"
         return AuthError(f"the hub at {url} refused the api key: {message or 'unauthorized'}{hint}")
-    return ClientError(f"the hub at {url} answered {code}: {message or reason or 'error'}")
+    text = f"the hub at {url} answered {code}: {message or reason or 'error'}"
+    if 400 <= code < 500 and code not in (408, 429):
+        return Refused(text, code)
+    return ClientError(text)
 
 
 def reason_of(exc: BaseException) -> str:

@@ -116,9 +116,11 @@ def publish_body(
     return None if waits else PUBLISHED
 
 
-async def stored_answer(state: HubState) -> Answer:
+async def stored_answer(stored: asyncio.Future[None]) -> Answer:
+    """The answer once ``stored`` (``pubsub.stored()``, taken when the
+    message was published) resolves."""
     try:
-        await state.pubsub.stored()
+        await stored
     except OSError as exc:
         # Delivered, but given back by the store: 503, the hub's own trouble.
         return 503, encode_error_body(f"{exc}: delivered, not retained")
@@ -184,7 +186,7 @@ class PublishHTTP(AccessMixin, RequestHandler):
         answer = publish_body(
             self.state, b"".join(self._chunks), self.key_fingerprint, self.client_name, self.permissions
         )
-        status, body = answer or await stored_answer(self.state)
+        status, body = answer or await stored_answer(self.state.pubsub.stored())
         self.set_status(status)
         if body:
             self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -284,12 +286,12 @@ class FastPublish(HTTPMessageDelegate):
             self.permissions,
         )
         if answer is None:
-            self.waiting = asyncio.ensure_future(self._answer_when_stored())
+            self.waiting = asyncio.ensure_future(self._answer_when_stored(self.state.pubsub.stored()))
         else:
             self._answer(*answer)
 
-    async def _answer_when_stored(self) -> None:
-        self._answer(*await stored_answer(self.state))
+    async def _answer_when_stored(self, stored: asyncio.Future[None]) -> None:
+        self._answer(*await stored_answer(stored))
 
     def _answer(self, status: int, body: bytes) -> None:
         self.status = status

@@ -196,13 +196,16 @@ class PublishSocket(HubSocket):
             if request_id is None:
                 continue
             if sent.retain:
-                self._acks.add(asyncio.ensure_future(self._ack_when_stored(request_id)))
+                # The wait is for the changes made so far: taken now, not
+                # when the task first runs (a write may fail in between).
+                stored = self.state.pubsub.stored()
+                self._acks.add(asyncio.ensure_future(self._ack_when_stored(request_id, stored)))
             else:
                 self.send_payload(encode_reply("ack", id=request_id))
 
-    async def _ack_when_stored(self, request_id: Any) -> None:
+    async def _ack_when_stored(self, request_id: Any, stored: asyncio.Future[None]) -> None:
         try:
-            await self.state.pubsub.stored()
+            await stored
         except OSError as exc:
             self.send_payload(encode_error(str(exc), id=request_id))
         else:

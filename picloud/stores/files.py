@@ -24,6 +24,7 @@ import ujson
 from ..config import Config
 from ..exceptions import ConfigError
 from ..hub.message import Message
+from ..hub.retained import OWN_PREFIX
 from ..hub.store import Store
 from ..wire.codec import dumps
 
@@ -215,12 +216,24 @@ class FileStore(Store):
     def _give_back(self) -> None:
         """A failed write: nothing half-kept. Memory goes back to what the
         file holds, and the publishers waiting are told (503)."""
+        values = dict(self._durable)
+        own_pending = False
         for event in set(self._values) | set(self._durable):
-            kept = self._durable.get(event)
-            if self._values.get(event) is not kept and self.on_revert is not None:
+            kept, now = self._durable.get(event), self._values.get(event)
+            if now is kept:
+                continue
+            if event.startswith(OWN_PREFIX):
+                # Presence is the hub's own state, not a publisher's: kept in
+                # memory (where it is true) and written once the disk allows.
+                own_pending = True
+                if now is None:
+                    values.pop(event, None)
+                else:
+                    values[event] = now
+            elif self.on_revert is not None:
                 self.on_revert(event, kept)
-        self._values = dict(self._durable)
-        self._dirty = False
+        self._values = values
+        self._dirty = own_pending
 
     def _log_failure(self, exc: OSError) -> None:
         # One line when writes start failing, then one a minute: a full SD

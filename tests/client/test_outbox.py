@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from picloud.client import Client
+from picloud.client import Client, ClientError
 from tests.client.test_aio import Subscriber
 from tests.support.hub import KEY
 from tests.support.process import free_port, wait_subscribed
@@ -100,5 +100,45 @@ def test_the_cli_says_what_it_could_not_send(tmp_path):
     )
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
-        "Error: 3 of 3 messages not sent (0 dropped while the hub was away, 3 still queued after 1s)"
+        "Error: 3 of 3 messages not sent (0 dropped while the hub was away, 0 refused by the hub, "
+        "3 still queued after 1s)"
     )
+
+
+def test_what_the_hub_will_never_take_is_refused_and_the_rest_goes(hub_process, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text(f"{KEY} admin\nAb9Lm3Qw7Ee1Rt6Y publish sensors/#\nZr4p0Tf2Yq5Kx8Nn subscribe #\n")
+    hub = hub_process("--keys-file", str(keys), "--max-message-bytes", "2048")
+    sub = Subscriber(hub.url, "sensors/t")
+    try:
+        wait_subscribed(sub.client, "sensors/t", "sub")
+        with Client(hub.url, "Ab9Lm3Qw7Ee1Rt6Y", "sensor", timeout=2) as client:
+            client.publish("sensors/t", 1)
+            client.publish("sensors/t", "x" * 3000)  # over --max-message-bytes: the socket is closed 1009
+            client.publish("door/lock", "open")  # outside the key's topics
+            client.publish("sensors/t", 2)
+            assert client.flush(30) == 0
+            assert client.refused == 2
+        assert received(sub, 2) == [1, 2]
+    finally:
+        sub.close()
+    # A key that may not publish at all: one clear error, not a queue that waits forever.
+    with Client(hub.url, "Zr4p0Tf2Yq5Kx8Nn", "reader") as client:
+        client.publish("sensors/t", 3)
+        with pytest.raises(ClientError, match="answered 403"):
+            client.flush(10)
+
+
+def test_an_ack_that_waits_for_the_disk_is_not_taken_for_a_lost_one(hub_process):
+    hub = hub_process("--api-key", KEY, "--retain-interval", "3")
+    sub = Subscriber(hub.url, "t")
+    try:
+        wait_subscribed(sub.client, "t", "sub")
+        with Client(hub.url, KEY, "sensor", timeout=1) as client:
+            client.publish("t", 1, retain=True)  # acked once on disk, up to 3 s from now
+            client.publish("t", 2)
+            assert client.flush(20) == 0
+        assert received(sub, 2) == [1, 2]
+        assert sub.messages.empty()  # and nothing sent twice
+    finally:
+        sub.close()
