@@ -75,7 +75,7 @@ class Server:
         # The load generators open thousands of connections from one address
         # at once; as variables, not flags, so that a baseline from before
         # these settings starts too.
-        env.update(PICLOUD_MAX_PENDING=MANY, PICLOUD_MAX_PENDING_PER_IP=MANY)
+        env.update(PICLOUD_MAX_PENDING=MANY, PICLOUD_MAX_PENDING_PER_IP=MANY, PICLOUD_NO_MQTT="1")
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )

@@ -64,13 +64,17 @@ def option(setting: Setting[Any]) -> Callable[[F], F]:
     return cloup.option(*decls, **kwargs)
 
 
+def group_title(group: str) -> str:
+    return "MQTT" if group == "mqtt" else group.capitalize()
+
+
 def settings_options(function: F) -> F:
     """One help section per group of the settings table, in its order."""
     # Decorators apply innermost first: the last group goes on first.
     for group in reversed(GROUPS):
         rows = [setting for setting in SETTINGS if setting.group == group]
         if rows:
-            function = cloup.option_group(group.capitalize(), *(option(setting) for setting in rows))(function)
+            function = cloup.option_group(group_title(group), *(option(setting) for setting in rows))(function)
     return function
 
 

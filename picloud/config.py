@@ -239,6 +239,26 @@ class Config:
         help="Messages kept for other hubs while Redis is unreachable (oldest dropped past this).",
     )
 
+    mqtt_port = Setting[Optional[int]](
+        None, kind="int", minimum=0, maximum=65535, group="mqtt", shown="1883, off with a warning if taken",
+        help="Port of the MQTT 3.1.1 listener (TCP); 0 picks a free one.",
+        doc="Mosquitto often holds 1883 already: then the hub says so in one line and serves the rest. A port "
+        "given here that is taken stops the hub. With --tls, plain MQTT is off unless a port is given.",
+    )
+    no_mqtt = Setting(False, kind="bool", group="mqtt", help="Do not listen for MQTT clients.")
+    mqtt_session_queue = Setting(
+        1000, kind="int", minimum=1, group="mqtt",
+        help="QoS 1 and 2 messages a session keeps while its client is away (oldest dropped past this).",
+    )
+    mqtt_session_expiry = Setting(
+        86400.0, kind="float", minimum=1, group="mqtt",
+        help="Seconds a persistent session (clean session 0) outlives its client.",
+    )
+    mqtt_max_inflight = Setting(
+        20, kind="int", minimum=1, group="mqtt",
+        help="QoS 1 and 2 messages sent to a client and not yet acknowledged; more wait in its session.",
+    )
+
     log_level = Setting(
         "info", kind="choice", choices=LOG_LEVELS, ignore_case=True, group="logging",
         help="Log this level and above.",

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from picloud import settings_docs
-from picloud.cli import main, option, serve
+from picloud.cli import group_title, main, option, serve
 from picloud.config import NAMES, SETTINGS, Config
 from picloud.setting import GROUPS, Setting
 
@@ -62,7 +62,8 @@ def test_serve_with_nothing_given_serves_the_table_defaults(serve_config):
 def sample(row: Setting[Any], tmp_path: Path) -> tuple[str, Any]:
     """A value other than the default, as the environment spells it and as Config holds it."""
     if row.kind == "int":
-        return str(row.default + 1), row.default + 1
+        other = 1 if row.default is None else row.default + 1  # None: a default the hub picks (--mqtt-port)
+        return str(other), other
     if row.kind == "float":
         return str(row.default + 0.5), row.default + 0.5
     if row.kind == "bool":
@@ -117,12 +118,12 @@ def test_help_groups_the_options_as_the_table_does_and_ends_with_examples():
     result = subprocess.run([sys.executable, "-m", "picloud", "serve", "--help"], capture_output=True, text=True)
     lines = result.stdout.splitlines()
     headings = [line[:-1] for line in lines if line.endswith(":") and not line.startswith(" ")]
-    used = [group.capitalize() for group in GROUPS if any(row.group == group for row in SETTINGS)]
+    used = [group_title(group) for group in GROUPS if any(row.group == group for row in SETTINGS)]
     assert headings == [*used, "Other options", "Examples"]
     # Each option sits under its own group's heading.
     for row in SETTINGS:
         at = next(i for i, line in enumerate(lines) if line.lstrip().startswith(row.option))
-        assert [h for h in headings if lines.index(h + ":") < at][-1] == row.group.capitalize(), row.option
+        assert [h for h in headings if lines.index(h + ":") < at][-1] == group_title(row.group), row.option
     examples = result.stdout[result.stdout.index("Examples:"):]
     assert examples.count("picloud serve") == 3
 

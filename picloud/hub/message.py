@@ -10,7 +10,8 @@ from ..wire.frames import encode_frame
 class Message:
     """One published message, encoded once and shared by every subscriber."""
 
-    __slots__ = ("_frame", "clears", "event", "not_retained", "payload", "retain", "seq")
+    __slots__ = ("_frame", "_mqtt", "clears", "event", "from_retained", "not_retained", "payload", "qos", "raw",
+                 "retain", "seq")
 
     def __init__(self, event: str, payload: bytes) -> None:
         self.event = event
@@ -20,6 +21,14 @@ class Message:
         self.retain = False  # also becomes the event's retained value...
         self.clears = False  # ...or clears it (retain with data null)
         self.not_retained: str | None = None  # why a value asked to be retained was not
+        # MQTT (server/mqtt/): the payload's bytes as an MQTT client sent them
+        # (None: made from the frame on first use), the QoS it was published
+        # at (PiCloud publishers count as 0), whether this is a retained value
+        # sent for a new subscription, and its QoS 0 PUBLISH, built once.
+        self.raw: bytes | None = None
+        self.qos = 0
+        self.from_retained = False
+        self._mqtt: bytes | None = None
 
     @property
     def frame(self) -> bytes:

@@ -76,6 +76,14 @@ class PubSub(Subscriptions):
             self.presence.left(client_name)
         return client_name
 
+    def leave(self, conn: Connection) -> str | None:
+        """``conn``'s client went away, its subscriptions stay (an MQTT
+        persistent session): out of the listing, offline in presence."""
+        client_name = self.unlist(conn)
+        if client_name is not None:
+            self.presence.left(client_name)
+        return client_name
+
     # -- publishing --------------------------------------------------------
 
     def prepare(

@@ -32,6 +32,9 @@ def retained_variant(message: Message) -> Message:
     """The message a late subscriber gets: the publish frame, marked retained."""
     variant = Message(message.event, retained_frame(message.payload))
     variant.seq = message.seq
+    variant.raw = message.raw  # an MQTT payload stays byte for byte
+    variant.qos = message.qos
+    variant.from_retained = True
     return variant
 
 

@@ -59,6 +59,17 @@ class Subscriptions:
             self._gone.append(client[3])
         return client[0]
 
+    def unlist(self, conn: Connection) -> str | None:
+        """Take ``conn`` out of the listing but keep its subscriptions (an MQTT
+        session kept while its client is away). Returns its client name."""
+        client = self._clients.pop(conn, None)
+        if client is None:
+            return None
+        if self._changed is not None:
+            self._changed.pop(conn, None)
+            self._gone.append(client[3])
+        return client[0]
+
     @property
     def connection_count(self) -> int:
         return len(self._clients)

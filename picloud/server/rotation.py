@@ -10,6 +10,7 @@ name. A bad file keeps the old keys.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from ..exceptions import ConfigError
 from ..hub.keys import Grant, allows, fingerprint
@@ -46,8 +47,33 @@ def reload_keys(state: HubState) -> int:
         if reason is not None:
             closed += 1
             sock.close_gracefully(CLOSE_POLICY_VIOLATION, reason)
+    for conn in list(state.mqtt):
+        grant = None if conn.key_fingerprint is None else grants.get(conn.key_fingerprint)
+        if recheck_mqtt(state, conn, grant):
+            closed += 1
     log.info("reloaded %d keys; closed %d connections the new keys no longer allow", len(keys), closed)
     return closed
+
+
+def recheck_mqtt(state: HubState, conn: Any, grant: Grant | None) -> bool:
+    """Put an MQTT connection under ``grant``; True if it was closed. MQTT has
+    no way to tell a client a subscription ended: the log says so."""
+    session = conn.session
+    if session is None or conn.connect is None:
+        return False
+    client_id = conn.connect.client_id
+    if grant is None or not grant.admits(client_id):
+        log.info("closing mqtt %s: its key was revoked", conn.describe())
+        conn.close()
+        return True
+    conn.grant = grant
+    permissions = conn.permissions = session.permissions = grant.permissions(client_id)
+    for filter_ in list(session.subscriptions):
+        if permissions is not None and not permissions.may_subscribe(filter_):
+            state.pubsub.unsubscribe(session, filter_)
+            session.set_granted(filter_, None)
+            log.info("mqtt %s: subscription to %r dropped: outside the key's new topics", conn.describe(), filter_)
+    return False
 
 
 def recheck(state: HubState, sock: OpenSocket, grant: Grant | None) -> str | None:

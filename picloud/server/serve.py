@@ -13,6 +13,7 @@ import socket
 import ssl
 import sys
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from tornado.netutil import bind_sockets
 
@@ -26,6 +27,7 @@ from .backends import make_pubsub
 from .keepalive import KeepaliveHTTPServer
 from .keyfiles import keys_from_config, load_or_create_key
 from .logs import withhold_request_details
+from .mqtt.listener import MqttListener, mqtt_sockets
 from .openfiles import fit_connection_cap, raise_open_files_limit
 from .rotation import reload_keys
 from .tls import reload_tls, tls_context
@@ -100,14 +102,21 @@ async def serve(config: Config) -> None:
         idle_connection_timeout=config.handshake_timeout,
         body_timeout=max(60.0, config.handshake_timeout),
     )
+    mqtt = MqttListener(app.state)
+    mqtt_listening = mqtt_sockets(config)
     await pubsub.broker.start()
     # Accepted only now (until then they wait in the listen backlog): a
     # client resuming with since while Redis was still being reached would be
     # told "not recovered" by a hub that merely had not connected yet.
     server.add_sockets(sockets)
+    if mqtt_listening:
+        mqtt.start_listening(mqtt_listening)
 
     port = sockets[0].getsockname()[1]
     urls = hub_urls(config.host, port, config.scheme)
+    if mqtt_listening:
+        print(f"picloud: mqtt on port {mqtt.port} (mqtt://{urlsplit(urls[-1]).hostname}:{mqtt.port}, "
+              "the key as password)", flush=True)
     where = " (every interface" + (f"; also {', '.join(urls[1:])})" if urls[1:] else ")")
     print(f"picloud {__version__} listening on {urls[0]}{where if every_interface(config.host) else ''}",
           flush=True)
@@ -125,6 +134,7 @@ async def serve(config: Config) -> None:
     log.info("shutting down")
     systemd.notify("STOPPING=1")
     server.stop()
+    mqtt.close_all()
     await app.state.shutdown(config.shutdown_drain)
     await pubsub.broker.stop()
     await server.close_all_connections()

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..config import Config
 from ..exceptions import ProtocolError
@@ -56,6 +56,7 @@ class HubState:
         self.outbox = Outbox(config.max_queue_bytes, config.max_total_queue_bytes, config.slow_consumer)
         self.info = InfoPusher(pubsub, config.info_interval)
         self.sockets: set[OpenSocket] = set()  # every open websocket (server/sockets.py)
+        self.mqtt: set[Any] = set()  # every MQTT connection (server/mqtt/connection.py)
         self.origins = OriginPolicy(config.allowed_origin)
         self.pinger = Pinger(self.sockets, config.ping_interval)
         self.started = time.monotonic()

@@ -25,10 +25,14 @@ class HubProcess:
     """A real ``picloud serve`` process, started on a free port."""
 
     LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
+    MQTT = re.compile(r"mqtt on port (\d+)")
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         full_env = {k: v for k, v in os.environ.items() if k not in _HUB_ENV}
         full_env.update(env or {})
+        if not {"--mqtt-port", "--no-mqtt"} & set(args) and "PICLOUD_MQTT_PORT" not in (env or {}):
+            args = [*args, "--mqtt-port", "0"]  # never the machine's 1883
+        self.mqtt_port = 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "picloud", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
@@ -41,6 +45,9 @@ class HubProcess:
         self.scheme = "http"
         for line in self.proc.stdout:  # blocks until the hub says where it listens
             self.stdout_lines.append(line)
+            mqtt = self.MQTT.search(line)
+            if mqtt:
+                self.mqtt_port = int(mqtt.group(1))
             match = self.LISTENING.search(line)
             if match:
                 self.scheme, self.port = match.group(1), int(match.group(2))

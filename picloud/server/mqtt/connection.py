@@ -1,0 +1,178 @@
+"""One MQTT client's TCP connection: CONNECT, then packets until it goes.
+
+The socket side only: the session (session.py) is what the hub delivers to,
+and publishing goes through publishing.py. Outgoing bytes use the same
+bounded, coalescing queue as the websockets (server/outbox.py), so the
+slow-consumer policy and the hub-wide queue budget apply to MQTT too; a
+burst the client asked for itself (the retained values of a new
+subscription) is written as fast as the socket takes it instead, not counted
+against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from tornado.iostream import IOStream, StreamClosedError
+
+from ...hub.keys import Grant
+from ...hub.message import Message
+from ...hub.rights import Permissions
+from ...wire.mqtt import packets as p
+from ...wire.mqtt.packets import MqttError, encode_publish, string
+from ...wire.mqtt.parser import Parser
+from ...wire.mqtt.payloads import from_frame
+from ..outbox import QueuedSocket, _Framed
+from .handshake import handle_connect, hang_up
+from .publishing import dispatch
+from .session import Session
+
+log = logging.getLogger("picloud.mqtt")
+
+READ_CHUNK = 65536
+
+
+def mqtt_payload(message: Message) -> bytes:
+    """The MQTT payload of a hub message: as an MQTT client sent it, or made
+    from its frame once (wire/mqtt/payloads.py)."""
+    raw = message.raw
+    if raw is None:
+        raw = message.raw = from_frame(message.payload)
+    return raw
+
+
+def qos0_publish(message: Message) -> bytes:
+    """The QoS 0 PUBLISH of a message, built once for every subscriber; RETAIN
+    only on a retained value sent for a new subscription [MQTT-3.3.1-9]."""
+    data = message._mqtt
+    if data is None:
+        data = message._mqtt = encode_publish(string(message.event), mqtt_payload(message), 0,
+                                              retain=message.from_retained)
+    return data
+
+
+class MqttConnection(QueuedSocket):
+    def __init__(self, listener: Any, stream: IOStream, address: Any) -> None:
+        """``listener`` is the MqttListener (listener.py, which imports this module)."""
+        self.listener = listener
+        self.state = listener.state
+        self.stream = stream
+        self.address = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
+        self.host = address[0] if isinstance(address, tuple) else ""
+        self.parser = Parser(self.state.config.max_message_bytes)
+        self.session: Session | None = None
+        self.connect: p.Connect | None = None
+        self.key_fingerprint: bytes | None = None
+        self.last_seen = time.monotonic()
+        self.keepalive = 0
+        self.graceful = False  # DISCONNECT came: no will
+        self.closed = False
+        self.refused_publishes = 0
+        self.grant: Grant | None = None
+        self.permissions: Permissions | None = None
+        self._paced: list[bytes] | None = None  # see module docstring
+        self._pacer: asyncio.Future[None] | None = None
+        self.task: asyncio.Future[None] | None = None
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        stream = self.stream
+        try:
+            first = await self._first_packets()
+            if first is None:
+                return
+            if not await handle_connect(self, first[0]):
+                return
+            for packet in first[1:]:
+                dispatch(self, packet)
+            while not self.closed:
+                data = await stream.read_bytes(READ_CHUNK, partial=True)
+                self.last_seen = time.monotonic()
+                for packet in self.parser.feed(data):
+                    dispatch(self, packet)
+                    if self.closed:
+                        break
+        except StreamClosedError:
+            pass
+        except MqttError as exc:
+            log.info("closing mqtt %s: %s", self.describe(), exc)
+        finally:
+            self.close()
+
+    async def _first_packets(self) -> list[Any] | None:
+        """Packets up to and including the CONNECT, within the handshake timeout."""
+        deadline = time.monotonic() + self.state.config.handshake_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.info("mqtt %s sent no CONNECT in time", self.address)
+                return None
+            try:
+                data = await asyncio.wait_for(self.stream.read_bytes(READ_CHUNK, partial=True), left)
+            except asyncio.TimeoutError:
+                log.info("mqtt %s sent no CONNECT in time", self.address)
+                return None
+            packets = self.parser.feed(data)
+            if packets:
+                if not isinstance(packets[0], p.Connect):
+                    raise MqttError("the first packet is not CONNECT [MQTT-3.1.0-1]")
+                return packets
+
+    # -- writing ---------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        if self._paced is not None:
+            self._paced.append(data)
+        else:
+            QueuedSocket.deliver(self, _Framed(data))
+
+    def send_qos0(self, message: Message) -> None:
+        self.send(qos0_publish(message))
+
+    def send_publish(self, message: Message, qos: int, packet_id: int, dup: bool) -> None:
+        self.send(encode_publish(string(message.event), mqtt_payload(message), qos,
+                                 retain=message.from_retained, dup=dup, packet_id=packet_id))
+
+    def send_pubrel(self, packet_id: int) -> None:
+        self.send(p.encode_ack(p.PUBREL, packet_id))
+
+    def pace(self) -> None:
+        """From now until what is sent meanwhile is written: paced by the
+        socket, not the queue's limits (a new subscription's retained values)."""
+        if self._paced is None:
+            self.flush_queue()  # what was queued goes first
+            self._paced = []
+
+    def end_pace(self) -> None:
+        if self._paced is not None and (self._pacer is None or self._pacer.done()):
+            self._pacer = asyncio.ensure_future(self._write_paced())
+
+    async def _write_paced(self) -> None:
+        try:
+            while self._paced:
+                data, self._paced = b"".join(self._paced), []
+                await self.stream.write(data)
+        except StreamClosedError:
+            pass
+        finally:
+            self._paced = None
+
+    # -- closing ---------------------------------------------------------------------
+
+    def describe(self) -> str:
+        client = self.connect.client_id if self.connect is not None else "?"
+        return f"{client!r} from {self.address}"
+
+    def close_slow(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        hang_up(self)
+        self.stream.close()

@@ -1,0 +1,137 @@
+"""CONNECT and the end of a connection: the key, the client id, the
+session taken over or made, CONNACK; and, when the client goes, its will and
+its session kept or dropped.
+
+The MQTT password is the API key; the username is free (Home Assistant and
+Zigbee2MQTT always send one), and a key given as the username with no
+password is taken too, since 3.1.1 forbids a password without a username
+[MQTT-3.1.2-22]. The key's role and topic rights hold as on every route,
+with ``%c`` the client id.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from ...exceptions import ProtocolError
+from ...hub.keys import allows, fingerprint
+from ...hub.limits import AUTH_FAIL_WINDOW
+from ...wire.codec import validate_client_name
+from ...wire.mqtt import packets as p
+from .peer import Peer
+from .publishing import publish_from_client
+from .session import Session
+
+log = logging.getLogger("picloud.mqtt")
+
+#: Client id limits [MQTT-3.1.3-5]: 23 bytes at 3.1; 3.1.1 lets a server take more.
+MAX_ID_BYTES = {3: 23, 4: 128}
+
+
+async def handle_connect(conn: Peer, packet: p.Connect) -> bool:
+    """Answer CONNECT; True when the client is in."""
+    code = check(conn, packet)
+    listener = conn.listener
+    if code != p.ACCEPTED:
+        conn.send(p.encode_connack(False, code))
+        conn.flush_queue()
+        conn.graceful = True  # a refused CONNECT leaves no will
+        return False
+    state = conn.state
+    state.pending.settle(conn.stream)
+    conn.connect = packet
+    conn.keepalive = packet.keepalive
+    old = listener.sessions.get(packet.client_id)
+    if old is not None and old.link is not None:
+        taken = old.link
+        log.info("mqtt client id %r connected again from %s: closing the older connection",
+                 packet.client_id, conn.address)
+        taken.close()  # its will goes out: it left without DISCONNECT
+        old = listener.sessions.get(packet.client_id)
+    present = old is not None and not packet.clean
+    if old is not None and packet.clean:
+        listener.forget(old)
+        old = None
+    config = state.config
+    session = old or Session(packet.client_id, packet.clean, queue_limit=config.mqtt_session_queue,
+                             queue_bytes=config.max_queue_bytes, max_inflight=config.mqtt_max_inflight)
+    session.clean = packet.clean
+    session.permissions = conn.permissions
+    listener.sessions[packet.client_id] = session
+    conn.session = session
+    state.pubsub.connect(session, packet.client_id, conn.address)
+    conn.send(p.encode_connack(present, p.ACCEPTED))
+    session.attach(conn)
+    log.info("connect mqtt %s (level %d%s, keepalive %ds)", conn.describe(), packet.level,
+             ", clean" if packet.clean else "", packet.keepalive)
+    return True
+
+
+def check(conn: Peer, packet: p.Connect) -> int:
+    """The CONNACK return code for ``packet`` [MQTT-3.2.2-3]."""
+    state = conn.state
+    if packet.level not in MAX_ID_BYTES:
+        log.info("mqtt %s: protocol level %d is not 3 or 4", conn.address, packet.level)
+        return p.BAD_PROTOCOL
+    client_id = packet.client_id
+    if not client_id:
+        if packet.level == 3 or not packet.clean:
+            return p.BAD_CLIENT_ID  # [MQTT-3.1.3-8]
+        client_id = packet.client_id = f"auto-{secrets.token_hex(8)}"  # [MQTT-3.1.3-6]
+    if len(client_id.encode("utf-8")) > MAX_ID_BYTES[packet.level]:
+        return p.BAD_CLIENT_ID
+    try:
+        validate_client_name(client_id)
+    except ProtocolError:
+        return p.BAD_CLIENT_ID
+    if conn.listener.count() > state.config.max_connections:
+        return p.UNAVAILABLE
+    throttle = state.throttle
+    if throttle.blocked(conn.host):
+        state.errors["auth"] += 1
+        return p.NOT_AUTHORIZED
+    key = presented_key(packet)
+    grant = state.auth.grant_of(key)
+    if grant is None:
+        state.errors["auth"] += 1
+        if key and throttle.failed(conn.host):
+            log.warning("blocking %s for %gs after %d wrong keys in %gs",
+                        conn.host, throttle.block, throttle.limit, AUTH_FAIL_WINDOW)
+        return p.BAD_CREDENTIALS if key else p.NOT_AUTHORIZED
+    if not (allows(grant.role, "publish") or allows(grant.role, "subscribe")) or not grant.admits(client_id):
+        state.errors["auth"] += 1
+        return p.NOT_AUTHORIZED
+    conn.grant = grant
+    conn.permissions = grant.permissions(client_id)
+    conn.key_fingerprint = None if key is None else fingerprint(key)
+    return p.ACCEPTED
+
+
+def presented_key(packet: p.Connect) -> str | None:
+    if packet.password is not None:
+        return packet.password.decode("utf-8", "replace")
+    return packet.username or None
+
+
+def hang_up(conn: Peer) -> None:
+    """The connection is gone: its will if it did not say DISCONNECT, and its
+    session kept (clean session 0) or dropped."""
+    listener = conn.listener
+    listener.connections.discard(conn)
+    conn.state.pending.settle(conn.stream)
+    conn.stop_queue()
+    session = conn.session
+    if session is None or session.link is not conn:
+        return  # refused, or taken over by a newer connection
+    packet = conn.connect
+    if packet is not None and not conn.graceful and packet.will_topic is not None:
+        publish_from_client(conn, packet.will_topic, packet.will_payload, packet.will_qos, packet.will_retain,
+                            what="will")
+    session.detach()
+    pubsub = conn.state.pubsub
+    if session.clean:
+        listener.forget(session)
+    else:
+        pubsub.leave(session)
+    log.info("disconnect mqtt %s%s", conn.describe(), "" if conn.graceful else " (no DISCONNECT)")

@@ -1,0 +1,162 @@
+"""What an MQTT client sends once connected: PUBLISH at each QoS, the acks
+of what it is sent, SUBSCRIBE and UNSUBSCRIBE, PINGREQ and DISCONNECT.
+
+A publish the hub will not take (outside the key's topics, a name the hub
+cannot hold, ``$SYS/``) is dropped and still acknowledged, as 3.1.1 allows
+[MQTT-3.3.5-2] and since it has no way to refuse one; it is counted and
+logged once per connection.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ...exceptions import ProtocolError
+from ...hub.keys import allows
+from ...wire.codec import validate_event
+from ...wire.mqtt import packets as p
+from ...wire.mqtt.payloads import BASE64, to_data
+from ...wire.topics import validate_filter
+from .peer import Peer
+
+log = logging.getLogger("picloud.mqtt")
+
+
+def dispatch(conn: Peer, packet: p.Packet) -> None:
+    session = conn.session
+    assert session is not None
+    if isinstance(packet, p.Publish):
+        on_publish(conn, packet)
+    elif isinstance(packet, p.Ack):
+        kind, packet_id = packet.kind, packet.packet_id
+        if kind in (p.PUBACK, p.PUBCOMP):
+            session.acked(packet_id)
+        elif kind == p.PUBREC:
+            if session.received(packet_id):
+                conn.send_pubrel(packet_id)
+        else:  # PUBREL: the second half of a QoS 2 publish from the client
+            session.awaiting_release.discard(packet_id)
+            conn.send(p.encode_ack(p.PUBCOMP, packet_id))
+    elif isinstance(packet, p.Subscribe):
+        on_subscribe(conn, packet)
+    elif isinstance(packet, p.Unsubscribe):
+        for filter_ in packet.filters:
+            conn.state.pubsub.unsubscribe(session, filter_)
+            session.set_granted(filter_, None)
+        conn.send(p.encode_unsuback(packet.packet_id))
+    elif isinstance(packet, p.Bare):
+        if packet.kind == p.PINGREQ:
+            conn.send(p.PINGRESP_BYTES)
+        elif packet.kind == p.DISCONNECT:
+            conn.graceful = True  # no will [MQTT-3.14.4-3]
+            conn.close()
+    else:  # a second CONNECT
+        raise p.MqttError("a second CONNECT [MQTT-3.1.0-2]")
+
+
+def on_publish(conn: Peer, packet: p.Publish) -> None:
+    session = conn.session
+    assert session is not None
+    qos, packet_id = packet.qos, packet.packet_id
+    if qos == 2 and packet_id in session.awaiting_release:
+        # Sent again before our PUBREC arrived: delivered once already.
+        conn.send(p.encode_ack(p.PUBREC, packet_id))
+        return
+    publish_from_client(conn, packet.topic, packet.payload, qos, packet.retain)
+    if qos == 1:
+        assert packet_id is not None
+        conn.send(p.encode_ack(p.PUBACK, packet_id))
+    elif qos == 2:
+        assert packet_id is not None
+        session.awaiting_release.add(packet_id)
+        conn.send(p.encode_ack(p.PUBREC, packet_id))
+
+
+def publish_from_client(conn: Peer, topic: str, payload: bytes, qos: int, retain: bool,
+                        what: str = "publish") -> bool:
+    """Hand a client's message (or its will) to the hub; False when dropped."""
+    state = conn.state
+    grant = conn.grant
+    refused = None
+    if grant is None or not allows(grant.role, "publish"):
+        refused = "this key may not publish"
+    elif conn.permissions is not None and not conn.permissions.may_use(topic):
+        refused = str(conn.permissions.refuse("publish to", topic))
+    if refused is None:
+        data, encoding = to_data(payload)
+        try:
+            message = state.pubsub.prepare(topic, data, retain=retain)
+        except ProtocolError as exc:
+            refused = str(exc)
+        else:
+            if encoding == BASE64:
+                message.payload = message.payload[:-1] + b',"encoding":"base64"}'
+            message.raw = payload
+            message.qos = qos
+            state.pubsub.publish_message(message)
+            return True
+    conn.refused_publishes += 1
+    state.errors["protocol"] += 1
+    if conn.refused_publishes == 1:
+        log.warning("mqtt %s: %s dropped: %s", conn.describe(), what, refused)
+    return False
+
+
+def on_subscribe(conn: Peer, packet: p.Subscribe) -> None:
+    """SUBACK first, then each new subscription's retained values, with
+    RETAIN set [MQTT-3.3.1-8], again for a filter subscribed before
+    [MQTT-3.8.4-3]."""
+    session = conn.session
+    assert session is not None
+    pubsub = conn.state.pubsub
+    codes = []
+    granted = []
+    for filter_, qos in packet.filters:
+        if refusal(conn, filter_) is None:
+            codes.append(qos)
+            granted.append((filter_, qos))
+        else:
+            codes.append(p.SUBSCRIBE_FAILURE)
+    conn.send(p.encode_suback(packet.packet_id, codes))
+    conn.pace()
+    try:
+        for filter_, qos in granted:
+            session.set_granted(filter_, qos)
+            if pubsub.is_subscribed(session, filter_):
+                for value in pubsub.retained.items(filter_):
+                    session.deliver(value)
+                continue
+            try:
+                pubsub.join(session, filter_, None, ignore, conn.permissions)
+            except ProtocolError as exc:  # checked above; the hub may have filled meanwhile
+                session.set_granted(filter_, None)
+                log.warning("mqtt %s: subscription to %r not made: %s", conn.describe(), filter_, exc)
+    finally:
+        conn.end_pace()
+
+
+def refusal(conn: Peer, filter_: str) -> str | None:
+    """Why ``filter_`` gets 0x80, or None."""
+    session = conn.session
+    assert session is not None
+    grant = conn.grant
+    if grant is None or not allows(grant.role, "subscribe"):
+        return "this key may not subscribe"
+    try:
+        validate_event(filter_)
+        validate_filter(filter_)
+    except ProtocolError as exc:
+        return str(exc)
+    if conn.permissions is not None and not conn.permissions.may_subscribe(filter_):
+        return "outside the key's topics"
+    pubsub = conn.state.pubsub
+    if not pubsub.is_subscribed(session, filter_):
+        if pubsub.subscription_count(session) >= pubsub.max_subscriptions:
+            return "too many subscriptions"
+        if pubsub.subscriptions >= pubsub.max_total_subscriptions:
+            return "the hub has too many subscriptions"
+    return None
+
+
+def ignore(joined: object) -> None:
+    """MQTT has no confirmation beyond SUBACK, sent before."""

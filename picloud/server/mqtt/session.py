@@ -1,0 +1,153 @@
+"""An MQTT client's session: what the hub delivers to, whether or not the
+client is connected.
+
+The session, not the socket, is subscribed in the hub (hub/pubsub.py), so a
+persistent session (clean session 0) goes on collecting QoS 1 and 2
+messages while its client is away: at most ``queue_limit`` messages and
+``queue_bytes`` of payload, the oldest dropped and counted. Its messages in
+flight (sent, not yet acknowledged) are sent again with DUP set when the
+client comes back [MQTT-4.4.0-1]; at most ``max_inflight`` are in flight at
+once, the rest wait in the queue.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Protocol
+
+from ...hub.message import Message
+from ...hub.rights import Permissions
+from ...wire.topics import matches
+
+
+class Link(Protocol):
+    """The connected client a session writes to (connection.py)."""
+
+    def send_qos0(self, message: Message) -> None: ...
+    def send_publish(self, message: Message, qos: int, packet_id: int, dup: bool) -> None: ...
+    def send_pubrel(self, packet_id: int) -> None: ...
+    def close(self) -> None: ...
+
+
+class Outgoing:
+    __slots__ = ("message", "qos", "released")
+
+    def __init__(self, message: Message, qos: int) -> None:
+        self.message = message
+        self.qos = qos
+        self.released = False  # QoS 2: PUBREC came, PUBREL sent, PUBCOMP awaited
+
+
+class Session:
+    def __init__(self, client_id: str, clean: bool, *, queue_limit: int, queue_bytes: int,
+                 max_inflight: int) -> None:
+        self.client_id = client_id
+        self.clean = clean
+        self.queue_limit = queue_limit
+        self.queue_bytes = queue_bytes
+        self.max_inflight = max_inflight
+        self.subscriptions: dict[str, int] = {}  # filter -> granted QoS
+        self.max_granted = 0
+        self.link: Link | None = None
+        self.permissions: Permissions | None = None
+        self.queue: deque[tuple[Message, int]] = deque()
+        self.queued_bytes = 0
+        self.inflight: dict[int, Outgoing] = {}
+        self.awaiting_release: set[int] = set()  # incoming QoS 2 ids before their PUBREL
+        self.dropped = 0
+        self.left_at: float | None = None  # when its client went away
+        self._next_id = 0
+
+    def granted(self, event: str) -> int:
+        """The highest QoS granted by the subscriptions matching ``event``:
+        one delivery at that QoS however many match [MQTT-3.3.5-1]."""
+        if not self.max_granted:
+            return 0
+        return max((qos for filter_, qos in self.subscriptions.items() if matches(filter_, event)), default=0)
+
+    def set_granted(self, filter_: str, qos: int | None) -> None:
+        if qos is None:
+            self.subscriptions.pop(filter_, None)
+        else:
+            self.subscriptions[filter_] = qos
+        self.max_granted = max(self.subscriptions.values(), default=0)
+
+    # -- the hub delivers here ---------------------------------------------------
+
+    def deliver(self, message: Message) -> None:
+        qos = message.qos
+        if qos:
+            qos = min(qos, self.granted(message.event))
+        link = self.link
+        if not qos:
+            if link is not None:  # QoS 0 is not kept for an absent client
+                link.send_qos0(message)
+            return
+        if link is not None and len(self.inflight) < self.max_inflight:
+            self._send(message, qos)
+        else:
+            self._enqueue(message, qos)
+
+    def _enqueue(self, message: Message, qos: int) -> None:
+        size = len(message.raw or message.payload)
+        queue = self.queue
+        while queue and (len(queue) >= self.queue_limit or self.queued_bytes + size > self.queue_bytes):
+            old, _ = queue.popleft()
+            self.queued_bytes -= len(old.raw or old.payload)
+            self.dropped += 1
+        queue.append((message, qos))
+        self.queued_bytes += size
+
+    def _send(self, message: Message, qos: int) -> None:
+        assert self.link is not None
+        packet_id = self._free_id()
+        self.inflight[packet_id] = Outgoing(message, qos)
+        self.link.send_publish(message, qos, packet_id, False)
+
+    def _free_id(self) -> int:
+        for _ in range(65535):
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self.inflight:
+                return self._next_id
+        raise RuntimeError("no free packet id")  # max_inflight keeps far below 65535
+
+    def fill(self) -> None:
+        """Send what waits, as far as the window allows."""
+        queue = self.queue
+        while queue and self.link is not None and len(self.inflight) < self.max_inflight:
+            message, qos = queue.popleft()
+            self.queued_bytes -= len(message.raw or message.payload)
+            self._send(message, qos)
+
+    # -- the client acknowledges -------------------------------------------------------
+
+    def acked(self, packet_id: int) -> None:
+        """PUBACK (QoS 1) or PUBCOMP (QoS 2): done with it."""
+        if self.inflight.pop(packet_id, None) is not None:
+            self.fill()
+
+    def received(self, packet_id: int) -> bool:
+        """PUBREC: answer PUBREL; False for an id not in flight."""
+        outgoing = self.inflight.get(packet_id)
+        if outgoing is None or outgoing.qos != 2:
+            return False
+        outgoing.released = True
+        return True
+
+    # -- the client comes and goes -------------------------------------------------------
+
+    def attach(self, link: Link) -> None:
+        """A client connected to this session: what was in flight goes again."""
+        self.link = link
+        self.left_at = None
+        for packet_id, outgoing in self.inflight.items():
+            if outgoing.released:
+                link.send_pubrel(packet_id)
+            else:
+                link.send_publish(outgoing.message, outgoing.qos, packet_id, True)
+        self.fill()
+
+    def detach(self) -> None:
+        self.link = None
+        self.left_at = time.monotonic()

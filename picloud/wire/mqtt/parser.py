@@ -1,0 +1,221 @@
+"""Bytes to MQTT packets, incrementally, with the size checked first.
+
+``Parser.feed(data)`` returns the packets complete so far and keeps the
+rest. A packet's size is known from its fixed header before its body is
+read: one over ``max_packet`` raises at once, so a client cannot make the hub
+buffer a packet it would refuse anyway. Every malformed input raises
+MqttError (the connection is then closed [MQTT-4.8.0-1]); nothing else.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from .packets import (
+    BRIDGE_BIT,
+    CONNECT,
+    DISCONNECT,
+    LEVELS,
+    PINGREQ,
+    PUBACK,
+    PUBCOMP,
+    PUBLISH,
+    PUBREC,
+    PUBREL,
+    SUBSCRIBE,
+    UNSUBSCRIBE,
+    Ack,
+    Bare,
+    Connect,
+    MqttError,
+    Packet,
+    Publish,
+    Subscribe,
+    Unsubscribe,
+)
+
+#: Fixed-header flags each packet type must carry [MQTT-2.2.2-1] (PUBLISH's vary).
+REQUIRED_FLAGS = {CONNECT: 0, PUBACK: 0, PUBREC: 0, PUBREL: 2, PUBCOMP: 0, SUBSCRIBE: 2,
+                  UNSUBSCRIBE: 2, PINGREQ: 0, DISCONNECT: 0}
+
+
+class Parser:
+    def __init__(self, max_packet: int) -> None:
+        self.max_packet = max_packet
+        self._buffer = b""
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Packet]:
+        buffer = self._buffer + data if self._buffer else data
+        packets: list[Packet] = []
+        start = 0
+        end = len(buffer)
+        while end - start >= 2:
+            first = buffer[start]
+            length, used = 0, 0
+            for shift in range(4):
+                if start + 1 + shift >= end:
+                    used = -1
+                    break
+                byte = buffer[start + 1 + shift]
+                length |= (byte & 0x7F) << (7 * shift)
+                if not byte & 0x80:
+                    used = shift + 1
+                    break
+            else:
+                raise MqttError("malformed remaining length: more than 4 bytes")
+            if used < 0:
+                break
+            if length > self.max_packet:
+                raise MqttError(f"packet of {length} bytes is over the limit of {self.max_packet}")
+            body_start = start + 1 + used
+            if end - body_start < length:
+                break
+            packets.append(decode(first, buffer[body_start:body_start + length]))
+            start = body_start + length
+        self._buffer = buffer[start:]
+        return packets
+
+
+class Reader:
+    """Reads the fields of one packet body, raising MqttError past its end."""
+
+    __slots__ = ("at", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.at = 0
+
+    def take(self, count: int) -> bytes:
+        if self.at + count > len(self.data):
+            raise MqttError("packet ends inside a field")
+        piece = self.data[self.at:self.at + count]
+        self.at += count
+        return piece
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        value: int = struct.unpack("!H", self.take(2))[0]
+        return value
+
+    def binary(self) -> bytes:
+        return self.take(self.u16())
+
+    def text(self) -> str:
+        raw = self.binary()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MqttError("a string is not valid utf-8 [MQTT-1.5.3-1]") from None
+        if "\x00" in text:
+            raise MqttError("a string contains U+0000 [MQTT-1.5.3-2]")
+        return text
+
+    @property
+    def left(self) -> int:
+        return len(self.data) - self.at
+
+
+def decode(first: int, body: bytes) -> Packet:
+    kind, flags = first >> 4, first & 0x0F
+    if kind == PUBLISH:
+        return _publish(flags, Reader(body))
+    required = REQUIRED_FLAGS.get(kind)
+    if required is None:
+        raise MqttError(f"packet type {kind} is not one a client sends")
+    if flags != required:
+        raise MqttError(f"packet type {kind} with flags {flags:#x} [MQTT-2.2.2-2]")
+    reader = Reader(body)
+    if kind == CONNECT:
+        return _connect(reader)
+    if kind in (PUBACK, PUBREC, PUBREL, PUBCOMP):
+        packet_id = reader.u16()
+        if reader.left:
+            raise MqttError("bytes after the packet id")
+        return Ack(kind, packet_id)
+    if kind == SUBSCRIBE:
+        return _subscribe(reader)
+    if kind == UNSUBSCRIBE:
+        return _unsubscribe(reader)
+    if body:
+        raise MqttError(f"packet type {kind} has a body")
+    return Bare(kind)
+
+
+def _publish(flags: int, reader: Reader) -> Publish:
+    qos = (flags >> 1) & 3
+    if qos == 3:
+        raise MqttError("publish with qos 3 [MQTT-3.3.1-4]")
+    topic = reader.text()
+    if not topic:
+        raise MqttError("publish to an empty topic [MQTT-4.7.3-1]")
+    if "+" in topic or "#" in topic:
+        raise MqttError(f"publish to a wildcard topic {topic[:60]!r} [MQTT-3.3.2-2]")
+    packet_id = None
+    if qos:
+        packet_id = reader.u16()
+        if not packet_id:
+            raise MqttError("packet id 0 [MQTT-2.3.1-1]")
+    payload = reader.data[reader.at:]
+    return Publish(topic, payload, qos, bool(flags & 1), bool(flags & 8), packet_id)
+
+
+def _connect(reader: Reader) -> Connect:
+    name = reader.text()
+    level = reader.u8()
+    base = level & ~BRIDGE_BIT
+    if name not in LEVELS.values():
+        raise MqttError(f"not an mqtt connect: protocol name {name[:20]!r} [MQTT-3.1.2-1]")
+    flags = reader.u8()
+    if flags & 1:
+        raise MqttError("connect flags reserved bit set [MQTT-3.1.2-3]")
+    keepalive = reader.u16()
+    connect = Connect(level=base, client_id="", clean=bool(flags & 2), keepalive=keepalive,
+                      bridge=bool(level & BRIDGE_BIT))
+    if LEVELS.get(base) != name:
+        # An unknown level: the broker answers return code 1 [MQTT-3.1.2-2],
+        # so the rest need not be read.
+        return connect
+    connect.client_id = reader.text()
+    will_qos = (flags >> 3) & 3
+    if flags & 4:
+        if will_qos == 3:
+            raise MqttError("will qos 3 [MQTT-3.1.2-14]")
+        connect.will_topic = reader.text()
+        connect.will_payload = reader.binary()
+        connect.will_qos = will_qos
+        connect.will_retain = bool(flags & 32)
+    elif will_qos or flags & 32:
+        raise MqttError("will qos or retain without a will [MQTT-3.1.2-11]")
+    if flags & 128:
+        connect.username = reader.text()
+    if flags & 64:
+        connect.password = reader.binary()
+    return connect
+
+
+def _subscribe(reader: Reader) -> Subscribe:
+    packet = Subscribe(reader.u16())
+    while reader.left:
+        topic = reader.text()
+        qos = reader.u8()
+        if qos & ~3 or qos == 3:
+            raise MqttError(f"subscribe options {qos:#x} [MQTT-3.8.3-4]")
+        packet.filters.append((topic, qos))
+    if not packet.filters:
+        raise MqttError("subscribe without a topic filter [MQTT-3.8.3-3]")
+    return packet
+
+
+def _unsubscribe(reader: Reader) -> Unsubscribe:
+    packet = Unsubscribe(reader.u16())
+    while reader.left:
+        packet.filters.append(reader.text())
+    if not packet.filters:
+        raise MqttError("unsubscribe without a topic filter [MQTT-3.10.3-2]")
+    return packet

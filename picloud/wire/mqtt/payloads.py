@@ -1,0 +1,76 @@
+"""MQTT payloads and PiCloud data, each way.
+
+MQTT payloads are bytes, PiCloud ``data`` is JSON. Between MQTT clients the
+bytes go through unchanged (the message carries them). Across the two
+worlds:
+
+=====================================  ==========================================
+an MQTT payload that is                reaches PiCloud subscribers as
+=====================================  ==========================================
+empty                                  ``null``
+UTF-8 JSON (``21.5``, ``{"a": 1}``)     that value (``21.50`` becomes 21.5,
+                                       ``"ON"`` with its quotes becomes ``ON``)
+other UTF-8 text (``ON``)              that string
+anything else                          its base64, and ``"encoding": "base64"``
+=====================================  ==========================================
+
+PiCloud ``data`` reaches MQTT subscribers as the text of a string, nothing
+for ``null``, the bytes of a base64 frame, and compact JSON otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import ujson
+
+from ..codec import dumps
+
+BASE64 = "base64"
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not json")
+
+
+def to_data(payload: bytes) -> tuple[Any, str | None]:
+    """PiCloud ``data`` for an MQTT payload, and its encoding (None or "base64")."""
+    if not payload:
+        return None, None
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(payload).decode("ascii"), BASE64
+    try:
+        # The standard library's parser: strict (no NaN), and a number it
+        # parses is one the hub can encode again.
+        value = json.loads(text, parse_constant=_no_constants)
+    except ValueError:
+        return text, None
+    try:
+        dumps(value)  # 1e999 parses to inf, which has no JSON form: keep the text
+    except Exception:
+        return text, None
+    return value, None
+
+
+def from_frame(frame: bytes) -> bytes:
+    """The MQTT payload of a PiCloud publish frame (hub/message.py ``payload``)."""
+    decoded = ujson.loads(frame)
+    data = decoded.get("data")
+    if decoded.get("encoding") == BASE64 and isinstance(data, str):
+        try:
+            return base64.b64decode(data, validate=True)
+        except ValueError:
+            pass
+    return from_data(data)
+
+
+def from_data(data: Any) -> bytes:
+    if data is None:
+        return b""
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    return dumps(data)
