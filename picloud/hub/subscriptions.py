@@ -51,13 +51,7 @@ class Subscriptions:
         """Forget everything about ``conn``; safe to call more than once.
         Returns its client name the first time."""
         self.unsubscribe_all(conn)
-        client = self._clients.pop(conn, None)
-        if client is None:
-            return None
-        if self._changed is not None:
-            self._changed.pop(conn, None)
-            self._gone.append(client[3])
-        return client[0]
+        return self.unlist(conn)
 
     def unlist(self, conn: Connection) -> str | None:
         """Take ``conn`` out of the listing but keep its subscriptions (an MQTT

@@ -142,3 +142,25 @@ def test_an_ack_that_waits_for_the_disk_is_not_taken_for_a_lost_one(hub_process)
         assert sub.messages.empty()  # and nothing sent twice
     finally:
         sub.close()
+
+
+def test_client_publish_keeps_every_reading_across_a_hub_restart(pair):
+    other, hub = pair(), pair()
+    sub = Subscriber(other.url, "t")
+    try:
+        wait_subscribed(sub.client, "t", "sub")
+        with Client(hub.url, KEY, "sensor", timeout=2) as client:
+            for n in range(1, 51):
+                client.publish("t", n)
+            assert received(sub, 50) == list(range(1, 51))
+            assert hub.stop() == 0
+            for n in range(51, 101):  # the GPIO loop goes on: nothing raises, nothing blocks
+                client.publish("t", n)
+            hub = pair(hub.port)
+            for n in range(101, 151):
+                client.publish("t", n)
+            assert client.flush(30) == 0 and client.dropped == 0
+        rest = received(sub, 150)
+    finally:
+        sub.close()
+    assert sorted(set(rest)) == list(range(51, 151))
