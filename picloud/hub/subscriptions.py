@@ -200,11 +200,14 @@ class Subscriptions:
             name, address, since, _ = clients.get(conn, ("", "", "", ""))
             return {"client_name": name, "ip_address": address, "connected_at": since}
 
+        # A subscriber not listed is an MQTT session whose client is away.
+        subscriptions = []
+        for event, subscribers in self._subscribers.items():
+            listed = [describe(c) for c in subscribers if c in clients]
+            if listed:
+                subscriptions.append({"name": event, "connections": listed})
         return {
-            "subscriptions": [
-                {"name": event, "connections": [describe(c) for c in subscribers]}
-                for event, subscribers in self._subscribers.items()
-            ],
+            "subscriptions": subscriptions,
             "all_connections": [describe(c) for c in clients],
         }
 

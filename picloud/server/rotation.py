@@ -51,6 +51,11 @@ def reload_keys(state: HubState) -> int:
         grant = None if conn.key_fingerprint is None else grants.get(conn.key_fingerprint)
         if recheck_mqtt(state, conn, grant):
             closed += 1
+    for session in list(state.mqtt_sessions.values()):
+        # Sessions whose client is away collect nothing for a revoked key.
+        if session.link is None and (session.key_fingerprint is None or session.key_fingerprint not in grants):
+            state.mqtt_sessions.pop(session.client_id, None)
+            state.pubsub.disconnect(session)
     log.info("reloaded %d keys; closed %d connections the new keys no longer allow", len(keys), closed)
     return closed
 
@@ -64,12 +69,15 @@ def recheck_mqtt(state: HubState, conn: Any, grant: Grant | None) -> bool:
     client_id = conn.connect.client_id
     if grant is None or not grant.admits(client_id):
         log.info("closing mqtt %s: its key was revoked", conn.describe())
+        conn.grant = None
+        conn.graceful = True  # no will in the name of a revoked key
         conn.close()
         return True
     conn.grant = grant
     permissions = conn.permissions = session.permissions = grant.permissions(client_id)
+    may_subscribe = allows(grant.role, "subscribe")
     for filter_ in list(session.subscriptions):
-        if permissions is not None and not permissions.may_subscribe(filter_):
+        if not may_subscribe or (permissions is not None and not permissions.may_subscribe(filter_)):
             state.pubsub.unsubscribe(session, filter_)
             session.set_granted(filter_, None)
             log.info("mqtt %s: subscription to %r dropped: outside the key's new topics", conn.describe(), filter_)

@@ -39,7 +39,7 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
     def prepare(self) -> None:
         self.check_access()
         state = self.state
-        if len(state.sockets) >= state.config.max_connections:
+        if len(state.sockets) + len(state.mqtt) >= state.config.max_connections:
             raise Refused(503, f"too many connections (limit {state.config.max_connections})")
         self.answers_pings = query_arg(self.request, "protocol") == "2"
 

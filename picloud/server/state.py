@@ -57,6 +57,7 @@ class HubState:
         self.info = InfoPusher(pubsub, config.info_interval)
         self.sockets: set[OpenSocket] = set()  # every open websocket (server/sockets.py)
         self.mqtt: set[Any] = set()  # every MQTT connection (server/mqtt/connection.py)
+        self.mqtt_sessions: dict[str, Any] = {}  # by client id, the away ones too (server/mqtt/session.py)
         self.origins = OriginPolicy(config.allowed_origin)
         self.pinger = Pinger(self.sockets, config.ping_interval)
         self.started = time.monotonic()

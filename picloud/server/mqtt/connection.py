@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any
 
+from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError
 
 from ...hub.keys import Grant
@@ -75,6 +76,8 @@ class MqttConnection(QueuedSocket):
         self.permissions: Permissions | None = None
         self._paced: list[bytes] | None = None  # see module docstring
         self._pacer: asyncio.Future[None] | None = None
+        self._replaying = False  # inside a new subscription's replay: not counted
+        self._paced_counted = 0  # bytes added to _paced outside a replay
         self.task: asyncio.Future[None] | None = None
 
     # -- reading ---------------------------------------------------------------------
@@ -125,10 +128,18 @@ class MqttConnection(QueuedSocket):
     # -- writing ---------------------------------------------------------------------
 
     def send(self, data: bytes) -> None:
-        if self._paced is not None:
-            self._paced.append(data)
-        else:
+        paced = self._paced
+        if paced is None:
             QueuedSocket.deliver(self, _Framed(data))
+            return
+        if not self._replaying:
+            # Live messages while a replay is written, or another replay: the
+            # queue's limit holds for them.
+            self._paced_counted += len(data)
+            if self._paced_counted > self.state.config.max_queue_bytes:
+                self._overflow()
+                return
+        paced.append(data)
 
     def send_qos0(self, message: Message) -> None:
         self.send(qos0_publish(message))
@@ -142,12 +153,16 @@ class MqttConnection(QueuedSocket):
 
     def pace(self) -> None:
         """From now until what is sent meanwhile is written: paced by the
-        socket, not the queue's limits (a new subscription's retained values)."""
+        socket, not the queue's limits (a new subscription's retained values,
+        once: a replay asked for while one is written counts as live)."""
         if self._paced is None:
             self.flush_queue()  # what was queued goes first
             self._paced = []
+            self._paced_counted = 0
+            self._replaying = True
 
     def end_pace(self) -> None:
+        self._replaying = False
         if self._paced is not None and (self._pacer is None or self._pacer.done()):
             self._pacer = asyncio.ensure_future(self._write_paced())
 
@@ -168,7 +183,23 @@ class MqttConnection(QueuedSocket):
         return f"{client!r} from {self.address}"
 
     def close_slow(self) -> None:
-        self.close()
+        self.close_later()
+
+    def _overflow(self) -> None:
+        # Always disconnect: a PUBLISH or an ack dropped from the queue would
+        # leave a QoS 1/2 message in flight for good (the drop policy suits
+        # websocket frames, which need no answer).
+        self.outbox.slow_consumers += 1
+        log.warning("slow consumer mqtt %s: over %d queued bytes, disconnecting",
+                    self.describe(), self.outbox.max_queue_bytes)
+        self.stop_queue()
+        self.close_later()
+
+    def close_later(self) -> None:
+        """Close on the next loop turn: this may run inside the hub's loop over
+        an event's subscribers, which closing would change under it."""
+        self.stop_queue()
+        IOLoop.current().add_callback(self.close)
 
     def close(self) -> None:
         if self.closed:

@@ -49,15 +49,18 @@ async def handle_connect(conn: Peer, packet: p.Connect) -> bool:
                  packet.client_id, conn.address)
         taken.close()  # its will goes out: it left without DISCONNECT
         old = listener.sessions.get(packet.client_id)
-    present = old is not None and not packet.clean
-    if old is not None and packet.clean:
+    if old is not None and (packet.clean or old.key_fingerprint != conn.key_fingerprint):
+        # Another key presenting the id does not inherit what the first
+        # subscribed to and collected (its rights may be narrower).
         listener.forget(old)
         old = None
+    present = old is not None
     config = state.config
     session = old or Session(packet.client_id, packet.clean, queue_limit=config.mqtt_session_queue,
                              queue_bytes=config.max_queue_bytes, max_inflight=config.mqtt_max_inflight)
     session.clean = packet.clean
     session.permissions = conn.permissions
+    session.key_fingerprint = conn.key_fingerprint
     listener.sessions[packet.client_id] = session
     conn.session = session
     state.pubsub.connect(session, packet.client_id, conn.address)
@@ -72,7 +75,7 @@ def check(conn: Peer, packet: p.Connect) -> int:
     """The CONNACK return code for ``packet`` [MQTT-3.2.2-3]."""
     state = conn.state
     if packet.level not in MAX_ID_BYTES:
-        log.info("mqtt %s: protocol level %d is not 3 or 4", conn.address, packet.level)
+        log.info("mqtt %s: protocol level %d is not 3 (MQIsdp) or 4 (MQTT)", conn.address, abs(packet.level))
         return p.BAD_PROTOCOL
     client_id = packet.client_id
     if not client_id:
@@ -125,10 +128,17 @@ def hang_up(conn: Peer) -> None:
     if session is None or session.link is not conn:
         return  # refused, or taken over by a newer connection
     packet = conn.connect
-    if packet is not None and not conn.graceful and packet.will_topic is not None:
-        publish_from_client(conn, packet.will_topic, packet.will_payload, packet.will_qos, packet.will_retain,
-                            what="will")
+    try:
+        if packet is not None and not conn.graceful and packet.will_topic is not None:
+            publish_from_client(conn, packet.will_topic, packet.will_payload, packet.will_qos, packet.will_retain,
+                                what="will")
+    finally:
+        end_session(conn, session)
+
+
+def end_session(conn: Peer, session: Session) -> None:
     session.detach()
+    listener = conn.listener
     pubsub = conn.state.pubsub
     if session.clean:
         listener.forget(session)

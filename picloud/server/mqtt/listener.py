@@ -40,7 +40,7 @@ class MqttListener(TCPServer):
         super().__init__(max_buffer_size=state.config.max_message_bytes + 65536)
         self.state = state
         self.connections: set[MqttConnection] = state.mqtt  # shared: key rotation looks at them
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session] = state.mqtt_sessions
         self.port = 0
         self._sweeper = PeriodicCallback(self.sweep, SWEEP_EVERY * 1000)
 

@@ -30,7 +30,7 @@ def dispatch(conn: Peer, packet: p.Packet) -> None:
     elif isinstance(packet, p.Ack):
         kind, packet_id = packet.kind, packet.packet_id
         if kind in (p.PUBACK, p.PUBCOMP):
-            session.acked(packet_id)
+            session.acked(packet_id, 1 if kind == p.PUBACK else 2)
         elif kind == p.PUBREC:
             if session.received(packet_id):
                 conn.send_pubrel(packet_id)
@@ -68,6 +68,8 @@ def on_publish(conn: Peer, packet: p.Publish) -> None:
         conn.send(p.encode_ack(p.PUBACK, packet_id))
     elif qos == 2:
         assert packet_id is not None
+        if len(session.awaiting_release) >= 4 * session.max_inflight:
+            raise p.MqttError(f"over {4 * session.max_inflight} QoS 2 publishes awaiting PUBREL")
         session.awaiting_release.add(packet_id)
         conn.send(p.encode_ack(p.PUBREC, packet_id))
 
@@ -93,6 +95,9 @@ def publish_from_client(conn: Peer, topic: str, payload: bytes, qos: int, retain
                 message.payload = message.payload[:-1] + b',"encoding":"base64"}'
             message.raw = payload
             message.qos = qos
+            # Only an empty payload clears a retained value [MQTT-3.3.1-10];
+            # the text "null" is a value like any other.
+            message.clears = retain and not payload
             state.pubsub.publish_message(message)
             return True
     conn.refused_publishes += 1
@@ -111,7 +116,14 @@ def on_subscribe(conn: Peer, packet: p.Subscribe) -> None:
     pubsub = conn.state.pubsub
     codes = []
     granted = []
+    seen: set[str] = set()
+    if len(packet.filters) > pubsub.max_subscriptions:
+        raise p.MqttError(f"subscribe with {len(packet.filters)} filters, over {pubsub.max_subscriptions}")
     for filter_, qos in packet.filters:
+        if filter_ in seen:  # one replay for a filter given twice in a packet
+            codes.append(qos)
+            continue
+        seen.add(filter_)
         if refusal(conn, filter_) is None:
             codes.append(qos)
             granted.append((filter_, qos))

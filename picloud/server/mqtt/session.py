@@ -51,6 +51,7 @@ class Session:
         self.max_granted = 0
         self.link: Link | None = None
         self.permissions: Permissions | None = None
+        self.key_fingerprint: bytes | None = None  # the key it was made under
         self.queue: deque[tuple[Message, int]] = deque()
         self.queued_bytes = 0
         self.inflight: dict[int, Outgoing] = {}
@@ -122,10 +123,13 @@ class Session:
 
     # -- the client acknowledges -------------------------------------------------------
 
-    def acked(self, packet_id: int) -> None:
-        """PUBACK (QoS 1) or PUBCOMP (QoS 2): done with it."""
-        if self.inflight.pop(packet_id, None) is not None:
-            self.fill()
+    def acked(self, packet_id: int, qos: int) -> None:
+        """PUBACK (``qos`` 1) or PUBCOMP (2, after PUBREC): done with it."""
+        outgoing = self.inflight.get(packet_id)
+        if outgoing is None or outgoing.qos != qos or (qos == 2 and not outgoing.released):
+            return  # not what is in flight under that id: ignored
+        del self.inflight[packet_id]
+        self.fill()
 
     def received(self, packet_id: int) -> bool:
         """PUBREC: answer PUBREL; False for an id not in flight."""

@@ -42,14 +42,20 @@ REQUIRED_FLAGS = {CONNECT: 0, PUBACK: 0, PUBREC: 0, PUBREL: 2, PUBCOMP: 0, SUBSC
 class Parser:
     def __init__(self, max_packet: int) -> None:
         self.max_packet = max_packet
-        self._buffer = b""
+        self._buffer = bytearray()
 
     @property
     def buffered(self) -> int:
         return len(self._buffer)
 
     def feed(self, data: bytes) -> list[Packet]:
-        buffer = self._buffer + data if self._buffer else data
+        # Appended in place: a packet trickled in byte by byte costs its
+        # length, not its length squared.
+        if self._buffer:
+            self._buffer += data
+            buffer: bytes | bytearray = self._buffer
+        else:
+            buffer = data
         packets: list[Packet] = []
         start = 0
         end = len(buffer)
@@ -74,9 +80,12 @@ class Parser:
             body_start = start + 1 + used
             if end - body_start < length:
                 break
-            packets.append(decode(first, buffer[body_start:body_start + length]))
+            packets.append(decode(first, bytes(buffer[body_start:body_start + length])))
             start = body_start + length
-        self._buffer = buffer[start:]
+        if buffer is self._buffer:
+            del self._buffer[:start]
+        else:
+            self._buffer = bytearray(buffer[start:])
         return packets
 
 
@@ -178,8 +187,10 @@ def _connect(reader: Reader) -> Connect:
     connect = Connect(level=base, client_id="", clean=bool(flags & 2), keepalive=keepalive,
                       bridge=bool(level & BRIDGE_BIT))
     if LEVELS.get(base) != name:
-        # An unknown level: the broker answers return code 1 [MQTT-3.1.2-2],
-        # so the rest need not be read.
+        # An unknown level, or a name not that of its level ("MQIsdp" at 4):
+        # the broker answers return code 1 [MQTT-3.1.2-2], so the rest need
+        # not be read.
+        connect.level = base if base not in LEVELS else -base
         return connect
     connect.client_id = reader.text()
     will_qos = (flags >> 3) & 3

@@ -47,7 +47,7 @@ def to_data(payload: bytes) -> tuple[Any, str | None]:
         # The standard library's parser: strict (no NaN), and a number it
         # parses is one the hub can encode again.
         value = json.loads(text, parse_constant=_no_constants)
-    except ValueError:
+    except (ValueError, RecursionError):  # [[[[... deeper than Python goes: text
         return text, None
     try:
         dumps(value)  # 1e999 parses to inf, which has no JSON form: keep the text

@@ -268,3 +268,69 @@ def test_sighup_closes_mqtt_connections_whose_key_was_removed(hub_process, tmp_p
     stays.publish("t", "still in")
     assert stays.receive().payload == b"still in"
     stays.close()
+
+
+def test_a_client_that_stops_reading_is_dropped_without_harming_the_others(hub_process):
+    hub = hub_process("--api-key", KEY, "--max-queue-bytes", "4096")
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect(("127.0.0.1", hub.mqtt_port))
+    stalled.sendall(p.encode_connect(p.Connect(4, "stalled", True, 0, username="u", password=KEY.encode()))
+                    + p.encode_subscribe(p.Subscribe(1, [("t", 0)])))
+    steady = Peer(hub.mqtt_port, "steady")
+    steady.subscribe(("t", 1))
+    pub = Peer(hub.mqtt_port, "pub")
+    for n in range(200):  # 6 MB: more than the kernel's buffers hold, so the stalled one overflows
+        pub.publish("t", f"{n:04d}" + "x" * 32000, qos=1)
+    assert [steady.receive().payload[:4] for _ in range(200)] == [f"{n:04d}".encode() for n in range(200)]
+    pub.publish("t", "after", qos=1)  # the publisher is still served
+    assert steady.receive().payload == b"after"
+    for peer in (steady, pub):
+        peer.close()
+    stalled.close()
+    hub.stop()
+    assert "slow consumer mqtt 'stalled'" in hub.stderr and "Traceback" not in hub.stderr
+
+
+def test_a_persistent_session_is_not_handed_to_another_key(hub_process, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text(f"{KEY} admin\nAb9Lm3Qw7Ee1Rt6Y subscribe public/#\n")
+    hub = hub_process("--keys-file", str(keys))
+    owner = Peer(hub.mqtt_port, "dev", clean=False)
+    owner.subscribe(("secret/#", 1))
+    owner.close()
+    pub = Peer(hub.mqtt_port, "pub")
+    pub.publish("secret/x", "for the owner", qos=1)
+    other = Peer(hub.mqtt_port, "dev", key="Ab9Lm3Qw7Ee1Rt6Y", clean=False, connect=False)
+    flags, code = other.start()
+    assert code == 0 and not flags.session_present  # a new session, not the owner's
+    other.subscribe(("public/#", 1))
+    pub.publish("secret/x", "live", qos=1)
+    pub.publish("public/x", "public", qos=1)
+    assert other.receive().payload == b"public"
+    for peer in (pub, other):
+        peer.close()
+
+
+def test_payload_corner_cases(hub):
+    sub = Peer(hub.mqtt_port, "sub")
+    sub.subscribe(("t/#", 1))
+    pub = Peer(hub.mqtt_port, "pub")
+    pub.publish("t/null", b"null", qos=1, retain=True)  # text: a value, not a clear [MQTT-3.3.1-10]
+    assert sub.receive().payload == b"null"
+    deep = b"[" * 100_000
+    pub.publish("t/deep", deep, qos=1)  # deeper than a JSON parser goes: passed on as it is
+    assert sub.receive().payload == deep
+    late = Peer(hub.mqtt_port, "late")
+    late.subscribe(("t/null", 0))
+    assert late.receive().payload == b"null"
+    # A protocol name that is not its level's gets return code 1 [MQTT-3.1.2-2].
+    assert raw_connack(hub.mqtt_port, p.Connect(4, "x", True, 60, username="u", password=KEY.encode())) == \
+        p.encode_connack(False, p.ACCEPTED)
+    with socket.create_connection(("127.0.0.1", hub.mqtt_port), timeout=5) as sock:
+        wrong_name = p.encode_connect(p.Connect(4, "x", True, 60, username="u", password=KEY.encode()))
+        sock.sendall(wrong_name.replace(b"\x00\x04MQTT\x04", b"\x00\x06MQIsdp\x04").replace(
+            bytes((wrong_name[1],)), bytes((wrong_name[1] + 2,)), 1))
+        assert sock.recv(4) == p.encode_connack(False, p.BAD_PROTOCOL)
+    for peer in (sub, pub, late):
+        peer.close()
