@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
+MQTT_LINE = re.compile(r"mqtt on port (\d+)")
 BENCH_DIR = Path(__file__).resolve().parent
 #: --max-pending and --max-pending-per-ip for the hubs under load.
 MANY = "1000000"
@@ -69,23 +70,29 @@ def server_commands(
 class Server:
     """A server process started on a free port; waits for its "listening on" line."""
 
-    def __init__(self, name: str, command: list[str], start_timeout: float = 20.0) -> None:
+    def __init__(self, name: str, command: list[str], start_timeout: float = 20.0, mqtt: bool = False) -> None:
+        """``mqtt``: the hub's MQTT listener stays on (bench/mqtt.py); else it is off."""
         self.name = name
         env = {k: v for k, v in os.environ.items() if k not in ("PORT", "API_KEY", "USE_TLS")}
         # The load generators open thousands of connections from one address
         # at once; as variables, not flags, so that a baseline from before
         # these settings starts too.
-        env.update(PICLOUD_MAX_PENDING=MANY, PICLOUD_MAX_PENDING_PER_IP=MANY, PICLOUD_NO_MQTT="1")
+        env.update(PICLOUD_MAX_PENDING=MANY, PICLOUD_MAX_PENDING_PER_IP=MANY)
+        if not mqtt:
+            env["PICLOUD_NO_MQTT"] = "1"
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         self.stderr_lines: list[str] = []
         threading.Thread(target=_drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
-        self.port = 0
+        self.port = self.mqtt_port = 0
         timer = threading.Timer(start_timeout, self.proc.kill)
         timer.start()
         try:
             for line in self.proc.stdout:  # type: ignore[union-attr]
+                mqtt_line = MQTT_LINE.search(line)
+                if mqtt_line:
+                    self.mqtt_port = int(mqtt_line.group(1))
                 match = LISTENING.search(line)
                 if match:
                     self.port = int(match.group(2))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..wire.frames import encode_frame
 
@@ -28,7 +28,7 @@ class Message:
         self.raw: bytes | None = None
         self.qos = 0
         self.from_retained = False
-        self._mqtt: bytes | None = None
+        self._mqtt: Any = None  # server/mqtt/connection.py
 
     @property
     def frame(self) -> bytes:

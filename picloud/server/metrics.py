@@ -53,7 +53,9 @@ def render(state: HubState) -> str:
     out.gauge("picloud_info", "Version of this hub.", 1, {"version": __version__})
     out.gauge("picloud_uptime_seconds", "Seconds since the hub started.",
               round(time.monotonic() - state.started, 3))
-    out.gauge("picloud_connections", "Open /subscribe and /publish connections.", pubsub.connection_count)
+    out.gauge("picloud_connections", "Open /subscribe, /publish and MQTT connections.", pubsub.connection_count)
+    out.gauge("picloud_mqtt_connections", "Open MQTT connections.", len(state.mqtt))
+    out.gauge("picloud_mqtt_sessions", "MQTT sessions, their clients connected or away.", len(state.mqtt_sessions))
     out.gauge("picloud_websockets", "Open websockets, /info included.", len(state.sockets))
     out.gauge("picloud_subscribed_events", "Events with at least one subscriber on this hub.", pubsub.subscribed_events)
     out.gauge("picloud_subscriptions", "Subscriptions (connection and event pairs) on this hub.", pubsub.subscriptions)

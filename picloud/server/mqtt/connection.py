@@ -45,14 +45,15 @@ def mqtt_payload(message: Message) -> bytes:
     return raw
 
 
-def qos0_publish(message: Message) -> bytes:
-    """The QoS 0 PUBLISH of a message, built once for every subscriber; RETAIN
-    only on a retained value sent for a new subscription [MQTT-3.3.1-9]."""
-    data = message._mqtt
-    if data is None:
-        data = message._mqtt = encode_publish(string(message.event), mqtt_payload(message), 0,
-                                              retain=message.from_retained)
-    return data
+def qos0_publish(message: Message) -> _Framed:
+    """The QoS 0 PUBLISH of a message, built once for every subscriber (and
+    wrapped once for the queue); RETAIN only on a retained value sent for a
+    new subscription [MQTT-3.3.1-9]."""
+    framed = message._mqtt
+    if framed is None:
+        framed = message._mqtt = _Framed(encode_publish(string(message.event), mqtt_payload(message), 0,
+                                                        retain=message.from_retained))
+    return framed
 
 
 class MqttConnection(QueuedSocket):
@@ -142,7 +143,11 @@ class MqttConnection(QueuedSocket):
         paced.append(data)
 
     def send_qos0(self, message: Message) -> None:
-        self.send(qos0_publish(message))
+        framed = qos0_publish(message)
+        if self._paced is None:
+            QueuedSocket.deliver(self, framed)  # the fan-out path: nothing made per subscriber
+        else:
+            self.send(framed.frame)
 
     def send_publish(self, message: Message, qos: int, packet_id: int, dup: bool) -> None:
         self.send(encode_publish(string(message.event), mqtt_payload(message), qos,

@@ -21,7 +21,6 @@ for ``null``, the bytes of a base64 frame, and compact JSON otherwise.
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 import ujson
@@ -29,10 +28,6 @@ import ujson
 from ..codec import dumps
 
 BASE64 = "base64"
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not json")
 
 
 def to_data(payload: bytes) -> tuple[Any, str | None]:
@@ -44,13 +39,12 @@ def to_data(payload: bytes) -> tuple[Any, str | None]:
     except UnicodeDecodeError:
         return base64.b64encode(payload).decode("ascii"), BASE64
     try:
-        # The standard library's parser: strict (no NaN), and a number it
-        # parses is one the hub can encode again.
-        value = json.loads(text, parse_constant=_no_constants)
-    except (ValueError, RecursionError):  # [[[[... deeper than Python goes: text
+        value = ujson.loads(text)
+    except (ValueError, RecursionError, OverflowError):  # not JSON, or deeper than it goes: text
         return text, None
     try:
-        dumps(value)  # 1e999 parses to inf, which has no JSON form: keep the text
+        # ujson takes NaN and 1e999 (inf), which have no JSON form: the text.
+        dumps(value)
     except Exception:
         return text, None
     return value, None

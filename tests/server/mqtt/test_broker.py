@@ -9,6 +9,7 @@ import json
 import signal
 import socket
 import subprocess
+import urllib.request
 
 import pytest
 from tornado.httpclient import HTTPRequest
@@ -334,3 +335,17 @@ def test_payload_corner_cases(hub):
         assert sock.recv(4) == p.encode_connack(False, p.BAD_PROTOCOL)
     for peer in (sub, pub, late):
         peer.close()
+
+
+def test_metrics_count_mqtt_connections_and_sessions(hub):
+    live = Peer(hub.mqtt_port, "live")
+    live.subscribe(("$SYS/clients/kept", 0))
+    kept = Peer(hub.mqtt_port, "kept", clean=False)
+    kept.close()
+    while json.loads(live.receive().payload)["online"] is not False:
+        pass  # its session is kept, its connection gone
+    request = urllib.request.Request(f"{hub.url}/metrics", headers={"X-API-Key": KEY})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        text = response.read().decode()
+    assert "picloud_mqtt_connections 1" in text and "picloud_mqtt_sessions 2" in text
+    live.close()
