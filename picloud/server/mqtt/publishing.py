@@ -114,25 +114,17 @@ def on_subscribe(conn: Peer, packet: p.Subscribe) -> None:
     session = conn.session
     assert session is not None
     pubsub = conn.state.pubsub
-    codes = []
-    granted = []
-    seen: set[str] = set()
     if len(packet.filters) > pubsub.max_subscriptions:
         raise p.MqttError(f"subscribe with {len(packet.filters)} filters, over {pubsub.max_subscriptions}")
-    for filter_, qos in packet.filters:
-        if filter_ in seen:  # one replay for a filter given twice in a packet
-            codes.append(qos)
-            continue
-        seen.add(filter_)
-        if refusal(conn, filter_) is None:
-            codes.append(qos)
-            granted.append((filter_, qos))
-        else:
-            codes.append(p.SUBSCRIBE_FAILURE)
+    # A filter given twice in one packet is decided, and replayed, once; its
+    # last QoS is the one granted, as a later SUBSCRIBE would replace it.
+    allowed = {filter_: refusal(conn, filter_) is None for filter_, _ in packet.filters}
+    granted = {filter_: qos for filter_, qos in packet.filters if allowed[filter_]}
+    codes = [granted[filter_] if allowed[filter_] else p.SUBSCRIBE_FAILURE for filter_, _ in packet.filters]
     conn.send(p.encode_suback(packet.packet_id, codes))
     conn.pace()
     try:
-        for filter_, qos in granted:
+        for filter_, qos in granted.items():
             session.set_granted(filter_, qos)
             if pubsub.is_subscribed(session, filter_):
                 for value in pubsub.retained.items(filter_):

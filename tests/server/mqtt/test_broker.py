@@ -190,6 +190,9 @@ def test_rights_apply_to_mqtt_with_the_client_id_as_percent_c(hub_process, tmp_p
     plug.publish("tasmota/plug1/POWER", "ON", qos=1)
     assert reader.receive().payload == b"ON"
     assert reader.subscribe(("x", 0)) == [p.SUBSCRIBE_FAILURE]  # a subscribe key may not subscribe outside
+    # Given twice in one packet: decided once, the last QoS granted, refused both times when refused.
+    assert reader.subscribe(("tasmota/a", 0), ("#", 1), ("tasmota/a", 1), ("#", 0)) == [
+        1, p.SUBSCRIBE_FAILURE, 1, p.SUBSCRIBE_FAILURE]
     for peer in (plug, reader):
         peer.close()
     hub.stop()
