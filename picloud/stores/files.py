@@ -12,12 +12,13 @@ the last interval's changes; an acknowledged retained publish (see
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import binascii
 import logging
 import os
-import tempfile
 import time
+from base64 import b64decode, b64encode
 from pathlib import Path
+from typing import Callable
 
 import ujson
 
@@ -27,65 +28,14 @@ from ..hub.message import Message
 from ..hub.retained import OWN_PREFIX
 from ..hub.store import Store
 from ..wire.codec import dumps
+from .atomic import check_writable, remove_stale_temporaries, write_atomic
+from .sessions import SESSIONS_FILE, SessionFile
 
 log = logging.getLogger("picloud.retained")
 
 FILE_NAME = "retained.json"
 #: After the first failed write is logged, at most one line per this many seconds.
 FAILURE_LOG_EVERY = 60.0
-
-def temporary_prefix(path: Path) -> str:
-    return f".{path.name}."
-
-
-def remove_stale_temporaries(path: Path) -> None:
-    """Remove what a write cut short by a crash left (as big as the values)."""
-    for stale in path.parent.glob(f"{temporary_prefix(path)}*.tmp"):
-        try:
-            size = stale.stat().st_size
-            stale.unlink()
-        except OSError as exc:
-            log.warning("cannot remove stale %s: %s", stale, exc.strerror)
-        else:
-            log.warning("removed %s (%d bytes), left by a write that did not finish", stale, size)
-
-
-def check_writable(directory: Path) -> None:
-    """Fail at start, in one line, if the state directory cannot be written:
-    else every retained publish would fail, and the log fill, only later."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=directory, prefix=".write-check.", suffix=".tmp")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        reason = (exc.strerror or str(exc)).lower()
-        raise ConfigError(
-            f"cannot write in the state directory {str(directory)!r}: {reason} "
-            "(retained values are kept there: fix its permissions or choose another with --state-dir)"
-        ) from None
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # make the rename itself durable
-    finally:
-        os.close(fd)
-
 
 class FileStore(Store):
     """Keeps the retained values in ``path``."""
@@ -115,6 +65,7 @@ class FileStore(Store):
         self._load(path)
         check_writable(path.parent)
         self._durable = dict(self._values)  # what the file holds
+        self.sessions = SessionFile(path.parent / SESSIONS_FILE, interval)
 
     def load_retained(self) -> list[Message]:
         return list(self._values.values())
@@ -146,8 +97,18 @@ class FileStore(Store):
             self._schedule()
         return waiter
 
+    def load_sessions(self) -> bytes | None:
+        return self.sessions.load()
+
+    def keep_sessions(self, snapshot: Callable[[], bytes]) -> None:
+        self.sessions.keep(snapshot)
+
+    def sessions_changed(self) -> None:
+        self.sessions.changed()
+
     async def close(self) -> None:
         """Write what is pending now (on shutdown); later changes stay in memory."""
+        await self.sessions.close()
         self._closed = True
         self._cancel_timer()
         if self._task is not None and not self._task.done():
@@ -248,7 +209,13 @@ class FileStore(Store):
 
     def _encode(self) -> bytes:
         # The stored payloads are already JSON: join them, do not re-encode.
-        return b'{"version":1,"retained":[' + b",".join(m.payload for m in self._values.values()) + b"]}"
+        values = self._values.values()
+        # MQTT publishers' values keep their bytes and QoS: an MQTT subscriber
+        # gets after a restart exactly what it got before (21.50, not 21.5).
+        mqtt = [[m.event, m.qos, None if m.raw is None else b64encode(m.raw).decode("ascii")]
+                for m in values if m.raw is not None or m.qos]
+        return (b'{"version":2,"retained":[' + b",".join(m.payload for m in values) + b'],"mqtt":'
+                + dumps(mqtt) + b"}")
 
     def _load(self, path: Path) -> None:
         try:
@@ -261,14 +228,20 @@ class FileStore(Store):
                 frame["retained"] = True
                 message = Message(event, dumps(frame))
                 message.seq = frame.get("seq") or 0
+                message.from_retained = True
                 self._values[event] = message
+            for event, qos, raw in doc.get("mqtt", ()):  # not in version 1
+                kept = self._values.get(event)
+                if kept is not None:
+                    kept.qos = qos if qos in (0, 1, 2) else 0
+                    kept.raw = None if raw is None else b64decode(raw, validate=True)
         except FileNotFoundError:
             return
         except (NotADirectoryError, PermissionError, IsADirectoryError) as exc:
             # The state directory itself is wrong: nothing to move aside.
             reason = (exc.strerror or str(exc)).lower()
             raise ConfigError(f"cannot read retained values from {str(path)!r}: {reason}") from None
-        except (ValueError, TypeError, KeyError, OSError) as exc:
+        except (ValueError, TypeError, KeyError, OSError, binascii.Error) as exc:
             # Cannot happen through our own writes; keep the file for a human.
             aside = path.with_name(path.name + ".unreadable")
             log.error("cannot read %s (%s); moved it to %s, starting empty", path, exc, aside)

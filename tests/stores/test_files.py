@@ -65,7 +65,7 @@ def test_temporary_files_a_crash_left_are_removed_at_start(tmp_path, caplog):
     other.write_text("not ours")
     FileStore(path)
     assert not stale.exists() and other.exists()
-    assert [r.getMessage() for r in caplog.records if r.name == "picloud.retained"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "picloud.store"] == [
         f"removed {stale} (1000 bytes), left by a write that did not finish"
     ]
 
