@@ -254,6 +254,16 @@ class Config:
         86400.0, kind="float", minimum=1, group="mqtt",
         help="Seconds a persistent session (clean session 0) outlives its client.",
     )
+    mqtt_max_sessions = Setting(
+        1000, kind="int", minimum=1, group="mqtt",
+        help="Persistent sessions kept while their clients are away; past it the one away longest ends.",
+    )
+    mqtt_session_bytes = Setting(
+        32 * MIB, kind="int", minimum=1024, group="mqtt",
+        help="Bytes of QoS 1 and 2 messages all sessions hold together, queued or in flight.",
+        doc="Past it a session's oldest queued messages are dropped, then the new one (counted in "
+        "picloud_mqtt_dropped_total).",
+    )
     mqtt_max_inflight = Setting(
         20, kind="int", minimum=1, group="mqtt",
         help="QoS 1 and 2 messages sent to a client and not yet acknowledged; more wait in its session.",

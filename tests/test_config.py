@@ -30,7 +30,7 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "api_key_file": None, "max_connections": 10000, "max_subscriptions": 1000, "max_batch": 1000,
         "max_pending": 256, "max_pending_per_ip": 32,
         "mqtt_port": None, "no_mqtt": False, "mqtt_session_queue": 1000, "mqtt_session_expiry": 86400.0,
-        "mqtt_max_inflight": 20,
+        "mqtt_max_inflight": 20, "mqtt_max_sessions": 1000, "mqtt_session_bytes": 32 * 1024 * 1024,
         "allowed_origin": (), "ping_interval": 20.0, "handshake_timeout": 5.0, "publish_rate": 0.0,
         "publish_burst": 50, "log_level": "info",
         # added since, by later issues

@@ -199,8 +199,9 @@ def info_table(snapshot: dict[str, Any], url: str) -> str:
     else:
         lines.append(f"connections ({len(connections)})")
         lines += _table(
-            ["CLIENT", "ADDRESS", "CONNECTED SINCE"],
-            [[c.get("client_name", ""), c.get("ip_address", ""), c.get("connected_at", "")]
+            ["CLIENT", "ADDRESS", "PROTOCOL", "KEEPALIVE", "CONNECTED SINCE"],
+            [[c.get("client_name", ""), c.get("ip_address", ""), c.get("protocol", "websocket"),
+              f"{c['keepalive']}s" if "keepalive" in c else "", c.get("connected_at", "")]
              for c in connections],
         )
     lines.append("")

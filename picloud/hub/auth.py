@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from .keys import ADMIN_GRANT, Grant
@@ -21,6 +22,11 @@ class Authenticator:
     @property
     def open(self) -> bool:
         return self._keys is None
+
+    def fingerprints(self) -> list[tuple[bytes, Grant]]:
+        """Each key's fingerprint (hub/keys.py) and grant: to find the key a
+        saved session was made under without keeping the key."""
+        return [(hashlib.sha256(key).digest(), grant) for key, grant in self._keys or ()]
 
     def role_of(self, presented: str | None) -> str | None:
         """The role the key grants, or None when it grants nothing."""

@@ -63,6 +63,12 @@ class TokenBucket:
         self.tokens = tokens - count
         return True
 
+    def wait(self) -> float:
+        """Seconds until one token is there (0 if it is now)."""
+        now = time.monotonic()
+        tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        return max(0.0, (1.0 - tokens) / self.rate)
+
     def charge(self, count: float) -> None:
         """Take ``count`` more, going into debt: a batch costs one per message."""
         self.tokens -= count

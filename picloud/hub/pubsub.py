@@ -66,8 +66,9 @@ class PubSub(Subscriptions):
 
     # -- connections -------------------------------------------------------
 
-    def connect(self, conn: Connection, client_name: str, ip_address: str) -> None:
-        super().connect(conn, client_name, ip_address)
+    def connect(self, conn: Connection, client_name: str, ip_address: str,
+                details: dict[str, Any] | None = None) -> None:
+        super().connect(conn, client_name, ip_address, details)
         self.presence.joined(client_name)
 
     def disconnect(self, conn: Connection) -> str | None:

@@ -1,9 +1,9 @@
 """The store port: what the hub keeps on disk so that it outlives a restart.
 
-Today that is the retained values (``stores/files.py`` keeps them in one
-JSON file); readings and MQTT sessions come later. The base class keeps
-nothing, for hubs whose broker keeps retained values itself (Redis) and for
-tests.
+Today that is the retained values and the MQTT persistent sessions
+(``stores/files.py`` keeps each set in one JSON file); readings come later.
+The base class keeps nothing, for hubs whose broker keeps retained values
+itself (Redis) and for tests.
 """
 
 from __future__ import annotations
@@ -34,6 +34,19 @@ class Store:
         waiter = asyncio.get_running_loop().create_future()
         waiter.set_result(None)
         return waiter
+
+    def load_sessions(self) -> bytes | None:
+        """The MQTT sessions as last saved (server/mqtt/persist.py's
+        encoding, opaque here), or None."""
+        return None
+
+    def keep_sessions(self, snapshot: Callable[[], bytes]) -> None:
+        """From now on, ``snapshot()`` is what to save of the sessions each
+        time ``sessions_changed`` was called since the last save."""
+
+    def sessions_changed(self) -> None:
+        """The sessions changed; called for every change, so it must only
+        note it (a store saves at most once an interval, and on close)."""
 
     async def close(self) -> None:
         """Write what is pending (on shutdown)."""

@@ -25,6 +25,8 @@ class Subscriptions:
         # Insertion-ordered dicts used as sets: info lists in connect order.
         # A client is (name, address, connected at, listing id).
         self._clients: dict[Connection, tuple[str, str, str, str]] = {}
+        # What a front end adds about some (MQTT: protocol, keepalive, clean session).
+        self._details: dict[Connection, dict[str, Any]] = {}
         self._ids = count(1)
         # What changed since listing() last asked; None until it first does
         # (only a broker that shares the listing asks: hub/broker.py).
@@ -41,9 +43,12 @@ class Subscriptions:
 
     # -- connections -------------------------------------------------------
 
-    def connect(self, conn: Connection, client_name: str, ip_address: str) -> None:
-        """Register a ``/subscribe`` or ``/publish`` connection (listed in info)."""
+    def connect(self, conn: Connection, client_name: str, ip_address: str,
+                details: dict[str, Any] | None = None) -> None:
+        """Register a connection (listed in info), with ``details`` shown beside it."""
         self._clients[conn] = (client_name, ip_address, utc_timestamp(), str(next(self._ids)))
+        if details:
+            self._details[conn] = details
         if self._changed is not None:
             self._changed[conn] = None
 
@@ -59,6 +64,7 @@ class Subscriptions:
         client = self._clients.pop(conn, None)
         if client is None:
             return None
+        self._details.pop(conn, None)
         if self._changed is not None:
             self._changed.pop(conn, None)
             self._gone.append(client[3])
@@ -195,10 +201,14 @@ class Subscriptions:
     def local_info(self) -> dict[str, Any]:
         """This hub's subscriptions and connections, fresh dicts on every call."""
         clients = self._clients
+        details = self._details
 
-        def describe(conn: Connection) -> dict[str, str]:
+        def describe(conn: Connection) -> dict[str, Any]:
             name, address, since, _ = clients.get(conn, ("", "", "", ""))
-            return {"client_name": name, "ip_address": address, "connected_at": since}
+            described = {"client_name": name, "ip_address": address, "connected_at": since}
+            if conn in details:
+                described.update(details[conn])
+            return described
 
         # A subscriber not listed is an MQTT session whose client is away.
         subscriptions = []
@@ -232,5 +242,5 @@ class Subscriptions:
         name, address, since, _ = client
         return {
             "client_name": name, "ip_address": address, "connected_at": since,
-            "events": list(self._events_of.get(conn, ())),
+            "events": list(self._events_of.get(conn, ())), **self._details.get(conn, {}),
         }

@@ -56,6 +56,16 @@ def render(state: HubState) -> str:
     out.gauge("picloud_connections", "Open /subscribe, /publish and MQTT connections.", pubsub.connection_count)
     out.gauge("picloud_mqtt_connections", "Open MQTT connections.", len(state.mqtt))
     out.gauge("picloud_mqtt_sessions", "MQTT sessions, their clients connected or away.", len(state.mqtt_sessions))
+    out.gauge("picloud_inbound_partial_bytes", "Bytes of messages and MQTT packets not yet complete, "
+              "all connections (--max-total-inbound-bytes).", state.inbound.used)
+    listener = state.mqtt_listener
+    if listener is not None:
+        pool = listener.pool
+        out.gauge("picloud_mqtt_session_bytes", "Bytes of QoS 1 and 2 messages MQTT sessions hold.", pool.used)
+        out.counter("picloud_mqtt_dropped_total", "QoS 1 and 2 messages dropped from MQTT sessions "
+                    "over their queue or --mqtt-session-bytes.", pool.dropped)
+        out.counter("picloud_mqtt_sessions_ended_total", "Away MQTT sessions ended over --mqtt-max-sessions.",
+                    listener.ended)
     out.gauge("picloud_websockets", "Open websockets, /info included.", len(state.sockets))
     out.gauge("picloud_subscribed_events", "Events with at least one subscriber on this hub.", pubsub.subscribed_events)
     out.gauge("picloud_subscriptions", "Subscriptions (connection and event pairs) on this hub.", pubsub.subscriptions)

@@ -54,8 +54,7 @@ def reload_keys(state: HubState) -> int:
     for session in list(state.mqtt_sessions.values()):
         # Sessions whose client is away collect nothing for a revoked key.
         if session.link is None and (session.key_fingerprint is None or session.key_fingerprint not in grants):
-            state.mqtt_sessions.pop(session.client_id, None)
-            state.pubsub.disconnect(session)
+            state.mqtt_listener.forget(session)
     log.info("reloaded %d keys; closed %d connections the new keys no longer allow", len(keys), closed)
     return closed
 

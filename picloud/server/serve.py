@@ -110,6 +110,7 @@ async def serve(config: Config) -> None:
     # told "not recovered" by a hub that merely had not connected yet.
     server.add_sockets(sockets)
     if mqtt_listening:
+        mqtt.restore()  # before the port opens: a client back at once finds its session
         mqtt.start_listening(mqtt_listening)
 
     port = sockets[0].getsockname()[1]

@@ -58,6 +58,7 @@ class HubState:
         self.sockets: set[OpenSocket] = set()  # every open websocket (server/sockets.py)
         self.mqtt: set[Any] = set()  # every MQTT connection (server/mqtt/connection.py)
         self.mqtt_sessions: dict[str, Any] = {}  # by client id, the away ones too (server/mqtt/session.py)
+        self.mqtt_listener: Any = None  # server/mqtt/listener.py, which keeps them
         self.origins = OriginPolicy(config.allowed_origin)
         self.pinger = Pinger(self.sockets, config.ping_interval)
         self.started = time.monotonic()

@@ -11,6 +11,7 @@ import pytest
 
 from picloud.client import Client
 from tests.support.hub import KEY
+from tests.support.mqtt import Peer
 from tests.support.process import free_port, wait_subscribed
 
 CLIENT_ENV = ("PICLOUD_URL", "PICLOUD_API_KEY", "API_KEY", "PICLOUD_CLIENT_NAME", "PICLOUD_STATE_DIR")
@@ -78,19 +79,29 @@ def test_info_table_and_json(hub, tmp_path):
     done = picloud("info", env=env)
     assert done.returncode == 0
     assert "no connections yet" in done.stdout
+    plug = Peer(hub.mqtt_port, "plug", level=3, keepalive=30)
+    plug.subscribe(("temperature", 0))
     with Client(hub.url, KEY, "kitchen-pi") as kitchen:
         kitchen.subscribe("temperature")
         wait_subscribed(kitchen, "temperature", "kitchen-pi")
+        wait_subscribed(kitchen, "temperature", "plug")
         table = picloud("info", env=env).stdout
         doc = json.loads(picloud("info", "--json", env=env).stdout)
+    plug.close()
     lines = table.splitlines()
     assert lines[0].startswith(f"hub {hub.url} at ")
-    assert "connections (1)" in lines
-    assert lines[lines.index("connections (1)") + 1].split() == ["CLIENT", "ADDRESS", "CONNECTED", "SINCE"]
-    assert lines[lines.index("connections (1)") + 2].split()[0] == "kitchen-pi"
-    assert lines[lines.index("subscriptions (1 events)") + 2].split() == ["temperature", "1", "kitchen-pi"]
-    assert doc["subscriptions"][0]["name"] == "temperature"
-    assert doc["all_connections"][0]["client_name"] == "kitchen-pi"
+    assert "connections (2)" in lines
+    at = lines.index("connections (2)")
+    assert lines[at + 1].split() == ["CLIENT", "ADDRESS", "PROTOCOL", "KEEPALIVE", "CONNECTED", "SINCE"]
+    rows = {line.split()[0]: line.split() for line in lines[at + 2:at + 4]}
+    assert rows["kitchen-pi"][2] == "websocket"
+    assert rows["plug"][2:5] == ["mqtt", "3.1", "30s"]
+    subscribers = lines[lines.index("subscriptions (1 events)") + 2].replace(",", " ").split()
+    assert subscribers[:2] == ["temperature", "2"] and sorted(subscribers[2:]) == ["kitchen-pi", "plug"]
+    by_name = {c["client_name"]: c for c in doc["all_connections"]}
+    assert "protocol" not in by_name["kitchen-pi"]
+    assert {k: by_name["plug"][k] for k in ("protocol", "keepalive", "clean_session")} == {
+        "protocol": "mqtt 3.1", "keepalive": 30, "clean_session": True}
 
 
 def test_finds_the_generated_key_in_the_state_dir(hub_process, tmp_path):

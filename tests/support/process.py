@@ -19,6 +19,7 @@ import urllib.request
 from tornado.netutil import bind_sockets
 
 from picloud.client import Client
+from tests.support.hub import KEY
 
 
 class HubProcess:
@@ -97,6 +98,14 @@ def http_publish(hub: HubProcess, key: str, body: dict, context: ssl.SSLContext 
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def metrics(hub: HubProcess, key: str = KEY) -> dict[str, float]:
+    """The hub's /metrics as numbers, by name (labelled series by their full name)."""
+    request = urllib.request.Request(f"{hub.url}/metrics", headers={"X-API-Key": key})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in lines if line and line[0] != "#"}
 
 
 def free_port() -> int:

@@ -204,10 +204,11 @@ class Membership:
                 continue
             for rid in sorted(peer.records, key=int):  # connect order
                 record = peer.records[rid]
-                entry = {
+                entry = {key: value for key, value in record.items() if key in DETAILS}
+                entry.update({
                     "client_name": record.get("client_name", ""), "ip_address": record.get("ip_address", ""),
                     "connected_at": record.get("connected_at", ""), "node": node,
-                }
+                })
                 connections.append(entry)
                 for event in record.get("events", ()):
                     by_event.setdefault(event, []).append(entry)
@@ -215,6 +216,10 @@ class Membership:
             "subscriptions": [{"name": name, "connections": conns} for name, conns in by_event.items()],
             "all_connections": connections,
         }
+
+
+#: What a front end may add to a connection's record (MQTT's, for now).
+DETAILS = frozenset({"protocol", "keepalive", "clean_session"})
 
 
 def tag(info: dict[str, Any], node: str) -> dict[str, Any]:

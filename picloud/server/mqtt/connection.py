@@ -20,6 +20,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError
 
 from ...hub.keys import Grant
+from ...hub.limits import TokenBucket
 from ...hub.message import Message
 from ...hub.rights import Permissions
 from ...wire.mqtt import packets as p
@@ -80,6 +81,9 @@ class MqttConnection(QueuedSocket):
         self._replaying = False  # inside a new subscription's replay: not counted
         self._paced_counted = 0  # bytes added to _paced outside a replay
         self.task: asyncio.Future[None] | None = None
+        self.bucket: TokenBucket | None = None  # under --publish-rate
+        self.held = False  # not read for now: over its publish rate
+        self._inbound = 0  # bytes charged to the hub's inbound budget
 
     # -- reading ---------------------------------------------------------------------
 
@@ -91,21 +95,63 @@ class MqttConnection(QueuedSocket):
                 return
             if not await handle_connect(self, first[0]):
                 return
-            for packet in first[1:]:
-                dispatch(self, packet)
-            while not self.closed:
+            state = self.state
+            if state.rates is not None:
+                self.bucket = state.rates.bucket(self.key_fingerprint, first[0].client_id)
+            packets = first[1:]
+            while True:
+                if self.bucket is None:
+                    for packet in packets:
+                        dispatch(self, packet)
+                        if self.closed:
+                            break
+                else:
+                    await self._dispatch_paced(packets)
+                if self.closed:
+                    break
+                self._charge_inbound()
                 data = await stream.read_bytes(READ_CHUNK, partial=True)
                 self.last_seen = time.monotonic()
-                for packet in self.parser.feed(data):
-                    dispatch(self, packet)
-                    if self.closed:
-                        break
+                packets = self.parser.feed(data)
         except StreamClosedError:
             pass
         except MqttError as exc:
             log.info("closing mqtt %s: %s", self.describe(), exc)
         finally:
             self.close()
+
+    async def _dispatch_paced(self, packets: list[Any]) -> None:
+        """Under --publish-rate: a publisher over its rate is not read until
+        the rate allows (its socket fills, TCP slows it), rather than having
+        its messages dropped, which 3.1.1 could not even tell it."""
+        bucket = self.bucket
+        assert bucket is not None
+        for packet in packets:
+            if type(packet) is p.Publish:
+                while not bucket.take():
+                    self.held = True
+                    await asyncio.sleep(bucket.wait())
+                if self.held:
+                    self.held = False
+                    self.last_seen = time.monotonic()  # held by us, not silent
+            dispatch(self, packet)
+            if self.closed:
+                return
+
+    def _charge_inbound(self) -> None:
+        """What the parser holds of a partial packet counts in the hub's
+        --max-total-inbound-bytes, with the websockets' partial messages."""
+        held = self.parser.buffered
+        charged = self._inbound
+        if held == charged:
+            return
+        budget = self.state.inbound
+        if held > charged and not budget.take(held - charged):
+            raise MqttError(f"partial packets of all connections over {budget.limit} bytes "
+                            "(--max-total-inbound-bytes)")
+        if held < charged:
+            budget.give(charged - held)
+        self._inbound = held
 
     async def _first_packets(self) -> list[Any] | None:
         """Packets up to and including the CONNECT, within the handshake timeout."""
@@ -121,6 +167,7 @@ class MqttConnection(QueuedSocket):
                 log.info("mqtt %s sent no CONNECT in time", self.address)
                 return None
             packets = self.parser.feed(data)
+            self._charge_inbound()
             if packets:
                 if not isinstance(packets[0], p.Connect):
                     raise MqttError("the first packet is not CONNECT [MQTT-3.1.0-1]")
@@ -210,5 +257,8 @@ class MqttConnection(QueuedSocket):
         if self.closed:
             return
         self.closed = True
+        if self._inbound:
+            self.state.inbound.give(self._inbound)
+            self._inbound = 0
         hang_up(self)
         self.stream.close()

@@ -55,17 +55,18 @@ async def handle_connect(conn: Peer, packet: p.Connect) -> bool:
         listener.forget(old)
         old = None
     present = old is not None
-    config = state.config
-    session = old or Session(packet.client_id, packet.clean, queue_limit=config.mqtt_session_queue,
-                             queue_bytes=config.max_queue_bytes, max_inflight=config.mqtt_max_inflight)
+    session = old or Session(packet.client_id, packet.clean, listener.pool)
     session.clean = packet.clean
     session.permissions = conn.permissions
     session.key_fingerprint = conn.key_fingerprint
-    listener.sessions[packet.client_id] = session
     conn.session = session
-    state.pubsub.connect(session, packet.client_id, conn.address)
+    state.pubsub.connect(session, packet.client_id, conn.address, {
+        "protocol": "mqtt 3.1.1" if packet.level == 4 else "mqtt 3.1", "keepalive": packet.keepalive,
+        "clean_session": packet.clean,
+    })
     conn.send(p.encode_connack(present, p.ACCEPTED))
     session.attach(conn)
+    listener.adopt(session)
     log.info("connect mqtt %s (level %d%s, keepalive %ds)", conn.describe(), packet.level,
              ", clean" if packet.clean else "", packet.keepalive)
     return True
@@ -144,4 +145,5 @@ def end_session(conn: Peer, session: Session) -> None:
         listener.forget(session)
     else:
         pubsub.leave(session)
+        listener.went_away(session)
     log.info("disconnect mqtt %s%s", conn.describe(), "" if conn.graceful else " (no DISCONNECT)")

@@ -2,6 +2,10 @@
 a second drops clients silent for 1.5 times their keepalive [MQTT-3.1.2-24]
 and sessions past ``--mqtt-session-expiry``.
 
+Persistent sessions are saved through the hub's Store (persist.py) and
+restored before the port opens; at most ``--mqtt-max-sessions`` of them are
+kept while their clients are away, the one away longest ending first.
+
 A second front end on the same hub: the connections count against
 ``--max-connections`` with the websockets, and those that have not yet sent
 an accepted CONNECT against ``--max-pending`` and ``--max-pending-per-ip``.
@@ -27,7 +31,8 @@ from ..keepalive import set_tcp_keepalive
 from ..openfiles import near_open_files_limit
 from ..state import HubState
 from .connection import MqttConnection
-from .session import Session
+from .persist import encode_sessions, new_salt, restore_sessions
+from .session import Session, SessionPool, nothing
 
 log = logging.getLogger("picloud.mqtt")
 
@@ -39,8 +44,16 @@ class MqttListener(TCPServer):
     def __init__(self, state: HubState) -> None:
         super().__init__(max_buffer_size=state.config.max_message_bytes + 65536)
         self.state = state
+        config = state.config
+        state.mqtt_listener = self
         self.connections: set[MqttConnection] = state.mqtt  # shared: key rotation looks at them
         self.sessions: dict[str, Session] = state.mqtt_sessions
+        self.away: dict[str, Session] = {}  # persistent sessions without a client, longest away first
+        self.pool = SessionPool(queue_limit=config.mqtt_session_queue, queue_bytes=config.max_queue_bytes,
+                                max_inflight=config.mqtt_max_inflight, total_bytes=config.mqtt_session_bytes)
+        self.ended = 0  # sessions ended past --mqtt-max-sessions
+        self.store = state.pubsub.retained.store
+        self._salt = new_salt()
         self.port = 0
         self._sweeper = PeriodicCallback(self.sweep, SWEEP_EVERY * 1000)
 
@@ -62,24 +75,75 @@ class MqttListener(TCPServer):
         self.connections.add(conn)
         conn.task = asyncio.ensure_future(_run(conn))  # held by conn, itself held in connections
 
+    # -- sessions ----------------------------------------------------------------------
+
+    def adopt(self, session: Session) -> None:
+        """``session`` is the one of its client id from now on."""
+        self.sessions[session.client_id] = session
+        if session.link is None:
+            self.away[session.client_id] = session
+        else:
+            self.away.pop(session.client_id, None)
+        session.changed = nothing if session.clean else self.store.sessions_changed
+        session.changed()
+
+    def went_away(self, session: Session) -> None:
+        """A persistent session's client left: kept, within the cap."""
+        self.away.pop(session.client_id, None)
+        self.away[session.client_id] = session
+        cap = self.state.config.mqtt_max_sessions
+        while len(self.away) > cap:
+            oldest = next(iter(self.away.values()))
+            if self.ended == 0:
+                log.warning("over %d mqtt sessions away: ending the one away longest (%r), and so on",
+                            cap, oldest.client_id)
+            self.ended += 1
+            self.forget(oldest)
+
     def forget(self, session: Session) -> None:
         """A session ends: its subscriptions go, and it leaves presence."""
         if self.sessions.get(session.client_id) is session:
             del self.sessions[session.client_id]
+        if self.away.get(session.client_id) is session:
+            del self.away[session.client_id]
         self.state.pubsub.disconnect(session)
+        session.discard()
+
+    def snapshot(self) -> bytes:
+        return encode_sessions(list(self.sessions.values()), self._salt)
+
+    def restore(self) -> None:
+        """The sessions saved by the hub before this one (before the port opens)."""
+        self.store.keep_sessions(self.snapshot)
+        data = self.store.load_sessions()
+        if data is None:
+            return
+        done = restore_sessions(self, data)
+        lost = done.expired + done.revoked + done.unreadable
+        if done.sessions or lost:
+            log.info("restored %d mqtt sessions (%d messages waiting)%s", done.sessions, done.messages,
+                     f"; not restored: {done.expired} expired, {done.revoked} of keys gone, "
+                     f"{done.unreadable} unreadable" if lost else "")
+        if done.subscriptions_dropped:
+            log.warning("%d subscriptions of restored mqtt sessions dropped: outside their keys' topics "
+                        "or the hub's limits", done.subscriptions_dropped)
+        while len(self.away) > self.state.config.mqtt_max_sessions:
+            self.ended += 1
+            self.forget(next(iter(self.away.values())))
 
     def sweep(self) -> None:
         now = time.monotonic()
         for conn in list(self.connections):
-            if conn.keepalive and now - conn.last_seen > 1.5 * conn.keepalive:
+            if conn.keepalive and now - conn.last_seen > 1.5 * conn.keepalive and not conn.held:
                 log.info("mqtt %s silent for %.0fs (keepalive %ds): closing it",
                          conn.describe(), now - conn.last_seen, conn.keepalive)
                 conn.close()
         expiry = self.state.config.mqtt_session_expiry
-        for session in list(self.sessions.values()):
-            if session.link is None and session.left_at is not None and now - session.left_at > expiry:
-                log.info("mqtt session %r expired", session.client_id)
-                self.forget(session)
+        for session in list(self.away.values()):  # longest away first
+            if session.left_at is None or now - session.left_at <= expiry:
+                break
+            log.info("mqtt session %r expired", session.client_id)
+            self.forget(session)
 
     def start_listening(self, sockets: list[socket.socket]) -> None:
         self.add_sockets(sockets)

@@ -8,13 +8,18 @@ messages while its client is away: at most ``queue_limit`` messages and
 flight (sent, not yet acknowledged) are sent again with DUP set when the
 client comes back [MQTT-4.4.0-1]; at most ``max_inflight`` are in flight at
 once, the rest wait in the queue.
+
+Every session's messages, queued or in flight, also count in one pool
+(``--mqtt-session-bytes``), so that a thousand away sessions cannot add up to
+more than the hub's memory budget allows: past it, the session's own oldest
+go first, and a message that still does not fit is dropped (both counted).
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Protocol
+from typing import Callable, Protocol
 
 from ...hub.message import Message
 from ...hub.rights import Permissions
@@ -39,14 +44,35 @@ class Outgoing:
         self.released = False  # QoS 2: PUBREC came, PUBREL sent, PUBCOMP awaited
 
 
+class SessionPool:
+    """What every session shares: the limits, the bytes of messages they all
+    hold, and what was dropped."""
+
+    __slots__ = ("dropped", "max_inflight", "queue_bytes", "queue_limit", "total_bytes", "used")
+
+    def __init__(self, *, queue_limit: int, queue_bytes: int, max_inflight: int, total_bytes: int) -> None:
+        self.queue_limit = queue_limit  # messages a session queues
+        self.queue_bytes = queue_bytes  # bytes a session queues
+        self.max_inflight = max_inflight
+        self.total_bytes = total_bytes  # bytes all sessions hold, queued or in flight
+        self.used = 0
+        self.dropped = 0
+
+
+def size_of(message: Message) -> int:
+    return len(message.raw or message.payload)
+
+
+def nothing() -> None:
+    pass
+
+
 class Session:
-    def __init__(self, client_id: str, clean: bool, *, queue_limit: int, queue_bytes: int,
-                 max_inflight: int) -> None:
+    def __init__(self, client_id: str, clean: bool, pool: SessionPool) -> None:
         self.client_id = client_id
         self.clean = clean
-        self.queue_limit = queue_limit
-        self.queue_bytes = queue_bytes
-        self.max_inflight = max_inflight
+        self.pool = pool
+        self.max_inflight = pool.max_inflight
         self.subscriptions: dict[str, int] = {}  # filter -> granted QoS
         self.max_granted = 0
         self.link: Link | None = None
@@ -57,8 +83,11 @@ class Session:
         self.inflight: dict[int, Outgoing] = {}
         self.awaiting_release: set[int] = set()  # incoming QoS 2 ids before their PUBREL
         self.dropped = 0
-        self.left_at: float | None = None  # when its client went away
-        self._next_id = 0
+        self.left_at: float | None = None  # when its client went away (monotonic)
+        self.left_wall: float | None = None  # the same, as wall time (saved)
+        self.next_id = 0
+        # Told of each change worth saving (the store, for a persistent session).
+        self.changed: Callable[[], None] = nothing
 
     def granted(self, event: str) -> int:
         """The highest QoS granted by the subscriptions matching ``event``:
@@ -73,6 +102,7 @@ class Session:
         else:
             self.subscriptions[filter_] = qos
         self.max_granted = max(self.subscriptions.values(), default=0)
+        self.changed()
 
     # -- the hub delivers here ---------------------------------------------------
 
@@ -85,20 +115,36 @@ class Session:
             if link is not None:  # QoS 0 is not kept for an absent client
                 link.send_qos0(message)
             return
-        if link is not None and len(self.inflight) < self.max_inflight:
+        pool = self.pool
+        size = size_of(message)
+        if link is not None and len(self.inflight) < self.max_inflight and pool.used + size <= pool.total_bytes:
+            pool.used += size
             self._send(message, qos)
         else:
             self._enqueue(message, qos)
+        self.changed()
 
     def _enqueue(self, message: Message, qos: int) -> None:
-        size = len(message.raw or message.payload)
+        size = size_of(message)
+        pool = self.pool
         queue = self.queue
-        while queue and (len(queue) >= self.queue_limit or self.queued_bytes + size > self.queue_bytes):
+        while queue and (len(queue) >= pool.queue_limit or self.queued_bytes + size > pool.queue_bytes
+                         or pool.used + size > pool.total_bytes):
             old, _ = queue.popleft()
-            self.queued_bytes -= len(old.raw or old.payload)
-            self.dropped += 1
+            old_size = size_of(old)
+            self.queued_bytes -= old_size
+            pool.used -= old_size
+            self._drop()
+        if size > pool.queue_bytes or pool.used + size > pool.total_bytes:
+            self._drop()  # the pool is full of other sessions' messages
+            return
         queue.append((message, qos))
         self.queued_bytes += size
+        pool.used += size
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        self.pool.dropped += 1
 
     def _send(self, message: Message, qos: int) -> None:
         assert self.link is not None
@@ -108,9 +154,9 @@ class Session:
 
     def _free_id(self) -> int:
         for _ in range(65535):
-            self._next_id = self._next_id % 65535 + 1
-            if self._next_id not in self.inflight:
-                return self._next_id
+            self.next_id = self.next_id % 65535 + 1
+            if self.next_id not in self.inflight:
+                return self.next_id
         raise RuntimeError("no free packet id")  # max_inflight keeps far below 65535
 
     def fill(self) -> None:
@@ -118,7 +164,7 @@ class Session:
         queue = self.queue
         while queue and self.link is not None and len(self.inflight) < self.max_inflight:
             message, qos = queue.popleft()
-            self.queued_bytes -= len(message.raw or message.payload)
+            self.queued_bytes -= size_of(message)  # still in the pool: now in flight
             self._send(message, qos)
 
     # -- the client acknowledges -------------------------------------------------------
@@ -129,7 +175,9 @@ class Session:
         if outgoing is None or outgoing.qos != qos or (qos == 2 and not outgoing.released):
             return  # not what is in flight under that id: ignored
         del self.inflight[packet_id]
+        self.pool.used -= size_of(outgoing.message)
         self.fill()
+        self.changed()
 
     def received(self, packet_id: int) -> bool:
         """PUBREC: answer PUBREL; False for an id not in flight."""
@@ -137,6 +185,7 @@ class Session:
         if outgoing is None or outgoing.qos != 2:
             return False
         outgoing.released = True
+        self.changed()
         return True
 
     # -- the client comes and goes -------------------------------------------------------
@@ -144,14 +193,27 @@ class Session:
     def attach(self, link: Link) -> None:
         """A client connected to this session: what was in flight goes again."""
         self.link = link
-        self.left_at = None
+        self.left_at = self.left_wall = None
         for packet_id, outgoing in self.inflight.items():
             if outgoing.released:
                 link.send_pubrel(packet_id)
             else:
                 link.send_publish(outgoing.message, outgoing.qos, packet_id, True)
         self.fill()
+        self.changed()
 
     def detach(self) -> None:
         self.link = None
         self.left_at = time.monotonic()
+        self.left_wall = time.time()
+        self.changed()
+
+    def discard(self) -> None:
+        """The session ends: what it held leaves the pool."""
+        pool = self.pool
+        pool.used -= self.queued_bytes + sum(size_of(outgoing.message) for outgoing in self.inflight.values())
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.inflight.clear()
+        self.changed()
+        self.changed = nothing

@@ -1,0 +1,50 @@
+"""The hub-wide limits as MQTT clients meet them: partial packets count in
+--max-total-inbound-bytes with the websockets', and a publisher over
+--publish-rate is read more slowly instead of losing messages."""
+
+from __future__ import annotations
+
+import time
+
+from picloud.wire.mqtt import packets as p
+from tests.support.hub import KEY
+from tests.support.mqtt import Peer
+from tests.support.process import metrics
+from tests.support.rawmqtt import RawMqtt
+from tests.support.redisserver import wait_until
+
+
+def test_partial_packets_count_in_the_hub_wide_inbound_budget(hub_process):
+    hub = hub_process("--api-key", KEY, "--max-total-inbound-bytes", "4096")
+    watcher = Peer(hub.mqtt_port, "watcher")
+    watcher.subscribe(("big/#", 0))
+    whole = p.encode_publish(p.string("big/a"), b"a" * 3000)
+    first = RawMqtt(hub.mqtt_port, "first")
+    first.send(whole[:2500])
+    wait_until(lambda: metrics(hub)["picloud_inbound_partial_bytes"] >= 2500, "the first partial packet held")
+    second = RawMqtt(hub.mqtt_port, "second")
+    second.send(p.encode_publish(p.string("big/b"), b"b" * 3000)[:2500])  # 5000 > 4096 in all
+    assert second.closed_by_hub()
+    first.send(whole[2500:])  # the first is unharmed
+    assert watcher.receive().payload == b"a" * 3000
+    assert metrics(hub)["picloud_inbound_partial_bytes"] == 0
+    first.disconnect()
+    watcher.close()
+
+
+def test_a_publisher_over_its_rate_is_slowed_not_dropped(hub_process):
+    hub = hub_process("--api-key", KEY, "--publish-rate", "20", "--publish-burst", "5")
+    watcher = Peer(hub.mqtt_port, "watcher")
+    watcher.subscribe(("fast/#", 0))
+    fast = RawMqtt(hub.mqtt_port, "fast")
+    started = time.monotonic()
+    fast.send(b"".join(p.encode_publish(p.string("fast/n"), str(n).encode()) for n in range(45)))
+    got = [watcher.receive().payload for _ in range(45)]
+    # Every message arrives, in order; past the burst of 5, at 20 a second
+    # (a lower bound: a slow machine only makes it longer).
+    assert got == [str(n).encode() for n in range(45)]
+    assert time.monotonic() - started >= 40 / 20 * 0.9
+    fast.send(bytes((p.PINGREQ << 4, 0)))
+    assert fast.read().kind == p.PINGRESP  # still served
+    fast.disconnect()
+    watcher.close()
