@@ -46,14 +46,24 @@ def mqtt_payload(message: Message) -> bytes:
     return raw
 
 
-def qos0_publish(message: Message) -> _Framed:
-    """The QoS 0 PUBLISH of a message, built once for every subscriber (and
-    wrapped once for the queue); RETAIN only on a retained value sent for a
-    new subscription [MQTT-3.3.1-9]."""
+class Publish(_Framed):
+    """A message's QoS 0 PUBLISH, wrapped for the queue, and the parts every
+    QoS 1 and 2 copy shares (topic and payload), made once per message."""
+
+    __slots__ = ("payload", "topic")
+
+    def __init__(self, topic: bytes, payload: bytes, retain: bool) -> None:
+        super().__init__(encode_publish(topic, payload, 0, retain=retain))
+        self.topic = topic
+        self.payload = payload
+
+
+def qos0_publish(message: Message) -> Publish:
+    """The QoS 0 PUBLISH of a message, built once for every subscriber; RETAIN
+    only on a retained value sent for a new subscription [MQTT-3.3.1-9]."""
     framed = message._mqtt
     if framed is None:
-        framed = message._mqtt = _Framed(encode_publish(string(message.event), mqtt_payload(message), 0,
-                                                        retain=message.from_retained))
+        framed = message._mqtt = Publish(string(message.event), mqtt_payload(message), message.from_retained)
     return framed
 
 
@@ -77,6 +87,7 @@ class MqttConnection(QueuedSocket):
         self.grant: Grant | None = None
         self.permissions: Permissions | None = None
         self._paced: list[bytes] | None = None  # see module docstring
+        self.paced = False  # the same, for the session's fan-out path
         self._pacer: asyncio.Future[None] | None = None
         self._replaying = False  # inside a new subscription's replay: not counted
         self._paced_counted = 0  # bytes added to _paced outside a replay
@@ -197,8 +208,9 @@ class MqttConnection(QueuedSocket):
             self.send(framed.frame)
 
     def send_publish(self, message: Message, qos: int, packet_id: int, dup: bool) -> None:
-        self.send(encode_publish(string(message.event), mqtt_payload(message), qos,
-                                 retain=message.from_retained, dup=dup, packet_id=packet_id))
+        parts = qos0_publish(message)
+        self.send(encode_publish(parts.topic, parts.payload, qos, retain=message.from_retained, dup=dup,
+                                 packet_id=packet_id))
 
     def send_pubrel(self, packet_id: int) -> None:
         self.send(p.encode_ack(p.PUBREL, packet_id))
@@ -210,6 +222,7 @@ class MqttConnection(QueuedSocket):
         if self._paced is None:
             self.flush_queue()  # what was queued goes first
             self._paced = []
+            self.paced = True
             self._paced_counted = 0
             self._replaying = True
 
@@ -227,6 +240,7 @@ class MqttConnection(QueuedSocket):
             pass
         finally:
             self._paced = None
+            self.paced = False
 
     # -- closing ---------------------------------------------------------------------
 

@@ -27,6 +27,9 @@ class Peer(Protocol):
     permissions: Permissions | None
     key_fingerprint: bytes | None
     refused_publishes: int
+    paced: bool
+
+    def deliver(self, framed: Any) -> None: ...
 
     def send(self, data: bytes) -> None: ...
     def send_qos0(self, message: Message) -> None: ...

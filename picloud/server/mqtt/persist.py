@@ -176,7 +176,7 @@ def _restore_one(listener: Any, record: dict[str, Any], grants: dict[str | None,
         # Subscribed without a catch-up: its client had the retained values.
         pubsub.subscribe(session, filter_)
         session.subscriptions[filter_] = qos
-    session.max_granted = max(session.subscriptions.values(), default=0)
+    session.regranted()
     session.inflight = inflight
     session.queue.extend(queue)
     session.queued_bytes = sum(size_of(message) for message, _ in queue)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 from ...hub.message import Message
 from ...hub.rights import Permissions
@@ -29,6 +29,9 @@ from ...wire.topics import matches
 class Link(Protocol):
     """The connected client a session writes to (connection.py)."""
 
+    paced: bool  # writing a replay: QoS 0 goes through send_qos0
+
+    def deliver(self, framed: Any) -> None: ...  # its queue (server/outbox.py)
     def send_qos0(self, message: Message) -> None: ...
     def send_publish(self, message: Message, qos: int, packet_id: int, dup: bool) -> None: ...
     def send_pubrel(self, packet_id: int) -> None: ...
@@ -74,7 +77,7 @@ class Session:
         self.pool = pool
         self.max_inflight = pool.max_inflight
         self.subscriptions: dict[str, int] = {}  # filter -> granted QoS
-        self.max_granted = 0
+        self.max_granted = self.min_granted = 0
         self.link: Link | None = None
         self.permissions: Permissions | None = None
         self.key_fingerprint: bytes | None = None  # the key it was made under
@@ -92,8 +95,8 @@ class Session:
     def granted(self, event: str) -> int:
         """The highest QoS granted by the subscriptions matching ``event``:
         one delivery at that QoS however many match [MQTT-3.3.5-1]."""
-        if not self.max_granted:
-            return 0
+        if self.min_granted == self.max_granted:
+            return self.max_granted  # the hub delivers only what some filter matches
         return max((qos for filter_, qos in self.subscriptions.items() if matches(filter_, event)), default=0)
 
     def set_granted(self, filter_: str, qos: int | None) -> None:
@@ -101,18 +104,34 @@ class Session:
             self.subscriptions.pop(filter_, None)
         else:
             self.subscriptions[filter_] = qos
-        self.max_granted = max(self.subscriptions.values(), default=0)
+        self.regranted()
         self.changed()
+
+    def regranted(self) -> None:
+        values = self.subscriptions.values()
+        self.max_granted = max(values, default=0)
+        self.min_granted = min(values, default=0)
 
     # -- the hub delivers here ---------------------------------------------------
 
     def deliver(self, message: Message) -> None:
         qos = message.qos
-        if qos:
+        if qos and self.max_granted:
             qos = min(qos, self.granted(message.event))
+        else:
+            # The fan-out path: QoS 0 is not kept for an absent client, and
+            # a PUBLISH built once for the message goes to every connected one.
+            link = self.link
+            if link is not None:
+                framed = message._mqtt
+                if framed is None or link.paced:
+                    link.send_qos0(message)
+                else:
+                    link.deliver(framed)
+            return
         link = self.link
-        if not qos:
-            if link is not None:  # QoS 0 is not kept for an absent client
+        if not qos:  # matched only by filters granted QoS 0
+            if link is not None:
                 link.send_qos0(message)
             return
         pool = self.pool
