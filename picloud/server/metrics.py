@@ -64,6 +64,8 @@ def render(state: HubState) -> str:
         out.gauge("picloud_mqtt_session_bytes", "Bytes of QoS 1 and 2 messages MQTT sessions hold.", pool.used)
         out.counter("picloud_mqtt_dropped_total", "QoS 1 and 2 messages dropped from MQTT sessions "
                     "over their queue or --mqtt-session-bytes.", pool.dropped)
+        out.counter("picloud_mqtt_unnameable_total", "Deliveries to MQTT clients left out: the event's name "
+                    "has + or #, which no MQTT topic may hold.", pool.unnameable)
         out.counter("picloud_mqtt_sessions_ended_total", "Away MQTT sessions ended over --mqtt-max-sessions.",
                     listener.ended)
     out.gauge("picloud_websockets", "Open websockets, /info included.", len(state.sockets))

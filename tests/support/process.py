@@ -78,6 +78,7 @@ class HubProcess:
             self.proc.send_signal(sig)
         code = self.proc.wait(timeout=timeout)
         self._stderr.join(timeout=5)
+        self._stdout.join(timeout=5)  # its last lines too
         return code
 
     @property

@@ -30,7 +30,7 @@ from ...wire.mqtt.payloads import from_frame
 from ..outbox import QueuedSocket, _Framed
 from .handshake import handle_connect, hang_up
 from .publishing import dispatch
-from .session import Session
+from .session import UNNAMEABLE, Session
 
 log = logging.getLogger("picloud.mqtt")
 
@@ -60,10 +60,15 @@ class Publish(_Framed):
 
 def qos0_publish(message: Message) -> Publish:
     """The QoS 0 PUBLISH of a message, built once for every subscriber; RETAIN
-    only on a retained value sent for a new subscription [MQTT-3.3.1-9]."""
+    only on a retained value sent for a new subscription [MQTT-3.3.1-9].
+    UNNAMEABLE (session.py) for an event no MQTT topic can name."""
     framed = message._mqtt
     if framed is None:
-        framed = message._mqtt = Publish(string(message.event), mqtt_payload(message), message.from_retained)
+        event = message.event
+        if "+" in event or "#" in event:
+            framed = message._mqtt = UNNAMEABLE
+        else:
+            framed = message._mqtt = Publish(string(event), mqtt_payload(message), message.from_retained)
     return framed
 
 
@@ -202,6 +207,9 @@ class MqttConnection(QueuedSocket):
 
     def send_qos0(self, message: Message) -> None:
         framed = qos0_publish(message)
+        if framed is UNNAMEABLE:
+            self.listener.pool.unnameable += 1
+            return
         if self._paced is None:
             QueuedSocket.deliver(self, framed)  # the fan-out path: nothing made per subscriber
         else:

@@ -151,6 +151,11 @@ def refusal(conn: Peer, filter_: str) -> str | None:
         validate_filter(filter_)
     except ProtocolError as exc:
         return str(exc)
+    if ("+" in filter_ or "#" in filter_) and any(
+            level != "+" and level != "#" and ("+" in level or "#" in level) for level in filter_.split("/")):
+        # A PiCloud name (c#, a+b), but no MQTT filter [MQTT-4.7.1-2/3]; and
+        # no MQTT topic could carry what it matches.
+        return f"{filter_!r} is not an mqtt filter: '+' and '#' must be whole levels"
     if conn.permissions is not None and not conn.permissions.may_subscribe(filter_):
         return "outside the key's topics"
     pubsub = conn.state.pubsub

@@ -51,7 +51,7 @@ class SessionPool:
     """What every session shares: the limits, the bytes of messages they all
     hold, and what was dropped."""
 
-    __slots__ = ("dropped", "max_inflight", "queue_bytes", "queue_limit", "total_bytes", "used")
+    __slots__ = ("dropped", "max_inflight", "queue_bytes", "queue_limit", "total_bytes", "unnameable", "used")
 
     def __init__(self, *, queue_limit: int, queue_bytes: int, max_inflight: int, total_bytes: int) -> None:
         self.queue_limit = queue_limit  # messages a session queues
@@ -60,6 +60,17 @@ class SessionPool:
         self.total_bytes = total_bytes  # bytes all sessions hold, queued or in flight
         self.used = 0
         self.dropped = 0
+        self.unnameable = 0  # deliveries skipped: see UNNAMEABLE
+
+
+#: What a message's ``_mqtt`` holds when no MQTT topic can name its event:
+#: PiCloud takes ``c#`` or ``a+b`` as names, but a PUBLISH's topic must not
+#: contain ``+`` or ``#`` [MQTT-3.3.2-2], so MQTT subscribers do not get it.
+class _Unnameable:
+    __slots__ = ()
+
+
+UNNAMEABLE: Any = _Unnameable()
 
 
 def size_of(message: Message) -> int:
@@ -126,6 +137,8 @@ class Session:
                 framed = message._mqtt
                 if framed is None or link.paced:
                     link.send_qos0(message)
+                elif framed is UNNAMEABLE:
+                    self.pool.unnameable += 1
                 else:
                     link.deliver(framed)
             return
@@ -133,6 +146,10 @@ class Session:
         if not qos:  # matched only by filters granted QoS 0
             if link is not None:
                 link.send_qos0(message)
+            return
+        event = message.event
+        if "+" in event or "#" in event:
+            self.pool.unnameable += 1  # see UNNAMEABLE
             return
         pool = self.pool
         size = size_of(message)
