@@ -40,9 +40,15 @@ class Store:
         encoding, opaque here), or None."""
         return None
 
-    def keep_sessions(self, snapshot: Callable[[], bytes]) -> None:
-        """From now on, ``snapshot()`` is what to save of the sessions each
-        time ``sessions_changed`` was called since the last save."""
+    def keep_sessions(self, snapshot: Callable[[], Callable[[], bytes]]) -> None:
+        """From now on, what ``snapshot()`` returns is what to save of the
+        sessions each time ``sessions_changed`` was called since the last
+        save: ``snapshot`` runs on the event loop, taking references only;
+        the function it returns encodes them, and may run in another thread."""
+
+    def set_sessions_aside(self) -> None:
+        """What ``load_sessions`` returned cannot be read: keep it for a
+        human instead of saving over it."""
 
     def sessions_changed(self) -> None:
         """The sessions changed; called for every change, so it must only

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from ..exceptions import ConfigError
-from ..hub.keys import Grant, allows, fingerprint
+from ..hub.keys import ADMIN_GRANT, Grant, allows, fingerprint
 from .keyfiles import keys_from_config
 from .state import HubState, OpenSocket
 
@@ -52,9 +52,11 @@ def reload_keys(state: HubState) -> int:
         if recheck_mqtt(state, conn, grant):
             closed += 1
     for session in list(state.mqtt_sessions.values()):
-        # Sessions whose client is away collect nothing for a revoked key.
-        if session.link is None and (session.key_fingerprint is None or session.key_fingerprint not in grants):
-            state.mqtt_listener.forget(session)
+        # Sessions whose client is away collect nothing outside the key's new rights.
+        if session.link is None and state.mqtt_listener is not None:
+            made_under = session.key_fingerprint
+            grant = ADMIN_GRANT if state.auth.open else None if made_under is None else grants.get(made_under)
+            state.mqtt_listener.narrow(session, grant)
     log.info("reloaded %d keys; closed %d connections the new keys no longer allow", len(keys), closed)
     return closed
 

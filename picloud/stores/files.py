@@ -100,15 +100,23 @@ class FileStore(Store):
     def load_sessions(self) -> bytes | None:
         return self.sessions.load()
 
-    def keep_sessions(self, snapshot: Callable[[], bytes]) -> None:
+    def keep_sessions(self, snapshot: Callable[[], Callable[[], bytes]]) -> None:
         self.sessions.keep(snapshot)
+
+    def set_sessions_aside(self) -> None:
+        self.sessions.set_aside()
 
     def sessions_changed(self) -> None:
         self.sessions.changed()
 
     async def close(self) -> None:
         """Write what is pending now (on shutdown); later changes stay in memory."""
-        await self.sessions.close()
+        try:
+            await self.sessions.close()
+        finally:
+            await self._close_retained()
+
+    async def _close_retained(self) -> None:
         self._closed = True
         self._cancel_timer()
         if self._task is not None and not self._task.done():

@@ -31,7 +31,7 @@ class SessionFile:
         self.path = path
         self.interval = interval
         self.writes = 0
-        self._snapshot: Callable[[], bytes] | None = None
+        self._snapshot: Callable[[], Callable[[], bytes]] | None = None
         self._dirty = False
         self._timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Future[None] | None = None
@@ -60,7 +60,7 @@ class SessionFile:
             return
         log.error("moved the unreadable %s to %s", self.path, aside)
 
-    def keep(self, snapshot: Callable[[], bytes]) -> None:
+    def keep(self, snapshot: Callable[[], Callable[[], bytes]]) -> None:
         self._snapshot = snapshot
 
     def changed(self) -> None:
@@ -91,11 +91,13 @@ class SessionFile:
         self._writing = True
         self._dirty = False
         try:
-            data = self._snapshot()  # on the loop: the sessions are the loop's
-            await asyncio.get_running_loop().run_in_executor(None, write_atomic, self.path, data)
+            encode = self._snapshot()  # on the loop: the sessions are the loop's
+            await asyncio.get_running_loop().run_in_executor(None, self._encode_and_write, encode)
         except OSError as exc:
             self._dirty = True  # tried again next interval
             self._log_failure(exc)
+        except Exception:  # a bug: logged, and the hub goes on (its retained values are written)
+            log.exception("cannot save the mqtt sessions")
         else:
             self.writes += 1
             if self._failing:
@@ -106,6 +108,9 @@ class SessionFile:
             self._last_write = time.monotonic()
         if self._dirty:
             self._schedule()
+
+    def _encode_and_write(self, encode: Callable[[], bytes]) -> None:
+        write_atomic(self.path, encode())
 
     def _log_failure(self, exc: OSError) -> None:
         now = time.monotonic()

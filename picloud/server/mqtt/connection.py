@@ -26,24 +26,15 @@ from ...hub.rights import Permissions
 from ...wire.mqtt import packets as p
 from ...wire.mqtt.packets import MqttError, encode_publish, string
 from ...wire.mqtt.parser import Parser
-from ...wire.mqtt.payloads import from_frame
 from ..outbox import QueuedSocket, _Framed
 from .handshake import handle_connect, hang_up
+from .pool import UNNAMEABLE, mqtt_payload
 from .publishing import dispatch
-from .session import UNNAMEABLE, Session
+from .session import Session
 
 log = logging.getLogger("picloud.mqtt")
 
 READ_CHUNK = 65536
-
-
-def mqtt_payload(message: Message) -> bytes:
-    """The MQTT payload of a hub message: as an MQTT client sent it, or made
-    from its frame once (wire/mqtt/payloads.py)."""
-    raw = message.raw
-    if raw is None:
-        raw = message.raw = from_frame(message.payload)
-    return raw
 
 
 class Publish(_Framed):
@@ -115,7 +106,7 @@ class MqttConnection(QueuedSocket):
             if state.rates is not None:
                 self.bucket = state.rates.bucket(self.key_fingerprint, first[0].client_id)
             packets = first[1:]
-            while True:
+            while not self.closed:
                 if self.bucket is None:
                     for packet in packets:
                         dispatch(self, packet)
@@ -125,10 +116,10 @@ class MqttConnection(QueuedSocket):
                     await self._dispatch_paced(packets)
                 if self.closed:
                     break
-                self._charge_inbound()
                 data = await stream.read_bytes(READ_CHUNK, partial=True)
                 self.last_seen = time.monotonic()
                 packets = self.parser.feed(data)
+                self._charge_inbound()
         except StreamClosedError:
             pass
         except MqttError as exc:
@@ -147,6 +138,8 @@ class MqttConnection(QueuedSocket):
                 while not bucket.take():
                     self.held = True
                     await asyncio.sleep(bucket.wait())
+                    if self.closed:  # taken over, or the hub is stopping
+                        return
                 if self.held:
                     self.held = False
                     self.last_seen = time.monotonic()  # held by us, not silent

@@ -108,7 +108,9 @@ def check(conn: Peer, packet: p.Connect) -> int:
         return p.NOT_AUTHORIZED
     conn.grant = grant
     conn.permissions = grant.permissions(client_id)
-    conn.key_fingerprint = None if key is None else fingerprint(key)
+    # Without keys (--no-auth) whatever a client sends as username is no key:
+    # its sessions belong to nobody in particular.
+    conn.key_fingerprint = None if key is None or state.auth.open else fingerprint(key)
     return p.ACCEPTED
 
 

@@ -18,7 +18,7 @@ import errno
 import logging
 import socket
 import time
-from typing import Any
+from typing import Any, Callable
 
 from tornado.ioloop import PeriodicCallback
 from tornado.iostream import IOStream
@@ -27,12 +27,14 @@ from tornado.tcpserver import TCPServer
 
 from ...config import Config
 from ...exceptions import ConfigError
+from ...hub.keys import Grant, allows
 from ..keepalive import set_tcp_keepalive
 from ..openfiles import near_open_files_limit
 from ..state import HubState
 from .connection import MqttConnection
-from .persist import encode_sessions, new_salt, restore_sessions
-from .session import Session, SessionPool, nothing
+from .persist import KeyTags, new_salt, restore_sessions, snapshot
+from .pool import SessionPool
+from .session import Session, nothing
 
 log = logging.getLogger("picloud.mqtt")
 
@@ -52,8 +54,10 @@ class MqttListener(TCPServer):
         self.pool = SessionPool(queue_limit=config.mqtt_session_queue, queue_bytes=config.max_queue_bytes,
                                 max_inflight=config.mqtt_max_inflight, total_bytes=config.mqtt_session_bytes)
         self.ended = 0  # sessions ended past --mqtt-max-sessions
+        self.pool.make_room = self.make_room
         self.store = state.pubsub.retained.store
-        self._salt = new_salt()
+        self._tags = KeyTags(new_salt())
+        self.closing = False
         self.port = 0
         self._sweeper = PeriodicCallback(self.sweep, SWEEP_EVERY * 1000)
 
@@ -91,6 +95,9 @@ class MqttListener(TCPServer):
         """A persistent session's client left: kept, within the cap."""
         self.away.pop(session.client_id, None)
         self.away[session.client_id] = session
+        if self.closing:
+            session.connected_at_stop = True  # not one the cap is for
+            return
         cap = self.state.config.mqtt_max_sessions
         while len(self.away) > cap:
             oldest = next(iter(self.away.values()))
@@ -109,8 +116,37 @@ class MqttListener(TCPServer):
         self.state.pubsub.disconnect(session)
         session.discard()
 
-    def snapshot(self) -> bytes:
-        return encode_sessions(list(self.sessions.values()), self._salt)
+    def make_room(self, size: int, asking: Session | None) -> None:
+        """The pool is full: the sessions away longest give up their oldest
+        messages first, so that they cannot starve the connected ones."""
+        pool = self.pool
+        for session in self.away.values():
+            if session is asking or not session.queue:
+                continue
+            while session.queue and pool.used + size > pool.total_bytes:
+                session.drop_oldest()
+            session.changed()
+            if pool.used + size <= pool.total_bytes:
+                return
+
+    def narrow(self, session: Session, grant: Grant | None) -> bool:
+        """An away session under its key's new grant: False (and ended) if the
+        key is gone or may no longer subscribe or use its client id; else the
+        subscriptions its topics no longer cover go, with what they collected."""
+        if grant is None or not allows(grant.role, "subscribe") or not grant.admits(session.client_id):
+            self.forget(session)
+            return False
+        permissions = session.permissions = grant.permissions(session.client_id)
+        if permissions is None:
+            return True
+        for filter_ in [f for f in session.subscriptions if not permissions.may_subscribe(f)]:
+            self.state.pubsub.unsubscribe(session, filter_)
+            session.set_granted(filter_, None)
+        session.keep_only_matched()
+        return True
+
+    def snapshot(self) -> Callable[[], bytes]:
+        return snapshot(list(self.sessions.values()), self._tags)
 
     def restore(self) -> None:
         """The sessions saved by the hub before this one (before the port opens)."""
@@ -119,6 +155,8 @@ class MqttListener(TCPServer):
         if data is None:
             return
         done = restore_sessions(self, data)
+        if done.file_unreadable:
+            self.store.set_sessions_aside()
         lost = done.expired + done.revoked + done.unreadable
         if done.sessions or lost:
             log.info("restored %d mqtt sessions (%d messages waiting)%s", done.sessions, done.messages,
@@ -127,9 +165,14 @@ class MqttListener(TCPServer):
         if done.subscriptions_dropped:
             log.warning("%d subscriptions of restored mqtt sessions dropped: outside their keys' topics "
                         "or the hub's limits", done.subscriptions_dropped)
-        while len(self.away) > self.state.config.mqtt_max_sessions:
+        # The cap is for sessions that were away before the hub stopped, not
+        # for those whose clients were connected until then (the longest away
+        # come first, in leaving order).
+        for session in done.were_away[:max(0, len(done.were_away) - self.state.config.mqtt_max_sessions)]:
             self.ended += 1
-            self.forget(next(iter(self.away.values())))
+            self.forget(session)
+        if self.pool.used > self.pool.total_bytes:  # a smaller --mqtt-session-bytes than before
+            self.make_room(0, None)
 
     def sweep(self) -> None:
         now = time.monotonic()
@@ -151,6 +194,7 @@ class MqttListener(TCPServer):
         self._sweeper.start()
 
     def close_all(self) -> None:
+        self.closing = True
         self._sweeper.stop()
         self.stop()
         for conn in list(self.connections):

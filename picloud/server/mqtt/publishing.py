@@ -35,7 +35,9 @@ def dispatch(conn: Peer, packet: p.Packet) -> None:
             if session.received(packet_id):
                 conn.send_pubrel(packet_id)
         else:  # PUBREL: the second half of a QoS 2 publish from the client
-            session.awaiting_release.discard(packet_id)
+            if packet_id in session.awaiting_release:
+                session.awaiting_release.discard(packet_id)
+                session.changed()  # else, after a crash, the id would still be taken
             conn.send(p.encode_ack(p.PUBCOMP, packet_id))
     elif isinstance(packet, p.Subscribe):
         on_subscribe(conn, packet)
@@ -71,6 +73,7 @@ def on_publish(conn: Peer, packet: p.Publish) -> None:
         if len(session.awaiting_release) >= 4 * session.max_inflight:
             raise p.MqttError(f"over {4 * session.max_inflight} QoS 2 publishes awaiting PUBREL")
         session.awaiting_release.add(packet_id)
+        session.changed()
         conn.send(p.encode_ack(p.PUBREC, packet_id))
 
 

@@ -10,9 +10,8 @@ client comes back [MQTT-4.4.0-1]; at most ``max_inflight`` are in flight at
 once, the rest wait in the queue.
 
 Every session's messages, queued or in flight, also count in one pool
-(``--mqtt-session-bytes``), so that a thousand away sessions cannot add up to
-more than the hub's memory budget allows: past it, the session's own oldest
-go first, and a message that still does not fit is dropped (both counted).
+(pool.py). What changes while its client is away, or in what it is
+subscribed to, is saved (persist.py): ``changed`` is told.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from typing import Any, Callable, Protocol
 from ...hub.message import Message
 from ...hub.rights import Permissions
 from ...wire.topics import matches
+from .pool import UNNAMEABLE, SessionPool, size_of
 
 
 class Link(Protocol):
@@ -39,42 +39,13 @@ class Link(Protocol):
 
 
 class Outgoing:
-    __slots__ = ("message", "qos", "released")
+    __slots__ = ("message", "qos", "released", "size")
 
-    def __init__(self, message: Message, qos: int) -> None:
+    def __init__(self, message: Message, qos: int, size: int) -> None:
         self.message = message
         self.qos = qos
+        self.size = size  # as counted in the pool
         self.released = False  # QoS 2: PUBREC came, PUBREL sent, PUBCOMP awaited
-
-
-class SessionPool:
-    """What every session shares: the limits, the bytes of messages they all
-    hold, and what was dropped."""
-
-    __slots__ = ("dropped", "max_inflight", "queue_bytes", "queue_limit", "total_bytes", "unnameable", "used")
-
-    def __init__(self, *, queue_limit: int, queue_bytes: int, max_inflight: int, total_bytes: int) -> None:
-        self.queue_limit = queue_limit  # messages a session queues
-        self.queue_bytes = queue_bytes  # bytes a session queues
-        self.max_inflight = max_inflight
-        self.total_bytes = total_bytes  # bytes all sessions hold, queued or in flight
-        self.used = 0
-        self.dropped = 0
-        self.unnameable = 0  # deliveries skipped: see UNNAMEABLE
-
-
-#: What a message's ``_mqtt`` holds when no MQTT topic can name its event:
-#: PiCloud takes ``c#`` or ``a+b`` as names, but a PUBLISH's topic must not
-#: contain ``+`` or ``#`` [MQTT-3.3.2-2], so MQTT subscribers do not get it.
-class _Unnameable:
-    __slots__ = ()
-
-
-UNNAMEABLE: Any = _Unnameable()
-
-
-def size_of(message: Message) -> int:
-    return len(message.raw or message.payload)
 
 
 def nothing() -> None:
@@ -92,7 +63,7 @@ class Session:
         self.link: Link | None = None
         self.permissions: Permissions | None = None
         self.key_fingerprint: bytes | None = None  # the key it was made under
-        self.queue: deque[tuple[Message, int]] = deque()
+        self.queue: deque[tuple[Message, int, int]] = deque()  # message, QoS, size in the pool
         self.queued_bytes = 0
         self.inflight: dict[int, Outgoing] = {}
         self.awaiting_release: set[int] = set()  # incoming QoS 2 ids before their PUBREL
@@ -100,6 +71,7 @@ class Session:
         self.left_at: float | None = None  # when its client went away (monotonic)
         self.left_wall: float | None = None  # the same, as wall time (saved)
         self.next_id = 0
+        self.connected_at_stop = False  # its client was connected until the hub stopped
         # Told of each change worth saving (the store, for a persistent session).
         self.changed: Callable[[], None] = nothing
 
@@ -151,41 +123,43 @@ class Session:
         if "+" in event or "#" in event:
             self.pool.unnameable += 1  # see UNNAMEABLE
             return
-        pool = self.pool
         size = size_of(message)
-        if link is not None and len(self.inflight) < self.max_inflight and pool.used + size <= pool.total_bytes:
-            pool.used += size
-            self._send(message, qos)
+        if link is not None and len(self.inflight) < self.max_inflight and self.pool.fits(size, self):
+            self.pool.used += size
+            self._send(message, qos, size)
         else:
-            self._enqueue(message, qos)
-        self.changed()
+            self._enqueue(message, qos, size)
+            if link is None:
+                self.changed()  # a connected client's window churns too fast to save each time
 
-    def _enqueue(self, message: Message, qos: int) -> None:
-        size = size_of(message)
+    def _enqueue(self, message: Message, qos: int, size: int) -> None:
         pool = self.pool
+        if size > pool.queue_bytes or (
+                not pool.fits(size, self) and pool.used - self.queued_bytes + size > pool.total_bytes):
+            self._drop()  # even its whole queue would not make room: only this one goes
+            return
         queue = self.queue
         while queue and (len(queue) >= pool.queue_limit or self.queued_bytes + size > pool.queue_bytes
                          or pool.used + size > pool.total_bytes):
-            old, _ = queue.popleft()
-            old_size = size_of(old)
-            self.queued_bytes -= old_size
-            pool.used -= old_size
-            self._drop()
-        if size > pool.queue_bytes or pool.used + size > pool.total_bytes:
-            self._drop()  # the pool is full of other sessions' messages
-            return
-        queue.append((message, qos))
+            self.drop_oldest()
+        queue.append((message, qos, size))
         self.queued_bytes += size
         pool.used += size
+
+    def drop_oldest(self) -> None:
+        _, _, size = self.queue.popleft()
+        self.queued_bytes -= size
+        self.pool.used -= size
+        self._drop()
 
     def _drop(self) -> None:
         self.dropped += 1
         self.pool.dropped += 1
 
-    def _send(self, message: Message, qos: int) -> None:
+    def _send(self, message: Message, qos: int, size: int) -> None:
         assert self.link is not None
         packet_id = self._free_id()
-        self.inflight[packet_id] = Outgoing(message, qos)
+        self.inflight[packet_id] = Outgoing(message, qos, size)
         self.link.send_publish(message, qos, packet_id, False)
 
     def _free_id(self) -> int:
@@ -199,9 +173,9 @@ class Session:
         """Send what waits, as far as the window allows."""
         queue = self.queue
         while queue and self.link is not None and len(self.inflight) < self.max_inflight:
-            message, qos = queue.popleft()
-            self.queued_bytes -= size_of(message)  # still in the pool: now in flight
-            self._send(message, qos)
+            message, qos, size = queue.popleft()
+            self.queued_bytes -= size  # still in the pool: now in flight
+            self._send(message, qos, size)
 
     # -- the client acknowledges -------------------------------------------------------
 
@@ -211,9 +185,8 @@ class Session:
         if outgoing is None or outgoing.qos != qos or (qos == 2 and not outgoing.released):
             return  # not what is in flight under that id: ignored
         del self.inflight[packet_id]
-        self.pool.used -= size_of(outgoing.message)
+        self.pool.used -= outgoing.size
         self.fill()
-        self.changed()
 
     def received(self, packet_id: int) -> bool:
         """PUBREC: answer PUBREL; False for an id not in flight."""
@@ -221,7 +194,6 @@ class Session:
         if outgoing is None or outgoing.qos != 2:
             return False
         outgoing.released = True
-        self.changed()
         return True
 
     # -- the client comes and goes -------------------------------------------------------
@@ -244,10 +216,22 @@ class Session:
         self.left_wall = time.time()
         self.changed()
 
+    def keep_only_matched(self) -> None:
+        """Drop the queued messages no subscription matches any more (its
+        key's topics were narrowed); those in flight stay, as sent."""
+        kept = [item for item in self.queue if any(matches(f, item[0].event) for f in self.subscriptions)]
+        for _ in range(len(self.queue) - len(kept)):
+            self._drop()
+        gone = self.queued_bytes - sum(size for _, _, size in kept)
+        self.pool.used -= gone
+        self.queued_bytes -= gone
+        self.queue = deque(kept)
+        self.changed()
+
     def discard(self) -> None:
         """The session ends: what it held leaves the pool."""
         pool = self.pool
-        pool.used -= self.queued_bytes + sum(size_of(outgoing.message) for outgoing in self.inflight.values())
+        pool.used -= self.queued_bytes + sum(outgoing.size for outgoing in self.inflight.values())
         self.queue.clear()
         self.queued_bytes = 0
         self.inflight.clear()

@@ -1,7 +1,6 @@
-"""MQTT persistent sessions across hub restarts and crashes, their bounds
-(--mqtt-max-sessions, --mqtt-session-bytes), retained MQTT values byte for
-byte after a restart, and unacknowledged messages sent again with DUP
-[MQTT-4.4.0-1]; real hub processes, paho and a raw socket client."""
+"""MQTT persistent sessions across hub restarts and crashes, retained MQTT
+values byte for byte after a restart, and unacknowledged messages sent again
+with DUP [MQTT-4.4.0-1]; real hub processes, paho and a raw socket client."""
 
 from __future__ import annotations
 
@@ -9,9 +8,9 @@ import json
 import signal
 
 from picloud.stores.sessions import SESSIONS_FILE
+from picloud.wire.mqtt import packets as p
 from tests.support.hub import KEY
 from tests.support.mqtt import Peer
-from tests.support.process import metrics
 from tests.support.rawmqtt import RawMqtt
 from tests.support.redisserver import wait_until
 
@@ -140,41 +139,77 @@ def test_a_session_of_a_key_gone_while_the_hub_was_down_is_not_restored(hub_proc
     back.close()
 
 
-def test_away_sessions_are_capped_the_longest_away_ending_first(hub_process):
-    hub = hub_process("--api-key", KEY, "--mqtt-max-sessions", "2")
-    watcher = Peer(hub.mqtt_port, "watcher")
-    watcher.subscribe(("$SYS/clients/#", 0))
-    for name in ("a", "b", "c"):
-        peer = Peer(hub.mqtt_port, name, clean=False)
-        peer.close()
-        away(watcher, name)
-    assert metrics(hub)["picloud_mqtt_sessions_ended_total"] == 1
-    for name, kept in (("b", True), ("c", True), ("a", False)):  # each check leaves a session away
-        back = Peer(hub.mqtt_port, name, clean=False, connect=False)
-        assert back.start()[0].session_present is kept, name
-        back.close()
-    watcher.close()
+def test_with_no_auth_sessions_come_back_whatever_username_a_client_sends(hub_process, tmp_path):
+    state = tmp_path / "state"
+    hub = hub_process("--no-auth", state_dir=state)
+    ha = Peer(hub.mqtt_port, "homeassistant", key="anything", username="homeassistant", clean=False)
+    ha.subscribe(("zigbee2mqtt/#", 1))
+    ha.close()
+    assert hub.stop() == 0
+    again = hub_process("--no-auth", state_dir=state)
+    back = Peer(again.mqtt_port, "homeassistant", key="else", username="homeassistant", clean=False, connect=False)
+    assert back.start()[0].session_present
+    back.close()
 
 
-def test_session_messages_share_one_byte_budget(hub_process):
-    hub = hub_process("--api-key", KEY, "--mqtt-session-bytes", "2048")
-    watcher = Peer(hub.mqtt_port, "watcher")
-    watcher.subscribe(("$SYS/clients/#", 0))
-    for name in ("one", "two"):
-        peer = Peer(hub.mqtt_port, name, clean=False)
-        peer.subscribe(("log/#", 1))
-        peer.close()
-        away(watcher, name)
+def test_a_key_narrowed_while_the_hub_was_down_narrows_its_session(hub_process, tmp_path):
+    state, keys = tmp_path / "state", tmp_path / "keys"
+    keys.write_text(f"{KEY} admin\nDv7Kq2Lm9Xw4Rt6Z subscribe alarm/# secret/#\n")
+    hub = hub_process("--keys-file", str(keys), state_dir=state)
+    phone = Peer(hub.mqtt_port, "phone", key="Dv7Kq2Lm9Xw4Rt6Z", clean=False)
+    assert phone.subscribe(("alarm/#", 1), ("secret/#", 1)) == [1, 1]
+    phone.close()
     sensor = Peer(hub.mqtt_port, "sensor")
-    for n in range(4):
-        sensor.publish("log/line", bytes([48 + n]) * 500, qos=1)
-    # Two sessions x four of 500 bytes = 4000 > 2048: four of them fit.
-    numbers = metrics(hub)
-    assert numbers["picloud_mqtt_session_bytes"] <= 2048
-    assert numbers["picloud_mqtt_dropped_total"] == 4
-    back = Peer(hub.mqtt_port, "one", clean=False, connect=False)
-    back.start()
-    # Each session dropped its own oldest to make room: the newest are kept.
-    assert [back.receive().payload for _ in range(2)] == [b"2" * 500, b"3" * 500]
-    for peer in (back, sensor, watcher):
+    sensor.publish("secret/code", "1234", qos=1)
+    sensor.publish("alarm/door", "open", qos=1)
+    sensor.close()
+    assert hub.stop() == 0
+    keys.write_text(f"{KEY} admin\nDv7Kq2Lm9Xw4Rt6Z subscribe alarm/#\n")
+    again = hub_process("--keys-file", str(keys), state_dir=state)
+    back = Peer(again.mqtt_port, "phone", key="Dv7Kq2Lm9Xw4Rt6Z", clean=False, connect=False)
+    assert back.start()[0].session_present
+    assert back.receive().payload == b"open"  # what secret/# collected went with it
+    sensor = Peer(again.mqtt_port, "sensor")
+    sensor.publish("secret/code", "5678", qos=1)
+    assert back.nothing_more((sensor, "alarm/door"))
+    for peer in (back, sensor):
         peer.close()
+    keys.write_text(f"{KEY} admin\nDv7Kq2Lm9Xw4Rt6Z publish alarm/#\n")  # may no longer subscribe
+    assert again.stop() == 0
+    last = hub_process("--keys-file", str(keys), state_dir=state)
+    wait_until(lambda: "1 of keys gone" in last.stderr, "the session left out")
+
+
+def test_a_qos2_id_released_before_a_crash_is_free_after_it(hub_process, tmp_path):
+    """The ids of QoS 2 publishes awaiting PUBREL are saved, and so is their
+    release: after kill -9 a new publish under a released id is delivered."""
+    state = tmp_path / "state"
+    hub = hub_process("--api-key", KEY, "--retain-interval", "0.05", state_dir=state)
+    watcher = Peer(hub.mqtt_port, "watcher")
+    watcher.subscribe(("plug/#", 2))
+    plug = RawMqtt(hub.mqtt_port, "plug", clean=False)
+    plug.send(p.encode_publish(p.string("plug/state"), b"first", 2, packet_id=5))
+    assert plug.read().kind == p.PUBREC
+    saved = state / SESSIONS_FILE
+
+    def awaiting() -> list[int] | None:
+        try:
+            sessions = json.loads(saved.read_bytes())["sessions"]
+        except (OSError, ValueError):
+            return None
+        return next((s["awaiting_release"] for s in sessions if s["id"] == "plug"), None)
+
+    wait_until(lambda: awaiting() == [5], "id 5 saved as awaiting PUBREL")
+    plug.send(p.encode_ack(p.PUBREL, 5))
+    assert plug.read().kind == p.PUBCOMP
+    wait_until(lambda: awaiting() == [], "its release saved")
+    hub.stop(signal.SIGKILL)
+    again = hub_process("--api-key", KEY, state_dir=state)
+    watcher = Peer(again.mqtt_port, "watcher")
+    watcher.subscribe(("plug/#", 2))
+    plug = RawMqtt(again.mqtt_port, "plug", clean=False)
+    plug.send(p.encode_publish(p.string("plug/state"), b"second", 2, packet_id=5))
+    assert plug.read().kind == p.PUBREC
+    assert watcher.receive().payload == b"second"
+    plug.close()
+    watcher.close()
