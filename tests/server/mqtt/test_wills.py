@@ -57,9 +57,9 @@ def test_a_will_goes_when_the_hub_drops_a_slow_consumer(hub):
     stalled = with_will(hub.mqtt_port, "stalled", "tele/stalled/LWT")
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.sendall(p.encode_subscribe(p.Subscribe(1, [("bulk", 0)])))
+    assert stalled.recv(5)[0] >> 4 == p.SUBACK  # then it reads no more
     pub = Peer(hub.mqtt_port, "pub")
-    pub.subscribe(("bulk", 0))  # its own delivery of the last one tells the SUBSCRIBE was handled
-    for n in range(200):
+    for _ in range(200):
         pub.publish("bulk", "x" * 32000, qos=1)
     while (got := watcher.receive()).topic != "tele/stalled/LWT":
         pass
