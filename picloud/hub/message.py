@@ -10,8 +10,8 @@ from ..wire.frames import encode_frame
 class Message:
     """One published message, encoded once and shared by every subscriber."""
 
-    __slots__ = ("_frame", "_mqtt", "clears", "event", "from_retained", "not_retained", "payload", "qos", "raw",
-                 "retain", "seq")
+    __slots__ = ("_frame", "_mqtt", "clears", "event", "from_retained", "not_retained", "origin", "payload", "qos",
+                 "raw", "retain", "seq")
 
     def __init__(self, event: str, payload: bytes) -> None:
         self.event = event
@@ -24,10 +24,12 @@ class Message:
         # MQTT (server/mqtt/): the payload's bytes as an MQTT client sent them
         # (None: made from the frame on first use), the QoS it was published
         # at (PiCloud publishers count as 0), whether this is a retained value
-        # sent for a new subscription, and its QoS 0 PUBLISH, built once.
+        # sent for a new subscription, its QoS 0 PUBLISH, built once, and the
+        # client id of the bridge that published it (not sent back to it).
         self.raw: bytes | None = None
         self.qos = 0
         self.from_retained = False
+        self.origin: str | None = None
         self._mqtt: Any = None  # server/mqtt/connection.py
 
     @property

@@ -78,12 +78,15 @@ class MqttConnection(QueuedSocket):
         self.last_seen = time.monotonic()
         self.keepalive = 0
         self.graceful = False  # DISCONNECT came: no will
+        self.bridge = False  # sent RETAIN as published (publishing.py)
         self.closed = False
         self.refused_publishes = 0
         self.grant: Grant | None = None
         self.permissions: Permissions | None = None
         self._paced: list[bytes] | None = None  # see module docstring
-        self.paced = False  # the same, for the session's fan-out path
+        # Whether a QoS 0 PUBLISH built for the message may go straight to the
+        # queue (session.py's fan-out path): not while paced, never to a bridge.
+        self.direct = True
         self._pacer: asyncio.Future[None] | None = None
         self._replaying = False  # inside a new subscription's replay: not counted
         self._paced_counted = 0  # bytes added to _paced outside a replay
@@ -203,6 +206,9 @@ class MqttConnection(QueuedSocket):
         if framed is UNNAMEABLE:
             self.listener.pool.unnameable += 1
             return
+        if self.bridge and message.retain and not message.from_retained:
+            self.send(encode_publish(framed.topic, framed.payload, 0, retain=True))  # as published
+            return
         if self._paced is None:
             QueuedSocket.deliver(self, framed)  # the fan-out path: nothing made per subscriber
         else:
@@ -210,8 +216,8 @@ class MqttConnection(QueuedSocket):
 
     def send_publish(self, message: Message, qos: int, packet_id: int, dup: bool) -> None:
         parts = qos0_publish(message)
-        self.send(encode_publish(parts.topic, parts.payload, qos, retain=message.from_retained, dup=dup,
-                                 packet_id=packet_id))
+        retain = message.from_retained or (self.bridge and message.retain)
+        self.send(encode_publish(parts.topic, parts.payload, qos, retain=retain, dup=dup, packet_id=packet_id))
 
     def send_pubrel(self, packet_id: int) -> None:
         self.send(p.encode_ack(p.PUBREL, packet_id))
@@ -223,7 +229,7 @@ class MqttConnection(QueuedSocket):
         if self._paced is None:
             self.flush_queue()  # what was queued goes first
             self._paced = []
-            self.paced = True
+            self.direct = False
             self._paced_counted = 0
             self._replaying = True
 
@@ -241,7 +247,7 @@ class MqttConnection(QueuedSocket):
             pass
         finally:
             self._paced = None
-            self.paced = False
+            self.direct = not self.bridge
 
     # -- closing ---------------------------------------------------------------------
 

@@ -41,6 +41,8 @@ async def handle_connect(conn: Peer, packet: p.Connect) -> bool:
     state = conn.state
     state.pending.settle(conn.stream)
     conn.connect = packet
+    conn.bridge = packet.bridge
+    conn.direct = not packet.bridge
     conn.keepalive = packet.keepalive
     old = listener.sessions.get(packet.client_id)
     if old is not None and old.link is not None:
@@ -67,8 +69,8 @@ async def handle_connect(conn: Peer, packet: p.Connect) -> bool:
     conn.send(p.encode_connack(present, p.ACCEPTED))
     session.attach(conn)
     listener.adopt(session)
-    log.info("connect mqtt %s (level %d%s, keepalive %ds)", conn.describe(), packet.level,
-             ", clean" if packet.clean else "", packet.keepalive)
+    log.info("connect mqtt %s (level %d%s%s, keepalive %ds)", conn.describe(), packet.level,
+             ", bridge" if packet.bridge else "", ", clean" if packet.clean else "", packet.keepalive)
     return True
 
 

@@ -23,11 +23,12 @@ class Peer(Protocol):
     connect: Connect | None
     keepalive: int
     graceful: bool
+    bridge: bool
     grant: Grant | None
     permissions: Permissions | None
     key_fingerprint: bytes | None
     refused_publishes: int
-    paced: bool
+    direct: bool
 
     def deliver(self, framed: Any) -> None: ...
 

@@ -1,6 +1,15 @@
 """What an MQTT client sends once connected: PUBLISH at each QoS, the acks
 of what it is sent, SUBSCRIBE and UNSUBSCRIBE, PINGREQ and DISCONNECT.
 
+A bridge (the top bit of CONNECT's protocol level, Mosquitto's
+``try_private``) is treated as Mosquitto treats one: what it publishes is not
+sent back to it, and what it is sent keeps the RETAIN flag it was published
+with (connection.py), setting aside [MQTT-3.3.1-9] for it -- MQTT 5's No
+Local [MQTT-3.8.3-3] and Retain As Published, which 3.1.1 has no way to ask
+for. Without the first, a ``topic ... both`` line would hand the bridge's
+local subscribers each message twice; without the second, a value retained
+here while the bridge is up would not be retained there.
+
 A publish the hub will not take (outside the key's topics, a name the hub
 cannot hold, ``$SYS/``) is dropped and still acknowledged, as 3.1.1 allows
 [MQTT-3.3.5-2] and since it has no way to refuse one; it is counted and
@@ -98,6 +107,8 @@ def publish_from_client(conn: Peer, topic: str, payload: bytes, qos: int, retain
                 message.payload = message.payload[:-1] + b',"encoding":"base64"}'
             message.raw = payload
             message.qos = qos
+            if conn.bridge and conn.session is not None:
+                message.origin = conn.session.client_id
             # Only an empty payload clears a retained value [MQTT-3.3.1-10];
             # the text "null" is a value like any other.
             message.clears = retain and not payload

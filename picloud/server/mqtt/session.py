@@ -29,7 +29,7 @@ from .pool import UNNAMEABLE, SessionPool, size_of
 class Link(Protocol):
     """The connected client a session writes to (connection.py)."""
 
-    paced: bool  # writing a replay: QoS 0 goes through send_qos0
+    direct: bool  # False: QoS 0 goes through send_qos0 (a replay being written, a bridge)
 
     def deliver(self, framed: Any) -> None: ...  # its queue (server/outbox.py)
     def send_qos0(self, message: Message) -> None: ...
@@ -98,6 +98,9 @@ class Session:
     # -- the hub delivers here ---------------------------------------------------
 
     def deliver(self, message: Message) -> None:
+        origin = message.origin
+        if origin is not None and origin == self.client_id:
+            return  # a bridge's own message (publishing.py)
         qos = message.qos
         if qos and self.max_granted:
             qos = min(qos, self.granted(message.event))
@@ -107,7 +110,7 @@ class Session:
             link = self.link
             if link is not None:
                 framed = message._mqtt
-                if framed is None or link.paced:
+                if framed is None or not link.direct:
                     link.send_qos0(message)
                 elif framed is UNNAMEABLE:
                     self.pool.unnameable += 1

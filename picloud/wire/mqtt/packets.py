@@ -18,7 +18,7 @@ SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 8, 9, 
 
 #: CONNACK return codes [MQTT-3.2.2-3]
 ACCEPTED, BAD_PROTOCOL, BAD_CLIENT_ID, UNAVAILABLE, BAD_CREDENTIALS, NOT_AUTHORIZED = 0, 1, 2, 3, 4, 5
-#: A SUBACK's code for a refused filter (3.1.1 only).
+#: A SUBACK's code for a refused filter: 3.1.1's, sent at 3.1 too (docs/mqtt.rst).
 SUBSCRIBE_FAILURE = 0x80
 
 #: Protocol levels: 3 is MQTT 3.1 ("MQIsdp"), 4 is 3.1.1; a bridge sets the top bit.
