@@ -3,58 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
 import resource
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from .procs import BENCH_DIR
+from . import gotools
 
-REPO = BENCH_DIR.parent
-CACHE = BENCH_DIR / ".cache"
-# Where the tool lives next to a checkout (the project's sources sit beside a
-# shared/ directory); PCBENCH_SRC or --pcbench-src point elsewhere.
-SOURCE_CANDIDATES = (REPO.parent / "shared" / "tools" / "pcbench",
-                     REPO.parent.parent / "shared" / "tools" / "pcbench")
+# Where the tool lives next to a checkout; PCBENCH_SRC or --pcbench-src point elsewhere.
+SOURCE_CANDIDATES = gotools.candidates("pcbench")
 
 
-class PcbenchError(RuntimeError):
+class PcbenchError(gotools.ToolError):
     """pcbench is missing, failed to build, or a run failed."""
 
 
 def source_dir(explicit: str | None = None) -> Path:
-    chosen = explicit or os.environ.get("PCBENCH_SRC")
-    candidates = [Path(chosen)] if chosen else list(SOURCE_CANDIDATES)
-    for candidate in candidates:
-        if (candidate / "build.sh").is_file():
-            return candidate
-    tried = ", ".join(str(c) for c in candidates)
-    raise PcbenchError(
-        f"pcbench sources not found (tried {tried}); pass --pcbench-src DIR or --pcbench BINARY"
-    )
+    return gotools.source_dir("pcbench", explicit, SOURCE_CANDIDATES, PcbenchError)
 
 
 def ensure_binary(binary: str | None = None, src: str | None = None) -> Path:
-    """Return a pcbench binary: the given one, the cached build, or a fresh build.
-
-    The build goes to bench/.cache (ignored by git) since the tool's own
-    directory may be read-only; build.sh installs Go from Debian if needed.
-    """
-    if binary:
-        path = Path(binary)
-        if not os.access(path, os.X_OK):
-            raise PcbenchError(f"pcbench binary not executable: {path}")
-        return path
-    source = source_dir(src)
-    out = CACHE / "pcbench"
-    if out.exists() and out.stat().st_mtime >= (source / "main.go").stat().st_mtime:
-        return out
-    CACHE.mkdir(exist_ok=True)
-    done = subprocess.run(["bash", str(source / "build.sh"), str(out)], capture_output=True, text=True)
-    if done.returncode != 0 or not out.exists():
-        raise PcbenchError(f"pcbench build failed: {(done.stderr or done.stdout).strip()[-1000:]}")
-    return out
+    """Return a pcbench binary: the given one, the cached build, or a fresh build."""
+    return gotools.ensure_binary("pcbench", binary, None if binary else source_dir(src), PcbenchError)
 
 
 def command(binary: Path, url: str, key: str, **options: Any) -> list[str]:
