@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from . import gotools
+from .procs import children_cpu_seconds
 
 # Where the tool lives next to a checkout; PCBENCH_SRC or --pcbench-src point elsewhere.
 SOURCE_CANDIDATES = gotools.candidates("pcbench")
@@ -57,7 +57,7 @@ def run(binary: Path, url: str, key: str, options: dict[str, Any], wait: float =
     whose cores it shares with the server, that is CPU the server did not get.
     """
     args = command(binary, url, key, **options)
-    before = _children_cpu()
+    before = children_cpu_seconds()
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=wait)
     except subprocess.TimeoutExpired:
@@ -65,10 +65,6 @@ def run(binary: Path, url: str, key: str, options: dict[str, Any], wait: float =
     if done.returncode != 0:
         raise PcbenchError(f"pcbench failed ({done.returncode}): {done.stderr.strip()[-500:]}")
     result = parse_output(done.stdout)
-    result["pcbench_cpu_s"] = _children_cpu() - before  # the servers are reaped only later
+    result["pcbench_cpu_s"] = children_cpu_seconds() - before  # the servers are reaped only later
     return result
 
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime

@@ -6,13 +6,14 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Optional
+from typing import IO, Callable, Optional
 
 LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
 MQTT_LINE = re.compile(r"mqtt on port (\d+)")
@@ -84,7 +85,7 @@ class Server:
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         self.stderr_lines: list[str] = []
-        threading.Thread(target=_drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
+        threading.Thread(target=drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
         self.port = self.mqtt_port = 0
         timer = threading.Timer(start_timeout, self.proc.kill)
         timer.start()
@@ -102,7 +103,7 @@ class Server:
         if not self.port:
             self.proc.wait(timeout=5)
             raise RuntimeError(f"{name} did not start: {''.join(self.stderr_lines)[-2000:]}")
-        threading.Thread(target=_drain, args=(self.proc.stdout, []), daemon=True).start()
+        threading.Thread(target=drain, args=(self.proc.stdout, []), daemon=True).start()
 
     @property
     def pid(self) -> int:
@@ -137,7 +138,7 @@ class Server:
         self.stop()
 
 
-def _drain(stream, into: list[str]) -> None:
+def drain(stream: IO[str], into: list[str]) -> None:
     for line in stream:
         into.append(line)
 
@@ -156,6 +157,12 @@ def _process_cpu_clock(pid: int) -> int:
     # Linux's clockid for another process's CPU time, what clock_getcpuclockid(3)
     # returns: the kernel's MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED).
     return ((~pid) << 3) | 2
+
+
+def children_cpu_seconds() -> float:
+    """User plus system CPU time of this process's children that have ended."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def status_kib(pid: int, field: str = "VmRSS") -> int:
@@ -184,3 +191,20 @@ def settled_rss(pid: int, quiet: float = 0.5, deadline: float = 15.0) -> int:
         elif time.monotonic() - still_since >= quiet:
             break
     return last
+
+
+def rss_growth(pid: int, open_some: Callable[[int], list[socket.socket]], count: int, warm: int = 20) -> float:
+    """KiB of resident memory per connection that ``open_some(n)`` opens
+    (and leaves idle) in process ``pid``: ``warm`` are opened and closed
+    first, for the state the first ones set up lazily; then settled RSS
+    before and after ``count``."""
+    for sock in open_some(warm):
+        sock.close()
+    before = settled_rss(pid)
+    socks = open_some(count)
+    try:
+        after = settled_rss(pid)
+    finally:
+        for sock in socks:
+            sock.close()
+    return (after - before) / count

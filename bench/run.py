@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import platform
 import secrets
@@ -20,12 +19,14 @@ import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from . import baseline, compare, pcbench
+from . import baseline, pcbench
+from .context import Context, Scenario
 from .procs import BENCH_DIR, Server, raise_nofile, server_commands
-from .report import SERVERS, Measurement, Row, markdown_report, markdown_table, median, text_table, write_plot
-from .scenarios import SCENARIOS, Context, Scenario, select
+from .report import SERVERS, Measurement, Row
+from .results import make_row, print_tables, rewrite_report, write_results
+from .scenarios import SCENARIOS, select
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -162,20 +163,12 @@ def summary(m: Measurement) -> str:
     return ", ".join(parts) or "no result"
 
 
-def make_row(scenario: Scenario, per_server: dict[str, list[Measurement]]) -> Row:
-    row = Row(scenario.name, scenario.title, scenario.metric, scenario.target,
-              {s: median(ms) for s, ms in per_server.items() if ms}, rounds=per_server)
-    # The targets are set against the naive hub: without it, none is judged.
-    if scenario.meets is not None and "picloud" in row.results and "naive" in row.results:
-        row.met = scenario.meets(row)
-    return row
-
-
 def run_scenarios(
     ctx: Context, scenarios: Sequence[Scenario], orders: Sequence[Sequence[str]], commands: dict[str, list[str]]
-) -> tuple[list[Row], dict]:
+) -> tuple[list[Row], dict[str, Any]]:
     """Each scenario for ``len(orders)`` rounds, the servers of a round measured in that round's order."""
-    rows, raw = [], {}
+    rows: list[Row] = []
+    raw: dict[str, Any] = {}
     for scenario in scenarios:
         per_server: dict[str, list[Measurement]] = {s: [] for s in orders[0]}
         for r, order in enumerate(orders):
@@ -185,57 +178,6 @@ def run_scenarios(
         rows.append(make_row(scenario, per_server))
         raw[scenario.name] = {s: [dataclasses.asdict(m) for m in ms] for s, ms in per_server.items()}
     return rows, raw
-
-
-def rows_from_raw(raw: dict) -> list[Row]:
-    """Rows from a results.json's ``rounds``, for scenarios this version still knows."""
-    return [
-        make_row(s, {server: [Measurement(**m) for m in ms] for server, ms in raw[s.name].items()})
-        for s in SCENARIOS if s.name in raw
-    ]
-
-
-def print_tables(rows: Sequence[Row], against: Optional[dict]) -> None:
-    if against is not None:
-        print(f"{compare.describe(against)}\n")
-        print(compare.text_table(rows))
-        print("\nAll figures (medians):\n")
-    print(text_table(rows))
-
-
-def rewrite_report(folder: Path) -> int:
-    saved = json.loads((folder / "results.json").read_text())
-    rows = rows_from_raw(saved["rounds"])
-    against = saved.get("baseline")
-    print_tables(rows, against)
-    for path in write_results(folder, rows, saved["rounds"], saved["machine"], saved["command"], saved["when"],
-                              against):
-        print(f"wrote {path}")
-    return 0
-
-
-def write_results(
-    out: Path, rows: Sequence[Row], raw: dict, machine_text: str, command: str, when: str,
-    against: Optional[dict] = None,
-) -> list[Path]:
-    """results.md, results.json (every round's figures; ``against`` is the
-    baseline's revision and sha, and the current tree's) and the plot."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = [out / "results.md", out / "results.json"]
-    if against is None:
-        written[0].write_text(markdown_report(rows, machine_text, command, when))
-    else:
-        written[0].write_text(
-            compare.markdown_report(rows, markdown_table(rows), machine_text, command, when, against)
-        )
-    saved = {"when": when, "machine": machine_text, "command": command, "rounds": raw}
-    if against is not None:
-        saved["baseline"] = against
-    written[1].write_text(json.dumps(saved, indent=1) + "\n")
-    plot = out / "deliveries.png"
-    if write_plot(rows, plot, f"deliveries/s against subscribers, {when}"):
-        written.append(plot)
-    return written
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -253,7 +195,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log(f"error: {exc}")
         return 2
     other: Optional[baseline.Baseline] = None
-    against = None
+    against: Optional[dict[str, Any]] = None
     if args.baseline is not None:
         log(f"preparing the baseline tree of {args.baseline}")
         try:

@@ -8,48 +8,12 @@ write the function and append a Scenario to the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Optional
-
-from . import clients, pcbench
-from .procs import Server, settled_rss
-from .report import Measurement, Row, from_pcbench
+from . import clients
+from .context import Context, Measure, Scenario, at_least, at_most, clean, picloud_of
+from .procs import Server, rss_growth
+from .report import Measurement
 
 KIB = 1024
-
-
-@dataclass
-class Context:
-    key: str
-    quick: bool = False
-    pcbench: Optional[Path] = None
-
-    def load(self, server: Server, **options: Any) -> Measurement:
-        """Run pcbench against ``server`` and charge it the server's CPU time."""
-        if self.pcbench is None:
-            raise pcbench.PcbenchError("this scenario needs pcbench")
-        options.setdefault("timeout", "120s")
-        before = server.cpu_seconds()
-        result = pcbench.run(self.pcbench, server.ws_url, self.key, options)
-        return from_pcbench(result, server.cpu_seconds() - before)
-
-    def scale(self, full: int, quick: int) -> int:
-        return quick if self.quick else full
-
-
-Measure = Callable[[Context, Server], Measurement]
-
-
-@dataclass
-class Scenario:
-    name: str
-    title: str
-    measure: Measure
-    metric: str  # the Measurement field the ratio compares
-    target: str = ""
-    meets: Optional[Callable[[Row], bool]] = None
-    needs_pcbench: bool = True
 
 
 def fanout(
@@ -75,16 +39,8 @@ def http_publish(ctx: Context, server: Server) -> Measurement:
 def idle_memory(ctx: Context, server: Server) -> Measurement:
     """Resident memory per idle subscriber: RSS before and after opening N."""
     count = ctx.scale(5000, 200)
-    clients.close_all(clients.idle_subscribers(server.port, ctx.key, 20))  # warm up lazy state
-    before = settled_rss(server.pid)
-    socks = clients.idle_subscribers(server.port, ctx.key, count)
-    try:
-        after = settled_rss(server.pid)
-    finally:
-        clients.close_all(socks)
-    return Measurement(
-        kib_per_conn=(after - before) / count, subs=count, notes=[f"{count} connections"],
-    )
+    kib = rss_growth(server.pid, lambda n: clients.idle_subscribers(server.port, ctx.key, n), count)
+    return Measurement(kib_per_conn=kib, subs=count, notes=[f"{count} connections"])
 
 
 def stalled_subscriber(ctx: Context, server: Server) -> Measurement:
@@ -116,54 +72,38 @@ def stalled_subscriber(ctx: Context, server: Server) -> Measurement:
     return measured
 
 
-def _pc(row: Row) -> Measurement:
-    return row.results["picloud"]
-
-
-def _clean(m: Measurement) -> bool:
-    return m.lost == 0 and not m.errors
-
-
-def _at_least(value: Optional[float], floor: float) -> bool:
-    return value is not None and value >= floor
-
-
-def _at_most(value: Optional[float], ceiling: float) -> bool:
-    return value is not None and value <= ceiling
-
-
 SCENARIOS: list[Scenario] = [
     Scenario(
         "fanout100", "fan-out 1->100, window 50", fanout(100, 2000, 50), "deliveries_per_s",
         ">=400k/s, >=10x, p99<=40ms",
-        lambda r: _at_least(_pc(r).deliveries_per_s, 400_000) and _at_least(r.ratio, 10)
-        and _at_most(_pc(r).p99_ms, 40) and _clean(_pc(r)),
+        lambda r: at_least(picloud_of(r).deliveries_per_s, 400_000) and at_least(r.ratio, 10)
+        and at_most(picloud_of(r).p99_ms, 40) and clean(picloud_of(r)),
     ),
     Scenario(
         "latency", "latency 1->100, window 1", fanout(100, 1000, 1), "p50_ms",
         "p50<=0.8ms, p99<=2ms",
-        lambda r: _at_most(_pc(r).p50_ms, 0.8) and _at_most(_pc(r).p99_ms, 2.0),
+        lambda r: at_most(picloud_of(r).p50_ms, 0.8) and at_most(picloud_of(r).p99_ms, 2.0),
     ),
     Scenario(
         "fanout5000", "fan-out 1->5000, window 5", fanout(5000, 20, 5, quick_subs=500, quick_n=20),
         "deliveries_per_s", ">=200k/s, nothing lost",
-        lambda r: _at_least(_pc(r).deliveries_per_s, 200_000) and _clean(_pc(r)),
+        lambda r: at_least(picloud_of(r).deliveries_per_s, 200_000) and clean(picloud_of(r)),
     ),
     Scenario(
         "fanin", "fan-in 50->1, window 20", fanin, "deliveries_per_s", ">=4x",
-        lambda r: _at_least(r.ratio, 4) and _clean(_pc(r)),
+        lambda r: at_least(r.ratio, 4) and clean(picloud_of(r)),
     ),
     Scenario(
         "http", "HTTP POST publish, keep-alive", http_publish, "deliveries_per_s", ">=1.3x",
-        lambda r: _at_least(r.ratio, 1.3) and _clean(_pc(r)),
+        lambda r: at_least(r.ratio, 1.3) and clean(picloud_of(r)),
     ),
     Scenario(
         "idle", "idle subscribers", idle_memory, "kib_per_conn", "<=10 KiB/conn",
-        lambda r: _at_most(_pc(r).kib_per_conn, 10), needs_pcbench=False,
+        lambda r: at_most(picloud_of(r).kib_per_conn, 10), needs_pcbench=False,
     ),
     Scenario(
         "stalled", "1 stalled among 100 (8 KiB)", stalled_subscriber, "kept", ">=90% kept",
-        lambda r: _at_least(_pc(r).kept, 0.9),
+        lambda r: at_least(picloud_of(r).kept, 0.9),
     ),
     # More points for the plot of deliveries/s against subscribers.
     Scenario("sweep1", "fan-out 1->1, window 50", fanout(1, 20000, 50), "deliveries_per_s"),
