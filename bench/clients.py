@@ -1,5 +1,5 @@
-"""Plain blocking websocket clients for what pcbench does not do: subscribers
-that stay idle, and a subscriber that stops reading."""
+"""Plain blocking clients for what the load generators do not do: websocket
+and MQTT subscribers that stay idle, and a subscriber that stops reading."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import base64
 import json
 import os
 import socket
+
+from picloud.wire.mqtt.packets import CONNACK, SUBACK, Connect, Subscribe, encode_connect, encode_subscribe
 
 SUBSCRIBE_PATH = "/subscribe?clientName={name}"
 
@@ -68,11 +70,14 @@ def subscriber(port: int, key: str, event: str, name: str, *, rcvbuf: int | None
     return sock
 
 
-def idle_subscribers(port: int, key: str, count: int, event: str = "idle") -> list[socket.socket]:
+def idle_subscribers(
+    port: int, key: str, count: int, event: str = "idle", own: bool = False,
+) -> list[socket.socket]:
+    """``count`` subscribers of ``event``, or with ``own`` each of its own, ``event/i``."""
     socks: list[socket.socket] = []
     try:
         for i in range(count):
-            socks.append(subscriber(port, key, event, f"idle-{i}"))
+            socks.append(subscriber(port, key, f"{event}/{i}" if own else event, f"idle-{i}"))
     except BaseException:
         close_all(socks)
         raise
@@ -82,3 +87,49 @@ def idle_subscribers(port: int, key: str, count: int, event: str = "idle") -> li
 def close_all(socks: list[socket.socket]) -> None:
     for sock in socks:
         sock.close()
+
+
+def mqtt_subscriber(port: int, key: str, client_id: str, topic: str, *, keepalive: int = 60,
+                    timeout: float = 10.0) -> socket.socket:
+    """An MQTT 3.1.1 connection (clean session, the key as password)
+    subscribed to ``topic`` at QoS 0, once the broker has granted it."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        connect = Connect(level=4, client_id=client_id, clean=True, keepalive=keepalive,
+                          username="bench", password=key.encode())
+        sock.sendall(encode_connect(connect) + encode_subscribe(Subscribe(1, [(topic, 0)])))
+        # CONNACK is 4 bytes, a SUBACK of one filter 5; nothing else comes before them.
+        answer = _exactly(sock, 9)
+        if answer[0] >> 4 != CONNACK or answer[3] != 0:
+            raise ConnectionError(f"mqtt connect of {client_id} refused: {answer[:4].hex()}")
+        if answer[4] >> 4 != SUBACK or answer[8] & 0x80:
+            raise ConnectionError(f"mqtt subscribe of {client_id} to {topic} refused: {answer[4:].hex()}")
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def idle_mqtt(port: int, key: str, count: int, prefix: str = "idle") -> list[socket.socket]:
+    """``count`` MQTT connections, each subscribed to a topic of its own,
+    ``prefix/TAG/i``; TAG is new for each call, so that no client id is taken
+    over from an earlier call's connection still closing."""
+    tag = os.urandom(3).hex()
+    socks: list[socket.socket] = []
+    try:
+        for i in range(count):
+            socks.append(mqtt_subscriber(port, key, f"{prefix}-{tag}-{i}", f"{prefix}/{tag}/{i}"))
+    except BaseException:
+        close_all(socks)
+        raise
+    return socks
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(data)} of {size} bytes")
+        data += chunk
+    return data

@@ -1,7 +1,7 @@
 """The current tree against a baseline revision (``python -m bench --baseline``).
 
 Per scenario and tree: the median and the spread (min-max) over rounds of
-deliveries/s and of server CPU seconds per 100k deliveries, pcbench's own CPU,
+deliveries/s and of server CPU seconds per 100k deliveries, the load generator's own CPU,
 and the ratio current/baseline of the median CPU per 100k. Like report.py,
 plain values in and text out.
 """
@@ -13,7 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from .report import METRIC_LABELS, Measurement, Row, listed, markdown_layout, note_lines, ratio, text_layout
+from .report import (
+    METRIC_LABELS,
+    Measurement,
+    Row,
+    listed,
+    markdown_layout,
+    note_lines,
+    ratio,
+    text_layout,
+    valid_rounds,
+)
 
 CURRENT, BASELINE = "picloud", "baseline"
 TREE_LABELS = {CURRENT: "current", BASELINE: "baseline"}
@@ -27,38 +37,50 @@ class Spread:
 
 
 def spread(rounds: Sequence[Measurement], name: str) -> Optional[Spread]:
-    """Median, min and max of a Measurement field over the rounds that have it."""
-    values = [getattr(m, name) for m in rounds if getattr(m, name) is not None]
+    """Median, min and max of a Measurement field over the rounds that have
+    it, leaving out those in which the generator saturated (unless all did)."""
+    values = [getattr(m, name) for m in valid_rounds(rounds) if getattr(m, name) is not None]
     if not values:
         return None
     return Spread(statistics.median(values), min(values), max(values))
 
 
-def tree_ratio(row: Row, name: str) -> Optional[float]:
-    """current / baseline of the medians over rounds of a Measurement field."""
+def tree_ratio(row: Row, name: str, reference: str = BASELINE) -> Optional[float]:
+    """current / baseline (or another reference server) of the medians over
+    rounds of a Measurement field."""
     current = spread(row.rounds.get(CURRENT, []), name)
-    base = spread(row.rounds.get(BASELINE, []), name)
+    base = spread(row.rounds.get(reference, []), name)
     if current is None or base is None:
         return None
     return ratio(current.median, base.median)
 
 
-def _spread(value: Optional[Spread], fmt: str, unit: str = "") -> str:
+def spread_text(value: Optional[Spread], fmt: str, unit: str = "") -> str:
     if value is None:
         return ""
     return f"{fmt.format(value.median)}{unit} ({fmt.format(value.low)}-{fmt.format(value.high)})"
 
 
-def _times(value: Optional[float], label: str = "") -> str:
+def times_text(value: Optional[float], label: str = "") -> str:
     return "" if value is None else f"{value:.3f}x{' ' + label if label else ''}"
+
+
+def rounds_text(rounds: Sequence[Measurement]) -> str:
+    """How many rounds the figures are of, and how many were left out."""
+    left_out = sum(1 for m in rounds if m.saturated)
+    if not left_out:
+        return str(len(rounds))
+    if left_out == len(rounds):
+        return f"{len(rounds)}, all saturated"
+    return f"{len(rounds) - left_out} of {len(rounds)}"
 
 
 # How the measure of a scenario that is not about throughput is shown.
 MEASURE_FORMATS = {"p50_ms": ("{:.2f}", " ms"), "kib_per_conn": ("{:.1f}", " KiB/conn"),
                    "kept": ("{:.0%}", " kept")}
 
-# Figures are "median (min-max)" over the rounds, pcbench's the median alone.
-HEADER = ["scenario", "tree", "rounds", "deliveries/s", "CPU s/100k", "pcbench s/100k", "lost", "other measure",
+# Figures are "median (min-max)" over the rounds, the load generator's the median alone.
+HEADER = ["scenario", "tree", "rounds", "deliveries/s", "CPU s/100k", "generator s/100k", "lost", "other measure",
           "CPU current/baseline", "measure current/baseline"]
 
 
@@ -75,15 +97,15 @@ def cells(rows: Sequence[Row]) -> list[list[str]]:
             out.append([
                 row.title if first else "",
                 TREE_LABELS.get(server, server),
-                str(len(ms)),
-                _spread(spread(ms, "deliveries_per_s"), "{:,.0f}"),
-                _spread(spread(ms, "cpu_per_100k"), "{:.3f}"),
+                rounds_text(ms),
+                spread_text(spread(ms, "deliveries_per_s"), "{:,.0f}"),
+                spread_text(spread(ms, "cpu_per_100k"), "{:.3f}"),
                 "" if pcbench is None else f"{pcbench.median:.3f}",
                 str(lost) if lost or any(m.errors for m in ms) else "",
-                _spread(spread(ms, row.metric), *MEASURE_FORMATS[row.metric]) if row.metric in MEASURE_FORMATS
-                else "",
-                _times(tree_ratio(row, "cpu_per_100k")) if first else "",
-                _times(tree_ratio(row, row.metric), METRIC_LABELS.get(row.metric, row.metric)) if first else "",
+                spread_text(spread(ms, row.metric), *MEASURE_FORMATS[row.metric])
+                if row.metric in MEASURE_FORMATS else "",
+                times_text(tree_ratio(row, "cpu_per_100k")) if first else "",
+                times_text(tree_ratio(row, row.metric), METRIC_LABELS.get(row.metric, row.metric)) if first else "",
             ])
     return out
 

@@ -4,12 +4,13 @@ such function gets: the key, the load generators, the scale."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from . import pcbench
-from .procs import Server
+from . import mqttbench, pcbench
+from .procs import Server, children_cpu_seconds, machine_busy_seconds
 from .report import Measurement, Row, from_pcbench
 
 
@@ -18,6 +19,7 @@ class Context:
     key: str
     quick: bool = False
     pcbench: Optional[Path] = None
+    mqttbench: Optional[Path] = None
 
     def load(self, server: Server, **options: Any) -> Measurement:
         """Run pcbench against ``server`` and charge it the server's CPU time."""
@@ -27,6 +29,24 @@ class Context:
         before = server.cpu_seconds()
         result = pcbench.run(self.pcbench, server.ws_url, self.key, options)
         return from_pcbench(result, server.cpu_seconds() - before)
+
+    def mqtt_load(self, server: Server, **options: Any) -> Measurement:
+        """Run mqttbench against ``server``'s MQTT port (64-byte payloads),
+        reading the server's CPU over the measured phase (``-broker-pid``)."""
+        if self.mqttbench is None:
+            raise mqttbench.MqttbenchError("this scenario needs mqttbench")
+        if not server.mqtt_port:
+            raise mqttbench.MqttbenchError(f"{server.name} does not listen for MQTT")
+        options.setdefault("size", 64)
+        options.setdefault("timeout", "120s")
+        before = (time.monotonic(), machine_busy_seconds(), server.cpu_seconds(), children_cpu_seconds())
+        result = mqttbench.run(self.mqttbench, server.mqtt_port, self.key, server.pid, options)
+        after = (time.monotonic(), machine_busy_seconds(), server.cpu_seconds(), children_cpu_seconds())
+        wall, busy, broker, generator = (a - b for a, b in zip(after, before))
+        m = mqttbench.measurement(result, mqttbench.cores())
+        # What neither the broker nor the generator used, over the whole run (connecting too).
+        m.other_cores = max(0.0, busy - broker - generator) / wall
+        return m
 
     def scale(self, full: int, quick: int) -> int:
         return quick if self.quick else full
@@ -44,6 +64,11 @@ class Scenario:
     target: str = ""
     meets: Optional[Callable[[Row], bool]] = None
     needs_pcbench: bool = True
+    #: The servers measured beside picloud, the first the ratios are against;
+    #: "naive" stands for them in the runner's round orders.
+    references: tuple[str, ...] = ("naive",)
+    mqtt: bool = False  # the hubs listen for MQTT
+    needs_mqttbench: bool = False
 
 
 # For the targets: picloud's medians, and what a target asks of them.

@@ -20,7 +20,7 @@ CACHE = BENCH_DIR / ".cache"
 
 
 class ToolError(RuntimeError):
-    """A load generator is missing, failed to build, or a run of it failed."""
+    """A program the bench runs (a load generator, Mosquitto) is missing, failed to build, or failed."""
 
 
 def candidates(tool: str) -> tuple[Path, ...]:

@@ -20,6 +20,9 @@ MQTT_LINE = re.compile(r"mqtt on port (\d+)")
 BENCH_DIR = Path(__file__).resolve().parent
 #: --max-pending and --max-pending-per-ip for the hubs under load.
 MANY = "1000000"
+#: The servers the MQTT scenarios compare picloud with: Debian's broker, and
+#: the current tree's hub again, measured over websockets.
+MOSQUITTO, PICLOUD_WS = "mosquitto", "picloud-ws"
 
 
 def raise_nofile(wanted: int = 65536) -> int:
@@ -43,9 +46,11 @@ def server_commands(
     state directory of its own, never the user's).
 
     With ``baseline_python`` (a venv's interpreter) there is a "baseline"
-    hub too, with the same flags as "picloud". With ``rights`` the current
-    tree's hub holds the key to topics that cover every event (``#``), so
-    every publish and subscription goes through the rights check.
+    hub too, with the same flags as "picloud"; "picloud-ws" is the current
+    tree's hub as well. With ``rights`` the current tree's hub holds the key
+    to topics that cover every event (``#``), so every publish and
+    subscription goes through the rights check. Mosquitto is not here: the
+    runner adds it once it has found it.
     """
     def hub(python: list[str], with_rights: bool = False) -> list[str]:
         state_dir = tempfile.mkdtemp(prefix="picloud-bench-")
@@ -59,6 +64,7 @@ def server_commands(
 
     commands = {
         "picloud": hub([sys.executable], rights),
+        PICLOUD_WS: hub([sys.executable], rights),
         "naive": [sys.executable, str(BENCH_DIR / "naive.py"), "--port", "0", "--api-key", key],
     }
     if baseline_python is not None:
@@ -72,14 +78,16 @@ class Server:
     """A server process started on a free port; waits for its "listening on" line."""
 
     def __init__(self, name: str, command: list[str], start_timeout: float = 20.0, mqtt: bool = False) -> None:
-        """``mqtt``: the hub's MQTT listener stays on (bench/mqtt.py); else it is off."""
+        """``mqtt``: the hub listens for MQTT too, on a free port (``mqtt_port``); else not at all."""
         self.name = name
         env = {k: v for k, v in os.environ.items() if k not in ("PORT", "API_KEY", "USE_TLS")}
         # The load generators open thousands of connections from one address
         # at once; as variables, not flags, so that a baseline from before
         # these settings starts too.
         env.update(PICLOUD_MAX_PENDING=MANY, PICLOUD_MAX_PENDING_PER_IP=MANY)
-        if not mqtt:
+        if mqtt:
+            env["PICLOUD_MQTT_PORT"] = "0"
+        else:
             env["PICLOUD_NO_MQTT"] = "1"
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -163,6 +171,17 @@ def children_cpu_seconds() -> float:
     """User plus system CPU time of this process's children that have ended."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine spent on anything, all cores, from
+    /proc/stat (what neither idle nor waiting for I/O; steal counts: a
+    neighbouring VM had the core)."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:]]
+    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+    # guest time is already counted in user time
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def status_kib(pid: int, field: str = "VmRSS") -> int:

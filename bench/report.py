@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional
 
 SERVERS = ("picloud", "naive")
 # The order servers are listed in: the current tree's hub first.
-DISPLAY_ORDER = ("picloud", "baseline", "naive")
+DISPLAY_ORDER = ("picloud", "picloud-ws", "baseline", "naive", "mosquitto")
 
 
 @dataclass
@@ -26,17 +26,21 @@ class Measurement:
     p50_ms: Optional[float] = None
     p99_ms: Optional[float] = None
     cpu_per_100k: Optional[float] = None  # server CPU seconds per 100k deliveries
-    pcbench_cpu_per_100k: Optional[float] = None  # the load generator's, on the same cores
+    # The load generator's (pcbench's, or mqttbench's), on the same cores.
+    pcbench_cpu_per_100k: Optional[float] = None
+    generator_cores: Optional[float] = None  # the generator's CPU over the measured time (mqttbench)
+    other_cores: Optional[float] = None  # what other processes of the machine used meanwhile (mqttbench)
     kib_per_conn: Optional[float] = None  # resident memory per idle connection
     peak_rss_mib: Optional[float] = None  # server's VmHWM during the scenario
     kept: Optional[float] = None  # throughput with a stalled peer / without
     subs: Optional[int] = None
     lost: int = 0  # expected minus received deliveries
+    saturated: int = 0  # rounds in which the generator, not the server, set the rate
     errors: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
-NUMERIC = [f.name for f in fields(Measurement) if f.name not in ("lost", "errors", "notes", "subs")]
+NUMERIC = [f.name for f in fields(Measurement) if f.name not in ("lost", "errors", "notes", "subs", "saturated")]
 
 
 def from_pcbench(result: dict[str, Any], cpu_seconds: float) -> Measurement:
@@ -64,7 +68,8 @@ def _latency(value: Any) -> Optional[float]:
 
 
 def median(rounds: Sequence[Measurement]) -> Measurement:
-    """Per field median over rounds; losses are the worst round's, errors all of them."""
+    """Per field median over rounds; losses are the worst round's, errors all
+    of them, saturated rounds counted."""
     if not rounds:
         raise ValueError("no rounds to combine")
     merged = Measurement(subs=rounds[0].subs)
@@ -73,9 +78,16 @@ def median(rounds: Sequence[Measurement]) -> Measurement:
         if values:
             setattr(merged, name, statistics.median(values))
     merged.lost = max(m.lost for m in rounds)
+    merged.saturated = sum(m.saturated for m in rounds)
     merged.errors = sorted({e for m in rounds for e in m.errors})
     merged.notes = list(dict.fromkeys(n for m in rounds for n in m.notes))
     return merged
+
+
+def valid_rounds(rounds: Sequence[Measurement]) -> list[Measurement]:
+    """The rounds in which the generator did not saturate; all of them when
+    it saturated in every one (their median then says so, ``saturated > 0``)."""
+    return [m for m in rounds if not m.saturated] or list(rounds)
 
 
 def ratio(picloud: Optional[float], naive: Optional[float]) -> Optional[float]:
@@ -86,7 +98,11 @@ def ratio(picloud: Optional[float], naive: Optional[float]) -> Optional[float]:
 
 @dataclass
 class Row:
-    """One scenario's outcome: each server's medians, the compared metric and the target."""
+    """One scenario's outcome: each server's medians, the compared metric and the target.
+
+    The ratios are picloud's over the first of ``references`` (naive, or
+    Mosquitto for the MQTT scenarios); a target may look at the others.
+    """
 
     name: str
     title: str
@@ -94,22 +110,30 @@ class Row:
     target: str
     results: dict[str, Measurement]
     met: Optional[bool] = None
-    rounds: dict[str, list[Measurement]] = field(default_factory=dict)  # what the medians are of
+    rounds: dict[str, list[Measurement]] = field(default_factory=dict)  # all rounds, saturated ones too
+    references: tuple[str, ...] = ("naive",)
+
+    @property
+    def reference(self) -> str:
+        return self.references[0]
+
+    def ratio_to(self, other: str, name: Optional[str] = None) -> Optional[float]:
+        """picloud's median of a Measurement field (the metric) over ``other``'s."""
+        pc, them = self.results.get("picloud"), self.results.get(other)
+        if pc is None or them is None:
+            return None
+        return ratio(getattr(pc, name or self.metric), getattr(them, name or self.metric))
 
     @property
     def ratio(self) -> Optional[float]:
-        pc, nv = self.results.get("picloud"), self.results.get("naive")
-        if pc is None or nv is None:
-            return None
-        return ratio(getattr(pc, self.metric), getattr(nv, self.metric))
+        return self.ratio_to(self.reference)
 
     @property
     def cpu_ratio(self) -> Optional[float]:
-        """Server CPU per delivery, picloud over naive: steadier than rates on a busy machine."""
-        pc, nv = self.results.get("picloud"), self.results.get("naive")
-        if pc is None or nv is None or self.metric == "cpu_per_100k":
+        """Server CPU per delivery, picloud over the reference: steadier than rates on a busy machine."""
+        if self.metric == "cpu_per_100k":
             return None
-        return ratio(pc.cpu_per_100k, nv.cpu_per_100k)
+        return self.ratio_to(self.reference, "cpu_per_100k")
 
 
 METRIC_LABELS = {
@@ -122,13 +146,13 @@ COLUMNS: list[tuple[str, Callable[[Measurement], str]]] = [
     ("p50 ms", lambda m: _num(m.p50_ms, "{:.2f}")),
     ("p99 ms", lambda m: _num(m.p99_ms, "{:.2f}")),
     ("CPU s/100k", lambda m: _num(m.cpu_per_100k, "{:.2f}")),
-    ("pcbench s/100k", lambda m: _num(m.pcbench_cpu_per_100k, "{:.2f}")),
+    ("generator s/100k", lambda m: _num(m.pcbench_cpu_per_100k, "{:.2f}")),
     ("KiB/conn", lambda m: _num(m.kib_per_conn, "{:.1f}")),
     ("peak RSS MiB", lambda m: _num(m.peak_rss_mib, "{:.0f}")),
     ("kept", lambda m: _num(None if m.kept is None else m.kept * 100, "{:.0f}%")),
     ("lost", lambda m: str(m.lost) if m.lost or m.errors else ""),
 ]
-HEADER = ["scenario", "server", *(c[0] for c in COLUMNS), "picloud/naive", "target", "met"]
+HEADER = ["scenario", "server", *(c[0] for c in COLUMNS), "picloud/reference", "target", "met"]
 
 
 def _num(value: Optional[float], fmt: str) -> str:
@@ -160,12 +184,20 @@ def table_cells(rows: Sequence[Row]) -> list[list[str]]:
 
 
 def _ratios(row: Row) -> str:
+    """Against naive as they always were; against another reference, named."""
     parts = []
     if row.ratio is not None:
         parts.append(f"{row.ratio:.2f}x {METRIC_LABELS.get(row.metric, row.metric)}")
     if row.cpu_ratio is not None:
         parts.append(f"{row.cpu_ratio:.2f}x CPU")
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    if text and row.reference != "naive":
+        text += f" vs {row.reference}"
+    for other in row.references[1:]:
+        value = row.ratio_to(other)
+        if value is not None:
+            text += f"; {value:.2f}x vs {other}"
+    return text
 
 
 def text_layout(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
@@ -196,14 +228,20 @@ def note_lines(rows: Sequence[Row]) -> list[str]:
             for row in rows for server, m in row.results.items() for note in [*m.notes, *m.errors]]
 
 
-def markdown_report(rows: Sequence[Row], machine: str, command: str, when: str) -> str:
+def markdown_report(
+    rows: Sequence[Row], machine: str, command: str, when: str, more: str = "",
+    tabled: Optional[Sequence[Row]] = None,
+) -> str:
+    """results.md: the table of ``tabled`` (all rows unless given; none if
+    empty), then ``more`` (markdown), then the notes of every row."""
     notes = note_lines(rows)
-    parts = [
-        f"# PiCloud benchmark, {when}", "", f"Machine: {machine}", "", f"Command: `{command}`", "",
-        markdown_table(rows), "",
-        "Ratios compare the two servers within the same run; absolute numbers on a shared "
-        "machine are noisy.",
-    ]
+    tabled = rows if tabled is None else tabled
+    parts = [f"# PiCloud benchmark, {when}", "", f"Machine: {machine}", "", f"Command: `{command}`", ""]
+    if tabled:
+        parts += [markdown_table(tabled), ""]
+    if more:
+        parts += [more.strip(), ""]
+    parts.append("Ratios compare the servers within the same run; absolute numbers on a shared machine are noisy.")
     if notes:
         parts += ["", "Notes:", "", *notes]
     return "\n".join(parts) + "\n"

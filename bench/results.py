@@ -9,18 +9,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from . import compare
+from . import compare, mqtt_report
 from .context import Scenario
-from .report import Measurement, Row, markdown_report, markdown_table, median, text_table, write_plot
+from .report import Measurement, Row, markdown_report, markdown_table, median, text_table, valid_rounds, write_plot
 from .scenarios import SCENARIOS
 
 
 def make_row(scenario: Scenario, per_server: dict[str, list[Measurement]]) -> Row:
-    """Each server's medians over its rounds, and the verdict."""
+    """Each server's medians over its valid rounds, and the verdict.
+
+    The targets are set against the scenario's references (naive, or
+    Mosquitto and the hub's websockets): without them, none is judged; nor
+    when every round of a compared server saturated the load generator.
+    """
     row = Row(scenario.name, scenario.title, scenario.metric, scenario.target,
-              {s: median(ms) for s, ms in per_server.items() if ms}, rounds=per_server)
-    # The targets are set against the naive hub: without it, none is judged.
-    if scenario.meets is not None and "picloud" in row.results and "naive" in row.results:
+              {s: median(valid_rounds(ms)) for s, ms in per_server.items() if ms}, rounds=per_server,
+              references=scenario.references)
+    compared = ["picloud", *scenario.references]
+    if (scenario.meets is not None and all(s in row.results for s in compared)
+            and not any(row.results[s].saturated for s in compared)):
         row.met = scenario.meets(row)
     return row
 
@@ -34,11 +41,20 @@ def rows_from_raw(raw: dict[str, Any]) -> list[Row]:
 
 
 def print_tables(rows: Sequence[Row], against: Optional[dict[str, Any]]) -> None:
+    """Against a baseline its table, then every row's medians; against naive
+    and Mosquitto, the medians of the rows against naive and the MQTT table."""
+    mqtt = mqtt_report.mqtt_rows(rows)
+    blocks = []
     if against is not None:
-        print(f"{compare.describe(against)}\n")
-        print(compare.text_table(rows))
-        print("\nAll figures (medians):\n")
-    print(text_table(rows))
+        blocks += [compare.describe(against), compare.text_table(rows), "All figures (medians):", text_table(rows)]
+    elif len(mqtt) < len(rows):
+        blocks.append(text_table([r for r in rows if r not in mqtt]))
+    if mqtt:
+        blocks += ["MQTT against Mosquitto:", mqtt_report.text_table(mqtt)]
+    saturated = mqtt_report.saturation_lines(rows)
+    if saturated:
+        blocks.append("\n".join(saturated))
+    print("\n\n".join(blocks))
 
 
 def rewrite_report(folder: Path) -> int:
@@ -60,12 +76,17 @@ def write_results(
     baseline's revision and sha, and the current tree's) and the plot."""
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.md", out / "results.json"]
+    mqtt = mqtt_report.mqtt_rows(rows)
+    more = "\n".join([
+        *(["## MQTT against Mosquitto", "", mqtt_report.markdown_table(mqtt), ""] if mqtt else []),
+        *(f"- {line}" for line in mqtt_report.saturation_lines(rows)),
+    ])
     if against is None:
-        written[0].write_text(markdown_report(rows, machine_text, command, when))
+        text = markdown_report(rows, machine_text, command, when, more, [r for r in rows if r not in mqtt])
     else:
-        written[0].write_text(
-            compare.markdown_report(rows, markdown_table(rows), machine_text, command, when, against)
-        )
+        text = compare.markdown_report(rows, markdown_table(rows), machine_text, command, when, against)
+        text += f"\n{more.strip()}\n" if more else ""
+    written[0].write_text(text)
     saved = {"when": when, "machine": machine_text, "command": command, "rounds": raw}
     if against is not None:
         saved["baseline"] = against

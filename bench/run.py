@@ -1,9 +1,11 @@
-"""Runs the scenarios against picloud and the naive hub (or the hub of
-another revision), in alternation, and prints and writes the comparison.
+"""Runs the scenarios against picloud and the naive hub (or Mosquitto, or
+the hub of another revision), in alternation, and prints and writes the
+comparison.
 
     python -m bench                       # everything, 2 rounds
     python -m bench --quick               # a short run
     python -m bench --scenarios fanout100,latency --rounds 3 --out /tmp/results
+    python -m bench --scenarios mqtt --rounds 5   # MQTT against Mosquitto
     python -m bench --baseline HEAD~1     # this tree against its parent commit, 5 rounds
 """
 
@@ -21,9 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from . import baseline, pcbench
+from . import baseline, gotools, mosquitto, mqttbench, pcbench
 from .context import Context, Scenario
-from .procs import BENCH_DIR, Server, raise_nofile, server_commands
+from .procs import BENCH_DIR, MOSQUITTO, Server, raise_nofile, server_commands
 from .report import SERVERS, Measurement, Row
 from .results import make_row, print_tables, rewrite_report, write_results
 from .scenarios import SCENARIOS, select
@@ -32,23 +34,28 @@ from .scenarios import SCENARIOS, select
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark picloud against a naive Tornado hub, or against another revision of itself.",
+        description="Benchmark picloud against a naive Tornado hub (its MQTT against Mosquitto), "
+                    "or against another revision of itself.",
     )
     parser.add_argument("--quick", action="store_true", help="short runs, fewer connections, 1 round")
-    parser.add_argument("--scenarios", help="comma-separated names (default: all); see --list")
+    parser.add_argument("--scenarios", help="comma-separated names, or mqtt for the MQTT ones (default: all); "
+                                            "see --list")
     parser.add_argument("--rounds", type=int,
                         help=f"rounds per scenario (default 2, 1 with --quick; {MIN_BASELINE_ROUNDS} and "
                              "no fewer with --baseline)")
     parser.add_argument("--out", type=Path, help="results folder (default bench/results/<date>)")
     parser.add_argument("--pcbench", help="a pcbench binary to use instead of building one")
     parser.add_argument("--pcbench-src", help="pcbench's source folder (default ../shared/tools/pcbench)")
+    parser.add_argument("--mqttbench", help="an mqttbench binary to use instead of building one")
+    parser.add_argument("--mqttbench-src", help="mqttbench's source folder (default ../shared/tools/mqttbench)")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
     parser.add_argument("--report", type=Path, metavar="DIR",
                         help="rebuild the table and plot from DIR/results.json, measuring nothing")
     parser.add_argument("--baseline", metavar="REV",
                         help="measure this tree against git revision REV, alternating round by round; "
                              "REV's hub runs from a worktree and venv of its own; no naive server")
-    parser.add_argument("--naive", action="store_true", help="with --baseline, measure the naive server too")
+    parser.add_argument("--naive", action="store_true",
+                        help="with --baseline, measure the naive server (Mosquitto for MQTT) too")
     parser.add_argument("--rights", action="store_true",
                         help="the current tree's hub holds the key to topic rights covering every event, so "
                              "that the rights check runs on every message (against --baseline HEAD: its cost)")
@@ -77,7 +84,9 @@ def choose_rounds(rounds: Optional[int], quick: bool, against_baseline: bool) ->
 
 
 def compared_servers(against_baseline: bool, naive: bool) -> tuple[str, ...]:
-    """Against a baseline the naive hub is only measured when asked for."""
+    """Against a baseline the naive hub is only measured when asked for.
+
+    "naive" stands for each scenario's references (scenario_order)."""
     if not against_baseline:
         return SERVERS
     return ("picloud", "baseline", *(["naive"] if naive else []))
@@ -93,6 +102,17 @@ def round_orders(servers: Sequence[str], rounds: int) -> list[tuple[str, ...]]:
     forward = tuple(servers)
     swap = "baseline" not in forward
     return [forward[::-1] if swap and r % 2 else forward for r in range(rounds)]
+
+
+def scenario_order(order: Sequence[str], scenario: Scenario) -> tuple[str, ...]:
+    """A round's order for ``scenario``: its references where naive stands."""
+    return tuple(one for name in order for one in (scenario.references if name == "naive" else (name,)))
+
+
+def start_server(name: str, command: list[str], mqtt: bool) -> Server:
+    if name == MOSQUITTO:
+        return mosquitto.Mosquitto(command)
+    return Server(name, command, mqtt=mqtt)
 
 
 def machine() -> str:
@@ -128,12 +148,12 @@ def measure_round(
     results: dict[str, Measurement] = {}
     try:
         for name in order:
-            started[name] = Server(name, commands[name])
+            started[name] = start_server(name, commands[name], scenario.mqtt)
         for name in order:
             server = started[name]
             try:
                 m = scenario.measure(ctx, server)
-            except (pcbench.PcbenchError, OSError) as exc:
+            except (gotools.ToolError, OSError) as exc:
                 m = Measurement(errors=[str(exc)])
             m.peak_rss_mib = server.status_kib("VmHWM") / 1024 if server.proc.poll() is None else None
             if server.proc.poll() is not None:
@@ -157,6 +177,8 @@ def summary(m: Measurement) -> str:
         parts.append(f"{m.kib_per_conn:.1f} KiB/conn")
     if m.kept is not None:
         parts.append(f"kept {m.kept:.0%}")
+    if m.generator_cores is not None:
+        parts.append(f"generator {m.generator_cores:.2f} cores{' (SATURATED)' if m.saturated else ''}")
     if m.lost:
         parts.append(f"lost {m.lost}")
     parts += m.errors
@@ -170,21 +192,48 @@ def run_scenarios(
     rows: list[Row] = []
     raw: dict[str, Any] = {}
     for scenario in scenarios:
-        per_server: dict[str, list[Measurement]] = {s: [] for s in orders[0]}
+        per_server: dict[str, list[Measurement]] = {s: [] for s in scenario_order(orders[0], scenario)}
         for r, order in enumerate(orders):
             log(f"{scenario.name} round {r + 1}/{len(orders)}")
-            for name, m in measure_round(ctx, scenario, order, commands).items():
+            for name, m in measure_round(ctx, scenario, scenario_order(order, scenario), commands).items():
                 per_server[name].append(m)
         rows.append(make_row(scenario, per_server))
         raw[scenario.name] = {s: [dataclasses.asdict(m) for m in ms] for s, ms in per_server.items()}
     return rows, raw
 
 
+def find_tools(args: argparse.Namespace, scenarios: Sequence[Scenario], references: bool) -> dict[str, Path]:
+    """The load generators the scenarios need, built if need be, and
+    Mosquitto when it is measured; ToolError says what is missing and which
+    scenarios run without it."""
+    tools: dict[str, Path] = {}
+    try:
+        if any(s.needs_pcbench for s in scenarios):
+            tools["pcbench"] = pcbench.ensure_binary(args.pcbench, args.pcbench_src)
+    except pcbench.PcbenchError as exc:
+        raise pcbench.PcbenchError(f"{exc}\nscenarios that run without pcbench: "
+                                   + ", ".join(s.name for s in SCENARIOS if not s.needs_pcbench)) from None
+    try:
+        if any(s.needs_mqttbench for s in scenarios):
+            tools["mqttbench"] = mqttbench.ensure_binary(args.mqttbench, args.mqttbench_src)
+    except mqttbench.MqttbenchError as exc:
+        raise mqttbench.MqttbenchError(f"{exc}\nscenarios that run without mqttbench: "
+                                       + ", ".join(s.name for s in SCENARIOS if not s.needs_mqttbench)) from None
+    if references and any(MOSQUITTO in s.references for s in scenarios):
+        found = mosquitto.find()
+        if found is None:
+            raise gotools.ToolError("mosquitto is not installed (Debian: apt install mosquitto); scenarios "
+                                    "without it: "
+                                    + ", ".join(s.name for s in SCENARIOS if MOSQUITTO not in s.references))
+        tools[MOSQUITTO] = Path(found)
+    return tools
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.list:
         for s in SCENARIOS:
-            print(f"{s.name:12} {s.title}{'  [target ' + s.target + ']' if s.target else ''}")
+            print(f"{s.name:17} {s.title}{'  [target ' + s.target + ']' if s.target else ''}")
         return 0
     if args.report:
         return rewrite_report(args.report)
@@ -208,24 +257,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not Path(against["current"]["picloud"]).is_relative_to(baseline.REPO):
             log(f"warning: the current hub imports picloud from {against['current']['picloud']}, "
                 f"not from {baseline.REPO}")
-    binary = None
-    if any(s.needs_pcbench for s in scenarios):
-        try:
-            binary = pcbench.ensure_binary(args.pcbench, args.pcbench_src)
-        except pcbench.PcbenchError as exc:
-            log(f"error: {exc}")
-            log("scenarios that run without pcbench: "
-                + ", ".join(s.name for s in SCENARIOS if not s.needs_pcbench))
-            return 2
+    servers = compared_servers(other is not None, args.naive)
+    try:
+        tools = find_tools(args, scenarios, "naive" in servers)
+    except gotools.ToolError as exc:
+        log(f"error: {exc}")
+        return 2
     raise_nofile()
     started = datetime.now(timezone.utc)
     when = started.strftime("%Y-%m-%d %H:%M UTC")
     out = args.out or BENCH_DIR / "results" / started.strftime("%Y-%m-%d")
     machine_text = machine()
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    ctx = Context(key=secrets.token_hex(8), quick=args.quick, pcbench=binary)
-    servers = compared_servers(other is not None, args.naive)
+    ctx = Context(key=secrets.token_hex(8), quick=args.quick, pcbench=tools.get("pcbench"),
+                  mqttbench=tools.get("mqttbench"))
     commands = server_commands(ctx.key, other.python if other else None, args.rights)
+    if MOSQUITTO in tools:
+        commands[MOSQUITTO] = [str(tools[MOSQUITTO])]
     t0 = time.monotonic()
     rows, raw = run_scenarios(ctx, scenarios, round_orders(servers, rounds), commands)
     print(f"{machine_text}\n{when}, {rounds} round(s), {time.monotonic() - t0:.0f} s\n")

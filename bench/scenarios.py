@@ -1,5 +1,7 @@
 """The scenarios: each is one entry in SCENARIOS, a function that measures one
-server, and the target picloud should meet.
+server, and the target picloud should meet. Those of the PiCloud protocol
+are here, against the naive hub; the MQTT ones, against Mosquitto, in
+mqtt_scenarios.py.
 
 A scenario function gets a fresh server (one per scenario and round) and
 returns a Measurement; the runner adds the server's peak memory. To add one,
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from . import clients
 from .context import Context, Measure, Scenario, at_least, at_most, clean, picloud_of
+from .mqtt_scenarios import MQTT_SCENARIOS
 from .procs import Server, rss_growth
 from .report import Measurement
 
@@ -111,17 +114,21 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "sweep1000", "fan-out 1->1000, window 50", fanout(1000, 200, 50, quick_n=40), "deliveries_per_s"
     ),
+    *MQTT_SCENARIOS,
 ]
 
 BY_NAME = {s.name: s for s in SCENARIOS}
+#: Names that stand for several scenarios in --scenarios.
+GROUPS = {"mqtt": [s.name for s in MQTT_SCENARIOS]}
 
 
 def select(names: str | None) -> list[Scenario]:
-    """Scenarios by comma-separated names, in table order; all when None."""
+    """Scenarios by comma-separated names or groups, in table order; all when None."""
     if not names:
         return list(SCENARIOS)
     wanted = [n.strip() for n in names.split(",") if n.strip()]
+    wanted = [one for n in wanted for one in GROUPS.get(n, [n])]
     unknown = [n for n in wanted if n not in BY_NAME]
     if unknown:
-        raise ValueError(f"unknown scenario {unknown[0]!r} (known: {', '.join(BY_NAME)})")
+        raise ValueError(f"unknown scenario {unknown[0]!r} (known: {', '.join([*BY_NAME, *GROUPS])})")
     return [s for s in SCENARIOS if s.name in wanted]

@@ -1,0 +1,74 @@
+"""The MQTT scenarios: the hub's MQTT front end against Debian's Mosquitto,
+both loaded by mqttbench with the same flags (64-byte payloads), and the
+memory an idle MQTT connection costs beside an idle websocket subscriber.
+
+Mosquitto runs with the hub's default limits (bench/mosquitto.py): its queue
+of 1000 messages for a client would drop part of 50 publishers x 20 in
+flight to one subscriber at QoS 1, so that fan-in runs with a window of 10,
+where both brokers lose nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+from . import clients
+from .context import Context, Measure, Scenario, at_least, at_most, clean, picloud_of
+from .procs import MOSQUITTO, PICLOUD_WS, Server, rss_growth
+from .report import Measurement, Row
+
+
+def mqtt_load(
+    subs: int, pubs: int, n: int, window: int, qos: int = 0, quick_subs: int | None = None,
+) -> Measure:
+    def measure(ctx: Context, server: Server) -> Measurement:
+        return ctx.mqtt_load(server, subs=ctx.scale(subs, quick_subs or subs), pubs=pubs,
+                             n=ctx.scale(n, max(1, n // 10)), window=window, qos=qos)
+    return measure
+
+
+def idle_connections(ctx: Context, server: Server) -> Measurement:
+    """Resident memory per idle connection, as the idle scenario measures it:
+    MQTT connections (keepalive 60), each subscribed to a topic of its own;
+    on picloud-ws, websocket subscribers each of an event of its own."""
+    count = ctx.scale(5000, 200)
+    if server.name == PICLOUD_WS:
+        kib = rss_growth(server.pid, lambda n: clients.idle_subscribers(server.port, ctx.key, n, own=True), count)
+        what = "websocket subscribers, each of an event of its own"
+    else:
+        kib = rss_growth(server.pid, lambda n: clients.idle_mqtt(server.mqtt_port, ctx.key, n), count)
+        what = "MQTT connections, each subscribed to a topic of its own"
+    return Measurement(kib_per_conn=kib, subs=count, notes=[f"{count} {what}"])
+
+
+def _no_more_than_websocket(row: Row) -> bool:
+    websocket = row.results.get(PICLOUD_WS)
+    return websocket is not None and at_most(picloud_of(row).kib_per_conn, websocket.kib_per_conn or 0)
+
+
+def _mqtt(
+    name: str, title: str, measure: Measure, target: str = "", meets: Optional[Callable[[Row], bool]] = None,
+) -> Scenario:
+    return Scenario(name, title, measure, "deliveries_per_s", target, meets, needs_pcbench=False,
+                    references=(MOSQUITTO,), mqtt=True, needs_mqttbench=True)
+
+
+MQTT_SCENARIOS: list[Scenario] = [
+    _mqtt(
+        "mqtt-fanout-qos0", "MQTT fan-out 1->100, QoS 0, window 50", mqtt_load(100, 1, 2000, 50),
+        ">=1.5x rate, <=0.5x CPU",
+        lambda r: at_least(r.ratio, 1.5) and at_most(r.cpu_ratio, 0.5) and clean(picloud_of(r)),
+    ),
+    _mqtt("mqtt-fanout-qos1", "MQTT fan-out 1->100, QoS 1, window 20", mqtt_load(100, 1, 1000, 20, qos=1)),
+    _mqtt(
+        "mqtt-fanin-qos0", "MQTT fan-in 50->1, QoS 0, window 20", mqtt_load(1, 50, 400, 20), ">=0.5x rate",
+        lambda r: at_least(r.ratio, 0.5) and clean(picloud_of(r)),
+    ),
+    _mqtt("mqtt-fanin-qos1", "MQTT fan-in 50->1, QoS 1, window 10", mqtt_load(1, 50, 200, 10, qos=1)),
+    _mqtt("mqtt-connections", "MQTT 1->2000 connections, window 5",
+          mqtt_load(2000, 1, 20, 5, quick_subs=200)),
+    Scenario(
+        "mqtt-idle", "idle MQTT connections", idle_connections, "kib_per_conn", "<= websocket's KiB/conn",
+        _no_more_than_websocket, needs_pcbench=False, references=(MOSQUITTO, PICLOUD_WS), mqtt=True,
+    ),
+]
