@@ -21,9 +21,16 @@ def make_row(scenario: Scenario, per_server: dict[str, list[Measurement]]) -> Ro
     The targets are set against the scenario's references (naive, or
     Mosquitto and the hub's websockets): without them, none is judged; nor
     when every round of a compared server saturated the load generator.
+    Losses and errors are of every round.
     """
-    row = Row(scenario.name, scenario.title, scenario.metric, scenario.target,
-              {s: median(valid_rounds(ms)) for s, ms in per_server.items() if ms}, rounds=per_server,
+    medians = {}
+    for server, ms in per_server.items():
+        if ms:
+            medians[server] = median(valid_rounds(ms))
+            # What was lost or went wrong counts, in rounds left out too.
+            medians[server].lost = max(m.lost for m in ms)
+            medians[server].errors = sorted({e for m in ms for e in m.errors})
+    row = Row(scenario.name, scenario.title, scenario.metric, scenario.target, medians, rounds=per_server,
               references=scenario.references)
     compared = ["picloud", *scenario.references]
     if (scenario.meets is not None and all(s in row.results for s in compared)

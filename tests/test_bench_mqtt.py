@@ -118,6 +118,11 @@ def test_saturated_rounds_are_left_out_and_said():
         "generator saturated: MQTT fan-out 1->100, QoS 0, window 50, mosquitto: every round: the figures are "
         "the generator's, the target is not judged",
     ]
+    # A round left out still counts for what it lost.
+    lossy = fanout_rounds()
+    lossy["picloud"][0].lost, lossy["picloud"][0].errors = 5, ["5 of 200000 deliveries missing"]
+    picloud = results.make_row(scenarios.BY_NAME["mqtt-fanout-qos0"], lossy).results["picloud"]
+    assert picloud.deliveries_per_s == 315.0 and picloud.lost == 5 and picloud.errors
     first = mqtt_report.cells([row])[0]
     assert first[:5] == ["MQTT fan-out 1->100, QoS 0, window 50", "picloud", "2 of 3", "315 (300-330)",
                          "0.110 (0.100-0.120)"]
@@ -171,7 +176,7 @@ def test_idle_mqtt_memory_end_to_end(tmp_path, capsys):
 def test_mqtt_load_scenarios_end_to_end(tmp_path, capsys):
     names = [s.name for s in MQTT_SCENARIOS if s.needs_mqttbench]
     assert run.main(["--quick", "--scenarios", ",".join(names), "--out", str(tmp_path)]) == 0
-    assert "MQTT fan-in 50->1, QoS 1, window 10" in capsys.readouterr().out
+    assert "MQTT fan-in 50->1, QoS 1, window 5" in capsys.readouterr().out
     raw = json.loads((tmp_path / "results.json").read_text())["rounds"]
     assert sorted(raw) == sorted(names)
     for name in names:
