@@ -1,6 +1,7 @@
 """The hub-wide limits as MQTT clients meet them: partial packets count in
---max-total-inbound-bytes with the websockets', and a publisher over
---publish-rate is read more slowly instead of losing messages."""
+--max-total-inbound-bytes with the websockets', a publisher over
+--publish-rate is read more slowly instead of losing messages, and a burst
+a client asked for (retained values) is paced by its socket, not the queue."""
 
 from __future__ import annotations
 
@@ -48,3 +49,26 @@ def test_a_publisher_over_its_rate_is_slowed_not_dropped(hub_process):
     assert fast.read().kind == p.PINGRESP  # still served
     fast.disconnect()
     watcher.close()
+
+
+def test_a_burst_of_retained_values_a_client_asked_for_is_paced_not_a_slow_consumer(hub_process):
+    """Home Assistant subscribing to homeassistant/# gets every discovery
+    config at once: 1,000 of 2 KB, 2 MB against a 64 KiB queue limit."""
+    hub = hub_process("--api-key", KEY, "--max-queue-bytes", "65536")
+    device = RawMqtt(hub.mqtt_port, "zigbee2mqtt")
+    device.send(b"".join(p.encode_publish(p.string(f"homeassistant/sensor/{n:04d}/config"),
+                                          b'{"name":"%04d",' % n + b'"x":"' + b"x" * 2000 + b'"}', retain=True)
+                         for n in range(1000)))
+    device.send(p.encode_publish(p.string("done"), b"", 1, packet_id=1))
+    assert device.read().kind == p.PUBACK  # after every retained one before it
+    ha = Peer(hub.mqtt_port, "homeassistant")
+    ha.subscribe(("homeassistant/#", 0))
+    got = [ha.receive() for _ in range(1000)]
+    assert sorted(m.topic for m in got) == [f"homeassistant/sensor/{n:04d}/config" for n in range(1000)]
+    assert all(m.retain for m in got)  # [MQTT-3.3.1-8]
+    device.send(p.encode_publish(p.string("homeassistant/status"), b"online"))
+    assert ha.receive().payload == b"online"  # still connected, and live again
+    ha.close()
+    device.disconnect()
+    hub.stop()
+    assert "slow consumer" not in hub.stderr
