@@ -77,11 +77,15 @@ def recheck_mqtt(state: HubState, conn: Any, grant: Grant | None) -> bool:
     conn.grant = grant
     permissions = conn.permissions = session.permissions = grant.permissions(client_id)
     may_subscribe = allows(grant.role, "subscribe")
+    dropped = False
     for filter_ in list(session.subscriptions):
         if not may_subscribe or (permissions is not None and not permissions.may_subscribe(filter_)):
             state.pubsub.unsubscribe(session, filter_)
             session.set_granted(filter_, None)
+            dropped = True
             log.info("mqtt %s: subscription to %r dropped: outside the key's new topics", conn.describe(), filter_)
+    if dropped:
+        session.keep_only_matched()  # what they queued goes with them
     return False
 
 

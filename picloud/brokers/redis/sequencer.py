@@ -226,7 +226,12 @@ class Sequencer:
         if message is None:
             return  # delivered already (a second subscription, or a lost session)
         message.seq = scripts.stamp_of(frame)[0] or -1  # Redis has it: never a fallback
-        self.deliver(Message(message.event, frame))
+        echoed = Message(message.event, frame)
+        # What an MQTT publisher's message carries beyond its frame (its bytes,
+        # QoS, the bridge that sent it, its RETAIN) stays on this hub's copy.
+        echoed.raw, echoed.qos, echoed.origin = message.raw, message.qos, message.origin
+        echoed.retain, echoed.clears = message.retain, message.clears
+        self.deliver(echoed)
 
     # -- reads -------------------------------------------------------------------
 

@@ -54,7 +54,6 @@ class MqttListener(TCPServer):
         self.pool = SessionPool(queue_limit=config.mqtt_session_queue, queue_bytes=config.max_queue_bytes,
                                 max_inflight=config.mqtt_max_inflight, total_bytes=config.mqtt_session_bytes)
         self.ended = 0  # sessions ended past --mqtt-max-sessions
-        self.pool.make_room = self.make_room
         self.store = state.pubsub.retained.store
         self._tags = KeyTags(new_salt())
         self.closing = False
@@ -116,19 +115,6 @@ class MqttListener(TCPServer):
         self.state.pubsub.disconnect(session)
         session.discard()
 
-    def make_room(self, size: int, asking: Session | None) -> None:
-        """The pool is full: the sessions away longest give up their oldest
-        messages first, so that they cannot starve the connected ones."""
-        pool = self.pool
-        for session in self.away.values():
-            if session is asking or not session.queue:
-                continue
-            while session.queue and pool.used + size > pool.total_bytes:
-                session.drop_oldest()
-            session.changed()
-            if pool.used + size <= pool.total_bytes:
-                return
-
     def narrow(self, session: Session, grant: Grant | None) -> bool:
         """An away session under its key's new grant: False (and ended) if the
         key is gone or may no longer subscribe or use its client id; else the
@@ -171,8 +157,9 @@ class MqttListener(TCPServer):
         for session in done.were_away[:max(0, len(done.were_away) - self.state.config.mqtt_max_sessions)]:
             self.ended += 1
             self.forget(session)
-        if self.pool.used > self.pool.total_bytes:  # a smaller --mqtt-session-bytes than before
-            self.make_room(0, None)
+        pool = self.pool
+        if pool.used > pool.total_bytes:  # a smaller --mqtt-session-bytes than before
+            pool.fits(0, None)
 
     def sweep(self) -> None:
         now = time.monotonic()

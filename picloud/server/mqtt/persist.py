@@ -41,8 +41,6 @@ VERSION = 2
 #: Slow enough that the file is no quick way to try keys, fast enough for many keys at start.
 KEY_TAG_ROUNDS = 2000
 
-Saved = tuple[str, list[Any], int, bool]  # event, MQTT payload, QoS, sent as retained
-
 
 class KeyTags:
     """The tag a key's fingerprint is saved under, cached per fingerprint."""
@@ -61,8 +59,8 @@ class KeyTags:
         return tag
 
 
-def _message(message: Message) -> tuple[str, bytes, int, bool]:
-    return message.event, mqtt_payload(message), message.qos, message.from_retained
+def _message(message: Message) -> tuple[str, bytes, int, bool, bool]:
+    return message.event, mqtt_payload(message), message.qos, message.from_retained, message.retain
 
 
 def snapshot(sessions: list[Session], tags: KeyTags) -> Callable[[], bytes]:
@@ -90,19 +88,21 @@ def snapshot(sessions: list[Session], tags: KeyTags) -> Callable[[], bytes]:
     return encode
 
 
-def _encoded(message: tuple[str, bytes, int, bool]) -> list[Any]:
-    event, payload, qos, from_retained = message
-    return [event, b64encode(payload).decode("ascii"), qos, from_retained]
+def _encoded(message: tuple[str, bytes, int, bool, bool]) -> list[Any]:
+    event, payload, qos, from_retained, retain = message
+    return [event, b64encode(payload).decode("ascii"), qos, from_retained, retain]
 
 
 def _decoded(item: list[Any]) -> Message:
-    event, payload, qos, from_retained = item
-    if not isinstance(event, str) or qos not in (0, 1, 2):
+    event, payload, qos, from_retained, retain = item
+    if not isinstance(event, str) or not event or "+" in event or "#" in event or type(qos) is not int \
+            or qos not in (0, 1, 2):
         raise ValueError(f"bad message for {event!r}")
     message = Message(event, b"")  # only its MQTT bytes are ever sent again
     message.raw = b64decode(payload, validate=True)
     message.qos = qos
     message.from_retained = bool(from_retained)
+    message.retain = bool(retain)  # what a bridge is sent (connection.py)
     return message
 
 
@@ -174,6 +174,8 @@ def restore_sessions(listener: Any, data: bytes) -> Restored:
     restored.sort(key=lambda one: one[0].left_wall or now_wall)  # the longest away ends first
     for session, was_away in restored:
         session.left_at = now - max(0.0, now_wall - (session.left_wall or now_wall))
+        if session.queued_bytes:
+            listener.pool.away_queued(session, session.queued_bytes)  # in leaving order
         listener.adopt(session)
         done.sessions += 1
         done.messages += len(session.queue) + len(session.inflight)
@@ -207,7 +209,9 @@ def _restore_one(listener: Any, record: dict[str, Any], grants: dict[str | None,
         raise TypeError("subscriptions are not an object")
     for filter_ in subscriptions:
         validate_filter(filter_)
-    next_id = int(record["next_id"]) % 65536
+    next_id = record["next_id"]
+    if type(next_id) is not int or not 0 <= next_id <= 65535:
+        raise ValueError(f"bad next packet id {next_id!r}")
     # All read: from here on nothing raises.
     pubsub = listener.state.pubsub
     session = Session(client_id, False, listener.pool)
@@ -216,7 +220,8 @@ def _restore_one(listener: Any, record: dict[str, Any], grants: dict[str | None,
     session.left_wall = left
     session.next_id = next_id
     for filter_, qos in subscriptions.items():
-        if (qos not in (0, 1, 2) or (permissions is not None and not permissions.may_subscribe(filter_))
+        if (type(qos) is not int or qos not in (0, 1, 2)
+                or (permissions is not None and not permissions.may_subscribe(filter_))
                 or pubsub.subscriptions >= pubsub.max_total_subscriptions
                 or len(session.subscriptions) >= pubsub.max_subscriptions):
             done.subscriptions_dropped += 1

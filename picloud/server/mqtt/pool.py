@@ -2,15 +2,21 @@
 or in flight, within ``--mqtt-session-bytes``: a thousand away sessions must
 not add up to more than the hub's memory budget allows.
 
-When the pool is full, the sessions whose clients are away give way first,
-the one away longest first (their oldest messages go), so that they cannot
-starve the clients that are connected; only then does a session drop its
-own oldest, and a message that still does not fit is dropped (all counted).
+When the pool is full, the sessions whose clients are away give way, the
+one away longest first (its oldest messages go), so that they cannot starve
+the clients that are connected, and an away session only takes room from
+those away longer than itself; then a session drops its own oldest; a
+message that still does not fit is dropped (all counted). If the away
+sessions hold too little to make room, nobody's messages go but the new
+one. The away sessions holding messages are a heap by when they left: no
+step scans the sessions.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from heapq import heapify, heappop, heappush
+from itertools import count
+from typing import Any
 
 from ...hub.message import Message
 from ...wire.mqtt.payloads import from_frame
@@ -40,16 +46,14 @@ def mqtt_payload(message: Message) -> bytes:
     return raw
 
 
-def no_room(size: int, asking: Any) -> None:
-    pass
+def _valid(entry: tuple[float, int, Any]) -> bool:
+    session = entry[2]
+    return session.hold_token == entry[1] and session.link is None and session.queued_bytes > 0
 
 
 class SessionPool:
     """What every session shares: the limits, the bytes of messages they all
     hold, and what was dropped."""
-
-    __slots__ = ("dropped", "make_room", "max_inflight", "queue_bytes", "queue_limit", "total_bytes",
-                 "unnameable", "used")
 
     def __init__(self, *, queue_limit: int, queue_bytes: int, max_inflight: int, total_bytes: int) -> None:
         self.queue_limit = queue_limit  # messages a session queues
@@ -59,12 +63,49 @@ class SessionPool:
         self.used = 0
         self.dropped = 0
         self.unnameable = 0  # deliveries skipped: see UNNAMEABLE
-        # Frees ``size`` bytes from the away sessions but ``asking`` (the listener's).
-        self.make_room: Callable[[int, Any], None] = no_room
+        # Away sessions with queued messages, a heap of (left_at, token,
+        # session); an entry is stale once its session's hold_token differs
+        # (its client came back, or it left again) or its queue emptied.
+        self.holding: list[tuple[float, int, Any]] = []
+        self.away_bytes = 0  # what away sessions queue
+        self._tokens = count(1)
+
+    def away_queued(self, session: Any, delta: int) -> None:
+        """``delta`` more bytes queued by sessions whose clients are away:
+        ``session``'s (its queue and its link already changed)."""
+        self.away_bytes += delta
+        if session.link is None and session.queued_bytes and not session.hold_token:
+            token = session.hold_token = next(self._tokens)
+            heappush(self.holding, (session.left_at or 0.0, token, session))
+            if len(self.holding) > 1024 and len(self.holding) > 4 * sum(map(_valid, self.holding)):
+                self.holding = [entry for entry in self.holding if _valid(entry)]
+                heapify(self.holding)
+
+    def _oldest(self) -> Any:
+        """The session away longest that queues messages, or None."""
+        holding = self.holding
+        while holding and not _valid(holding[0]):
+            _, token, session = heappop(holding)
+            if session.hold_token == token:
+                session.hold_token = 0  # its queue emptied: a new entry when it fills again
+        return holding[0][2] if holding else None
 
     def fits(self, size: int, asking: Any) -> bool:
         """Whether ``size`` more bytes fit, once away sessions made room."""
-        if self.used + size <= self.total_bytes:
+        need = self.used + size - self.total_bytes
+        if need <= 0:
             return True
-        self.make_room(size, asking)
+        away = asking is not None and asking.link is None
+        if self.away_bytes - (asking.queued_bytes if away else 0) < need:
+            return False  # they could not make room: none of theirs go for nothing
+        touched: list[Any] = []
+        while self.used + size > self.total_bytes:
+            session = self._oldest()
+            if session is None or session is asking or (away and (session.left_at or 0.0) > asking.left_at):
+                break  # those left are away for less time than the one asking
+            session.drop_oldest()
+            if not touched or touched[-1] is not session:
+                touched.append(session)
+        for session in touched:
+            session.changed()
         return self.used + size <= self.total_bytes

@@ -72,6 +72,7 @@ class Session:
         self.left_wall: float | None = None  # the same, as wall time (saved)
         self.next_id = 0
         self.connected_at_stop = False  # its client was connected until the hub stopped
+        self.hold_token = 0  # its place among the away sessions holding messages (pool.py)
         # Told of each change worth saving (the store, for a persistent session).
         self.changed: Callable[[], None] = nothing
 
@@ -148,11 +149,16 @@ class Session:
         queue.append((message, qos, size))
         self.queued_bytes += size
         pool.used += size
+        if self.link is None:
+            pool.away_queued(self, size)
 
     def drop_oldest(self) -> None:
         _, _, size = self.queue.popleft()
         self.queued_bytes -= size
-        self.pool.used -= size
+        pool = self.pool
+        pool.used -= size
+        if self.link is None:
+            pool.away_queued(self, -size)
         self._drop()
 
     def _drop(self) -> None:
@@ -203,7 +209,11 @@ class Session:
 
     def attach(self, link: Link) -> None:
         """A client connected to this session: what was in flight goes again."""
+        was_away = self.link is None
         self.link = link
+        self.hold_token = 0
+        if was_away and self.queued_bytes:
+            self.pool.away_queued(self, -self.queued_bytes)  # connected: not for others to take
         self.left_at = self.left_wall = None
         for packet_id, outgoing in self.inflight.items():
             if outgoing.released:
@@ -217,6 +227,9 @@ class Session:
         self.link = None
         self.left_at = time.monotonic()
         self.left_wall = time.time()
+        self.hold_token = 0
+        if self.queued_bytes:
+            self.pool.away_queued(self, self.queued_bytes)
         self.changed()
 
     def keep_only_matched(self) -> None:
@@ -229,14 +242,19 @@ class Session:
         self.pool.used -= gone
         self.queued_bytes -= gone
         self.queue = deque(kept)
+        if self.link is None:
+            self.pool.away_queued(self, -gone)
         self.changed()
 
     def discard(self) -> None:
         """The session ends: what it held leaves the pool."""
         pool = self.pool
         pool.used -= self.queued_bytes + sum(outgoing.size for outgoing in self.inflight.values())
+        queued = self.queued_bytes
         self.queue.clear()
         self.queued_bytes = 0
+        if self.link is None and queued:
+            pool.away_queued(self, -queued)
         self.inflight.clear()
         self.changed()
         self.changed = nothing

@@ -43,11 +43,11 @@ def test_session_messages_share_one_byte_budget(hub_process):
     numbers = metrics(hub)
     assert numbers["picloud_mqtt_session_bytes"] == 2000
     assert numbers["picloud_mqtt_dropped_total"] == 4
-    back = Peer(hub.mqtt_port, "one", clean=False, connect=False)
+    # "one" has held messages longest: it gave way to "two", which kept all four.
+    back = Peer(hub.mqtt_port, "two", clean=False, connect=False)
     back.start()
-    # Each session dropped its own oldest to make room: the newest are kept.
-    assert [back.receive().payload for _ in range(2)] == [b"2" * 500, b"3" * 500]
-    other = Peer(hub.mqtt_port, "two", clean=True, connect=False)  # clean: its session ends
+    assert [back.receive().payload[:1] for _ in range(4)] == [b"0", b"1", b"2", b"3"]
+    other = Peer(hub.mqtt_port, "one", clean=True, connect=False)  # clean: its session ends
     other.start()
     assert back.nothing_more((sensor, "log/line"))
     # paho acknowledged it; a publish of its own, acknowledged in turn, comes

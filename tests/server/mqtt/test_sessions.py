@@ -213,3 +213,28 @@ def test_a_qos2_id_released_before_a_crash_is_free_after_it(hub_process, tmp_pat
     assert watcher.receive().payload == b"second"
     plug.close()
     watcher.close()
+
+
+def test_a_damaged_sessions_file_never_stops_the_hub(hub_process, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    good = {"id": "good", "key": None, "left": 4e9, "away": True, "subscriptions": {"a": 1}, "queue": [],
+            "inflight": [], "awaiting_release": [], "next_id": 3}
+    bad = [dict(good, id="inf", next_id=1e999), dict(good, id="float-qos", subscriptions={"a": 1.0}),
+           dict(good, id="plus", queue=[[["a+b", "eA==", 1, False, False], 1]]),
+           dict(good, id="big-id", inflight=[[70000, ["a", "eA==", 1, False, False], 1, False]])]
+    (state / SESSIONS_FILE).write_text(json.dumps({"version": 2, "salt": "00", "saved": 4e9,
+                                                   "sessions": [good, *bad]}).replace("Infinity", "1e999"))
+    hub = hub_process("--no-auth", state_dir=state)
+    # The float QoS costs its session only that subscription.
+    wait_until(lambda: "restored 2 mqtt sessions" in hub.stderr and "3 unreadable" in hub.stderr
+               and "1 subscriptions of restored mqtt sessions dropped" in hub.stderr,
+               "the good sessions restored, the others counted")
+    back = Peer(hub.mqtt_port, "good", clean=False, connect=False)
+    assert back.start()[0].session_present
+    back.close()
+    assert hub.stop() == 0
+    (state / SESSIONS_FILE).write_text("{not json")
+    again = hub_process("--no-auth", state_dir=state)
+    wait_until(lambda: "cannot read the saved mqtt sessions" in again.stderr, "the unreadable file named")
+    assert (state / (SESSIONS_FILE + ".unreadable")).exists()
