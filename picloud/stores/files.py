@@ -29,6 +29,7 @@ from ..hub.retained import OWN_PREFIX
 from ..hub.store import Store
 from ..wire.codec import dumps
 from .atomic import check_writable, remove_stale_temporaries, write_atomic
+from .coalesce import Coalesced
 from .sessions import SESSIONS_FILE, SessionFile
 
 log = logging.getLogger("picloud.retained")
@@ -37,22 +38,17 @@ FILE_NAME = "retained.json"
 #: After the first failed write is logged, at most one line per this many seconds.
 FAILURE_LOG_EVERY = 60.0
 
-class FileStore(Store):
+class FileStore(Store, Coalesced):
     """Keeps the retained values in ``path``."""
 
     def __init__(self, path: Path, interval: float = Config.retain_interval.default) -> None:
-        super().__init__()
+        Store.__init__(self)
+        Coalesced.__init__(self, interval)
         self.path = path
-        self.interval = interval
         self.writes = 0
         self._values: dict[str, Message] = {}
         self._dirty = False
-        self._writing = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._last_write = 0.0
         self._waiters: list[asyncio.Future[None]] = []
-        self._task: asyncio.Future[None] | None = None
-        self._closed = False
         self._failing_since: float | None = None
         self._failure_logged = 0.0
         # Changes are numbered: a waiter that comes after a failed write must
@@ -117,35 +113,9 @@ class FileStore(Store):
             await self._close_retained()
 
     async def _close_retained(self) -> None:
-        self._closed = True
-        self._cancel_timer()
-        if self._task is not None and not self._task.done():
-            await self._task  # never raises: _write reports its own errors
-        self._cancel_timer()  # the write that just ended may have planned another
+        await self._finish()
         if self._dirty or self._waiters:
             await self._write()
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _schedule(self) -> None:
-        if self._timer is not None or self._writing or self._closed:
-            return  # the running write reschedules when it ends
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop (unit use): close() writes
-        delay = max(0.0, self._last_write + self.interval - time.monotonic())
-        self._timer = loop.call_later(delay, self._start_write)
-
-    def _start_write(self) -> None:
-        self._timer = None
-        # Set before the task first runs, so that an update in between does
-        # not start a second, concurrent write.
-        self._writing = True
-        self._task = asyncio.ensure_future(self._write())
 
     async def _write(self) -> None:
         self._dirty = False
@@ -171,8 +141,7 @@ class FileStore(Store):
             self._waiters = []
             self._log_failure(exc)
         finally:
-            self._writing = False
-            self._last_write = time.monotonic()
+            self._wrote()
         for waiter in waiters:
             if not waiter.done():
                 if error is None:

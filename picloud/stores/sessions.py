@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .atomic import remove_stale_temporaries, write_atomic
+from .coalesce import Coalesced
 
 log = logging.getLogger("picloud.mqtt")
 
@@ -26,18 +27,13 @@ SESSIONS_FILE = "mqtt-sessions.json"
 FAILURE_LOG_EVERY = 60.0
 
 
-class SessionFile:
+class SessionFile(Coalesced):
     def __init__(self, path: Path, interval: float) -> None:
+        super().__init__(interval)
         self.path = path
-        self.interval = interval
         self.writes = 0
         self._snapshot: Callable[[], Callable[[], bytes]] | None = None
         self._dirty = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Future[None] | None = None
-        self._last_write = 0.0
-        self._closed = False
-        self._writing = False
         self._failing = False
         self._failure_logged = 0.0
         remove_stale_temporaries(path)
@@ -69,21 +65,6 @@ class SessionFile:
         self._dirty = True
         self._schedule()
 
-    def _schedule(self) -> None:
-        if self._timer is not None or self._closed or self._writing:
-            return  # the running write reschedules when it ends
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop (unit use): close() writes
-        delay = max(0.0, self._last_write + self.interval - time.monotonic())
-        self._timer = loop.call_later(delay, self._start_write)
-
-    def _start_write(self) -> None:
-        self._timer = None
-        self._writing = True  # before the task runs: no second write meanwhile
-        self._task = asyncio.ensure_future(self._write())
-
     async def _write(self) -> None:
         if self._snapshot is None:
             self._writing = False
@@ -104,8 +85,7 @@ class SessionFile:
                 log.warning("mqtt sessions written to %s again", self.path)
                 self._failing = False
         finally:
-            self._writing = False
-            self._last_write = time.monotonic()
+            self._wrote()
         if self._dirty:
             self._schedule()
 
@@ -121,11 +101,6 @@ class SessionFile:
         log.error("cannot write mqtt sessions to %s: %s (kept in memory, tried again)", self.path, exc)
 
     async def close(self) -> None:
-        self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._task is not None and not self._task.done():
-            await self._task
+        await self._finish()
         if self._dirty:
             await self._write()
