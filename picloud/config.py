@@ -245,6 +245,12 @@ class Config:
         doc="Mosquitto often holds 1883 already: then the hub says so in one line and serves the rest. A port "
         "given here that is taken stops the hub. With --tls, plain MQTT is off unless a port is given.",
     )
+    mqtt_tls_port = Setting[Optional[int]](
+        None, kind="int", minimum=0, maximum=65535, group="mqtt", shown="8883 with --tls, off with a warning if taken",
+        help="Port of MQTT over TLS, with the hub's certificate; 0 picks a free one.",
+        doc="Only with --tls. SIGHUP reloads the certificate for it as for HTTPS. A port given here that is taken "
+        "stops the hub.",
+    )
     no_mqtt = Setting(False, kind="bool", group="mqtt", help="Do not listen for MQTT clients.")
     mqtt_session_queue = Setting(
         1000, kind="int", minimum=1, group="mqtt",

@@ -27,7 +27,8 @@ from .backends import make_pubsub
 from .keepalive import KeepaliveHTTPServer
 from .keyfiles import keys_from_config, load_or_create_key
 from .logs import withhold_request_details
-from .mqtt.listener import MqttListener, mqtt_sockets
+from .mqtt.listener import MqttListener
+from .mqtt.ports import mqtt_sockets, mqtt_tls_sockets
 from .openfiles import fit_connection_cap, raise_open_files_limit
 from .rotation import reload_keys
 from .tls import reload_tls, tls_context
@@ -103,21 +104,25 @@ async def serve(config: Config) -> None:
         body_timeout=max(60.0, config.handshake_timeout),
     )
     mqtt = MqttListener(app.state)
+    mqtt_tls_listening = mqtt_tls_sockets(config)  # first: it may refuse the configuration
     mqtt_listening = mqtt_sockets(config)
     await pubsub.broker.start()
     # Accepted only now (until then they wait in the listen backlog): a
     # client resuming with since while Redis was still being reached would be
     # told "not recovered" by a hub that merely had not connected yet.
     server.add_sockets(sockets)
-    if mqtt_listening:
+    if mqtt_listening or mqtt_tls_listening:
         mqtt.restore()  # before the port opens: a client back at once finds its session
-        mqtt.start_listening(mqtt_listening)
+        mqtt.start_listening(mqtt_listening, mqtt_tls_listening, ssl_options)
 
     port = sockets[0].getsockname()[1]
     urls = hub_urls(config.host, port, config.scheme)
+    host = urlsplit(urls[-1]).hostname
     if mqtt_listening:
-        print(f"picloud: mqtt on port {mqtt.port} (mqtt://{urlsplit(urls[-1]).hostname}:{mqtt.port}, "
-              "the key as password)", flush=True)
+        print(f"picloud: mqtt on port {mqtt.port} (mqtt://{host}:{mqtt.port}, the key as password)", flush=True)
+    if mqtt_tls_listening:
+        print(f"picloud: mqtt over tls on port {mqtt.tls_port} (mqtts://{host}:{mqtt.tls_port}, the key as "
+              "password)", flush=True)
     where = " (every interface" + (f"; also {', '.join(urls[1:])})" if urls[1:] else ")")
     print(f"picloud {__version__} listening on {urls[0]}{where if every_interface(config.host) else ''}",
           flush=True)

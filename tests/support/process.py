@@ -27,13 +27,17 @@ class HubProcess:
 
     LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
     MQTT = re.compile(r"mqtt on port (\d+)")
+    MQTT_TLS = re.compile(r"mqtt over tls on port (\d+)")
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         full_env = {k: v for k, v in os.environ.items() if k not in _HUB_ENV}
         full_env.update(env or {})
         if not {"--mqtt-port", "--no-mqtt"} & set(args) and "PICLOUD_MQTT_PORT" not in (env or {}):
             args = [*args, "--mqtt-port", "0"]  # never the machine's 1883
-        self.mqtt_port = 0
+        tls = "--tls" in args or (env or {}).get("USE_TLS") or (env or {}).get("PICLOUD_TLS")
+        if tls and not {"--mqtt-tls-port", "--no-mqtt"} & set(args):
+            args = [*args, "--mqtt-tls-port", "0"]  # nor its 8883
+        self.mqtt_port = self.mqtt_tls_port = 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "picloud", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
@@ -49,6 +53,9 @@ class HubProcess:
             mqtt = self.MQTT.search(line)
             if mqtt:
                 self.mqtt_port = int(mqtt.group(1))
+            mqtt_tls = self.MQTT_TLS.search(line)
+            if mqtt_tls:
+                self.mqtt_tls_port = int(mqtt_tls.group(1))
             match = self.LISTENING.search(line)
             if match:
                 self.scheme, self.port = match.group(1), int(match.group(2))

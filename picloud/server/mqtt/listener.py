@@ -14,19 +14,16 @@ an accepted CONNECT against ``--max-pending`` and ``--max-pending-per-ip``.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import socket
+import ssl
 import time
 from typing import Any, Callable
 
 from tornado.ioloop import PeriodicCallback
 from tornado.iostream import IOStream
-from tornado.netutil import bind_sockets
 from tornado.tcpserver import TCPServer
 
-from ...config import Config
-from ...exceptions import ConfigError
 from ...hub.keys import Grant, allows
 from ..keepalive import set_tcp_keepalive
 from ..openfiles import near_open_files_limit
@@ -38,7 +35,6 @@ from .session import Session, nothing
 
 log = logging.getLogger("picloud.mqtt")
 
-DEFAULT_PORT = 1883
 SWEEP_EVERY = 1.0
 
 
@@ -57,7 +53,8 @@ class MqttListener(TCPServer):
         self.store = state.pubsub.retained.store
         self._tags = KeyTags(new_salt())
         self.closing = False
-        self.port = 0
+        self.port = self.tls_port = 0
+        self._tls: _TlsAcceptor | None = None
         self._sweeper = PeriodicCallback(self.sweep, SWEEP_EVERY * 1000)
 
     def count(self) -> int:
@@ -175,15 +172,25 @@ class MqttListener(TCPServer):
             log.info("mqtt session %r expired", session.client_id)
             self.forget(session)
 
-    def start_listening(self, sockets: list[socket.socket]) -> None:
-        self.add_sockets(sockets)
-        self.port = sockets[0].getsockname()[1]
+    def start_listening(self, sockets: list[socket.socket], tls_sockets: list[socket.socket],
+                        ssl_options: ssl.SSLContext | None) -> None:
+        """Plain MQTT on ``sockets``, MQTT over TLS on ``tls_sockets`` (the
+        hub's certificate context: SIGHUP's reload applies to both)."""
+        if sockets:
+            self.add_sockets(sockets)
+            self.port = sockets[0].getsockname()[1]
+        if tls_sockets:
+            self._tls = _TlsAcceptor(self, ssl_options)
+            self._tls.add_sockets(tls_sockets)
+            self.tls_port = tls_sockets[0].getsockname()[1]
         self._sweeper.start()
 
     def close_all(self) -> None:
         self.closing = True
         self._sweeper.stop()
         self.stop()
+        if self._tls is not None:
+            self._tls.stop()
         for conn in list(self.connections):
             conn.graceful = True  # the hub is going: no wills for those it closes
             conn.close()
@@ -197,19 +204,12 @@ async def _run(conn: MqttConnection) -> None:
         conn.close()
 
 
-def mqtt_sockets(config: Config) -> list[socket.socket]:
-    """The listening sockets for MQTT, or none: off, or the default port taken."""
-    if config.no_mqtt or (config.tls and config.mqtt_port is None):
-        return []
-    port = DEFAULT_PORT if config.mqtt_port is None else config.mqtt_port
-    try:
-        return bind_sockets(port, config.host or None)
-    except OSError as exc:
-        if config.mqtt_port is not None:
-            raise ConfigError(f"cannot listen for mqtt on port {port}: {(exc.strerror or str(exc)).lower()}") from None
-        if exc.errno == errno.EADDRINUSE:
-            log.warning("mqtt is off: port %d is taken (by Mosquitto?); give another with --mqtt-port, "
-                        "or --no-mqtt to say so", port)
-        else:
-            log.warning("mqtt is off: cannot listen on port %d: %s", port, exc.strerror)
-        return []
+class _TlsAcceptor(TCPServer):
+    """Accepts MQTT over TLS; the connections are the listener's, sessions and all."""
+
+    def __init__(self, listener: MqttListener, ssl_options: ssl.SSLContext | None) -> None:
+        super().__init__(ssl_options=ssl_options, max_buffer_size=listener.max_buffer_size)
+        self.listener = listener
+
+    def handle_stream(self, stream: IOStream, address: Any) -> None:
+        self.listener.handle_stream(stream, address)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from picloud.config import Config
-from picloud.server.mqtt import listener
+from picloud.server.mqtt import ports
 from tests.support.hub import KEY
 
 
@@ -46,11 +46,11 @@ def test_the_default_port_taken_turns_mqtt_off_with_one_warning(monkeypatch, cap
     with socket.socket() as taken:
         taken.bind(("", 0))
         taken.listen()
-        monkeypatch.setattr(listener, "DEFAULT_PORT", taken.getsockname()[1])
+        monkeypatch.setattr(ports, "DEFAULT_PORT", taken.getsockname()[1])
         with caplog.at_level(logging.WARNING, "picloud.mqtt"):
-            assert listener.mqtt_sockets(Config(api_key=KEY, state_dir=tmp_path)) == []
+            assert ports.mqtt_sockets(Config(api_key=KEY, state_dir=tmp_path)) == []
     assert [r.getMessage() for r in caplog.records] == [
-        f"mqtt is off: port {listener.DEFAULT_PORT} is taken (by Mosquitto?); give another with --mqtt-port, "
+        f"mqtt is off: port {ports.DEFAULT_PORT} is taken (by Mosquitto?); give another with --mqtt-port, "
         "or --no-mqtt to say so"]
 
 
@@ -58,8 +58,10 @@ def test_with_tls_plain_mqtt_is_off_unless_a_port_is_given(tls_files, tmp_path):
     cert, key = tls_files
     tls = ["--tls", "--cert-file", str(cert), "--key-file", str(key), "--state-dir", str(tmp_path)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PICLOUD_")}
-    assert not any("mqtt on port" in line for line in first_lines(*tls, env=env))
-    given = first_lines(*tls, "--mqtt-port", "0", env=env)
+    lines = first_lines(*tls, "--mqtt-tls-port", "0", env=env)
+    assert not any("mqtt on port" in line for line in lines)
+    assert any("mqtt over tls on port" in line for line in lines)
+    given = first_lines(*tls, "--mqtt-port", "0", "--mqtt-tls-port", "0", env=env)
     assert any("mqtt on port" in line for line in given)
     assert not any("mqtt on port" in line for line in first_lines("--no-mqtt", "--state-dir", str(tmp_path),
                                                                   env=env))
