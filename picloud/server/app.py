@@ -16,6 +16,7 @@ from .health import HealthHandler
 from .keyfiles import keys_from_config
 from .logs import log_request
 from .metrics import MetricsHandler
+from .mqtt.websocket import MqttOverWebSocket
 from .publish import FastPublish, PublishHTTP
 from .queries import HistoryHTTP, RetainedHTTP
 from .sockets import InfoSocket, PublishSocket, SubscribeSocket
@@ -48,6 +49,7 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/retained"), RetainedHTTP, shared),
             Rule(PathMatches(r"/history"), HistoryHTTP, shared),
             Rule(PathMatches(r"/metrics"), MetricsHandler, shared),
+            Rule(PathMatches(r"/mqtt"), MqttOverWebSocket, shared),
             *web_rules(state),  # dashboard, /picloud.js, /static/, /stats
         ]
         config = state.config

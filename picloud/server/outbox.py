@@ -26,7 +26,7 @@ what Tornado itself queued (pings, close frames).
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
@@ -116,6 +116,9 @@ class QueuedSocket:
     _dropping = False
     _stream: Any = None
     _socket: Any = None
+    # What the queued bytes go out in, if not as they are (MQTT over
+    # websockets: one binary frame per write).
+    _wrap: Callable[[bytes], bytes] | None = None
     outbox: Outbox
 
     def start_queue(self, outbox: Outbox, stream: IOStream) -> None:
@@ -186,6 +189,8 @@ class QueuedSocket:
         if not queue:
             return
         data = queue[0] if len(queue) == 1 else b"".join(queue)
+        if self._wrap is not None:
+            data = self._wrap(data)
         queue.clear()
         self.outbox.total_bytes -= self._pending
         self._pending = 0

@@ -111,7 +111,7 @@ async def serve(config: Config) -> None:
     # client resuming with since while Redis was still being reached would be
     # told "not recovered" by a hub that merely had not connected yet.
     server.add_sockets(sockets)
-    if mqtt_listening or mqtt_tls_listening:
+    if not config.no_mqtt:  # /mqtt too, even without a TCP port
         mqtt.restore()  # before the port opens: a client back at once finds its session
         mqtt.start_listening(mqtt_listening, mqtt_tls_listening, ssl_options)
 

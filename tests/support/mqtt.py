@@ -17,9 +17,12 @@ LEVELS = {3: paho.MQTTv31, 4: paho.MQTTv311}
 class Peer:
     def __init__(self, port: int, client_id: str = "", *, key: str | None = KEY, username: str | None = "user",
                  level: int = 4, clean: bool = True, keepalive: int = 60, will: tuple | None = None,
-                 connect: bool = True, ca_file: str | None = None) -> None:
+                 connect: bool = True, ca_file: str | None = None, websocket: str | None = None) -> None:
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=LEVELS[level], clean_session=clean)
+                                  protocol=LEVELS[level], clean_session=clean,
+                                  transport="websockets" if websocket is not None else "tcp")
+        if websocket is not None:  # MQTT over WebSocket at this path (and query)
+            self.client.ws_set_options(path=websocket)
         if ca_file is not None:  # MQTT over TLS, the hub's certificate checked against it
             self.client.tls_set(ca_certs=ca_file)
         if username is not None or key is not None:

@@ -94,6 +94,7 @@ class MqttConnection(QueuedSocket):
         self.bucket: TokenBucket | None = None  # under --publish-rate
         self.held = False  # not read for now: over its publish rate
         self._inbound = 0  # bytes charged to the hub's inbound budget
+        self.query_key: str | None = None  # /mqtt's apiKey (websocket.py)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -103,7 +104,7 @@ class MqttConnection(QueuedSocket):
             first = await self._first_packets()
             if first is None:
                 return
-            if not await handle_connect(self, first[0]):
+            if not handle_connect(self, first[0]):
                 return
             state = self.state
             if state.rates is not None:
@@ -242,7 +243,7 @@ class MqttConnection(QueuedSocket):
         try:
             while self._paced:
                 data, self._paced = b"".join(self._paced), []
-                await self.stream.write(data)
+                await self.stream.write(data if self._wrap is None else self._wrap(data))
         except StreamClosedError:
             pass
         finally:
@@ -282,4 +283,7 @@ class MqttConnection(QueuedSocket):
             self.state.inbound.give(self._inbound)
             self._inbound = 0
         hang_up(self)
+        self.close_transport()
+
+    def close_transport(self) -> None:
         self.stream.close()

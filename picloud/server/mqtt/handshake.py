@@ -29,7 +29,7 @@ log = logging.getLogger("picloud.mqtt")
 MAX_ID_BYTES = {3: 23, 4: 128}
 
 
-async def handle_connect(conn: Peer, packet: p.Connect) -> bool:
+def handle_connect(conn: Peer, packet: p.Connect) -> bool:
     """Answer CONNECT; True when the client is in."""
     code = check(conn, packet)
     listener = conn.listener
@@ -97,7 +97,7 @@ def check(conn: Peer, packet: p.Connect) -> int:
     if throttle.blocked(conn.host):
         state.errors["auth"] += 1
         return p.NOT_AUTHORIZED
-    key = presented_key(packet)
+    key = presented_key(packet, conn.query_key)
     grant = state.auth.grant_of(key)
     if grant is None:
         state.errors["auth"] += 1
@@ -116,7 +116,11 @@ def check(conn: Peer, packet: p.Connect) -> int:
     return p.ACCEPTED
 
 
-def presented_key(packet: p.Connect) -> str | None:
+def presented_key(packet: p.Connect, query_key: str | None = None) -> str | None:
+    """The key: one given in /mqtt's URL (checked at the upgrade), else the
+    password, else the username."""
+    if query_key is not None:
+        return query_key
     if packet.password is not None:
         return packet.password.decode("utf-8", "replace")
     return packet.username or None

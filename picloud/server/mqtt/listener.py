@@ -185,6 +185,11 @@ class MqttListener(TCPServer):
             self.tls_port = tls_sockets[0].getsockname()[1]
         self._sweeper.start()
 
+    @property
+    def serving(self) -> bool:
+        """Whether MQTT is on (/mqtt answers even when no TCP port could be had)."""
+        return self._sweeper.is_running()
+
     def close_all(self) -> None:
         self.closing = True
         self._sweeper.stop()

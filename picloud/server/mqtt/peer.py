@@ -29,6 +29,7 @@ class Peer(Protocol):
     key_fingerprint: bytes | None
     refused_publishes: int
     direct: bool
+    query_key: str | None
 
     def deliver(self, framed: Any) -> None: ...
 

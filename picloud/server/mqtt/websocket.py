@@ -1,0 +1,172 @@
+"""MQTT over WebSocket at ``/mqtt`` on the hub's HTTP port, for MQTT.js and
+other browser clients: subprotocols ``mqtt`` and ``mqttv3.1``, MQTT's bytes
+in binary frames, packets spanning or sharing frames.
+
+This is the one route where the key is not checked before the upgrade:
+MQTT clients send it in CONNECT. An ``apiKey`` in the URL is checked first
+if there is one (401 before the upgrade, and the key for CONNECT); otherwise
+CONNECT must come within ``--handshake-timeout`` and its password is checked
+as on TCP, the connection counting against ``--max-pending`` until then.
+The origin rules apply as on every route. Once in, a connection is the MQTT
+listener's like any other: sessions, limits, wills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from tornado.ioloop import IOLoop
+from tornado.websocket import WebSocketHandler
+
+from ...hub.limits import AUTH_FAIL_WINDOW
+from ...wire.frames import BINARY, encode_frame
+from ...wire.mqtt import packets as p
+from ...wire.mqtt.packets import MqttError
+from ..access import Refused, query_arg, throttled_address
+from ..logs import WithholdsQuery
+from ..state import HubState
+from .connection import MqttConnection
+from .handshake import handle_connect
+from .publishing import dispatch
+
+log = logging.getLogger("picloud.mqtt")
+
+SUBPROTOCOLS = ("mqtt", "mqttv3.1")
+
+
+def binary_frame(data: bytes) -> bytes:
+    return encode_frame(data, BINARY)
+
+
+class WebSocketMqttConnection(MqttConnection):
+    """An MQTT connection whose bytes come and go in websocket frames."""
+
+    def __init__(self, listener: Any, handler: MqttOverWebSocket, stream: Any, address: str) -> None:
+        super().__init__(listener, stream, address)
+        self.host = handler.request.remote_ip or ""
+        self.handler = handler
+        self._wrap = binary_frame
+        self._deadline: Any = IOLoop.current().call_later(self.state.config.handshake_timeout, self._no_connect)
+
+    def _no_connect(self) -> None:
+        self._deadline = None
+        if self.connect is None and not self.closed:
+            log.info("mqtt %s sent no CONNECT in time (websocket)", self.address)
+            self.graceful = True
+            self.close()
+
+    def feed(self, data: bytes) -> asyncio.Future[None] | None:
+        """A binary message's bytes; a future while reading must wait (--publish-rate)."""
+        self.last_seen = time.monotonic()
+        try:
+            packets = self.parser.feed(data)
+            self._charge_inbound()
+            if self.connect is None:
+                if not packets:
+                    return None
+                if not isinstance(packets[0], p.Connect):
+                    raise MqttError("the first packet is not CONNECT [MQTT-3.1.0-1]")
+                if self._deadline is not None:
+                    IOLoop.current().remove_timeout(self._deadline)
+                    self._deadline = None
+                if not handle_connect(self, packets[0]):
+                    self.close()
+                    return None
+                rates = self.state.rates
+                if rates is not None:
+                    self.bucket = rates.bucket(self.key_fingerprint, packets[0].client_id)
+                packets = packets[1:]
+            if self.bucket is not None:
+                return asyncio.ensure_future(self._feed_paced(packets))
+            for packet in packets:
+                dispatch(self, packet)
+                if self.closed:
+                    break
+        except MqttError as exc:
+            log.info("closing mqtt %s: %s", self.describe(), exc)
+            self.close()
+        return None
+
+    async def _feed_paced(self, packets: list[Any]) -> None:
+        try:
+            await self._dispatch_paced(packets)
+        except MqttError as exc:
+            log.info("closing mqtt %s: %s", self.describe(), exc)
+            self.close()
+
+    def close_transport(self) -> None:
+        self.handler.close(1000)
+
+
+class MqttOverWebSocket(WithholdsQuery, WebSocketHandler):
+    conn: WebSocketMqttConnection | None = None
+
+    def initialize(self, state: HubState) -> None:
+        self.state = state
+
+    def prepare(self) -> None:
+        state = self.state
+        listener = state.mqtt_listener
+        if listener is None or not listener.serving:
+            raise Refused(404, "mqtt is off on this hub")
+        request = self.request
+        if not state.origins.allows(request.headers.get("Origin"), request.host):
+            raise Refused(403, "origin not allowed")
+        key = query_arg(request, "apiKey")
+        if key is not None:
+            throttle = state.throttle
+            address = throttled_address(request, state.config.xheaders)
+            if address is not None and throttle.blocked(address):
+                state.errors["auth"] += 1
+                raise Refused(429, "too many wrong keys from this address: try again later")
+            if state.auth.grant_of(key) is None:
+                state.errors["auth"] += 1
+                if address is not None and throttle.failed(address):
+                    log.warning("blocking %s for %gs after %d wrong keys in %gs",
+                                address, throttle.block, throttle.limit, AUTH_FAIL_WINDOW)
+                raise Refused(401, "invalid api key")
+        if listener.count() >= state.config.max_connections:
+            raise Refused(503, f"too many connections (limit {state.config.max_connections})")
+
+    def check_origin(self, origin: str) -> bool:
+        return True  # checked in prepare(), with the hub's --allowed-origin rules
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        for name in SUBPROTOCOLS:
+            if name in subprotocols:
+                return name
+        return None
+
+    @property
+    def max_message_size(self) -> int:
+        return self.state.config.max_message_bytes + 16  # one packet, with its fixed header
+
+    def get_compression_options(self) -> None:
+        return None
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        listener = self.state.mqtt_listener
+        assert self.ws_connection is not None
+        stream: Any = self.ws_connection.stream  # the one the HTTP server accepted (and --max-pending counts)
+        address = f"{self.request.remote_ip}"
+        conn = self.conn = WebSocketMqttConnection(listener, self, stream, address)
+        conn.query_key = query_arg(self.request, "apiKey")
+        conn.start_queue(self.state.outbox, stream)
+        listener.connections.add(conn)
+
+    def on_message(self, message: str | bytes) -> asyncio.Future[None] | None:
+        conn = self.conn
+        if conn is None or conn.closed:
+            return None
+        if isinstance(message, str):
+            log.info("closing mqtt %s: a text frame (mqtt goes in binary frames)", conn.describe())
+            conn.close()
+            return None
+        return conn.feed(message)
+
+    def on_close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
