@@ -1,6 +1,7 @@
-"""MQTT over TLS (--mqtt-tls-port) in real hub processes: paho and
-mosquitto_pub with the hub's certificate checked, a plain client refused
-without harm, and SIGHUP's certificate reload applying to MQTT too."""
+"""MQTT over TLS (--mqtt-tls-port) and over wss:// (/mqtt) in real hub
+processes: paho and mosquitto_pub with the hub's certificate checked, a
+plain client refused without harm, and SIGHUP's certificate reload applying
+to MQTT too."""
 
 from __future__ import annotations
 
@@ -34,7 +35,11 @@ def test_mqtt_over_tls_with_the_hubs_certificate(hub_process, tls_files):
     other = Peer(hub.mqtt_tls_port, "other", ca_file=str(cert))
     other.publish("garden/after", "still", qos=1)
     assert sub.receive().payload == b"still"
-    for peer in (sub, other):
+    # And over wss:// at /mqtt on the HTTPS port.
+    tab = Peer(hub.port, "tab", ca_file=str(cert), websocket="/mqtt")
+    tab.publish("garden/tab", "from a browser", qos=1)
+    assert sub.receive().payload == b"from a browser"
+    for peer in (sub, other, tab):
         peer.close()
     assert hub.stop() == 0
     assert "Traceback" not in hub.stderr
