@@ -20,8 +20,8 @@ DOCS = ROOT / "docs"
 
 SERVE = "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/picloud serve"
 TEST = (
-    "bash etc/install-test-packages && python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]'"
-    " && .venv/bin/python -m pytest"
+    "bash etc/install-test-packages && npm ci -s --prefix tests/js && python3 -m venv .venv"
+    " && .venv/bin/pip install -q -e '.[test]' && .venv/bin/python -m pytest"
 )
 
 
