@@ -90,6 +90,11 @@
             }
             cell(row, c.client_name);
             cell(row, c.ip_address);
+            // MQTT clients say theirs (with keepalive and clean session); the others are websockets.
+            var protocol = cell(row, c.protocol || "websocket");
+            if (c.keepalive !== undefined) {
+                protocol.title = "keepalive " + c.keepalive + " s" + (c.clean_session ? ", clean session" : ", persistent session");
+            }
             var when = cell(row, since(c.connected_at), "when");
             when.title = new Date(c.connected_at).toLocaleString();
         });

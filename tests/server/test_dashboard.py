@@ -18,6 +18,7 @@ from tests.support.browser import (  # noqa: F401 (fixtures)
     http_publish,
     page_fixture,
 )
+from tests.support.mqtt import Peer
 
 KEY = "dashboard-test-key"  # 18 characters
 # True once the chart has drawn a sample above zero.
@@ -63,7 +64,13 @@ def test_live_connections_tail_publish_and_chart(
     row = page.locator("#connections tbody tr", has_text="kitchen-sensor")
     expect(row).to_contain_text(re.compile(r"127\.0\.0\.1:\d+"))
     expect(row).to_contain_text(re.compile(r"\d+ s ago"))
+    expect(row).to_contain_text("websocket")
     expect(page.locator("#no-connections")).to_be_hidden()
+    plug = Peer(hub.mqtt_port, "tasmota-plug", key=KEY, keepalive=30)  # MQTT beside the websockets
+    plug_row = page.locator("#connections tbody tr", has_text="tasmota-plug")
+    expect(plug_row).to_contain_text("mqtt 3.1.1")
+    assert plug_row.locator("td").nth(2).get_attribute("title") == "keepalive 30 s, clean session"
+    plug.close()
 
     page.fill("#watch-event", "temperature")
     page.click("#watch-form button")
