@@ -1,4 +1,5 @@
-"""etc/nginx/picloud.conf in front of a real hub: websockets pass the
+"""etc/nginx/picloud.conf and picloud-stream.conf in front of a real hub:
+websockets and MQTT (plain, TLS ended at nginx, and over /mqtt) pass the
 proxy, and with --xheaders /info shows the device's address, not nginx's."""
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from tornado.websocket import websocket_connect
 
 from tests.support.certs import self_signed
 from tests.support.hub import read_json, subscribed
+from tests.support.mqtt import Peer
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "nginx-key-0123456789"
 DEVICE_IP = "127.0.0.2"  # another loopback address, so the device is told apart from nginx
 OTHER_DEVICE_IP = "127.0.0.3"
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"  # libnginx-mod-stream
 
 
 def free_port() -> int:
@@ -38,7 +41,18 @@ def nginx(tmp_path: Path, hub_process, request):
     cert, key = self_signed("nginx")
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "key.pem").write_bytes(key)
-    https, http = free_port(), free_port()
+    https, http, mqtt, mqtts = free_port(), free_port(), free_port(), free_port()
+    stream = (ROOT / "etc/nginx/picloud-stream.conf").read_text()
+    for old, new in [
+        ("server 127.0.0.1:1884;", f"server 127.0.0.1:{hub.mqtt_port};"),
+        ("listen [::]:1883;", ""), ("listen [::]:8883 ssl;", ""),
+        ("listen 1883;", f"listen 127.0.0.1:{mqtt};"), ("listen 8883 ssl;", f"listen 127.0.0.1:{mqtts} ssl;"),
+        ("/etc/letsencrypt/live/picloud.example.org/fullchain.pem", str(tmp_path / "cert.pem")),
+        ("/etc/letsencrypt/live/picloud.example.org/privkey.pem", str(tmp_path / "key.pem")),
+    ]:
+        assert old in stream, old
+        stream = stream.replace(old, new)
+    (tmp_path / "stream.conf").write_text(stream)
     site = (ROOT / "etc/nginx/picloud.conf").read_text()
     for old, new in [
         ("server 127.0.0.1:9000;", f"server 127.0.0.1:{hub.port};"),
@@ -55,7 +69,8 @@ def nginx(tmp_path: Path, hub_process, request):
                     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (tmp_path / "nginx.conf").write_text(
         f"daemon off;\nuser root;\nworker_processes 1;\npid {tmp_path / 'nginx.pid'};\n"
-        f"error_log stderr;\nevents {{}}\nhttp {{\naccess_log off;\n{temps}"
+        f"load_module {STREAM_MODULE};\n"
+        f"error_log stderr;\nevents {{}}\ninclude {tmp_path / 'stream.conf'};\nhttp {{\naccess_log off;\n{temps}"
         f"include {tmp_path / 'site.conf'};\n}}\n"
     )
     proc = subprocess.Popen(
@@ -73,6 +88,7 @@ def nginx(tmp_path: Path, hub_process, request):
                 proc.kill()
                 pytest.fail(f"nginx did not start: {proc.communicate()[1]}")
             time.sleep(0.05)
+    hub.through_nginx = {"mqtt": mqtt, "mqtts": mqtts, "cert": str(tmp_path / "cert.pem")}
     yield hub, f"127.0.0.1:{https}", f"127.0.0.1:{http}"
     proc.terminate()
     proc.wait(timeout=10)
@@ -135,3 +151,25 @@ async def test_behind_nginx_limits_apply_to_the_device_not_to_the_proxy(nginx):
     client.close()
     assert hub.stop() == 0
     assert f"blocking {DEVICE_IP} for 60s after 3 wrong keys" in hub.stderr
+
+
+@pytest.mark.parametrize("nginx", [("--auth-fail-limit", "3")], indirect=True)
+def test_mqtt_through_nginx_plain_tls_and_websocket(nginx):
+    hub, https, _ = nginx
+    ports = hub.through_nginx
+    cert = ports["cert"]
+    watcher = Peer(ports["mqtt"], "watcher", key=KEY)
+    watcher.subscribe(("t/#", 1))
+    for _ in range(3):  # wrong keys through the proxy...
+        wrong = Peer(ports["mqtt"], "x", key="wrong-key-0123456789", connect=False)
+        assert str(wrong.start()[1]) == "Bad user name or password"
+        wrong.client.loop_stop()
+    # ...do not block the proxy every device comes through.
+    over_tls = Peer(ports["mqtts"], "tls-device", key=KEY, ca_file=cert)
+    over_tls.publish("t/tls", "ended at nginx", qos=1)
+    assert watcher.receive().payload == b"ended at nginx"
+    tab = Peer(int(https.split(":")[1]), "tab", key=KEY, ca_file=cert, websocket="/mqtt")
+    tab.publish("t/ws", "through /mqtt", qos=1)
+    assert watcher.receive().payload == b"through /mqtt"
+    for peer in (watcher, over_tls, tab):
+        peer.close()

@@ -11,6 +11,7 @@ with ``%c`` the client id.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 
@@ -94,16 +95,17 @@ def check(conn: Peer, packet: p.Connect) -> int:
     if conn.listener.count() > state.config.max_connections:
         return p.UNAVAILABLE
     throttle = state.throttle
-    if throttle.blocked(conn.host):
+    address = throttled(conn.host, state.config.xheaders)
+    if address is not None and throttle.blocked(address):
         state.errors["auth"] += 1
         return p.NOT_AUTHORIZED
     key = presented_key(packet, conn.query_key)
     grant = state.auth.grant_of(key)
     if grant is None:
         state.errors["auth"] += 1
-        if key and throttle.failed(conn.host):
+        if key and address is not None and throttle.failed(address):
             log.warning("blocking %s for %gs after %d wrong keys in %gs",
-                        conn.host, throttle.block, throttle.limit, AUTH_FAIL_WINDOW)
+                        address, throttle.block, throttle.limit, AUTH_FAIL_WINDOW)
         return p.BAD_CREDENTIALS if key else p.NOT_AUTHORIZED
     if not (allows(grant.role, "publish") or allows(grant.role, "subscribe")) or not grant.admits(client_id):
         state.errors["auth"] += 1
@@ -114,6 +116,19 @@ def check(conn: Peer, packet: p.Connect) -> int:
     # its sessions belong to nobody in particular.
     conn.key_fingerprint = None if key is None or state.auth.open else fingerprint(key)
     return p.ACCEPTED
+
+
+def throttled(host: str, xheaders: bool) -> str | None:
+    """The address wrong keys count against. Behind a proxy (--xheaders) an
+    MQTT connection from loopback is the proxy's (nginx's stream module, which
+    forwards no address): None, never blocked, as it stands for every device."""
+    if xheaders:
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return None
+        except ValueError:
+            pass
+    return host
 
 
 def presented_key(packet: p.Connect, query_key: str | None = None) -> str | None:
