@@ -16,6 +16,7 @@ from typing import Any, Callable
 from ...exceptions import BrokerError
 from ...hub.message import Message
 from .channels import Channels
+from .mqtt_tag import apply
 from .sequencer import Sequencer
 
 
@@ -55,9 +56,11 @@ class Inbound:
 
     def receive(self, channel: bytes, data: bytes) -> None:
         if data.startswith(self._echo_tag):
+            # This node's, with an echo id or an MQTT part (mqtt_tag.py), or both.
             cut = data.find(b"\n")
-            if cut > 0 and channel.startswith(self._channel_prefix):
-                self._sequencer.echo(data[len(self._echo_tag):cut], data[cut + 1:])
+            ident = data[len(self._echo_tag):cut].split(b" ", 1)[0] if cut > 0 else b""
+            if ident.isdigit() and channel.startswith(self._channel_prefix):
+                self._sequencer.echo(ident, data[cut + 1:])
             return
         if data.startswith(self._tag) or not channel.startswith(self._channel_prefix):
             if channel == self._control:
@@ -70,4 +73,8 @@ class Inbound:
             event = channel[len(self._channel_prefix):].decode()
         except UnicodeDecodeError:
             return
-        self.deliver(Message(event, data[cut + 1:]))
+        message = Message(event, data[cut + 1:])
+        fields = data[:cut].split(b" ")
+        if len(fields) > 1:
+            apply(fields[1:], message)  # another hub's MQTT publisher (mqtt_tag.py)
+        self.deliver(message)

@@ -37,6 +37,7 @@ from ...hub.history import History, new_epoch
 from ...hub.message import Message
 from . import scripts
 from .backlog import Backlog
+from .mqtt_tag import tagged
 
 log = logging.getLogger("picloud.broker")
 
@@ -126,7 +127,8 @@ class Sequencer:
         retain = None
         if message.retain:
             retain = (message.event.encode(), None if message.clears else message.payload)
-        self._backlog.append((self._channel_prefix + message.event.encode(), self._tag + message.payload, retain))
+        self._backlog.append((self._channel_prefix + message.event.encode(),
+                              tagged(self._tag, message) + message.payload, retain))
         self.wake()
 
     def fail_pending(self) -> None:
@@ -179,6 +181,8 @@ class Sequencer:
                 echo_id = b"%d" % self._ids
                 tag = b"%s %s\n" % (self._node, echo_id)
                 self._echoes[echo_id] = item
+            if item.raw is not None or item.qos:
+                tag = tagged(tag, item)  # an MQTT publisher's: its bytes and QoS go along
             echo_ids.append(echo_id)
             retain = (b"2" if item.clears else b"1") if item.retain else b"0"
             pipe.evalsha(

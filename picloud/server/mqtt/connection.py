@@ -95,6 +95,7 @@ class MqttConnection(QueuedSocket):
         self.held = False  # not read for now: over its publish rate
         self._inbound = 0  # bytes charged to the hub's inbound budget
         self.query_key: str | None = None  # /mqtt's apiKey (websocket.py)
+        self.replays: asyncio.Future[None] | None = None  # held while it runs (publishing.py)
 
     # -- reading ---------------------------------------------------------------------
 

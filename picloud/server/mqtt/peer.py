@@ -30,6 +30,8 @@ class Peer(Protocol):
     refused_publishes: int
     direct: bool
     query_key: str | None
+    replays: Any  # the task of a repeated SUBSCRIBE's retained values (publishing.py)
+    closed: bool
 
     def deliver(self, framed: Any) -> None: ...
 

@@ -18,10 +18,14 @@ logged once per connection.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from ...exceptions import ProtocolError
+import ujson
+
+from ...exceptions import BrokerError, ProtocolError
 from ...hub.keys import allows
+from ...hub.message import Message
 from ...wire.codec import validate_event
 from ...wire.mqtt import packets as p
 from ...wire.mqtt.payloads import BASE64, to_data
@@ -137,10 +141,13 @@ def on_subscribe(conn: Peer, packet: p.Subscribe) -> None:
     codes = [granted[filter_] if allowed[filter_] else p.SUBSCRIBE_FAILURE for filter_, _ in packet.filters]
     conn.send(p.encode_suback(packet.packet_id, codes))
     conn.pace()
+    again: list[str] = []  # subscribed before, with retained values the broker keeps
     try:
         for filter_, qos in granted.items():
             session.set_granted(filter_, qos)
             if pubsub.is_subscribed(session, filter_):
+                if pubsub.broker.keeps_retained:
+                    again.append(filter_)
                 for value in pubsub.retained.items(filter_):
                     session.deliver(value)
                 continue
@@ -151,6 +158,32 @@ def on_subscribe(conn: Peer, packet: p.Subscribe) -> None:
                 log.warning("mqtt %s: subscription to %r not made: %s", conn.describe(), filter_, exc)
     finally:
         conn.end_pace()
+    if again:
+        conn.replays = asyncio.ensure_future(replay_retained(conn, again))
+
+
+async def replay_retained(conn: Peer, filters: list[str]) -> None:
+    """A repeated SUBSCRIBE on a hub whose broker keeps the retained values
+    (Redis, for every hub): they are read from it, then sent as here."""
+    session = conn.session
+    broker = conn.state.pubsub.broker
+    allowed = None if conn.permissions is None else conn.permissions.may_use
+    for filter_ in filters:
+        try:
+            frames = await broker.retained_frames(filter_, allowed)
+        except BrokerError as exc:
+            log.warning("mqtt %s: retained values of %r not sent again: %s", conn.describe(), filter_, exc)
+            continue
+        if conn.closed or session is None or conn.session is not session:
+            return
+        conn.pace()
+        try:
+            for frame in frames:
+                value = Message(ujson.loads(frame)["event"], frame)
+                value.from_retained = True
+                session.deliver(value)
+        finally:
+            conn.end_pace()
 
 
 def refusal(conn: Peer, filter_: str) -> str | None:
