@@ -162,6 +162,23 @@ def test_retain_from_the_publish_form(page: Page, hub) -> None:
         assert json.load(response)["retained"][0]["data"] == "on"
 
 
+def test_the_publish_form_switches_a_tasmota_plug(page: Page, hub) -> None:
+    """Tasmota's commands are plain text on cmnd/<topic>/<command>: the form's
+    ``TOGGLE`` reaches the plug as those bytes, and its answer shows up."""
+    plug = Peer(hub.mqtt_port, "DVES_4A1B2C", key=KEY, keepalive=30)
+    plug.subscribe(("cmnd/tasmota_4A1B2C/#", 0))
+    log_in(page, hub.url + "/")
+    expect(page.locator("#status")).to_have_text("live")
+    page.fill("#pub-event", "cmnd/tasmota_4A1B2C/POWER")
+    page.fill("#pub-data", "TOGGLE")
+    page.click("#publish-form button")
+    got = plug.receive()
+    assert (got.topic, got.payload) == ("cmnd/tasmota_4A1B2C/POWER", b"TOGGLE")
+    plug.publish("stat/tasmota_4A1B2C/POWER", "ON", qos=1, retain=True)
+    expect(page.locator("#retained tbody tr", has_text="stat/tasmota_4A1B2C/POWER")).to_contain_text('"ON"')
+    plug.close()
+
+
 def test_wrong_key_is_refused(page: Page, hub) -> None:
     log_in(page, hub.url + "/dashboard", key="not-the-key")
     expect(page.locator("#login-error")).to_contain_text("Wrong key")
