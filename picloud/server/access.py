@@ -113,17 +113,7 @@ class AccessMixin(WithholdsQuery):
             raise Refused(403, f"this key's topics leave nothing for {whom}")
 
     def peer_address(self) -> str:
-        context = self.request.connection.context
-        address = getattr(context, "address", None)
-        # The request's remote_ip, not the connection's: with --xheaders
-        # Tornado puts the connection's back to the proxy's address once the
-        # upgrade request is finished, before open() runs.
-        host = self.request.remote_ip or getattr(context, "remote_ip", None) or ""
-        if ":" in host:
-            host = f"[{host}]"
-        if isinstance(address, tuple) and len(address) >= 2:
-            return f"{host}:{address[1]}"
-        return host
+        return peer_address(self.request)
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, HTTPError):
@@ -145,6 +135,21 @@ def protocol_error_body(exc: ProtocolError) -> bytes:
     """The 400 answer to a bad ``POST /publish`` body."""
     extra = {} if exc.index is None else {"index": exc.index}
     return ujson.dumps({"error": str(exc), **extra}, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8")
+
+
+def peer_address(request: Any) -> str:
+    """``host:port`` of the device (the forwarded host with --xheaders)."""
+    context = request.connection.context
+    address = getattr(context, "address", None)
+    # The request's remote_ip, not the connection's: with --xheaders
+    # Tornado puts the connection's back to the proxy's address once the
+    # upgrade request is finished, before open() runs.
+    host = request.remote_ip or getattr(context, "remote_ip", None) or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{host}:{address[1]}"
+    return host
 
 
 def presented_key(request: Any) -> str | None:

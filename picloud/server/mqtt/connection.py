@@ -27,7 +27,7 @@ from ...wire.mqtt import packets as p
 from ...wire.mqtt.packets import MqttError, encode_publish, string
 from ...wire.mqtt.parser import Parser
 from ..outbox import QueuedSocket, _Framed
-from .handshake import handle_connect, hang_up
+from .handshake import handle_connect, hang_up, throttled
 from .pool import UNNAMEABLE, mqtt_payload
 from .publishing import dispatch
 from .session import Session
@@ -69,6 +69,7 @@ class MqttConnection(QueuedSocket):
         self.listener = listener
         self.state = listener.state
         self.stream = stream
+        self.pending_key: Any = stream  # as the listener admitted it (listener.py)
         self.address = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
         self.host = address[0] if isinstance(address, tuple) else ""
         self.parser = Parser(self.state.config.max_message_bytes)
@@ -242,7 +243,7 @@ class MqttConnection(QueuedSocket):
 
     async def _write_paced(self) -> None:
         try:
-            while self._paced:
+            while self._paced and not self.closed:
                 data, self._paced = b"".join(self._paced), []
                 await self.stream.write(data if self._wrap is None else self._wrap(data))
         except StreamClosedError:
@@ -288,3 +289,7 @@ class MqttConnection(QueuedSocket):
 
     def close_transport(self) -> None:
         self.stream.close()
+
+    def throttled_address(self) -> str | None:
+        """The address wrong keys count against (handshake.py)."""
+        return throttled(self.host, self.state.config.xheaders)

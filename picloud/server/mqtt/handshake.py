@@ -40,7 +40,7 @@ def handle_connect(conn: Peer, packet: p.Connect) -> bool:
         conn.graceful = True  # a refused CONNECT leaves no will
         return False
     state = conn.state
-    state.pending.settle(conn.stream)
+    state.pending.settle(conn.pending_key)
     conn.connect = packet
     conn.bridge = packet.bridge
     conn.direct = not packet.bridge
@@ -95,7 +95,7 @@ def check(conn: Peer, packet: p.Connect) -> int:
     if conn.listener.count() > state.config.max_connections:
         return p.UNAVAILABLE
     throttle = state.throttle
-    address = throttled(conn.host, state.config.xheaders)
+    address = conn.throttled_address()
     if address is not None and throttle.blocked(address):
         state.errors["auth"] += 1
         return p.NOT_AUTHORIZED
@@ -124,10 +124,13 @@ def throttled(host: str, xheaders: bool) -> str | None:
     forwards no address): None, never blocked, as it stands for every device."""
     if xheaders:
         try:
-            if ipaddress.ip_address(host).is_loopback:
-                return None
+            ip = ipaddress.ip_address(host)
         except ValueError:
-            pass
+            return host
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1, as a dual-stack socket reports it
+        if ip.is_loopback:
+            return None
     return host
 
 
@@ -146,7 +149,7 @@ def hang_up(conn: Peer) -> None:
     session kept (clean session 0) or dropped."""
     listener = conn.listener
     listener.connections.discard(conn)
-    conn.state.pending.settle(conn.stream)
+    conn.state.pending.settle(conn.pending_key)
     conn.stop_queue()
     session = conn.session
     if session is None or session.link is not conn:

@@ -167,21 +167,28 @@ async def replay_retained(conn: Peer, filters: list[str]) -> None:
     (Redis, for every hub): they are read from it, then sent as here."""
     session = conn.session
     broker = conn.state.pubsub.broker
-    allowed = None if conn.permissions is None else conn.permissions.may_use
     for filter_ in filters:
         try:
-            frames = await broker.retained_frames(filter_, allowed)
+            frames = await broker.retained_frames(filter_, None)
         except BrokerError as exc:
             log.warning("mqtt %s: retained values of %r not sent again: %s", conn.describe(), filter_, exc)
             continue
         if conn.closed or session is None or conn.session is not session:
             return
+        if filter_ not in session.subscriptions:
+            continue  # unsubscribed meanwhile (or dropped by SIGHUP)
+        permissions = conn.permissions  # as they are now, SIGHUP included
         conn.pace()
         try:
             for frame in frames:
-                value = Message(ujson.loads(frame)["event"], frame)
-                value.from_retained = True
-                session.deliver(value)
+                try:
+                    event = ujson.loads(frame)["event"]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if permissions is None or permissions.may_use(event):
+                    value = Message(event, frame)
+                    value.from_retained = True
+                    session.deliver(value)
         finally:
             conn.end_pace()
 

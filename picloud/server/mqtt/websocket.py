@@ -6,7 +6,10 @@ This is the one route where the key is not checked before the upgrade:
 MQTT clients send it in CONNECT. An ``apiKey`` in the URL is checked first
 if there is one (401 before the upgrade, and the key for CONNECT); otherwise
 CONNECT must come within ``--handshake-timeout`` and its password is checked
-as on TCP, the connection counting against ``--max-pending`` until then.
+as on TCP, the connection counting against ``--max-pending`` until then (it
+is admitted again once upgraded: the HTTP server lets go of it then), and
+what it sends counting in ``--max-total-inbound-bytes`` (the hub's own frame
+reader, server/reader.py, as on every websocket route).
 The origin rules apply as on every route. Once in, a connection is the MQTT
 listener's like any other: sessions, limits, wills.
 """
@@ -21,12 +24,13 @@ from typing import Any
 from tornado.ioloop import IOLoop
 from tornado.websocket import WebSocketHandler
 
-from ...hub.limits import AUTH_FAIL_WINDOW
+from ...hub.limits import AUTH_FAIL_WINDOW, ByteBudget
 from ...wire.frames import BINARY, encode_frame
 from ...wire.mqtt import packets as p
 from ...wire.mqtt.packets import MqttError
-from ..access import Refused, query_arg, throttled_address
+from ..access import Refused, peer_address, query_arg, throttled_address
 from ..logs import WithholdsQuery
+from ..reader import ReaderMixin
 from ..state import HubState
 from .connection import MqttConnection
 from .handshake import handle_connect
@@ -47,6 +51,9 @@ class WebSocketMqttConnection(MqttConnection):
     def __init__(self, listener: Any, handler: MqttOverWebSocket, stream: Any, address: str) -> None:
         super().__init__(listener, stream, address)
         self.host = handler.request.remote_ip or ""
+        # The device's, or None for a proxy's own request (access.py): never
+        # what a client may claim in a header (a forwarded 127.0.0.1).
+        self._throttled = throttled_address(handler.request, self.state.config.xheaders)
         self.handler = handler
         self._wrap = binary_frame
         self._deadline: Any = IOLoop.current().call_later(self.state.config.handshake_timeout, self._no_connect)
@@ -97,11 +104,17 @@ class WebSocketMqttConnection(MqttConnection):
             log.info("closing mqtt %s: %s", self.describe(), exc)
             self.close()
 
+    def throttled_address(self) -> str | None:
+        return self._throttled
+
     def close_transport(self) -> None:
+        if self._deadline is not None:
+            IOLoop.current().remove_timeout(self._deadline)
+            self._deadline = None
         self.handler.close(1000)
 
 
-class MqttOverWebSocket(WithholdsQuery, WebSocketHandler):
+class MqttOverWebSocket(WithholdsQuery, ReaderMixin, WebSocketHandler):
     conn: WebSocketMqttConnection | None = None
 
     def initialize(self, state: HubState) -> None:
@@ -142,17 +155,31 @@ class MqttOverWebSocket(WithholdsQuery, WebSocketHandler):
 
     @property
     def max_message_size(self) -> int:
-        return self.state.config.max_message_bytes + 16  # one packet, with its fixed header
+        # A frame may hold a largest packet and more besides; the MQTT parser
+        # holds each packet to --max-message-bytes.
+        return self.state.config.max_message_bytes + 65536
+
+    @property
+    def inbound_budget(self) -> ByteBudget:
+        """What all connections may hold of messages not yet complete (server/reader.py)."""
+        return self.state.inbound
 
     def get_compression_options(self) -> None:
         return None
 
     def open(self, *args: Any, **kwargs: Any) -> None:
-        listener = self.state.mqtt_listener
+        state = self.state
+        listener = state.mqtt_listener
         assert self.ws_connection is not None
-        stream: Any = self.ws_connection.stream  # the one the HTTP server accepted (and --max-pending counts)
-        address = f"{self.request.remote_ip}"
-        conn = self.conn = WebSocketMqttConnection(listener, self, stream, address)
+        stream: Any = self.ws_connection.stream
+        # Pending until CONNECT, under a key of its own: the HTTP server lets
+        # go of the stream's (it settles it as the upgrade detaches it).
+        state.pending.settle(stream)
+        if not state.pending.admit(self, self.request.remote_ip or ""):
+            self.close(1013)
+            return
+        conn = self.conn = WebSocketMqttConnection(listener, self, stream, peer_address(self.request))
+        conn.pending_key = self
         conn.query_key = query_arg(self.request, "apiKey")
         conn.start_queue(self.state.outbox, stream)
         listener.connections.add(conn)

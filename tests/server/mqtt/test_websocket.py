@@ -12,6 +12,9 @@ from tornado.websocket import websocket_connect
 from picloud.wire.mqtt import packets as p
 from tests.support.hub import KEY
 from tests.support.mqtt import Peer
+from tests.support.process import metrics
+from tests.support.rawws import OP_BINARY, RawWS, encode_client_frame
+from tests.support.redisserver import wait_until
 
 
 @pytest.fixture
@@ -85,3 +88,42 @@ async def test_no_mqtt_means_no_mqtt_route(hub_process):
     with pytest.raises(HTTPClientError) as off:
         await raw(hub)
     assert off.value.code == 404
+
+
+def test_keyless_sockets_count_as_pending_until_connect(hub_process):
+    hub = hub_process("--api-key", KEY, "--max-pending-per-ip", "2", "--handshake-timeout", "5")
+    # From an address of their own: /metrics, read from 127.0.0.1, is not held up by them.
+    waiting = [RawWS(hub.port, "/mqtt", key=None, source="127.0.0.2") for _ in range(2)]
+    assert [ws.status for ws in waiting] == [101, 101]
+    wait_until(lambda: metrics(hub)["picloud_pending_connections"] == 2, "both counted as pending")
+    third = RawWS(hub.port, "/mqtt", key=None, source="127.0.0.2")
+    assert third.status == 0  # hung up on at accept, as any connection past the cap
+    third.close()
+    connect = p.encode_connect(p.Connect(4, "late", True, 60, username="u", password=KEY.encode()))
+    waiting[0].send_frame(OP_BINARY, connect)
+    assert waiting[0].recv_frame() == (OP_BINARY, p.encode_connack(False, p.ACCEPTED))
+    wait_until(lambda: metrics(hub)["picloud_pending_connections"] == 1, "the one in settled")
+    for ws in waiting:
+        ws.close()
+
+
+def test_partial_frames_before_connect_count_in_the_inbound_budget(hub_process):
+    hub = hub_process("--api-key", KEY, "--max-total-inbound-bytes", "100000")
+    first = RawWS(hub.port, "/mqtt", key=None)
+    first.send(encode_client_frame(OP_BINARY, b"x" * 90_000, declared_length=200_000))
+    wait_until(lambda: metrics(hub)["picloud_inbound_partial_bytes"] >= 90_000, "the first partial frame held")
+    second = RawWS(hub.port, "/mqtt", key=None)
+    second.send(encode_client_frame(OP_BINARY, b"y" * 20_000, declared_length=200_000))
+    assert second.recv_until_close() == 1009  # over the hub's budget: that one goes
+    first.close()
+
+
+def test_a_forwarded_loopback_address_is_throttled_like_any_other(hub_process):
+    """Behind --xheaders only the proxy's own connections are spared the
+    wrong-key throttle: a client claiming X-Real-IP 127.0.0.1 is not."""
+    hub = hub_process("--api-key", KEY, "--xheaders", "--auth-fail-limit", "3")
+    for key, code in [("wrong-key-0123456789", p.BAD_CREDENTIALS)] * 3 + [(KEY, p.NOT_AUTHORIZED)]:
+        ws = RawWS(hub.port, "/mqtt", key=None, headers={"X-Real-IP": "127.0.0.1"}, source="127.0.0.2")
+        ws.send_frame(OP_BINARY, p.encode_connect(p.Connect(4, "x", True, 60, username="u", password=key.encode())))
+        assert ws.recv_frame() == (OP_BINARY, p.encode_connack(False, code))
+        ws.close()
