@@ -155,21 +155,28 @@ async def test_behind_nginx_limits_apply_to_the_device_not_to_the_proxy(nginx):
 
 @pytest.mark.parametrize("nginx", [("--auth-fail-limit", "3")], indirect=True)
 def test_mqtt_through_nginx_plain_tls_and_websocket(nginx):
+    """With proxy_protocol on, the hub sees each MQTT device's address: its
+    wrong keys block that device, not nginx every other one comes through."""
     hub, https, _ = nginx
     ports = hub.through_nginx
     cert = ports["cert"]
-    watcher = Peer(ports["mqtt"], "watcher", key=KEY)
+    watcher = Peer(ports["mqtt"], "watcher", key=KEY, source=OTHER_DEVICE_IP)
     watcher.subscribe(("t/#", 1))
-    for _ in range(3):  # wrong keys through the proxy...
-        wrong = Peer(ports["mqtt"], "x", key="wrong-key-0123456789", connect=False)
+    for _ in range(3):
+        wrong = Peer(ports["mqtt"], "x", key="wrong-key-0123456789", connect=False, source=DEVICE_IP)
         assert str(wrong.start()[1]) == "Bad user name or password"
         wrong.client.loop_stop()
-    # ...do not block the proxy every device comes through.
-    over_tls = Peer(ports["mqtts"], "tls-device", key=KEY, ca_file=cert)
+    blocked = Peer(ports["mqtt"], "x", key=KEY, connect=False, source=DEVICE_IP)
+    assert str(blocked.start()[1]) == "Not authorized"  # that device, the right key too
+    blocked.client.loop_stop()
+    over_tls = Peer(ports["mqtts"], "tls-device", key=KEY, ca_file=cert, source=OTHER_DEVICE_IP)
     over_tls.publish("t/tls", "ended at nginx", qos=1)
     assert watcher.receive().payload == b"ended at nginx"
-    tab = Peer(int(https.split(":")[1]), "tab", key=KEY, ca_file=cert, websocket="/mqtt")
+    tab = Peer(int(https.split(":")[1]), "tab", key=KEY, ca_file=cert, websocket="/mqtt", source=OTHER_DEVICE_IP)
     tab.publish("t/ws", "through /mqtt", qos=1)
     assert watcher.receive().payload == b"through /mqtt"
     for peer in (watcher, over_tls, tab):
         peer.close()
+    assert hub.stop() == 0
+    assert f"blocking {DEVICE_IP} for 60s after 3 wrong keys" in hub.stderr
+    assert f"'tls-device' from {OTHER_DEVICE_IP}:" in hub.stderr  # its address, not nginx's

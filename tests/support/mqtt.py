@@ -17,7 +17,8 @@ LEVELS = {3: paho.MQTTv31, 4: paho.MQTTv311}
 class Peer:
     def __init__(self, port: int, client_id: str = "", *, key: str | None = KEY, username: str | None = "user",
                  level: int = 4, clean: bool = True, keepalive: int = 60, will: tuple | None = None,
-                 connect: bool = True, ca_file: str | None = None, websocket: str | None = None) -> None:
+                 connect: bool = True, ca_file: str | None = None, websocket: str | None = None,
+                 source: str = "") -> None:
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=LEVELS[level], clean_session=clean,
                                   transport="websockets" if websocket is not None else "tcp")
@@ -41,11 +42,12 @@ class Peer:
         self.client.on_disconnect = lambda c, u, flags, code, props: self.disconnected.set()
         self.port = port
         self.keepalive = keepalive
+        self.source = source  # the local address to connect from ("": any)
         if connect:
             self.start()
 
     def start(self) -> tuple[Any, Any]:
-        self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive)
+        self.client.connect("127.0.0.1", self.port, keepalive=self.keepalive, bind_address=self.source)
         self.client.loop_start()
         return self.connack()
 

@@ -24,43 +24,19 @@ from ...hub.limits import TokenBucket
 from ...hub.message import Message
 from ...hub.rights import Permissions
 from ...wire.mqtt import packets as p
-from ...wire.mqtt.packets import MqttError, encode_publish, string
+from ...wire.mqtt.packets import MqttError, encode_publish
 from ...wire.mqtt.parser import Parser
 from ..outbox import QueuedSocket, _Framed
 from .handshake import handle_connect, hang_up, throttled
-from .pool import UNNAMEABLE, mqtt_payload
+from .outgoing import qos0_publish
+from .pool import UNNAMEABLE
+from .proxied import unwrap_proxy_line
 from .publishing import dispatch
 from .session import Session
 
 log = logging.getLogger("picloud.mqtt")
 
 READ_CHUNK = 65536
-
-
-class Publish(_Framed):
-    """A message's QoS 0 PUBLISH, wrapped for the queue, and the parts every
-    QoS 1 and 2 copy shares (topic and payload), made once per message."""
-
-    __slots__ = ("payload", "topic")
-
-    def __init__(self, topic: bytes, payload: bytes, retain: bool) -> None:
-        super().__init__(encode_publish(topic, payload, 0, retain=retain))
-        self.topic = topic
-        self.payload = payload
-
-
-def qos0_publish(message: Message) -> Publish:
-    """The QoS 0 PUBLISH of a message, built once for every subscriber; RETAIN
-    only on a retained value sent for a new subscription [MQTT-3.3.1-9].
-    UNNAMEABLE (session.py) for an event no MQTT topic can name."""
-    framed = message._mqtt
-    if framed is None:
-        event = message.event
-        if "+" in event or "#" in event:
-            framed = message._mqtt = UNNAMEABLE
-        else:
-            framed = message._mqtt = Publish(string(event), mqtt_payload(message), message.from_retained)
-    return framed
 
 
 class MqttConnection(QueuedSocket):
@@ -96,6 +72,8 @@ class MqttConnection(QueuedSocket):
         self.held = False  # not read for now: over its publish rate
         self._inbound = 0  # bytes charged to the hub's inbound budget
         self.query_key: str | None = None  # /mqtt's apiKey (websocket.py)
+        self._proxy_line: bytes | None = b""  # until the first bytes show whether one comes first
+        self._proxied = False  # the address is the one a PROXY line gave
         self.replays: asyncio.Future[None] | None = None  # held while it runs (publishing.py)
 
     # -- reading ---------------------------------------------------------------------
@@ -181,6 +159,10 @@ class MqttConnection(QueuedSocket):
             except asyncio.TimeoutError:
                 log.info("mqtt %s sent no CONNECT in time", self.address)
                 return None
+            if self._proxy_line is not None:
+                data = unwrap_proxy_line(self, data)
+                if not data:
+                    continue
             packets = self.parser.feed(data)
             self._charge_inbound()
             if packets:
@@ -292,4 +274,6 @@ class MqttConnection(QueuedSocket):
 
     def throttled_address(self) -> str | None:
         """The address wrong keys count against (handshake.py)."""
+        if self._proxied:
+            return self.host  # the device's, as the proxy said
         return throttled(self.host, self.state.config.xheaders)

@@ -12,6 +12,7 @@ import sys
 
 from picloud.config import Config
 from picloud.server.mqtt import ports
+from picloud.wire.mqtt import packets as p
 from tests.support.hub import KEY
 
 
@@ -65,3 +66,22 @@ def test_with_tls_plain_mqtt_is_off_unless_a_port_is_given(tls_files, tmp_path):
     assert any("mqtt on port" in line for line in given)
     assert not any("mqtt on port" in line for line in first_lines("--no-mqtt", "--state-dir", str(tmp_path),
                                                                   env=env))
+
+
+def test_a_proxy_line_is_taken_only_from_a_proxy(hub_process):
+    """Without --xheaders (or from an address other than loopback) a PROXY
+    line is no CONNECT: a device cannot claim another's address with it."""
+    hub = hub_process("--api-key", KEY)
+    with socket.create_connection(("127.0.0.1", hub.mqtt_port), timeout=10) as sock:
+        sock.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 51234 1883\r\n")
+        assert sock.recv(10) == b""  # closed
+    behind = hub_process("--api-key", KEY, "--xheaders")
+    with socket.create_connection(("127.0.0.1", behind.mqtt_port), timeout=10) as sock:
+        sock.sendall(b"PROXY TCP4 192.0.2.7 127.0.0.1 51234 1883\r\n" + connect_packet())
+        assert sock.recv(4) == p.encode_connack(False, p.ACCEPTED)
+    behind.stop()
+    assert "'proxied' from 192.0.2.7:51234" in behind.stderr
+
+
+def connect_packet() -> bytes:
+    return p.encode_connect(p.Connect(4, "proxied", True, 60, username="u", password=KEY.encode()))

@@ -1,0 +1,35 @@
+"""A message's PUBLISH, built once: the same bytes for every QoS 0
+subscriber of a topic, and the parts every QoS 1 and 2 copy shares."""
+
+from __future__ import annotations
+
+from ...hub.message import Message
+from ...wire.mqtt.packets import encode_publish, string
+from ..outbox import _Framed
+from .pool import UNNAMEABLE, mqtt_payload
+
+
+class Publish(_Framed):
+    """A message's QoS 0 PUBLISH, wrapped for the queue, and the parts every
+    QoS 1 and 2 copy shares (topic and payload), made once per message."""
+
+    __slots__ = ("payload", "topic")
+
+    def __init__(self, topic: bytes, payload: bytes, retain: bool) -> None:
+        super().__init__(encode_publish(topic, payload, 0, retain=retain))
+        self.topic = topic
+        self.payload = payload
+
+
+def qos0_publish(message: Message) -> Publish:
+    """The QoS 0 PUBLISH of a message, built once for every subscriber; RETAIN
+    only on a retained value sent for a new subscription [MQTT-3.3.1-9].
+    UNNAMEABLE (session.py) for an event no MQTT topic can name."""
+    framed = message._mqtt
+    if framed is None:
+        event = message.event
+        if "+" in event or "#" in event:
+            framed = message._mqtt = UNNAMEABLE
+        else:
+            framed = message._mqtt = Publish(string(event), mqtt_payload(message), message.from_retained)
+    return framed
