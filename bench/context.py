@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from . import mqttbench, pcbench
-from .procs import Server, children_cpu_seconds, machine_busy_seconds
+from .procs import TCP, Server, children_cpu_seconds, machine_busy_seconds
 from .report import Measurement, Row, from_pcbench
 
 
@@ -20,6 +20,8 @@ class Context:
     quick: bool = False
     pcbench: Optional[Path] = None
     mqttbench: Optional[Path] = None
+    #: The certificate and key the brokers serve TLS with, for the scenarios over TLS.
+    certificate: Optional[tuple[Path, Path]] = None
 
     def load(self, server: Server, **options: Any) -> Measurement:
         """Run pcbench against ``server`` and charge it the server's CPU time."""
@@ -31,21 +33,25 @@ class Context:
         return from_pcbench(result, server.cpu_seconds() - before)
 
     def mqtt_load(self, server: Server, **options: Any) -> Measurement:
-        """Run mqttbench against ``server``'s MQTT port (64-byte payloads),
-        reading the server's CPU over the measured phase (``-broker-pid``)."""
+        """Run mqttbench against ``server``'s MQTT listener of the scenario's
+        transport (64-byte payloads), reading the server's CPU over the
+        measured phase (``-broker-pid``)."""
         if self.mqttbench is None:
             raise mqttbench.MqttbenchError("this scenario needs mqttbench")
-        if not server.mqtt_port:
-            raise mqttbench.MqttbenchError(f"{server.name} does not listen for MQTT")
+        url = server.mqtt_urls.get(server.transport)
+        if url is None:
+            raise mqttbench.MqttbenchError(f"{server.name} does not listen for MQTT over {server.transport}")
         options.setdefault("size", 64)
         options.setdefault("timeout", "120s")
         before = (time.monotonic(), machine_busy_seconds(), server.cpu_seconds(), children_cpu_seconds())
-        result = mqttbench.run(self.mqttbench, server.mqtt_port, self.key, server.pid, options)
+        result = mqttbench.run(self.mqttbench, url, self.key, server.pid, options)
         after = (time.monotonic(), machine_busy_seconds(), server.cpu_seconds(), children_cpu_seconds())
         wall, busy, broker, generator = (a - b for a, b in zip(after, before))
         m = mqttbench.measurement(result, mqttbench.cores())
         # What neither the broker nor the generator used, over the whole run (connecting too).
         m.other_cores = max(0.0, busy - broker - generator) / wall
+        if server.transport != TCP:
+            m.notes.append(f"over {url.split('://')[0]}://")
         return m
 
     def scale(self, full: int, quick: int) -> int:
@@ -68,6 +74,7 @@ class Scenario:
     #: "naive" stands for them in the runner's round orders.
     references: tuple[str, ...] = ("naive",)
     mqtt: bool = False  # the hubs listen for MQTT
+    transport: str = TCP  # what the MQTT load is carried over (procs.TCP, WS or TLS)
     needs_mqttbench: bool = False
 
 

@@ -51,14 +51,15 @@ def unbuildable(src: str | None = None) -> Optional[str]:
     return None
 
 
-def command(binary: Path, port: int, key: str, broker_pid: int, options: dict[str, Any]) -> list[str]:
-    """mqttbench's command line; options are its flags (``subs=100`` -> ``-subs 100``).
+def command(binary: Path, url: str, key: str, broker_pid: int, options: dict[str, Any]) -> list[str]:
+    """mqttbench's command line; ``url`` is the broker's (tcp://, ws://,
+    ssl://: mqttbench takes any certificate), options are its flags
+    (``subs=100`` -> ``-subs 100``).
 
     The key is the password, as devices send it to the hub; Mosquitto takes
     any credentials (``allow_anonymous true``).
     """
-    args = [str(binary), "-url", f"tcp://127.0.0.1:{port}", "-username", "bench", "-password", key,
-            "-broker-pid", str(broker_pid)]
+    args = [str(binary), "-url", url, "-username", "bench", "-password", key, "-broker-pid", str(broker_pid)]
     for name, value in options.items():
         args += [f"-{name}", str(value)]
     return args
@@ -78,9 +79,9 @@ def parse_output(text: str) -> dict[str, Any]:
     raise MqttbenchError(f"no result line in mqttbench output: {text.strip()[-500:]!r}")
 
 
-def run(binary: Path, port: int, key: str, broker_pid: int, options: dict[str, Any],
+def run(binary: Path, url: str, key: str, broker_pid: int, options: dict[str, Any],
         wait: float = 300.0) -> dict[str, Any]:
-    args = command(binary, port, key, broker_pid, options)
+    args = command(binary, url, key, broker_pid, options)
     try:
         done = subprocess.run(args, capture_output=True, text=True, timeout=wait)
     except subprocess.TimeoutExpired:

@@ -17,12 +17,15 @@ from typing import IO, Callable, Optional
 
 LISTENING = re.compile(r"listening on (\w+)://\S*:(\d+)")
 MQTT_LINE = re.compile(r"mqtt on port (\d+)")
+MQTT_TLS_LINE = re.compile(r"mqtt over tls on port (\d+)")
 BENCH_DIR = Path(__file__).resolve().parent
 #: --max-pending and --max-pending-per-ip for the hubs under load.
 MANY = "1000000"
 #: The servers the MQTT scenarios compare picloud with: Debian's broker, and
 #: the current tree's hub again, measured over websockets.
 MOSQUITTO, PICLOUD_WS = "mosquitto", "picloud-ws"
+#: What MQTT is carried over: TCP, websockets (the hub's /mqtt) or TLS.
+TCP, WS, TLS = "tcp", "ws", "tls"
 
 
 def raise_nofile(wanted: int = 65536) -> int:
@@ -77,9 +80,17 @@ def server_commands(
 class Server:
     """A server process started on a free port; waits for its "listening on" line."""
 
-    def __init__(self, name: str, command: list[str], start_timeout: float = 20.0, mqtt: bool = False) -> None:
-        """``mqtt``: the hub listens for MQTT too, on a free port (``mqtt_port``); else not at all."""
+    def __init__(
+        self, name: str, command: list[str], start_timeout: float = 20.0, mqtt: bool = False,
+        transport: str = TCP, certificate: Optional[tuple[Path, Path]] = None,
+    ) -> None:
+        """``mqtt``: the hub listens for MQTT too, on a free port (``mqtt_port``), and
+        over websockets at /mqtt; else not at all. With ``certificate`` (its
+        file and its key's) it serves HTTPS, and MQTT over TLS on a free port
+        too (``mqtt_tls_port``). ``transport`` is what the scenario uses:
+        ``mqtt_urls[transport]``, where the hub listens for it."""
         self.name = name
+        self.transport = transport
         env = {k: v for k, v in os.environ.items() if k not in ("PORT", "API_KEY", "USE_TLS")}
         # The load generators open thousands of connections from one address
         # at once; as variables, not flags, so that a baseline from before
@@ -89,19 +100,24 @@ class Server:
             env["PICLOUD_MQTT_PORT"] = "0"
         else:
             env["PICLOUD_NO_MQTT"] = "1"
+        if certificate is not None:
+            command = [*command, "--tls", "--cert-file", str(certificate[0]), "--key-file", str(certificate[1])]
+            if mqtt:
+                env["PICLOUD_MQTT_TLS_PORT"] = "0"
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )
         self.stderr_lines: list[str] = []
         threading.Thread(target=drain, args=(self.proc.stderr, self.stderr_lines), daemon=True).start()
-        self.port = self.mqtt_port = 0
+        self.port = self.mqtt_port = self.mqtt_tls_port = 0
         timer = threading.Timer(start_timeout, self.proc.kill)
         timer.start()
         try:
             for line in self.proc.stdout:  # type: ignore[union-attr]
-                mqtt_line = MQTT_LINE.search(line)
-                if mqtt_line:
-                    self.mqtt_port = int(mqtt_line.group(1))
+                for pattern, field in ((MQTT_LINE, "mqtt_port"), (MQTT_TLS_LINE, "mqtt_tls_port")):
+                    found = pattern.search(line)
+                    if found:
+                        setattr(self, field, int(found.group(1)))
                 match = LISTENING.search(line)
                 if match:
                     self.port = int(match.group(2))
@@ -112,6 +128,8 @@ class Server:
             self.proc.wait(timeout=5)
             raise RuntimeError(f"{name} did not start: {''.join(self.stderr_lines)[-2000:]}")
         threading.Thread(target=drain, args=(self.proc.stdout, []), daemon=True).start()
+        self.mqtt_urls = mqtt_urls(self.mqtt_port, self.port if mqtt and certificate is None else 0,
+                                   self.mqtt_tls_port)
 
     @property
     def pid(self) -> int:
@@ -144,6 +162,12 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def mqtt_urls(tcp: int = 0, ws: int = 0, tls: int = 0) -> dict[str, str]:
+    """mqttbench's -url for each transport a broker listens for (a port of 0: not at all)."""
+    urls = {TCP: f"tcp://127.0.0.1:{tcp}", WS: f"ws://127.0.0.1:{ws}/mqtt", TLS: f"ssl://127.0.0.1:{tls}"}
+    return {transport: url for (transport, url), port in zip(urls.items(), (tcp, ws, tls)) if port}
 
 
 def drain(stream: IO[str], into: list[str]) -> None:

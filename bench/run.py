@@ -23,9 +23,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from . import baseline, gotools, mosquitto, mqttbench, pcbench
+from . import baseline, certs, gotools, mosquitto, mqttbench, pcbench
 from .context import Context, Scenario
-from .procs import BENCH_DIR, MOSQUITTO, Server, raise_nofile, server_commands
+from .procs import BENCH_DIR, MOSQUITTO, TLS, Server, raise_nofile, server_commands
 from .report import SERVERS, Measurement, Row
 from .results import make_row, print_tables, rewrite_report, write_results
 from .scenarios import SCENARIOS, select
@@ -109,10 +109,15 @@ def scenario_order(order: Sequence[str], scenario: Scenario) -> tuple[str, ...]:
     return tuple(one for name in order for one in (scenario.references if name == "naive" else (name,)))
 
 
-def start_server(name: str, command: list[str], mqtt: bool) -> Server:
+def start_server(
+    name: str, command: list[str], scenario: Scenario, certificate: Optional[tuple[Path, Path]] = None,
+) -> Server:
+    """A server for ``scenario``: listening for MQTT when it is an MQTT one,
+    over TLS (with ``certificate``) when it is over TLS."""
+    tls = certificate if scenario.transport == TLS else None
     if name == MOSQUITTO:
-        return mosquitto.Mosquitto(command)
-    return Server(name, command, mqtt=mqtt)
+        return mosquitto.Mosquitto(command, scenario.transport, tls)
+    return Server(name, command, mqtt=scenario.mqtt, transport=scenario.transport, certificate=tls)
 
 
 def machine() -> str:
@@ -148,7 +153,7 @@ def measure_round(
     results: dict[str, Measurement] = {}
     try:
         for name in order:
-            started[name] = start_server(name, commands[name], scenario.mqtt)
+            started[name] = start_server(name, commands[name], scenario, ctx.certificate)
         for name in order:
             server = started[name]
             try:
@@ -233,7 +238,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.list:
         for s in SCENARIOS:
-            print(f"{s.name:17} {s.title}{'  [target ' + s.target + ']' if s.target else ''}")
+            print(f"{s.name:21} {s.title}{'  [target ' + s.target + ']' if s.target else ''}")
         return 0
     if args.report:
         return rewrite_report(args.report)
@@ -275,7 +280,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if MOSQUITTO in tools:
         commands[MOSQUITTO] = [str(tools[MOSQUITTO])]
     t0 = time.monotonic()
-    rows, raw = run_scenarios(ctx, scenarios, round_orders(servers, rounds), commands)
+    try:
+        with certs.temporary(any(s.transport == TLS for s in scenarios)) as ctx.certificate:
+            rows, raw = run_scenarios(ctx, scenarios, round_orders(servers, rounds), commands)
+    except certs.CertificateError as exc:
+        log(f"error: {exc}")
+        return 2
     print(f"{machine_text}\n{when}, {rounds} round(s), {time.monotonic() - t0:.0f} s\n")
     print_tables(rows, against)
     for path in write_results(out, rows, raw, machine_text, command.strip(), when, against):

@@ -1,16 +1,19 @@
 """``python -m bench``'s MQTT scenarios: mqttbench's line read and when a
-round is the generator's, Mosquitto started with the hub's limits, the rows
-and the MQTT table; then the scenarios end to end, tiny and one round,
+round is the generator's, Mosquitto started with the hub's limits (and
+listening for websockets or TLS), the rows and the MQTT table; then the
+scenarios end to end, over TCP, websockets and TLS, tiny and one round,
 against real hubs and a real Mosquitto (skipped without mosquitto, or
 without an mqttbench or the Go toolchain to build one)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from pathlib import Path
 
 import pytest
 
-from bench import clients, compare, mosquitto, mqtt_report, mqttbench, results, run, scenarios
+from bench import certs, clients, compare, mosquitto, mqtt_report, mqttbench, procs, results, run, scenarios
 from bench.mqtt_scenarios import MQTT_SCENARIOS
 from bench.report import Measurement
 
@@ -63,9 +66,16 @@ def test_parse_output_takes_the_result_line_only():
 
 
 def test_command_names_the_broker_and_the_key():
-    args = mqttbench.command("/x/mqttbench", 1884, "k", 42, {"subs": 100, "qos": 1})
-    assert args == ["/x/mqttbench", "-url", "tcp://127.0.0.1:1884", "-username", "bench", "-password", "k",
+    args = mqttbench.command("/x/mqttbench", "ws://127.0.0.1:8080/mqtt", "k", 42, {"subs": 100, "qos": 1})
+    assert args == ["/x/mqttbench", "-url", "ws://127.0.0.1:8080/mqtt", "-username", "bench", "-password", "k",
                     "-broker-pid", "42", "-subs", "100", "-qos", "1"]
+
+
+def test_mqtt_urls_name_the_listeners_there_are():
+    assert procs.mqtt_urls(1883) == {"tcp": "tcp://127.0.0.1:1883"}
+    assert procs.mqtt_urls(1883, 8080, 8883) == {
+        "tcp": "tcp://127.0.0.1:1883", "ws": "ws://127.0.0.1:8080/mqtt", "tls": "ssl://127.0.0.1:8883"}
+    assert procs.mqtt_urls(0, tls=8883) == {"tls": "ssl://127.0.0.1:8883"}
 
 
 def test_mosquitto_gets_the_hubs_default_limits():
@@ -74,6 +84,17 @@ def test_mosquitto_gets_the_hubs_default_limits():
     for line in ["max_packet_size 1048576", "max_queued_messages 1000", "max_inflight_messages 20",
                  "max_connections 10000", "persistence false", "log_dest stderr"]:
         assert line in lines
+
+
+def test_mosquittos_websocket_and_tls_listeners_have_the_same_limits():
+    more = [*mosquitto.websocket_listener(18832), *mosquitto.tls_listener(18833, (Path("c.crt"), Path("c.key")))]
+    lines = mosquitto.config(18831, more).splitlines()
+    # Its libwebsockets binds the interface named, not an address.
+    assert lines[:9] == [
+        "listener 18831 127.0.0.1", "max_connections 10000",
+        "listener 18832 lo", "max_connections 10000", "protocol websockets",
+        "listener 18833 127.0.0.1", "max_connections 10000", "certfile c.crt", "keyfile c.key",
+    ]
 
 
 @needs_mosquitto
@@ -86,6 +107,46 @@ def test_mosquitto_runs_on_a_free_port_until_stopped():
     finally:
         broker.stop()
     assert broker.proc.returncode == 0 and not broker.dir.exists()
+
+
+@needs_mosquitto
+@pytest.mark.parametrize("transport", [procs.WS, procs.TLS])
+def test_mosquitto_listens_on_the_loopback_for_websockets_and_tls(transport):
+    with certs.temporary() as certificate:
+        broker = mosquitto.Mosquitto([mosquitto.find()], transport, certificate)
+        try:
+            assert sorted(broker.mqtt_urls) == sorted(["tcp", transport])
+            port = int(broker.mqtt_urls[transport].split(":")[-1].split("/")[0])
+            (address,) = listening_addresses(port)
+            # The websocket listener is an IPv6 socket bound to ::ffff:127.0.0.1.
+            assert (getattr(address, "ipv4_mapped", None) or address).is_loopback, address
+        finally:
+            broker.stop()
+    assert broker.proc.returncode == 0
+
+
+def listening_addresses(port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The local addresses of the sockets listening on ``port``, from /proc/net."""
+    found = []
+    for name in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                raw = bytes.fromhex(address)
+                # Each 32-bit word is in host (little-endian) order.
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                found.append(ipaddress.ip_address(words))
+    return found
+
+
+def test_a_certificate_for_the_tls_scenarios_is_made_and_removed():
+    with certs.temporary() as (cert, key):
+        assert cert.read_text().startswith("-----BEGIN CERTIFICATE-----") and "PRIVATE KEY" in key.read_text()
+        assert cert.parent.stat().st_mode & 0o005 == 0o005  # Mosquitto reads it as a user of its own
+    assert not cert.parent.exists()
+    with certs.temporary(False) as none:
+        assert none is None
 
 
 def test_mqtt_scenarios_put_their_references_where_naive_stands():
@@ -176,13 +237,19 @@ def test_idle_mqtt_memory_end_to_end(tmp_path, capsys):
 def test_mqtt_load_scenarios_end_to_end(tmp_path, capsys):
     names = [s.name for s in MQTT_SCENARIOS if s.needs_mqttbench]
     assert run.main(["--quick", "--scenarios", ",".join(names), "--out", str(tmp_path)]) == 0
-    assert "MQTT fan-in 50->1, QoS 1, window 5" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "MQTT fan-in 50->1, QoS 1, window 5" in out and "MQTT/ws fan-out" in out and "MQTT/TLS fan-in" in out
     raw = json.loads((tmp_path / "results.json").read_text())["rounds"]
     assert sorted(raw) == sorted(names)
+    # Over TCP and, QoS 0 fan-out and fan-in, over websockets and TLS too.
+    over = {"ws": "over ws://", "tls": "over ssl://"}
+    assert {s.transport for s in MQTT_SCENARIOS if s.needs_mqttbench} == {"tcp", "ws", "tls"}
     for name in names:
         assert sorted(raw[name]) == ["mosquitto", "picloud"]
+        transport = scenarios.BY_NAME[name].transport
         for server, (m,) in raw[name].items():
             where = f"{name} {server}"
+            assert [n for n in m["notes"] if n.startswith("over ")] == [over[t] for t in [transport] if t in over]
             assert m["errors"] == [] and m["lost"] == 0, where
             assert m["deliveries_per_s"] > 100 and m["p50_ms"] > 0, where
             # 10 ms ticks: a short run may show none of the broker's CPU.
