@@ -63,16 +63,29 @@ def handle_connect(conn: Peer, packet: p.Connect) -> bool:
     session.permissions = conn.permissions
     session.key_fingerprint = conn.key_fingerprint
     conn.session = session
-    state.pubsub.connect(session, packet.client_id, conn.address, {
-        "protocol": "mqtt 3.1.1" if packet.level == 4 else "mqtt 3.1", "keepalive": packet.keepalive,
-        "clean_session": packet.clean,
-    })
+    state.pubsub.connect(session, packet.client_id, conn.address, details(packet))
     conn.send(p.encode_connack(present, p.ACCEPTED))
     session.attach(conn)
     listener.adopt(session)
     log.info("connect mqtt %s (level %d%s%s, keepalive %ds)", conn.describe(), packet.level,
              ", bridge" if packet.bridge else "", ", clean" if packet.clean else "", packet.keepalive)
     return True
+
+
+#: What /info shows of MQTT connections, one dict per kind shared by all
+#: connections of that kind (an idle connection's memory counts).
+_DETAILS: dict[tuple[int, int, bool], dict[str, object]] = {}
+
+
+def details(packet: p.Connect) -> dict[str, object]:
+    kind = (packet.level, packet.keepalive, packet.clean)
+    found = _DETAILS.get(kind)
+    if found is None:
+        if len(_DETAILS) > 1000:
+            _DETAILS.clear()
+        found = _DETAILS[kind] = {"protocol": "mqtt 3.1.1" if packet.level == 4 else "mqtt 3.1",
+                                  "keepalive": packet.keepalive, "clean_session": packet.clean}
+    return found
 
 
 def check(conn: Peer, packet: p.Connect) -> int:

@@ -53,6 +53,11 @@ def nothing() -> None:
 
 
 class Session:
+    # An idle connection's memory counts: no instance dict.
+    __slots__ = ("awaiting_release", "changed", "clean", "client_id", "connected_at_stop", "dropped", "hold_token",
+                 "inflight", "key_fingerprint", "left_at", "left_wall", "link", "max_granted", "max_inflight",
+                 "min_granted", "next_id", "permissions", "pool", "queue", "queued_bytes", "subscriptions")
+
     def __init__(self, client_id: str, clean: bool, pool: SessionPool) -> None:
         self.client_id = client_id
         self.clean = clean
