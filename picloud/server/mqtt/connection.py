@@ -28,6 +28,7 @@ from ...wire.mqtt.packets import MqttError, encode_publish
 from ...wire.mqtt.parser import Parser
 from ..outbox import QueuedSocket, _Framed
 from .handshake import handle_connect, hang_up, throttled
+from .limits import charge_inbound, dispatch_paced
 from .outgoing import qos0_publish
 from .pool import UNNAMEABLE
 from .proxied import unwrap_proxy_line
@@ -67,7 +68,7 @@ class MqttConnection(QueuedSocket):
         self._pacer: asyncio.Future[None] | None = None
         self._replaying = False  # inside a new subscription's replay: not counted
         self._paced_counted = 0  # bytes added to _paced outside a replay
-        self.task: asyncio.Future[None] | None = None
+        self._deadline: Any = None  # the handshake timeout's
         self.bucket: TokenBucket | None = None  # under --publish-rate
         self.held = False  # not read for now: over its publish rate
         self._inbound = 0  # bytes charged to the hub's inbound budget
@@ -78,97 +79,96 @@ class MqttConnection(QueuedSocket):
 
     # -- reading ---------------------------------------------------------------------
 
-    async def run(self) -> None:
-        stream = self.stream
-        try:
-            first = await self._first_packets()
-            if first is None:
-                return
-            if not handle_connect(self, first[0]):
-                return
-            state = self.state
-            if state.rates is not None:
-                self.bucket = state.rates.bucket(self.key_fingerprint, first[0].client_id)
-            packets = first[1:]
-            while not self.closed:
-                if self.bucket is None:
-                    for packet in packets:
-                        dispatch(self, packet)
-                        if self.closed:
-                            break
-                else:
-                    await self._dispatch_paced(packets)
-                if self.closed:
-                    break
-                data = await stream.read_bytes(READ_CHUNK, partial=True)
-                self.last_seen = time.monotonic()
-                packets = self.parser.feed(data)
-                self._charge_inbound()
-        except StreamClosedError:
-            pass
-        except MqttError as exc:
-            log.info("closing mqtt %s: %s", self.describe(), exc)
-        finally:
+    def start(self) -> None:
+        """Read from the socket (listener.py): by callbacks, as the websockets
+        are read, not a task per connection (an idle one's memory counts)."""
+        self.begin()
+        self._read_next()
+
+    def begin(self) -> None:
+        """CONNECT must come within the handshake timeout."""
+        self._deadline = IOLoop.current().call_later(self.state.config.handshake_timeout, self._no_connect)
+
+    def _no_connect(self) -> None:
+        self._deadline = None
+        if self.connect is None and not self.closed:
+            log.info("mqtt %s sent no CONNECT in time", self.address)
+            self.graceful = True
             self.close()
 
-    async def _dispatch_paced(self, packets: list[Any]) -> None:
-        """Under --publish-rate: a publisher over its rate is not read until
-        the rate allows (its socket fills, TCP slows it), rather than having
-        its messages dropped, which 3.1.1 could not even tell it."""
-        bucket = self.bucket
-        assert bucket is not None
-        for packet in packets:
-            if type(packet) is p.Publish:
-                while not bucket.take():
-                    self.held = True
-                    await asyncio.sleep(bucket.wait())
-                    if self.closed:  # taken over, or the hub is stopping
-                        return
-                if self.held:
-                    self.held = False
-                    self.last_seen = time.monotonic()  # held by us, not silent
-            dispatch(self, packet)
-            if self.closed:
-                return
-
-    def _charge_inbound(self) -> None:
-        """What the parser holds of a partial packet counts in the hub's
-        --max-total-inbound-bytes, with the websockets' partial messages."""
-        held = self.parser.buffered
-        charged = self._inbound
-        if held == charged:
+    def _read_next(self) -> None:
+        if self.closed:
             return
-        budget = self.state.inbound
-        if held > charged and not budget.take(held - charged):
-            raise MqttError(f"partial packets of all connections over {budget.limit} bytes "
-                            "(--max-total-inbound-bytes)")
-        if held < charged:
-            budget.give(charged - held)
-        self._inbound = held
+        try:
+            future = self.stream.read_bytes(READ_CHUNK, partial=True)
+        except StreamClosedError:
+            self.close()
+            return
+        future.add_done_callback(self._on_read)  # type: ignore[attr-defined]  # a Future, declared Awaitable
 
-    async def _first_packets(self) -> list[Any] | None:
-        """Packets up to and including the CONNECT, within the handshake timeout."""
-        deadline = time.monotonic() + self.state.config.handshake_timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                log.info("mqtt %s sent no CONNECT in time", self.address)
-                return None
-            try:
-                data = await asyncio.wait_for(self.stream.read_bytes(READ_CHUNK, partial=True), left)
-            except asyncio.TimeoutError:
-                log.info("mqtt %s sent no CONNECT in time", self.address)
-                return None
+    def _on_read(self, future: Any) -> None:
+        try:
+            data = future.result()
+        except StreamClosedError:
+            self.close()
+            return
+        try:
+            waiting = self.received(data)
+        except Exception:  # never a traceback per client; the hub goes on
+            log.exception("mqtt connection %s failed", self.describe())
+            self.close()
+            return
+        if waiting is None:
+            self._read_next()
+        else:
+            waiting.add_done_callback(lambda _: self._read_next())
+
+    def received(self, data: bytes) -> asyncio.Future[None] | None:
+        """Bytes from the client (a read, or a websocket message); a future
+        while reading must wait (--publish-rate)."""
+        self.last_seen = time.monotonic()
+        try:
             if self._proxy_line is not None:
                 data = unwrap_proxy_line(self, data)
                 if not data:
-                    continue
+                    return None
             packets = self.parser.feed(data)
-            self._charge_inbound()
-            if packets:
+            charge_inbound(self)
+            if self.connect is None:
+                if not packets:
+                    return None
                 if not isinstance(packets[0], p.Connect):
                     raise MqttError("the first packet is not CONNECT [MQTT-3.1.0-1]")
-                return packets
+                self._cancel_deadline()
+                if not handle_connect(self, packets[0]):
+                    self.close()
+                    return None
+                rates = self.state.rates
+                if rates is not None:
+                    self.bucket = rates.bucket(self.key_fingerprint, packets[0].client_id)
+                packets = packets[1:]
+            if self.bucket is not None:
+                return asyncio.ensure_future(self._feed_paced(packets))
+            for packet in packets:
+                dispatch(self, packet)
+                if self.closed:
+                    break
+        except MqttError as exc:
+            log.info("closing mqtt %s: %s", self.describe(), exc)
+            self.close()
+        return None
+
+    async def _feed_paced(self, packets: list[Any]) -> None:
+        try:
+            await dispatch_paced(self, packets)
+        except MqttError as exc:
+            log.info("closing mqtt %s: %s", self.describe(), exc)
+            self.close()
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            IOLoop.current().remove_timeout(self._deadline)
+            self._deadline = None
 
     # -- writing ---------------------------------------------------------------------
 
@@ -263,6 +263,7 @@ class MqttConnection(QueuedSocket):
         if self.closed:
             return
         self.closed = True
+        self._cancel_deadline()
         if self._inbound:
             self.state.inbound.give(self._inbound)
             self._inbound = 0

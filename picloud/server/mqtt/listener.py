@@ -13,7 +13,6 @@ an accepted CONNECT against ``--max-pending`` and ``--max-pending-per-ip``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import ssl
@@ -73,7 +72,7 @@ class MqttListener(TCPServer):
         conn = MqttConnection(self, stream, address)
         conn.start_queue(self.state.outbox, stream)
         self.connections.add(conn)
-        conn.task = asyncio.ensure_future(_run(conn))  # held by conn, itself held in connections
+        conn.start()
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -199,14 +198,6 @@ class MqttListener(TCPServer):
         for conn in list(self.connections):
             conn.graceful = True  # the hub is going: no wills for those it closes
             conn.close()
-
-
-async def _run(conn: MqttConnection) -> None:
-    try:
-        await conn.run()
-    except Exception:  # never a traceback per client; the hub goes on
-        log.exception("mqtt connection %s failed", conn.describe())
-        conn.close()
 
 
 class _TlsAcceptor(TCPServer):

@@ -18,23 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
-from tornado.ioloop import IOLoop
 from tornado.websocket import WebSocketHandler
 
 from ...hub.limits import AUTH_FAIL_WINDOW, ByteBudget
 from ...wire.frames import BINARY, encode_frame
-from ...wire.mqtt import packets as p
-from ...wire.mqtt.packets import MqttError
 from ..access import Refused, peer_address, query_arg, throttled_address
 from ..logs import WithholdsQuery
 from ..reader import ReaderMixin
 from ..state import HubState
 from .connection import MqttConnection
-from .handshake import handle_connect
-from .publishing import dispatch
 
 log = logging.getLogger("picloud.mqtt")
 
@@ -56,61 +50,12 @@ class WebSocketMqttConnection(MqttConnection):
         self._throttled = throttled_address(handler.request, self.state.config.xheaders)
         self.handler = handler
         self._wrap = binary_frame
-        self._deadline: Any = IOLoop.current().call_later(self.state.config.handshake_timeout, self._no_connect)
-
-    def _no_connect(self) -> None:
-        self._deadline = None
-        if self.connect is None and not self.closed:
-            log.info("mqtt %s sent no CONNECT in time (websocket)", self.address)
-            self.graceful = True
-            self.close()
-
-    def feed(self, data: bytes) -> asyncio.Future[None] | None:
-        """A binary message's bytes; a future while reading must wait (--publish-rate)."""
-        self.last_seen = time.monotonic()
-        try:
-            packets = self.parser.feed(data)
-            self._charge_inbound()
-            if self.connect is None:
-                if not packets:
-                    return None
-                if not isinstance(packets[0], p.Connect):
-                    raise MqttError("the first packet is not CONNECT [MQTT-3.1.0-1]")
-                if self._deadline is not None:
-                    IOLoop.current().remove_timeout(self._deadline)
-                    self._deadline = None
-                if not handle_connect(self, packets[0]):
-                    self.close()
-                    return None
-                rates = self.state.rates
-                if rates is not None:
-                    self.bucket = rates.bucket(self.key_fingerprint, packets[0].client_id)
-                packets = packets[1:]
-            if self.bucket is not None:
-                return asyncio.ensure_future(self._feed_paced(packets))
-            for packet in packets:
-                dispatch(self, packet)
-                if self.closed:
-                    break
-        except MqttError as exc:
-            log.info("closing mqtt %s: %s", self.describe(), exc)
-            self.close()
-        return None
-
-    async def _feed_paced(self, packets: list[Any]) -> None:
-        try:
-            await self._dispatch_paced(packets)
-        except MqttError as exc:
-            log.info("closing mqtt %s: %s", self.describe(), exc)
-            self.close()
+        self.begin()
 
     def throttled_address(self) -> str | None:
         return self._throttled
 
     def close_transport(self) -> None:
-        if self._deadline is not None:
-            IOLoop.current().remove_timeout(self._deadline)
-            self._deadline = None
         self.handler.close(1000)
 
 
@@ -192,7 +137,7 @@ class MqttOverWebSocket(WithholdsQuery, ReaderMixin, WebSocketHandler):
             log.info("closing mqtt %s: a text frame (mqtt goes in binary frames)", conn.describe())
             conn.close()
             return None
-        return conn.feed(message)
+        return conn.received(message)
 
     def on_close(self) -> None:
         if self.conn is not None:
