@@ -212,18 +212,15 @@ def find_tools(args: argparse.Namespace, scenarios: Sequence[Scenario], referenc
     Mosquitto when it is measured; ToolError says what is missing and which
     scenarios run without it."""
     tools: dict[str, Path] = {}
-    try:
-        if any(s.needs_pcbench for s in scenarios):
-            tools["pcbench"] = pcbench.ensure_binary(args.pcbench, args.pcbench_src)
-    except pcbench.PcbenchError as exc:
-        raise pcbench.PcbenchError(f"{exc}\nscenarios that run without pcbench: "
-                                   + ", ".join(s.name for s in SCENARIOS if not s.needs_pcbench)) from None
-    try:
-        if any(s.needs_mqttbench for s in scenarios):
-            tools["mqttbench"] = mqttbench.ensure_binary(args.mqttbench, args.mqttbench_src)
-    except mqttbench.MqttbenchError as exc:
-        raise mqttbench.MqttbenchError(f"{exc}\nscenarios that run without mqttbench: "
-                                       + ", ".join(s.name for s in SCENARIOS if not s.needs_mqttbench)) from None
+    for name, module in (("pcbench", pcbench), ("mqttbench", mqttbench)):
+        needs = f"needs_{name}"
+        if not any(getattr(s, needs) for s in scenarios):
+            continue
+        try:
+            tools[name] = module.ensure_binary(getattr(args, name), getattr(args, f"{name}_src"))
+        except gotools.ToolError as exc:
+            raise type(exc)(f"{exc}\nscenarios that run without {name}: "
+                            + ", ".join(s.name for s in SCENARIOS if not getattr(s, needs))) from None
     if references and any(MOSQUITTO in s.references for s in scenarios):
         found = mosquitto.find()
         if found is None:
