@@ -47,15 +47,16 @@ def _any_value(env: str) -> Callable[[click.Context, click.Parameter, bool | Non
 
 def option(setting: Setting[Any]) -> Callable[[F], F]:
     """The ``picloud serve`` option of one row of the settings table."""
-    decls = [setting.option]
+    decls = [setting.option, *setting.alias_options, setting.name]
     kwargs: dict[str, Any] = {
         "type": _click_type(setting), "default": setting.factory or setting.default,
-        "help": setting.description, "envvar": setting.env, "show_envvar": True,
+        "help": setting.description, "envvar": [setting.env, *setting.alias_envs] if setting.aliases else setting.env,
+        "show_envvar": True,
     }
     if setting.shown is not None:
         kwargs["show_default"] = setting.shown
     if setting.any_value:
-        decls = [f"{setting.option}/--no-{setting.option[2:]}"]
+        decls = [f"{setting.option}/--no-{setting.option[2:]}", setting.name]
         kwargs.update(default=None, envvar=None, show_envvar=False, callback=_any_value(setting.env))
     elif setting.kind == "bool":
         kwargs["is_flag"] = True

@@ -216,12 +216,6 @@ class Config:
         256 * 1024, kind="int", minimum=0, group="history and retained",
         help="Largest value that is retained; a larger one is delivered but not retained.",
     )
-    retain_interval = Setting(
-        1.0, kind="float", minimum=0, group="history and retained",
-        help="At most one write of retained values to the state directory per this many seconds.",
-        doc="Spares the SD card.",
-    )
-
     broker = Setting(
         "memory://", kind="str", group="cluster", help="memory:// (one hub) or redis://host:port/db.",
         doc="redis:// for several hubs sharing Redis; rediss:// for TLS, redis://:password@host for a password.",
@@ -273,6 +267,37 @@ class Config:
     mqtt_max_inflight = Setting(
         20, kind="int", minimum=1, group="mqtt",
         help="QoS 1 and 2 messages sent to a client and not yet acknowledged; more wait in its session.",
+    )
+
+    store_interval = Setting(
+        1.0, kind="float", minimum=0, group="store", aliases=("retain_interval",),
+        help="At most one write to the state directory per this many seconds: retained values, sessions, readings.",
+        doc="Spares the SD card: one transaction an interval however many messages come. A crash loses at most "
+        "this interval's readings; an acknowledged retained publish is already written.",
+    )
+    record = Setting(
+        (), kind="str", repeatable=True, group="store", shown="every event outside $SYS/ (one hub)",
+        help="Events to record as readings: names or wildcard filters.",
+        doc="With the memory broker the default is #. With Redis a hub records only what is given here, and "
+        "receives it from Redis whether or not its own clients subscribe to it.",
+    )
+    no_record = Setting(False, kind="bool", group="store", help="Record no readings.")
+    record_raw_days = Setting(
+        7.0, kind="float", minimum=0, group="store",
+        help="Days each recorded message and raw numeric point is kept.",
+    )
+    record_rollup_days = Setting(
+        365.0, kind="float", minimum=0, group="store",
+        help="Days the 1-minute and 1-hour rollups of numeric readings are kept.",
+    )
+    store_max_bytes = Setting(
+        256 * MIB, kind="int", minimum=MIB, group="store",
+        help="Bytes of the readings database; past it the series over its share loses its oldest points first.",
+        doc="Retained values and MQTT sessions are not counted here: they have their own quotas.",
+    )
+    record_max_series = Setting(
+        2000, kind="int", minimum=1, group="store",
+        help="Series recorded (one per event and numeric field); past it new series are not recorded.",
     )
 
     log_level = Setting(

@@ -46,7 +46,7 @@ class Setting(Generic[T]):
         self, default: T, *, kind: Kind, group: str, help: str, env: str | None = None,
         minimum: float | None = None, maximum: float | None = None, choices: tuple[str, ...] = (),
         ignore_case: bool = False, repeatable: bool = False, any_value: bool = False,
-        shown: str | None = None, example: str | None = None, doc: str = "",
+        shown: str | None = None, example: str | None = None, doc: str = "", aliases: tuple[str, ...] = (),
     ) -> None: ...
 
     @overload
@@ -54,7 +54,7 @@ class Setting(Generic[T]):
         self, *, factory: Callable[[], T], shown: str, kind: Kind, group: str, help: str,
         env: str | None = None, minimum: float | None = None, maximum: float | None = None,
         choices: tuple[str, ...] = (), ignore_case: bool = False, repeatable: bool = False,
-        any_value: bool = False, example: str | None = None, doc: str = "",
+        any_value: bool = False, example: str | None = None, doc: str = "", aliases: tuple[str, ...] = (),
     ) -> None: ...
 
     def __init__(
@@ -62,6 +62,7 @@ class Setting(Generic[T]):
         help: str, env: str | None = None, minimum: float | None = None, maximum: float | None = None,
         choices: tuple[str, ...] = (), ignore_case: bool = False, repeatable: bool = False,
         any_value: bool = False, shown: str | None = None, example: str | None = None, doc: str = "",
+        aliases: tuple[str, ...] = (),
     ) -> None:
         """``default`` is the value, or ``factory`` makes it for each ``Config``
         (one that reads the environment, say), with ``shown`` saying in the docs
@@ -74,7 +75,9 @@ class Setting(Generic[T]):
         non-empty value (the seed's USE_TLS); its option then also has a
         ``--no-`` form to turn it off. ``example`` is the value shown in
         etc/default/picloud where the default is not the one to show. ``doc``
-        is commentary beyond the help line, for the docs."""
+        is commentary beyond the help line, for the docs. ``aliases`` are
+        former names still read, as option and PICLOUD_ variable, after the
+        setting's own."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         if group not in GROUPS:
@@ -110,6 +113,7 @@ class Setting(Generic[T]):
         self.shown = shown
         self.example = example
         self.doc = doc
+        self.aliases = aliases
         if env is not None:
             self.env = env
 
@@ -142,6 +146,14 @@ class Setting(Generic[T]):
         return "--" + self.name.replace("_", "-")
 
     @property
+    def alias_options(self) -> list[str]:
+        return ["--" + alias.replace("_", "-") for alias in self.aliases]
+
+    @property
+    def alias_envs(self) -> list[str]:
+        return [f"PICLOUD_{alias.upper()}" for alias in self.aliases]
+
+    @property
     def description(self) -> str:
         """The help, with what the other fields imply said in words."""
         notes = [self.help]
@@ -149,6 +161,9 @@ class Setting(Generic[T]):
             notes.append(f"Repeatable; {self.env} takes them space-separated.")
         if self.any_value:
             notes.append(f"Any non-empty {self.env} turns it on.")
+        if self.aliases:
+            notes.append("Also " + " and ".join(f"{o} ({e})" for o, e in zip(self.alias_options, self.alias_envs))
+                         + ", its former name.")
         return " ".join(notes)
 
     def __repr__(self) -> str:

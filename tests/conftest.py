@@ -44,7 +44,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def config(request: pytest.FixtureRequest, tmp_path: Path) -> Config:
-    """The in-process hub's settings; ``@pytest.mark.config(retain_interval=0.05)``
+    """The in-process hub's settings; ``@pytest.mark.config(store_interval=0.05)``
     changes some for one test (or a class, or a module's ``pytestmark``)."""
     marker = request.node.get_closest_marker("config")
     changed = marker.kwargs if marker else {}

@@ -51,6 +51,9 @@ class Broker:
     #: Whether the broker keeps the retained values itself (Redis does, for
     #: every hub); otherwise the hub's Store keeps them (hub/store.py).
     keeps_retained = False
+    #: Whether the hub is given every message published (one hub), or only
+    #: those its subscriptions asked the broker for (Redis).
+    sees_everything = True
 
     def bind(self, hub: Hub) -> None:
         """Called once by the hub this broker serves, before anything else."""

@@ -1,17 +1,18 @@
 """The store port: what the hub keeps on disk so that it outlives a restart.
 
-Today that is the retained values and the MQTT persistent sessions
-(``stores/files.py`` keeps each set in one JSON file); readings come later.
-The base class keeps nothing, for hubs whose broker keeps retained values
-itself (Redis) and for tests.
+The retained values, the MQTT persistent sessions, and the readings
+recorded (hub/recording.py) with the queries that read them back. The base
+class keeps nothing, for hubs whose broker keeps retained values itself
+(Redis) and record nothing, and for tests.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import Any, Callable
 
 from .message import Message
+from .recording import Recorder
 
 
 class Store:
@@ -53,6 +54,26 @@ class Store:
     def sessions_changed(self) -> None:
         """The sessions changed; called for every change, so it must only
         note it (a store saves at most once an interval, and on close)."""
+
+    def keep_readings(self, recorder: Recorder) -> None:
+        """Record what ``recorder`` collects (a store that records takes it
+        once an interval, off the event loop)."""
+
+    @property
+    def records(self) -> bool:
+        return False
+
+    async def readings(self, event: str, start: float, end: float, step: int | None) -> dict[str, Any]:
+        """``event``'s readings between two times (stores/sqlite/query.py's shape)."""
+        return {"event": event, "from": start, "to": end, "series": []}
+
+    async def recorded_events(self, allowed: Callable[[str], bool] | None) -> list[dict[str, Any]]:
+        """What is recorded, the events ``allowed`` only."""
+        return []
+
+    def stats(self) -> dict[str, float]:
+        """Gauges and counters for /metrics (name: value)."""
+        return {}
 
     async def close(self) -> None:
         """Write what is pending (on shutdown)."""

@@ -40,6 +40,8 @@ class Subscriptions:
         self.delivered_bytes = 0
         # (connection, event) -> the stand-in receiving for it during a catch-up (hub/catchup.py)
         self._stand_ins: dict[tuple[Connection, str], StandIn] = {}
+        # Sees every message delivered here, before the subscribers (hub/recording.py).
+        self.recorder: Callable[[Message], None] | None = None
 
     # -- connections -------------------------------------------------------
 
@@ -176,6 +178,9 @@ class Subscriptions:
     def deliver(self, message: Message) -> int:
         """Hand ``message`` to every local subscriber of its event, once each
         however many of its subscriptions match."""
+        recorder = self.recorder
+        if recorder is not None:
+            recorder(message)
         subscribers = self._subscribers.get(message.event)
         if self._filters.count:
             found = self._filters.match(message.event)

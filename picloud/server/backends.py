@@ -1,7 +1,9 @@
 """Chooses the hub's broker (by its URL) and the store that goes with it.
 
-A broker that keeps the retained values itself (Redis) needs no store here;
-otherwise they are kept in the state directory.
+A broker that keeps the retained values itself (Redis) needs no store for
+them here; otherwise they are kept in the state directory. Readings are
+recorded into the state directory's database with either, when asked to
+(by default everything, with one hub).
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from ..config import Config
 from ..hub.broker import Broker
 from ..hub.history import History
 from ..hub.pubsub import PubSub
+from ..hub.recording import Listener, Recorder
 from ..hub.retained import Retained
 from ..hub.store import Store
+from ..stores.atomic import check_writable
 from ..stores.files import FILE_NAME, FileStore
+from ..stores.sqlite.database import FILE_NAME as DATABASE_FILE
+from ..stores.sqlite.store import SqliteStore
 
 
 def make_broker(config: Config) -> Broker:
@@ -22,22 +28,46 @@ def make_broker(config: Config) -> Broker:
     )
 
 
-def make_store(config: Config, broker: Broker) -> Store:
-    if broker.keeps_retained:
-        return Store()
-    return FileStore(config.state_dir / FILE_NAME, config.retain_interval)
+def record_patterns(config: Config, broker: Broker) -> tuple[str, ...]:
+    """What to record: as given; else everything where the hub sees
+    everything (one hub), nothing where it would have to ask for it (Redis)."""
+    if config.no_record:
+        return ()
+    if config.record:
+        return config.record
+    return ("#",) if broker.sees_everything else ()
+
+
+def make_store(config: Config, broker: Broker, recorder: Recorder | None = None) -> Store:
+    store = Store() if broker.keeps_retained else FileStore(config.state_dir / FILE_NAME, config.store_interval)
+    if recorder is None:
+        return store
+    check_writable(config.state_dir)
+    recording = SqliteStore(config.state_dir / DATABASE_FILE, store, config)
+    recording.keep_readings(recorder)
+    return recording
 
 
 def make_pubsub(config: Config, broker: Broker | None = None) -> PubSub:
     """The hub as ``config`` says: its broker, history, retained values and limits."""
     if broker is None:
         broker = make_broker(config)
-    return PubSub(
+    patterns = record_patterns(config, broker)
+    recorder = Recorder(patterns) if patterns else None
+    pubsub = PubSub(
         broker,
         History(config.history_size, config.history_ttl, events=config.history_events, max_bytes=config.history_bytes),
-        Retained(make_store(config, broker), max_count=config.max_retained, max_bytes=config.max_retained_bytes),
+        Retained(make_store(config, broker, recorder), max_count=config.max_retained,
+                 max_bytes=config.max_retained_bytes),
         max_batch=config.max_batch,
         max_subscriptions=config.max_subscriptions,
         max_total_subscriptions=config.max_total_subscriptions,
         max_retained_value_bytes=config.max_retained_value_bytes,
     )
+    if recorder is not None:
+        pubsub.recorder = recorder
+        if not broker.sees_everything:
+            listener = Listener()  # asks the broker for the patterns, as a subscriber would
+            for pattern in patterns:
+                pubsub.subscribe(listener, pattern)
+    return pubsub

@@ -41,7 +41,7 @@ FAILURE_LOG_EVERY = 60.0
 class FileStore(Store, Coalesced):
     """Keeps the retained values in ``path``."""
 
-    def __init__(self, path: Path, interval: float = Config.retain_interval.default) -> None:
+    def __init__(self, path: Path, interval: float = Config.store_interval.default) -> None:
         Store.__init__(self)
         Coalesced.__init__(self, interval)
         self.path = path

@@ -18,7 +18,7 @@ MANY_AT_ONCE = ("--max-pending", "100000", "--max-pending-per-ip", "100000")
 
 # Settings some tests give the in-process hub (the config fixture reads them).
 # A short write interval: a retained publish is answered once on disk.
-QUICK_RETAIN = pytest.mark.config(retain_interval=0.05)
+QUICK_RETAIN = pytest.mark.config(store_interval=0.05)
 LONG_HISTORY = pytest.mark.config(history_size=100_000)
 SMALL_LIMITS = pytest.mark.config(
     max_message_bytes=2048, max_connections=3, max_subscriptions=3, max_batch=3, publish_rate=2, publish_burst=2,

@@ -77,6 +77,7 @@ async def _until_cancelled(tasks: list[asyncio.Task[None]]) -> None:
 
 class RedisBroker(Broker):
     keeps_retained = True  # the PUBLISH script writes them (scripts.py)
+    sees_everything = False  # a hub subscribes to what its clients want (interest)
     _hub: Hub | None = None
 
     def __init__(
