@@ -238,5 +238,7 @@ def key(state_dir: Path) -> None:
 
 
 def register(group: click.Group) -> None:
-    for command in (publish, subscribe, info, key):
+    from .readings import readings
+
+    for command in (publish, subscribe, info, readings, key):
         group.add_command(command)

@@ -152,6 +152,33 @@ class HubConnection:
             reason = reason_of(response.error) if response.error else response.reason
             raise refusal(self.http_url, response.code, response.body, reason, bool(self.api_key))
 
+    async def get(self, path: str, query: dict[str, str]) -> bytes:
+        """The body of ``GET path?query`` (a 200), or the hub's refusal raised."""
+        headers = {"X-API-Key": self.api_key} if self.api_key else {}
+        request = HTTPRequest(
+            f"{self.http_url}{path}?{urlencode(query)}", headers=headers, connect_timeout=self.timeout,
+            request_timeout=self.timeout, validate_cert=self.validate_cert, ca_certs=self.ca_file,
+        )
+        try:
+            response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        except (OSError, StreamClosedError, HTTPClientError) as exc:
+            raise unreachable(self.http_url, exc) from None
+        if response.code != 200:
+            reason = reason_of(response.error) if response.error else response.reason
+            raise refusal(self.http_url, response.code, response.body, reason, bool(self.api_key))
+        return bytes(response.body)
+
+    async def readings(self, event: str, since: str = "-24h", until: str = "now", step: str | None = None,
+                       csv: bool = False) -> Any:
+        """``GET /readings``: the event's recorded series as a dict (the CSV text with ``csv``)."""
+        query = {"event": event, "from": since, "to": until}
+        if step is not None:
+            query["step"] = step
+        if csv:
+            query["format"] = "csv"
+            return (await self.get("/readings", query)).decode("utf-8")
+        return ujson.loads(await self.get("/readings", query))
+
     # -- info ---------------------------------------------------------------------
 
     async def info(self) -> dict[str, Any]:

@@ -163,6 +163,11 @@ class Client:
     def info(self) -> dict[str, Any]:
         return self._call(self._async.info())
 
+    def readings(self, event: str, since: str = "-24h", until: str = "now", step: str | None = None,
+                 csv: bool = False) -> Any:
+        """What the hub recorded of ``event`` (``GET /readings``)."""
+        return self._call(self._async.readings(event, since, until, step, csv))
+
     def receive(self, timeout: float | None = None) -> Message:
         """The next message; raises TimeoutError, or AuthError if the key was refused.
 

@@ -19,6 +19,7 @@ from .metrics import MetricsHandler
 from .mqtt.websocket import MqttOverWebSocket
 from .publish import FastPublish, PublishHTTP
 from .queries import HistoryHTTP, RetainedHTTP
+from .readings import ReadingsHTTP, RecordedEventsHTTP
 from .sockets import InfoSocket, PublishSocket, SubscribeSocket
 from .state import HubState
 from .web import web_rules
@@ -48,6 +49,8 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/healthz"), HealthHandler, shared),
             Rule(PathMatches(r"/retained"), RetainedHTTP, shared),
             Rule(PathMatches(r"/history"), HistoryHTTP, shared),
+            Rule(PathMatches(r"/readings"), ReadingsHTTP, shared),
+            Rule(PathMatches(r"/readings/events"), RecordedEventsHTTP, shared),
             Rule(PathMatches(r"/metrics"), MetricsHandler, shared),
             Rule(PathMatches(r"/mqtt"), MqttOverWebSocket, shared),
             *web_rules(state),  # dashboard, /picloud.js, /static/, /stats

@@ -103,7 +103,28 @@ def render(state: HubState) -> str:
               1 if broker.state == "ok" else 0)
     out.counter("picloud_broker_reconnects_total", "Times the broker connection was re-established.",
                 broker.reconnects)
+    store = pubsub.retained.store
+    if store.records:
+        readings(out, store.stats())
     return out.text()
+
+
+def readings(out: Exposition, stats: dict[str, float]) -> None:
+    out.gauge("picloud_store_bytes", "Bytes of the readings database in use (--store-max-bytes).", stats["bytes"])
+    out.gauge("picloud_store_series", "Series recorded (--record-max-series).", stats["series"])
+    out.gauge("picloud_store_events", "Events recorded.", stats["events"])
+    out.counter("picloud_store_writes_total", "Transactions writing readings.", stats["writes"])
+    out.counter("picloud_store_dropped_total", "Messages or points not recorded, by why.", [
+        ({"reason": "series_limit"}, stats["dropped_series_limit"]),
+        ({"reason": "behind"}, stats["dropped_behind"]),
+        ({"reason": "write_failed"}, stats["dropped_write_failed"]),
+        ({"reason": "unreadable"}, stats["dropped_unreadable"]),
+    ])
+    out.counter("picloud_store_rollup_only_total", "Points past one a second per series: in the rollups only.",
+                stats["rollup_only"])
+    out.counter("picloud_store_deleted_rows_total", "Rows of readings deleted, by why.", [
+        ({"reason": "budget"}, stats["trimmed"]), ({"reason": "age"}, stats["expired"]),
+    ])
 
 
 class Exposition:
