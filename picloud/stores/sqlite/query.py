@@ -41,15 +41,16 @@ def read(conn: sqlite3.Connection, event: str, start: float, end: float, step: i
     out: list[dict[str, Any]] = []
     for series_id, field, unit in series_of(conn, event):
         entry: dict[str, Any] = {"field": field, "unit": unit}
-        chosen = step
-        if chosen is None:
-            raw = conn.execute("SELECT t, value FROM points WHERE series = ? AND t >= ? AND t <= ? ORDER BY t LIMIT ?",
-                               (series_id, start, end, max_points + 1)).fetchall()
-            if len(raw) <= max_points and not _rolled_up_before(conn, series_id, start, raw):
-                entry.update(raw=True, t=[r[0] for r in raw], value=[r[1] for r in raw])
-                out.append(entry)
-                continue
-            chosen = nice_step(end - start, max_points)
+        raw = conn.execute("SELECT t, value FROM points WHERE series = ? AND t >= ? AND t <= ? ORDER BY t LIMIT ?",
+                           (series_id, start, end, max_points + 1)).fetchall()
+        covered = not _rolled_up_before(conn, series_id, start, raw)
+        if step is None and covered and len(raw) <= max_points:
+            entry.update(raw=True, t=[r[0] for r in raw], value=[r[1] for r in raw])
+            out.append(entry)
+            continue
+        chosen = step if step is not None else nice_step(end - start, max_points)
+        if not covered:  # the raw points of the range's start are gone: minutes at least
+            chosen = max(chosen, 60)
         entry.update(raw=False, step=chosen, **aggregate(conn, series_id, start, end, chosen))
         out.append(entry)
     return {"event": event, "from": start, "to": end, "series": out}
