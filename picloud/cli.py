@@ -108,7 +108,8 @@ def serve(**options: Any) -> None:
         raise click.ClickException(str(exc)) from None
 
 
-# The client commands (publish, subscribe, info) live in their own module.
-from .client import commands  # noqa: E402
+# The client commands (publish, subscribe, info, readings) live in their own modules.
+from .client import commands, readings  # noqa: E402
 
 commands.register(main)
+readings.register(main)

@@ -28,11 +28,11 @@ def test_every_option_of_serve_is_a_row_and_every_row_an_option():
     for name, param in params.items():
         row = ROWS[name]
         assert isinstance(param, click.Option)
-        assert param.opts == [row.option]
+        assert param.opts == [row.option, *row.alias_options]
         if row.any_value:
             assert param.secondary_opts == [f"--no-{row.option[2:]}"] and param.envvar is None
         else:
-            assert (param.envvar, param.show_envvar) == (row.env, True)
+            assert (param.envvar, param.show_envvar) == ([row.env, *row.alias_envs] if row.aliases else row.env, True)
         assert param.multiple == row.repeatable
         assert param.is_flag == (row.kind == "bool")
         if row.kind in ("int", "float"):

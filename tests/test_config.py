@@ -26,7 +26,7 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "broker": "memory://", "broker_prefix": "picloud", "broker_outbox": 10000, "max_queue_bytes": MIB,
         "max_total_queue_bytes": 64 * MIB, "slow_consumer": "disconnect", "max_message_bytes": MIB,
         "shutdown_drain": 5.0, "xheaders": False, "public_metrics": False, "history_size": 100,
-        "history_ttl": 0.0, "history_events": 1000, "retain_interval": 1.0, "keys_file": None,
+        "history_ttl": 0.0, "history_events": 1000, "store_interval": 1.0, "keys_file": None,
         "api_key_file": None, "max_connections": 10000, "max_subscriptions": 1000, "max_batch": 1000,
         "max_pending": 256, "max_pending_per_ip": 32,
         "mqtt_port": None, "mqtt_tls_port": None, "no_mqtt": False, "mqtt_session_queue": 1000,
@@ -38,7 +38,24 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "max_total_inbound_bytes": 64 * MIB, "history_bytes": 32 * MIB, "broker_outbox_bytes": 16 * MIB,
         "auth_fail_limit": 20, "auth_block": 60.0, "max_total_subscriptions": 100_000,
         "max_retained": 10_000, "max_retained_bytes": 16 * MIB, "max_retained_value_bytes": 256 * 1024,
+        "record": (), "no_record": False, "record_raw_days": 7.0, "record_rollup_days": 365.0,
+        "store_max_bytes": 256 * MIB, "record_max_series": 2000,
     }
+
+
+def test_a_former_name_is_still_read_as_option_and_variable(monkeypatch):
+    from click.testing import CliRunner
+
+    import picloud.server.serve as serve
+    from picloud.cli import main
+
+    seen = []
+    monkeypatch.setattr(serve, "run", lambda config: seen.append(config.store_interval))
+    runner = CliRunner()
+    assert runner.invoke(main, ["serve", "--retain-interval", "2.5"]).exit_code == 0
+    assert runner.invoke(main, ["serve"], env={"PICLOUD_RETAIN_INTERVAL": "3"}).exit_code == 0
+    assert runner.invoke(main, ["serve"], env={"PICLOUD_STORE_INTERVAL": "4"}).exit_code == 0
+    assert seen == [2.5, 3.0, 4.0]
 
 
 def test_environment_variables_keep_the_seed_names_and_prefix_the_rest():

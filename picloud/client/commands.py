@@ -238,7 +238,5 @@ def key(state_dir: Path) -> None:
 
 
 def register(group: click.Group) -> None:
-    from .readings import readings
-
-    for command in (publish, subscribe, info, readings, key):
+    for command in (publish, subscribe, info, key):
         group.add_command(command)

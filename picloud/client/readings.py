@@ -54,3 +54,7 @@ def readings_table(found: dict[str, Any]) -> str:
             lines += [f"  {_when(t)}  {_number(lo)}  {_number(mean)}  {_number(hi)}"
                       for t, lo, mean, hi in zip(series["t"], series["min"], series["mean"], series["max"])]
     return "\n".join(lines) if lines else f"nothing recorded of {found['event']} in that time"
+
+
+def register(group: click.Group) -> None:
+    group.add_command(readings)

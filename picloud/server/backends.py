@@ -16,7 +16,6 @@ from ..hub.pubsub import PubSub
 from ..hub.recording import Listener, Recorder
 from ..hub.retained import Retained
 from ..hub.store import Store
-from ..stores.atomic import check_writable
 from ..stores.files import FILE_NAME, FileStore
 from ..stores.sqlite.database import FILE_NAME as DATABASE_FILE
 from ..stores.sqlite.store import SqliteStore
@@ -42,7 +41,6 @@ def make_store(config: Config, broker: Broker, recorder: Recorder | None = None)
     store = Store() if broker.keeps_retained else FileStore(config.state_dir / FILE_NAME, config.store_interval)
     if recorder is None:
         return store
-    check_writable(config.state_dir)
     recording = SqliteStore(config.state_dir / DATABASE_FILE, store, config)
     recording.keep_readings(recorder)
     return recording

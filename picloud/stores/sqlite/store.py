@@ -19,6 +19,7 @@ from ...config import Config
 from ...hub.message import Message
 from ...hub.recording import Entry, Recorder
 from ...hub.store import Store
+from ..atomic import check_writable
 from ..coalesce import Coalesced
 from . import query
 from .database import Database
@@ -41,6 +42,7 @@ class SqliteStore(Store, Coalesced):
         self.raw_days = config.record_raw_days
         self.rollup_days = config.record_rollup_days
         self.max_bytes = config.store_max_bytes
+        check_writable(path.parent)
         self.db = Database(path, [READINGS])
         self.db.open()
         self._readings = Readings(config.record_max_series)
