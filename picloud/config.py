@@ -297,7 +297,7 @@ class Config:
     )
     record_max_series = Setting(
         2000, kind="int", minimum=1, group="store",
-        help="Series recorded (one per event and numeric field); past it new series are not recorded.",
+        help="Series recorded (one per event and numeric field), and events; past it new ones are not recorded.",
     )
 
     log_level = Setting(

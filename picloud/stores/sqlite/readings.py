@@ -71,6 +71,8 @@ class Readings:
             if discovered is not None:
                 self._learn_unit(conn, *discovered)
             event_id = self._event_id(conn, message.event, t)
+            if event_id is None:
+                continue
             seen = events_seen.get(event_id)
             if seen is None:
                 events_seen[event_id] = [t, t, 1]
@@ -117,9 +119,12 @@ class Readings:
         conn.executemany("UPDATE series SET last = ?, count = count + ?, value = ? WHERE id = ?",
                          [(last, count, value, id_) for id_, (_, last, count, value) in series_seen.items()])
 
-    def _event_id(self, conn: sqlite3.Connection, name: str, t: float) -> int:
+    def _event_id(self, conn: sqlite3.Connection, name: str, t: float) -> int | None:
         event_id = self.events.get(name)
         if event_id is None:
+            if len(self.events) >= self.max_series:  # events without numbers count too
+                self._over_limit(name, "")
+                return None
             cursor = conn.execute("INSERT INTO events (name, first, last, count) VALUES (?, ?, ?, 0)", (name, t, t))
             event_id = self.events[name] = int(cursor.lastrowid or 0)
         return event_id
@@ -131,11 +136,7 @@ class Readings:
         if series_id is not None:
             return series_id
         if len(self.series) >= self.max_series:
-            self.dropped["series_limit"] += 1
-            if not self._series_limit_logged:
-                self._series_limit_logged = True
-                log.warning("%d series recorded (--record-max-series): %r field %r and later new ones are "
-                            "not recorded", len(self.series), event, field)
+            self._over_limit(event, field)
             return None
         unit = self.units.get((event, field)) or unit
         cursor = conn.execute(
@@ -144,6 +145,13 @@ class Readings:
         )
         series_id = self.series[key] = int(cursor.lastrowid or 0)
         return series_id
+
+    def _over_limit(self, event: str, field: str) -> None:
+        self.dropped["series_limit"] += 1
+        if not self._series_limit_logged:
+            self._series_limit_logged = True
+            log.warning("%d series and %d events recorded (--record-max-series): %r field %r and later new ones "
+                        "are not recorded", len(self.series), len(self.events), event, field)
 
     def _learn_unit(self, conn: sqlite3.Connection, topic: str, field: str, unit: str) -> None:
         if self.units.get((topic, field)) == unit:
