@@ -34,19 +34,28 @@ def numbers(data: Any) -> list[tuple[str, float]]:
 
 
 def _walk(value: Any, path: str, found: list[tuple[str, float]], depth: int) -> None:
-    if isinstance(value, bool):
-        found.append((path, 1.0 if value else 0.0))
-    elif isinstance(value, (int, float)):
-        number = float(value)
-        if math.isfinite(number):
-            found.append((path, number))
-    elif isinstance(value, dict) and depth < MAX_DEPTH:
+    kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH:
+            return
+        prefix = path + "." if path else ""
         for key, item in value.items():
             if len(found) >= MAX_FIELDS:
                 return
-            if not isinstance(key, str) or len(key) > MAX_FIELD_CHARS:
+            if type(key) is not str or len(key) > MAX_FIELD_CHARS:
                 continue
-            _walk(item, f"{path}.{key}" if path else key, found, depth + 1)
+            kind = type(item)
+            # Flat fields inline: most readings are one level deep.
+            if kind is int or (kind is float and math.isfinite(item)):
+                found.append((prefix + key, float(item)))
+            elif kind is bool:
+                found.append((prefix + key, 1.0 if item else 0.0))
+            elif kind is dict:
+                _walk(item, prefix + key, found, depth + 1)
+    elif kind is bool:
+        found.append((path, 1.0 if value else 0.0))
+    elif kind is int or (kind is float and math.isfinite(value)):
+        found.append((path, float(value)))
 
 
 def unit_of(data: Any) -> str | None:

@@ -18,7 +18,7 @@ from typing import Any
 import ujson
 
 from ...hub.recording import Entry
-from .points import discovered_unit, numbers, unit_of
+from .points import DISCOVERY, discovered_unit, numbers, unit_of
 
 log = logging.getLogger("picloud.store")
 
@@ -34,6 +34,7 @@ class Readings:
     def __init__(self, max_series: int) -> None:
         self.max_series = max_series
         self.events: dict[str, int] = {}
+        self._known: dict[str, tuple[int, bool]] = {}  # event -> its id, and whether it is a discovery config
         self.series: dict[tuple[int, str], int] = {}
         self.units: dict[tuple[str, str], str] = {}
         self._last_raw: dict[int, float] = {}
@@ -44,6 +45,7 @@ class Readings:
 
     def load(self, conn: sqlite3.Connection) -> None:
         self.events = {name: id_ for id_, name in conn.execute("SELECT id, name FROM events")}
+        self._known = {}
         self.series = {(event, field): id_ for id_, event, field in conn.execute("SELECT id, event, field FROM series")}
         units = conn.execute("SELECT topic, field, unit FROM units")
         self.units = {(topic, field): unit for topic, field, unit in units}
@@ -51,59 +53,90 @@ class Readings:
         self._last_message = dict(conn.execute("SELECT event, max(t) FROM messages GROUP BY event"))
 
     def forget(self, conn: sqlite3.Connection) -> None:
-        """After a trim removed events and series: reload what is left."""
-        self.load(conn)
+        """After a trim or an expiry removed events and series: forget
+        those (reading the two small tables, not the points)."""
+        self.events = {name: id_ for id_, name in conn.execute("SELECT id, name FROM events")}
+        self.series = {(event, field): id_ for id_, event, field in conn.execute("SELECT id, event, field FROM series")}
+        self._known = {}
+        series, events = set(self.series.values()), set(self.events.values())
+        self._last_raw = {id_: t for id_, t in self._last_raw.items() if id_ in series}
+        self._last_message = {id_: t for id_, t in self._last_message.items() if id_ in events}
 
     def write(self, conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
+        # The loop runs for every recorded message: what can be done once per
+        # event, series or minute of the batch is done after it.
         messages: list[tuple[int, float, bytes]] = []
         points: list[tuple[int, float, float]] = []
         minutes: dict[tuple[int, int], Rollup] = {}
-        hours: dict[tuple[int, int], Rollup] = {}
-        events_seen: dict[int, list[float]] = {}  # id -> first, last, count
-        series_seen: dict[int, list[float]] = {}  # id -> first, last, count, value
+        latest: dict[int, tuple[float, float]] = {}  # series -> its last point's time and value
+        events_seen: dict[int, list[float]] = {}  # id -> last, count
+        known = self._known
+        series_ids = self.series
+        last_raw, last_message = self._last_raw, self._last_message
+        never = float("-inf")
+        loads = ujson.loads
         for t, message in entries:
             try:
-                data = ujson.loads(message.payload).get("data")
+                data = loads(message.payload).get("data")
             except (ValueError, AttributeError):
                 self.dropped["unreadable"] += 1
                 continue
-            discovered = discovered_unit(message.event, data)
-            if discovered is not None:
-                self._learn_unit(conn, *discovered)
-            event_id = self._event_id(conn, message.event, t)
-            if event_id is None:
-                continue
+            event = message.event
+            info = known.get(event)
+            if info is None:
+                info = self._event_info(conn, event, t)
+                if info is None:
+                    continue
+            event_id, discovery = info
+            if discovery:
+                discovered = discovered_unit(event, data)
+                if discovered is not None:
+                    self._learn_unit(conn, *discovered)
             seen = events_seen.get(event_id)
             if seen is None:
-                events_seen[event_id] = [t, t, 1]
+                events_seen[event_id] = [t, 1]
             else:
-                seen[1] = t
-                seen[2] += 1
-            if t - self._last_message.get(event_id, float("-inf")) >= RAW_EVERY:
-                self._last_message[event_id] = t
+                seen[0] = t
+                seen[1] += 1
+            if t - last_message.get(event_id, never) >= RAW_EVERY:
+                last_message[event_id] = t
                 messages.append((event_id, t, message.payload))
-            found = numbers(data)
+            try:
+                found = numbers(data)
+            except OverflowError:  # an integer past any float
+                self.dropped["unreadable"] += 1
+                continue
             if not found:
                 continue
-            unit = unit_of(data)
-            minute, hour = int(t // 60) * 60, int(t // 3600) * 3600
+            minute = int(t // 60) * 60
             for field, value in found:
-                series_id = self._series_id(conn, event_id, message.event, field, unit, t, value)
+                series_id = series_ids.get((event_id, field))
                 if series_id is None:
-                    continue
-                if t - self._last_raw.get(series_id, float("-inf")) >= RAW_EVERY:
-                    self._last_raw[series_id] = t
+                    series_id = self._series_id(conn, event_id, event, field, unit_of(data), t, value)
+                    if series_id is None:
+                        continue
+                if t - last_raw.get(series_id, never) >= RAW_EVERY:
+                    last_raw[series_id] = t
                     points.append((series_id, t, value))
                 else:
                     self.rollup_only += 1
-                _merge(minutes, (series_id, minute), value)
-                _merge(hours, (series_id, hour), value)
-                kept = series_seen.get(series_id)
-                if kept is None:
-                    series_seen[series_id] = [t, t, 1, value]
+                rollup = minutes.get((series_id, minute))
+                if rollup is None:
+                    minutes[series_id, minute] = [1, value, value, value, value]
                 else:
-                    kept[1], kept[3] = t, value
-                    kept[2] += 1
+                    rollup[0] += 1
+                    if value < rollup[1]:
+                        rollup[1] = value
+                    elif value > rollup[2]:
+                        rollup[2] = value
+                    rollup[3] += value
+                    rollup[4] = value
+                latest[series_id] = (t, value)
+        hours: dict[tuple[int, int], Rollup] = {}
+        counts: dict[int, int] = {}
+        for (series_id, minute), rollup in minutes.items():  # in time order within a series
+            counts[series_id] = counts.get(series_id, 0) + int(rollup[0])
+            _fold(hours, (series_id, minute // 3600 * 3600), rollup)
         conn.executemany("INSERT INTO messages (event, t, frame) VALUES (?, ?, ?)", messages)
         conn.executemany("INSERT OR REPLACE INTO points (series, t, value) VALUES (?, ?, ?)", points)
         for table, rollups in (("minutes", minutes), ("hours", hours)):
@@ -115,9 +148,16 @@ class Readings:
                 [(s, b, *r) for (s, b), r in rollups.items()],
             )
         conn.executemany("UPDATE events SET last = ?, count = count + ? WHERE id = ?",
-                         [(last, count, id_) for id_, (_, last, count) in events_seen.items()])
+                         [(last, count, id_) for id_, (last, count) in events_seen.items()])
         conn.executemany("UPDATE series SET last = ?, count = count + ?, value = ? WHERE id = ?",
-                         [(last, count, value, id_) for id_, (_, last, count, value) in series_seen.items()])
+                         [(t, counts[id_], value, id_) for id_, (t, value) in latest.items()])
+
+    def _event_info(self, conn: sqlite3.Connection, name: str, t: float) -> tuple[int, bool] | None:
+        event_id = self._event_id(conn, name, t)
+        if event_id is None:
+            return None
+        info = self._known[name] = (event_id, bool(DISCOVERY.match(name)))
+        return info
 
     def _event_id(self, conn: sqlite3.Connection, name: str, t: float) -> int | None:
         event_id = self.events.get(name)
@@ -166,15 +206,13 @@ class Readings:
         return {"series": len(self.series), "events": len(self.events)}
 
 
-def _merge(rollups: dict[tuple[int, int], Rollup], key: tuple[int, int], value: float) -> None:
+def _fold(rollups: dict[tuple[int, int], Rollup], key: tuple[int, int], part: Rollup) -> None:
     rollup = rollups.get(key)
     if rollup is None:
-        rollups[key] = [1, value, value, value, value]
+        rollups[key] = list(part)
     else:
-        rollup[0] += 1
-        if value < rollup[1]:
-            rollup[1] = value
-        if value > rollup[2]:
-            rollup[2] = value
-        rollup[3] += value
-        rollup[4] = value
+        rollup[0] += part[0]
+        rollup[1] = min(rollup[1], part[1])
+        rollup[2] = max(rollup[2], part[2])
+        rollup[3] += part[3]
+        rollup[4] = part[4]

@@ -96,3 +96,9 @@ def test_a_frame_that_is_not_json_is_counted(recorded):
     recorded.db.write_now(lambda conn: recorded.readings.write(conn, [(T0, Message("x", b"not json"))]))
     assert recorded.readings.dropped["unreadable"] == 1
     assert recorded.query("SELECT count(*) FROM events") == [(0,)]
+
+
+def test_an_integer_past_any_float_is_counted_not_a_crash(recorded):
+    recorded.record((T0, "big", {"n": 10**400, "ok": 1}), (T0 + 1, "big", 2))
+    assert recorded.readings.dropped["unreadable"] == 1
+    assert recorded.query("SELECT value FROM points") == [(2.0,)]
