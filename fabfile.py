@@ -7,7 +7,11 @@
 Each deploy installs the wheel into a fresh virtualenv under
 ``$DEPLOY_PREFIX/releases/``, points ``current`` at it (``previous`` at the
 one before, for ``rollback``), installs the service files and the defaults
-file, restarts the service and fails unless ``/healthz`` answers.
+file, restarts the service and fails unless ``/healthz`` answers. With
+DEPLOY_NGINX_SERVER_NAME it also puts nginx in front (etc/nginx/: HTTPS and
+websockets, MQTT on 1883 and 8883): it checks nginx, the stream module and the
+certificate first, has the hub listen on loopback, and fails unless nginx
+takes the files (``nginx -t``) and passes ``/healthz`` on.
 
 Settings, from the environment (DEPLOY_USER and DEPLOY_HOST are the seed's):
 
@@ -15,11 +19,11 @@ Settings, from the environment (DEPLOY_USER and DEPLOY_HOST are the seed's):
     DEPLOY_SERVICE          service name [picloud]
     DEPLOY_SERVICE_MANAGER  systemd, init.d or none (install only) [systemd]
     DEPLOY_RUN_USER         user the hub runs as, created if missing [picloud]
-    DEPLOY_ETC              where default/, init.d/ and systemd/system/ are [/etc]
+    DEPLOY_ETC              where default/, init.d/, systemd/system/, nginx/ are [/etc]
     DEPLOY_STATE_DIR        the hub's state directory [/var/lib/SERVICE]
     DEPLOY_PIDFILE, DEPLOY_LOGFILE   for init.d [/run/SERVICE.pid, /var/log/SERVICE.log]
     DEPLOY_PYTHON           Python on the target [python3]
-    DEPLOY_PORT             PORT written into a new defaults file
+    DEPLOY_PORT             PORT written into a new defaults file; nginx's upstream [9000]
     DEPLOY_API_KEY          written to STATE_DIR/api_key (0600); unset, the hub
                             generates a key on first start and keeps it there
     DEPLOY_WHEELHOUSE       local directory of dependency wheels for the target:
@@ -29,6 +33,22 @@ Settings, from the environment (DEPLOY_USER and DEPLOY_HOST are the seed's):
     DEPLOY_KEEP             releases kept [3]
     DEPLOY_HEALTH_TIMEOUT   seconds to wait for /healthz [30]
     DEPLOY_DIST             where `build` puts the wheel and `deploy` takes it [./dist]
+
+nginx in front of the hub (fabfile_nginx.py), only with DEPLOY_NGINX_SERVER_NAME:
+
+    DEPLOY_NGINX_SERVER_NAME  the site's server_name, e.g. picloud.example.org
+    DEPLOY_NGINX_CERT       [/etc/letsencrypt/live/SERVER_NAME/fullchain.pem]
+    DEPLOY_NGINX_KEY        [/etc/letsencrypt/live/SERVER_NAME/privkey.pem]
+    DEPLOY_NGINX_PORTS      nginx's http, https, mqtt, mqtts ports [80 443 1883 8883]
+    DEPLOY_NGINX_MQTT_UPSTREAM  the hub's MQTT port, on loopback [1884]
+    DEPLOY_NGINX_CONF       nginx's main file [$DEPLOY_ETC/nginx/nginx.conf]
+    DEPLOY_NGINX_BIN        the nginx program on the target [nginx]
+
+It installs $DEPLOY_ETC/nginx/sites-available/SERVICE.conf (linked from
+sites-enabled/) and $DEPLOY_ETC/nginx/SERVICE-stream.conf, included at the end
+of nginx.conf. A new defaults file gets PICLOUD_HOST=127.0.0.1,
+PICLOUD_XHEADERS=1 and PICLOUD_MQTT_PORT; an existing one gets those it lacks
+appended. nginx is reloaded (systemctl, or nginx -s reload), or started.
 
 The API key never appears on the target's command line: it is uploaded over
 SFTP into a 0600 file. A user other than root needs sudo; its password is
@@ -51,7 +71,9 @@ from pathlib import Path
 
 from fabric import Connection, task
 from invoke import Collection
-from invoke.exceptions import Exit
+from invoke.exceptions import Exit, UnexpectedExit
+
+from fabfile_nginx import TEST_FAILED, Nginx
 
 HERE = Path(__file__).resolve().parent
 
@@ -96,6 +118,9 @@ class Settings:
         self.defaults = f"{self.etc}/default/{self.service}"
         self.init_script = f"{self.etc}/init.d/{self.service}"
         self.unit = f"{self.etc}/systemd/system/{self.service}.service"
+        self.nginx: Nginx | None = None
+        if _env("DEPLOY_NGINX_SERVER_NAME"):
+            self.nginx = Nginx(self.etc, self.service, int(self.port or 9000))
 
 
 def _hosts() -> list[str] | None:
@@ -196,6 +221,8 @@ def _render_defaults(s: Settings) -> str:
     text = text.replace("#PICLOUD_STATE_DIR=/var/lib/picloud", f"PICLOUD_STATE_DIR={s.state_dir}")
     if s.port:
         text = text.replace("#PORT=9000", f"PORT={int(s.port)}")
+    for name, value, _why in s.nginx.defaults() if s.nginx else []:
+        text = re.sub(rf"^#{name}=.*$", f"{name}={value}", text, count=1, flags=re.M)
     return text
 
 
@@ -216,10 +243,13 @@ host = '127.0.0.1' if host in ('0.0.0.0', '::') else host
 host = '[%s]' % host if ':' in host else host
 scheme = 'https' if os.environ.get('USE_TLS') else 'http'
 url = '%s://%s:%s/healthz' % (scheme, host, os.environ.get('PORT') or 9000)
+# Or through nginx: its URL and the site's name (argv 2 and 3).
+url, headers = (sys.argv[2], {'Host': sys.argv[3]}) if len(sys.argv) > 3 else (url, {})
 deadline = time.monotonic() + float(sys.argv[1])
 while True:
     try:
-        with urllib.request.urlopen(url, timeout=5, context=ssl._create_unverified_context()) as r:
+        request = urllib.request.Request(url, headers=headers)
+        with urllib.request.urlopen(request, timeout=5, context=ssl._create_unverified_context()) as r:
             print(url, r.status, r.read().decode())
             break
     except OSError as exc:
@@ -229,11 +259,11 @@ while True:
 """
 
 
-def _probe_command(s: Settings, timeout: float) -> str:
+def _probe_command(s: Settings, timeout: float, *through: str) -> str:
     # The defaults file is sourced for PORT and friends; nothing of it is echoed.
     # A subshell, so that it composes with && and its settings stay in it.
     return (f"(set -a; if [ -r {_q(s.defaults)} ]; then . {_q(s.defaults)}; fi; set +a; "
-            f"exec {_q(f'{s.prefix}/current/bin/python')} -c {_q(PROBE)} {timeout})")
+            f"exec {_q(f'{s.prefix}/current/bin/python')} -c {_q(PROBE)} {timeout} {_q(*through)})")
 
 
 def _restart_and_check(c: Connection, s: Settings) -> None:
@@ -287,8 +317,11 @@ def _install_script(s: Settings, tmp: str, wheel: str, release: str, key: bool) 
         f"id -u {_q(s.run_user)} >/dev/null 2>&1 || useradd --system --user-group "
         f"--home-dir {_q(s.state_dir)} --shell /usr/sbin/nologin {_q(s.run_user)}",
         f"install -d -m 0700 -o {_q(s.run_user, s.state_dir)}",
+        # nginx's files first: if nginx rejects them, nothing else has changed.
+        *(s.nginx.install_lines(tmp) if s.nginx else []),
         # Operators edit the defaults file: a deploy creates it, never overwrites it.
         f"[ -e {_q(s.defaults)} ] || install -D -m 0600 -o root -g root {_q(tmp + '/defaults', s.defaults)}",
+        *(s.nginx.defaults_lines(s.defaults) if s.nginx else []),
         # Both, as a Debian package does: systemd ignores the init script
         # where its own unit exists.
         f"install -D -m 0644 -o root -g root {_q(tmp + '/unit', s.unit)}",
@@ -303,6 +336,28 @@ def _install_script(s: Settings, tmp: str, wheel: str, release: str, key: bool) 
     return "\n".join(lines)
 
 
+def _check_nginx(c: Connection, n: Nginx) -> None:
+    """Fail, before anything changes, if nginx cannot take the files on the target."""
+    result = _root(c, n.check_script(), hide=True, warn=True)
+    if result.failed:
+        raise Exit(f"could not check nginx on {c.host}: {result.stderr.strip()}")
+    problems = n.problems(result.stdout, c.host)
+    if problems:
+        raise Exit("\n".join(problems))
+
+
+def _reload_nginx(c: Connection, s: Settings, n: Nginx) -> None:
+    """Reload (or start) nginx; fail loudly unless it passes /healthz on to the hub."""
+    if s.manager == "none":
+        print(f"service manager none: nginx's files are installed and tested; reload nginx ({n.program} -s reload)")
+        return
+    url = f"https://127.0.0.1:{n.https}/healthz"
+    if _root(c, f"{n.reload_command(s.manager)} && {_probe_command(s, s.health_timeout, url, n.names[0])}",
+             warn=True).failed:
+        raise Exit(f"deploy failed: nginx on {c.host} does not pass {url} on to {s.service} "
+                   "(see above, and nginx's error log)")
+
+
 @task(hosts=_hosts())
 def deploy(c) -> None:
     """Install the latest built wheel on the target, restart, check /healthz."""
@@ -310,6 +365,8 @@ def deploy(c) -> None:
     wheel = _latest_wheel(s)
     version = wheel.name.split("-")[1]
     release = f"{version}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
+    if s.nginx:
+        _check_nginx(c, s.nginx)
     print(f"deploying {wheel.name} to {c.user}@{c.host}:{s.prefix}/releases/{release}")
     # Uploads go to a directory only the login user can read (mktemp: 0700).
     tmp = c.run("d=$(mktemp -d) && mkdir \"$d/wheelhouse\" && echo \"$d\"", hide=True).stdout.strip()
@@ -320,14 +377,24 @@ def deploy(c) -> None:
             c.put(str(dep), f"{tmp}/wheelhouse/{dep.name}")
         # Over SFTP, so the key is never on a command line.
         files = {"defaults": _render_defaults(s), "unit": _render_unit(s), "init": _render_init_script(s)}
+        if s.nginx:
+            files.update({"nginx-site": s.nginx.render_site(), "nginx-stream": s.nginx.render_stream()})
         if key:
             files["api_key"] = key + "\n"
         for name, text in files.items():
             c.put(io.BytesIO(text.encode()), f"{tmp}/{name}")
-        _root(c, _install_script(s, tmp, wheel.name, release, bool(key)))
+        result = _root(c, _install_script(s, tmp, wheel.name, release, bool(key)), warn=True)
+        if result.failed and s.nginx and result.return_code == TEST_FAILED:
+            raise Exit(f"deploy failed: `nginx -t -c {s.nginx.conf}` rejects the files (see above); "
+                       f"nginx's files on {c.host} are as they were, and {s.service} is not upgraded")
+        if result.failed:
+            raise UnexpectedExit(result)
     finally:
         _root(c, f"rm -rf {_q(tmp)}", warn=True)
+    # The hub first: it leaves the MQTT ports nginx then takes.
     _restart_and_check(c, s)
+    if s.nginx:
+        _reload_nginx(c, s, s.nginx)
     # Keep the newest DEPLOY_KEEP releases, and always current and previous.
     releases = f"{s.prefix}/releases"
     _root(c, f"cd {_q(releases)} && for r in $(ls -1t | tail -n +{max(s.keep, 1) + 1}); do "

@@ -84,7 +84,7 @@ def source_tree(tmp: Path, name: str, version_suffix: str = "") -> Path:
     """A copy of the project to build from, its version changed by ``version_suffix``."""
     src = tmp / name
     src.mkdir()
-    for part in ("picloud", "etc", "fabfile.py", "setup.py", "setup.cfg", "README.rst",
+    for part in ("picloud", "etc", "fabfile.py", "fabfile_nginx.py", "setup.py", "setup.cfg", "README.rst",
                  "pyproject.toml", "MANIFEST.in"):
         if (ROOT / part).is_dir():
             shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
