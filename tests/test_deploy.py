@@ -2,16 +2,22 @@
 
 One module-scoped deployment (a throwaway sshd, host key and user key, a
 temporary prefix and /etc) serves the tests in order: deploy, upgrade,
-rollback, then the init.d script and the systemd unit as installed.
+rollback, then the init.d script and the systemd unit as installed. A second
+one, behind a real nginx the deploy configures and starts, follows: HTTPS and
+MQTT through nginx, a redeploy, and the deploys that nginx's checks stop.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
+import select
 import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -19,6 +25,9 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+
+from tests.support.certs import self_signed
+from tests.support.mqtt import Peer
 
 ROOT = Path(__file__).resolve().parent.parent
 SSHD = "/usr/sbin/sshd"
@@ -121,9 +130,10 @@ class Target:
             "DEPLOY_DIST": str(tmp / "dist"), "DEPLOY_HEALTH_TIMEOUT": "20",
         }
 
-    def fab(self, src: Path, *args: str, check: bool = True, via_env: bool = False):
+    def fab(self, src: Path, *args: str, check: bool = True, via_env: bool = False,
+            settings: dict[str, str] | None = None):
         """``fab -H root@127.0.0.1:PORT ARGS``, or the target in DEPLOY_USER/DEPLOY_HOST."""
-        env, target = dict(self.env), ["-H", f"root@127.0.0.1:{self.ssh_port}"]
+        env, target = {**self.env, **(settings or {})}, ["-H", f"root@127.0.0.1:{self.ssh_port}"]
         if via_env:
             env.update(DEPLOY_USER="root", DEPLOY_HOST=f"127.0.0.1:{self.ssh_port}")
             target = []
@@ -291,3 +301,216 @@ def test_defaults_file_shows_every_setting_commented():
     assert names - shown == set(), "settings missing from etc/default/picloud"
     assert shown - names == set(), "etc/default/picloud shows settings the hub does not read"
     assert all(line.startswith("#") for line in text.splitlines() if line.strip())
+
+
+# --- behind nginx ---
+
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"  # libnginx-mod-stream
+DEVICE_IP = "127.0.0.2"  # another loopback address, told apart from nginx's
+
+
+def free_port_everywhere() -> int:
+    """A port free on every address, IPv4 and IPv6: nginx listens on both."""
+    with socket.socket(socket.AF_INET6) as sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(("::", 0))
+        return sock.getsockname()[1]
+
+
+class NginxTarget(Target):
+    """A deployment with DEPLOY_NGINX_SERVER_NAME, into an /etc whose nginx.conf
+    keeps its pid file, logs and temporary files in the test's directory."""
+
+    def __init__(self, tmp: Path, sshd, wheelhouse: Path) -> None:
+        super().__init__(tmp, sshd, wheelhouse)
+        self.tmp = tmp
+        self.ports = {name: free_port_everywhere() for name in ("http", "https", "mqtt", "mqtts")}
+        self.hub_mqtt = free_port()
+        (tmp / "tls").mkdir()
+        self.cert, self.key = tmp / "tls/fullchain.pem", tmp / "tls/privkey.pem"
+        cert, key = self_signed("picloud.test")
+        self.cert.write_bytes(cert)
+        self.key.write_bytes(key)
+        self.conf = self.etc / "nginx/nginx.conf"
+        self.conf.parent.mkdir(parents=True)
+        self.nginx_pidfile = tmp / "run/nginx.pid"
+        (tmp / "nginx-temp").mkdir()
+        temps = "".join(f"{name}_temp_path {tmp / 'nginx-temp' / name};\n"
+                        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        self.conf.write_text(
+            f"user root;\nworker_processes 1;\npid {self.nginx_pidfile};\nerror_log {tmp / 'nginx-error.log'};\n"
+            f"load_module {STREAM_MODULE};\nevents {{}}\n"
+            f"http {{\naccess_log off;\n{temps}include {self.etc}/nginx/sites-enabled/*;\n}}\n"
+        )
+        self.site = self.etc / "nginx/sites-available/picloud.conf"
+        self.stream = self.etc / "nginx/picloud-stream.conf"
+        self.env.update(
+            DEPLOY_NGINX_SERVER_NAME="picloud.test", DEPLOY_NGINX_CERT=str(self.cert),
+            DEPLOY_NGINX_KEY=str(self.key), DEPLOY_NGINX_MQTT_UPSTREAM=str(self.hub_mqtt),
+            DEPLOY_NGINX_PORTS=" ".join(str(self.ports[name]) for name in ("http", "https", "mqtt", "mqtts")),
+        )
+
+    def healthz_through_nginx(self) -> dict:
+        context = ssl.create_default_context(cafile=self.cert)
+        url = f"https://127.0.0.1:{self.ports['https']}/healthz"
+        with urllib.request.urlopen(url, timeout=5, context=context) as resp:
+            return json.load(resp)
+
+    def nginx_pid(self) -> int | None:
+        """The running nginx's master, as its pid file says."""
+        try:
+            pid = int(self.nginx_pidfile.read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def stop_nginx(self) -> None:
+        pid = self.nginx_pid()
+        if pid is None:
+            return
+        pidfd = os.pidfd_open(pid)  # not our child: its exit is awaited through a pidfd
+        try:
+            os.kill(pid, signal.SIGTERM)
+            assert select.select([pidfd], [], [], 10)[0], "nginx did not stop"
+        finally:
+            os.close(pidfd)
+
+    def etc_files(self) -> dict[str, bytes | str]:
+        """Every file under the deployment's /etc: its bytes, or a link's target."""
+        files: dict[str, bytes | str] = {}
+        for path in sorted(self.etc.rglob("*")):
+            if path.is_symlink():
+                files[str(path)] = os.readlink(path)
+            elif path.is_file():
+                files[str(path)] = path.read_bytes()
+        return files
+
+
+@pytest.fixture(scope="module")
+def behind_nginx(tmp: Path, sshd, wheelhouse: Path):
+    t = NginxTarget(tmp / "nginx", sshd, wheelhouse)
+    yield t
+    t.stop_nginx()
+    if t.pidfile.exists():
+        t.init_script("stop")
+    for pid in t.hub_processes():
+        os.kill(pid, 9)
+
+
+def test_deploy_behind_nginx_serves_https_and_mqtt_through_it(behind_nginx, tmp):
+    t = behind_nginx
+    assert t.nginx_pid() is None
+    result = t.fab(source_tree(tmp, "src-nginx"), "build_deploy")
+    assert "is running on 127.0.0.1" in result.stdout
+    assert f"https://127.0.0.1:{t.ports['https']}/healthz 200" in result.stdout  # checked through nginx
+    assert t.nginx_pid() is not None  # started by the deploy
+    assert t.healthz_through_nginx()["status"] == "ok"
+    plain = http.client.HTTPConnection("127.0.0.1", t.ports["http"], timeout=5)
+    plain.request("GET", "/healthz")
+    redirect = plain.getresponse()
+    assert redirect.status == 301
+    assert redirect.getheader("Location") == f"https://127.0.0.1:{t.ports['https']}/healthz"
+    plain.close()
+
+    # Plain MQTT and MQTT over TLS through nginx's stream module, to the hub on loopback.
+    watcher = Peer(t.ports["mqtt"], "nginx-watcher", key=KEY, connect=False, source=DEVICE_IP)
+    assert str(watcher.start()[1]) == "Success"
+    assert watcher.subscribe(("t/#", 1)) == [1]
+    device = Peer(t.ports["mqtts"], "nginx-device", key=KEY, ca_file=str(t.cert))
+    device.publish("t/porch", "through nginx", qos=1)
+    assert watcher.receive().payload == b"through nginx"
+    for peer in (watcher, device):
+        peer.close()
+    # proxy_protocol on, PICLOUD_XHEADERS=1: the hub sees the device, not nginx.
+    assert f"'nginx-watcher' from {DEVICE_IP}:" in t.logfile.read_text()
+
+    lines = (t.etc / "default/picloud").read_text().splitlines()
+    for line in ("PICLOUD_HOST=127.0.0.1", "PICLOUD_XHEADERS=1", f"PICLOUD_MQTT_PORT={t.hub_mqtt}"):
+        assert lines.count(line) == 1, line
+    assert not any("Added by the nginx deploy" in line for line in lines)  # a new file has them in place
+    assert (t.etc / "nginx/sites-enabled/picloud.conf").resolve() == t.site
+    assert "    server_name picloud.test;" in t.site.read_text().splitlines()
+    assert t.conf.read_text().splitlines()[-1] == f"include {t.stream};"  # at the top level
+
+
+def test_a_second_deploy_behind_nginx_changes_nothing_more(behind_nginx, tmp):
+    t = behind_nginx
+    before, pid = t.etc_files(), t.nginx_pid()
+    t.fab(tmp / "src-nginx", "deploy")
+    assert t.etc_files() == before
+    assert t.nginx_pid() == pid  # reloaded, not restarted
+    assert t.healthz_through_nginx()["status"] == "ok"
+
+    # A defaults file from before nginx (the operator's: never overwritten)
+    # gets what it lacks, once, and says where it came from.
+    defaults = t.etc / "default/picloud"
+    defaults.write_text(defaults.read_text().replace("\nPICLOUD_XHEADERS=1\n", "\n#PICLOUD_XHEADERS=\n"))
+    t.fab(tmp / "src-nginx", "deploy")
+    lines = defaults.read_text().splitlines()
+    assert lines[-2:] == [
+        "# Added by the nginx deploy (fab deploy, DEPLOY_NGINX_SERVER_NAME): the devices' addresses "
+        "from nginx (headers, PROXY protocol).",
+        "PICLOUD_XHEADERS=1",
+    ]
+    for line in ("PICLOUD_HOST=127.0.0.1", "PICLOUD_XHEADERS=1", f"PICLOUD_MQTT_PORT={t.hub_mqtt}"):
+        assert lines.count(line) == 1, line
+    assert t.conf.read_text() == before[str(t.conf)].decode()
+    assert t.healthz_through_nginx()["status"] == "ok"
+
+
+def fake_nginx_without_stream(tmp: Path) -> str:
+    """An nginx whose -V names no stream module, and a modules directory without it."""
+    program = tmp / "nginx-without-stream"
+    program.write_text(
+        "#!/bin/sh\necho 'nginx version: nginx/1.22.1' >&2\n"
+        f"echo 'configure arguments: --prefix=/usr/share/nginx --modules-path={tmp}/no-modules' >&2\n"
+    )
+    program.chmod(0o755)
+    return str(program)
+
+
+def conf_without_stream_module(tmp: Path) -> str:
+    conf = tmp / "unloaded.conf"
+    conf.write_text(f"pid {tmp / 'unloaded.pid'};\nevents {{}}\nhttp {{}}\n")
+    return str(conf)
+
+
+@pytest.mark.parametrize("setting, value, said", [
+    ("DEPLOY_NGINX_CERT", lambda tmp: f"{tmp}/none/fullchain.pem",
+     "the certificate {value} is missing on 127.0.0.1 (set DEPLOY_NGINX_CERT)"),
+    ("DEPLOY_NGINX_KEY", lambda tmp: f"{tmp}/none/privkey.pem",
+     "the key {value} is missing on 127.0.0.1 (set DEPLOY_NGINX_KEY)"),
+    ("DEPLOY_NGINX_BIN", lambda tmp: f"{tmp}/none/nginx",
+     "nginx is not installed on 127.0.0.1: apt install nginx libnginx-mod-stream"),
+    ("DEPLOY_NGINX_BIN", fake_nginx_without_stream,
+     "nginx on 127.0.0.1 has no stream module (for MQTT): apt install libnginx-mod-stream"),
+    ("DEPLOY_NGINX_CONF", conf_without_stream_module,
+     "nginx on 127.0.0.1 does not load its stream module: {value} needs load_module modules/ngx_stream_module.so;"),
+    ("DEPLOY_NGINX_CONF", lambda tmp: f"{tmp}/none/nginx.conf",
+     "{value} is missing on 127.0.0.1 (set DEPLOY_NGINX_CONF)"),
+])
+def test_what_nginx_lacks_stops_the_deploy_before_any_change(behind_nginx, tmp, setting, value, said):
+    t = behind_nginx
+    value = value(t.tmp)
+    before, current = t.etc_files(), t.release("current")
+    failed = t.fab(tmp / "src-nginx", "deploy", check=False, settings={setting: value})
+    assert failed.returncode != 0
+    assert failed.stderr.strip().splitlines() == [said.format(value=value)]
+    assert "deploying" not in failed.stdout
+    assert t.etc_files() == before
+    assert t.release("current") == current
+
+
+def test_files_nginx_rejects_fail_the_deploy_and_are_put_back(behind_nginx, tmp):
+    t = behind_nginx
+    garbage = t.tmp / "tls/garbage.pem"
+    garbage.write_text("not a certificate\n")
+    before, current = t.etc_files(), t.release("current")
+    failed = t.fab(tmp / "src-nginx", "deploy", check=False, settings={"DEPLOY_NGINX_CERT": str(garbage)})
+    assert failed.returncode != 0
+    assert f"cannot load certificate \"{garbage}\"" in failed.stderr  # nginx -t's own words
+    assert f"deploy failed: `nginx -t -c {t.conf}` rejects the files" in failed.stderr
+    assert t.etc_files() == before  # nginx's files as they were, the defaults file untouched
+    assert t.release("current") == current
+    assert t.healthz_through_nginx()["status"] == "ok"
