@@ -22,8 +22,8 @@ Where a test lives
   and the pages of ``picloud/static/`` in Chromium, ``test_dashboard.py`` and
   ``test_browser_client.py``.
 - What lies outside the package is tested at the top, in a file named for
-  it: ``test_deploy.py`` (fabfile.py and the service files in etc/),
-  ``test_nginx.py`` (etc/nginx/picloud.conf), ``test_examples.py``
+  it: ``test_deploy.py`` (fabfile.py, fabfile_nginx.py and the service files
+  in etc/), ``test_nginx.py`` (etc/nginx/picloud.conf), ``test_examples.py``
   (examples/), ``test_bench*.py`` (bench/).
 
 Rules
