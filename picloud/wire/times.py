@@ -11,6 +11,9 @@ from ..exceptions import ProtocolError
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 RELATIVE = re.compile(r"^-?(\d+(?:\.\d+)?)([smhdwy])$")
+#: The first and last second of the years 1 to 9999 (what datetime holds).
+EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
 
 
 def parse_time(text: str, now: float, name: str = "time") -> float:
@@ -19,22 +22,23 @@ def parse_time(text: str, now: float, name: str = "time") -> float:
     if value == "now":
         return now
     relative = RELATIVE.match(value)
+    seconds = math.nan
     if relative:
-        return now - float(relative.group(1)) * UNITS[relative.group(2)]
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
+        seconds = now - float(relative.group(1)) * UNITS[relative.group(2)]
     else:
-        if math.isfinite(seconds):
-            return seconds
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise ProtocolError(f"'{name}' must be RFC 3339, Unix seconds or like -24h, not {text[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                seconds = (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+    # Within the years rfc3339 can write (answers and errors name times).
+    if not EARLIEST <= seconds <= LATEST:
+        raise ProtocolError(f"'{name}' must be RFC 3339, Unix seconds or like -24h, not {text[:40]!r}")
+    return seconds
 
 
 def parse_span(text: str, name: str = "step") -> float:
@@ -42,12 +46,13 @@ def parse_span(text: str, name: str = "step") -> float:
     value = text.strip()
     relative = RELATIVE.match(value)
     if relative and not value.startswith("-"):
-        return float(relative.group(1)) * UNITS[relative.group(2)]
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds <= 0:
+        seconds = float(relative.group(1)) * UNITS[relative.group(2)]
+    else:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:  # 0s too
         raise ProtocolError(f"'{name}' must be seconds > 0 or like 5m, not {text[:40]!r}")
     return seconds
 
@@ -55,4 +60,4 @@ def parse_span(text: str, name: str = "step") -> float:
 def rfc3339(seconds: float) -> str:
     """``2026-12-01T15:51:11.250Z`` (milliseconds, UTC)."""
     moment = datetime.fromtimestamp(seconds, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
