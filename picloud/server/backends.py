@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..brokers import broker_from_url
 from ..config import Config
+from ..exceptions import ConfigError, ProtocolError
 from ..hub.broker import Broker
 from ..hub.history import History
 from ..hub.pubsub import PubSub
@@ -19,6 +20,8 @@ from ..hub.store import Store
 from ..stores.files import FILE_NAME, FileStore
 from ..stores.sqlite.database import FILE_NAME as DATABASE_FILE
 from ..stores.sqlite.store import SqliteStore
+from ..wire.codec import validate_event
+from ..wire.topics import is_filter, validate_filter
 
 
 def make_broker(config: Config) -> Broker:
@@ -33,6 +36,13 @@ def record_patterns(config: Config, broker: Broker) -> tuple[str, ...]:
     if config.no_record:
         return ()
     if config.record:
+        for pattern in config.record:
+            try:
+                validate_event(pattern)
+                if is_filter(pattern):
+                    validate_filter(pattern)
+            except ProtocolError as exc:
+                raise ConfigError(f"--record {pattern!r}: {exc}") from None
         return config.record
     return ("#",) if broker.sees_everything else ()
 
