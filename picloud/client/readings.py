@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any
 
 import click
 
 from ..wire.codec import dumps
+from ..wire.times import parse_span, parse_time
 from .commands import connection_options
 from .sync import Client
 
@@ -23,6 +25,15 @@ from .sync import Client
 def readings(client: Client, event: str, since: str, until: str, step: str | None, as_csv: bool,
              as_json: bool) -> None:
     """Show the readings the hub recorded of EVENT."""
+    # Checked here too, so that an error names the option given (the hub
+    # would name its query's 'from'); the hub still reads the times itself.
+    now = time.time()
+    parse_time(since, now, "--since")
+    parse_time(until, now, "--until")
+    if step is not None:
+        parse_span(step, "--step")
+    if as_csv and as_json:
+        raise click.UsageError("--csv or --json, not both")
     if as_csv:
         click.echo(client.readings(event, since, until, step, csv=True), nl=False)
         return
