@@ -175,16 +175,17 @@ async def test_the_key_is_needed(http_client, base_url):
     assert status == 200 and body["series"] == []
 
 
-TABLET, ADMIN = "Zr4p0Tf2Yq5Kx8Nn", "Hh2Jj5Kk8Ll1Zz4X"
+TABLET, SENSOR, ADMIN = "Zr4p0Tf2Yq5Kx8Nn", "Ab9Lm3Qw7Ee1Rt6Y", "Hh2Jj5Kk8Ll1Zz4X"
 
 
 class TestTopicRights:
-    """A key held to ``sensors/#`` reads those readings only."""
+    """A key held to ``sensors/#`` reads those readings only; a key that may
+    only publish reads none."""
 
     @pytest.fixture
     def app(self, tmp_path):
         keys = tmp_path / "keys"
-        keys.write_text(f"{TABLET} subscribe sensors/#\n{ADMIN} admin\n")
+        keys.write_text(f"{TABLET} subscribe sensors/#\n{SENSOR} publish sensors/#\n{ADMIN} admin\n")
         return make_app(Config(keys_file=str(keys), state_dir=tmp_path / "state", store_interval=0.05))
 
     @pytest.mark.gen_test
@@ -199,6 +200,8 @@ class TestTopicRights:
         assert status == 200 and values(body) == {"": [1.0]}
         status, body, _ = await fetch(base_url, "/readings?event=door/state", TABLET)
         assert (status, body) == (403, {"error": "this key may not read 'door/state' (its topics: sensors/#)"})
+        for path in ("/readings?event=sensors/kitchen/temp", "/readings/events"):  # reading needs subscribe
+            assert (await fetch(base_url, path, SENSOR))[:2] == (403, {"error": "this key may not subscribe"})
 
 
 @pytest.mark.gen_test
