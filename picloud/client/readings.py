@@ -58,7 +58,8 @@ def readings_table(found: dict[str, Any]) -> str:
         name = found["event"] + (f" {series['field']}" if series["field"] else "")
         unit = f" ({series['unit']})" if series["unit"] else ""
         if series["raw"]:
-            lines.append(f"{name}{unit}: {len(series['t'])} points")
+            count = len(series["t"])
+            lines.append(f"{name}{unit}: {count} point{'' if count == 1 else 's'}")
             lines += [f"  {_when(t)}  {_number(v)}" for t, v in zip(series["t"], series["value"])]
         else:
             lines.append(f"{name}{unit}: {len(series['t'])} steps of {series['step']}s (min, mean, max)")

@@ -44,7 +44,7 @@ def test_a_table_by_default(recorded, env):
     t = recorded[1]["series"][0]["t"][0]
     done = picloud("readings", "sensors/hall", "--since", "1h", env=env)
     assert (done.returncode, done.stderr) == (0, "")
-    assert done.stdout == f"sensors/hall temperature (°C): 1 points\n  {when(t)}  20.5\n"
+    assert done.stdout == f"sensors/hall temperature (°C): 1 point\n  {when(t)}  20.5\n"
 
 
 def test_steps_of_a_minute(recorded, env):

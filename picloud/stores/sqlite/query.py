@@ -57,15 +57,15 @@ def read(conn: sqlite3.Connection, event: str, start: float, end: float, step: i
 
 
 def _rolled_up_before(conn: sqlite3.Connection, series_id: int, start: float, raw: list[Any]) -> bool:
-    """Whether rollups reach back before the raw points that are left in the
-    range (raw expire first): then the range needs the rollups."""
+    """Whether a rollup bucket wholly inside the range ends before its first
+    raw point left (raw points expire first): then the range needs the
+    rollups. Every minute with data has a raw point while they are kept."""
     first_raw = raw[0][0] if raw else math.inf
-    row = conn.execute("SELECT min(t) FROM minutes WHERE series = ? AND t + 60 > ?", (series_id, start)).fetchone()
-    first_minute = row[0] if row[0] is not None else math.inf
-    if first_minute + 60 <= first_raw:
-        return True
-    row = conn.execute("SELECT min(t) FROM hours WHERE series = ? AND t + 3600 > ?", (series_id, start)).fetchone()
-    return row[0] is not None and row[0] + 3600 <= first_raw and first_minute == math.inf
+    row = conn.execute("SELECT min(t) FROM minutes WHERE series = ? AND t >= ?", (series_id, start)).fetchone()
+    if row[0] is not None:
+        return bool(row[0] + 60 <= first_raw)
+    row = conn.execute("SELECT min(t) FROM hours WHERE series = ? AND t >= ?", (series_id, start)).fetchone()
+    return row[0] is not None and row[0] + 3600 <= first_raw
 
 
 def aggregate(conn: sqlite3.Connection, series_id: int, start: float, end: float, step: int) -> dict[str, list[Any]]:
