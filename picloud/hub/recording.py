@@ -68,12 +68,3 @@ class Recorder:
         """What waits, handed to the store's write (on the loop)."""
         taken, self.pending, self.pending_bytes = self.pending, [], 0
         return taken
-
-
-class Listener:
-    """Holds the recorded patterns open on a broker that sees only what its
-    hub's subscribers want (Redis): delivered to, it does nothing, since the
-    recorder sees every delivery anyway."""
-
-    def deliver(self, message: Message) -> None:
-        pass

@@ -42,6 +42,8 @@ class Subscriptions:
         self._stand_ins: dict[tuple[Connection, str], StandIn] = {}
         # Sees every message delivered here, before the subscribers (hub/recording.py).
         self.recorder: Callable[[Message], None] | None = None
+        # Events and filters the broker is asked for whatever the subscribers (hold).
+        self._held: set[str] = set()
 
     # -- connections -------------------------------------------------------
 
@@ -100,7 +102,8 @@ class Subscriptions:
             if wildcard:
                 self._filters.add(event, subscribers)
             # A wildcard filter is passed as given: the broker subscribes broadly.
-            self._interest(event, True)
+            if event not in self._held:
+                self._interest(event, True)
         if stand_in is not None:
             self._stand_ins[conn, event] = stand_in
             subscribers[stand_in] = None
@@ -155,7 +158,19 @@ class Subscriptions:
             del self._subscribers[event]
             if is_filter(event):
                 self._filters.remove(event)
-            self._interest(event, False)
+            if event not in self._held:
+                self._interest(event, False)
+
+    def hold(self, event: str) -> None:
+        """Have the broker bring ``event`` (a name or filter) here whether or
+        not anyone subscribes to it: what the recorder records, with Redis."""
+        if is_filter(event):
+            validate_filter(event)
+        if event in self._held:
+            return
+        self._held.add(event)
+        if event not in self._subscribers:
+            self._interest(event, True)
 
     @property
     def subscribed_events(self) -> int:

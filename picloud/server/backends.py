@@ -14,7 +14,7 @@ from ..exceptions import ConfigError, ProtocolError
 from ..hub.broker import Broker
 from ..hub.history import History
 from ..hub.pubsub import PubSub
-from ..hub.recording import Listener, Recorder
+from ..hub.recording import Recorder
 from ..hub.retained import Retained
 from ..hub.store import Store
 from ..stores.files import FILE_NAME, FileStore
@@ -75,7 +75,6 @@ def make_pubsub(config: Config, broker: Broker | None = None) -> PubSub:
     if recorder is not None:
         pubsub.recorder = recorder
         if not broker.sees_everything:
-            listener = Listener()  # asks the broker for the patterns, as a subscriber would
             for pattern in patterns:
-                pubsub.subscribe(listener, pattern)
+                pubsub.hold(pattern)
     return pubsub

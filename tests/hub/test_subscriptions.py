@@ -85,3 +85,20 @@ def test_listing_gives_what_changed_since_it_last_asked():
     assert changed[b_id] is None and [r for r in changed.values() if r] == []
     assert len(changed) == 2
     assert [r["client_name"] for r in pubsub.listing(full=True).values()] == ["a"]
+
+
+def test_a_held_event_stays_asked_for_whoever_subscribes_and_leaves():
+    from picloud.hub.subscriptions import Subscriptions
+
+    asked: list[tuple[str, bool]] = []
+    subs = Subscriptions(lambda event, wanted: asked.append((event, wanted)))
+    subs.hold("house/#")
+    subs.hold("house/#")
+    assert asked == [("house/#", True)]
+    conn = type("Conn", (), {"deliver": lambda self, message: None})()
+    subs.subscribe(conn, "house/#")
+    subs.unsubscribe(conn, "house/#")
+    subs.subscribe(conn, "other")
+    subs.disconnect(conn)
+    assert asked == [("house/#", True), ("other", True), ("other", False)]
+    assert subs.subscriptions == 0 and subs.subscribed_events == 0
