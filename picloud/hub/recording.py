@@ -1,27 +1,48 @@
 """Which messages are recorded as readings, and the hand-over to the store.
 
 The publish path pays one dict lookup per message (whether its event is
-recorded, remembered per name) and, for a recorded one, an append: the
-message is shared, not copied. Parsing, numbers and SQL happen in the
-store's writer thread once an interval (stores/sqlite/readings.py).
+recorded, remembered per name) and, for a recorded one, three appends: its
+time, its event's name and its frame, shared, not copied. Not the message
+itself, nor a tuple: objects the garbage collector tracks, kept for an
+interval, would make it run four times as often on the event loop. Parsing,
+numbers and SQL happen in the store's writer thread once an interval
+(stores/sqlite/readings.py).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from ..wire.topics import is_filter, matches, validate_filter
 from .message import Message
 
-#: Bytes of recorded messages waiting for the store's next write. Past it
-#: (a store that cannot keep up: a dying SD card) new ones are not
-#: recorded, and counted: the hub's memory stays bounded.
-MAX_PENDING_BYTES = 8 * 1024 * 1024
+#: Bytes of recorded frames waiting for the store's next write: an
+#: interval's worth at 150,000 messages a second. Past it (a store that
+#: cannot keep up: a dying SD card) new ones are not recorded, and counted:
+#: the hub's memory stays bounded.
+MAX_PENDING_BYTES = 32 * 1024 * 1024
 #: Event names whose verdict is remembered; past it the memory starts over.
 MAX_REMEMBERED = 16384
 
-Entry = tuple[float, Message]
+Entry = tuple[float, str, bytes]  # when, event, frame
+
+
+class Pending:
+    """Recorded messages not yet written, as three lists side by side."""
+
+    __slots__ = ("events", "frames", "times")
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.events: list[str] = []
+        self.frames: list[bytes] = []
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return zip(self.times, self.events, self.frames)
 
 
 class Recorder:
@@ -36,7 +57,7 @@ class Recorder:
         self.max_pending_bytes = max_pending_bytes
         self._clock = clock
         self._wanted: dict[str, bool] = {}
-        self.pending: list[Entry] = []
+        self.pending = Pending()
         self.pending_bytes = 0
         self.dropped = 0  # not recorded: the store was behind by max_pending_bytes
         #: Told when a first message waits (the store plans its write).
@@ -59,12 +80,15 @@ class Recorder:
         if self.pending_bytes + size > self.max_pending_bytes:
             self.dropped += 1
             return
-        if not self.pending and self.on_pending is not None:
+        pending = self.pending
+        if not pending.times and self.on_pending is not None:
             self.on_pending()
-        self.pending.append((self._clock(), message))
+        pending.times.append(self._clock())
+        pending.events.append(message.event)
+        pending.frames.append(message.payload)
         self.pending_bytes += size
 
-    def take(self) -> list[Entry]:
+    def take(self) -> Pending:
         """What waits, handed to the store's write (on the loop)."""
-        taken, self.pending, self.pending_bytes = self.pending, [], 0
+        taken, self.pending, self.pending_bytes = self.pending, Pending(), 0
         return taken

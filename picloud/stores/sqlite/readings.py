@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import ujson
@@ -62,7 +62,7 @@ class Readings:
         self._last_raw = {id_: t for id_, t in self._last_raw.items() if id_ in series}
         self._last_message = {id_: t for id_, t in self._last_message.items() if id_ in events}
 
-    def write(self, conn: sqlite3.Connection, entries: Sequence[Entry]) -> None:
+    def write(self, conn: sqlite3.Connection, entries: Iterable[Entry]) -> None:
         # The loop runs for every recorded message: what can be done once per
         # event, series or minute of the batch is done after it.
         messages: list[tuple[int, float, bytes]] = []
@@ -75,13 +75,12 @@ class Readings:
         last_raw, last_message = self._last_raw, self._last_message
         never = float("-inf")
         loads = ujson.loads
-        for t, message in entries:
+        for t, event, frame in entries:
             try:
-                data = loads(message.payload).get("data")
+                data = loads(frame).get("data")
             except (ValueError, AttributeError):
                 self.dropped["unreadable"] += 1
                 continue
-            event = message.event
             info = known.get(event)
             if info is None:
                 info = self._event_info(conn, event, t)
@@ -100,7 +99,7 @@ class Readings:
                 seen[1] += 1
             if t - last_message.get(event_id, never) >= RAW_EVERY:
                 last_message[event_id] = t
-                messages.append((event_id, t, message.payload))
+                messages.append((event_id, t, frame))
             try:
                 found = numbers(data)
             except OverflowError:  # an integer past any float

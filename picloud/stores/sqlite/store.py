@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from ...config import Config
 from ...hub.message import Message
-from ...hub.recording import Entry, Recorder
+from ...hub.recording import Pending, Recorder
 from ...hub.store import Store
 from ..atomic import check_writable
 from ..coalesce import Coalesced
@@ -99,7 +99,7 @@ class SqliteStore(Store, Coalesced):
         return self._recorder is not None
 
     async def _write(self) -> None:
-        entries = self._recorder.take() if self._recorder is not None else []
+        entries = self._recorder.take() if self._recorder is not None else Pending()
         try:
             if entries:
                 await self.db.write(lambda conn: self._write_batch(conn, entries))
@@ -115,7 +115,7 @@ class SqliteStore(Store, Coalesced):
         if self._recorder is not None and self._recorder.pending:
             self._schedule()
 
-    def _write_batch(self, conn: sqlite3.Connection, entries: list[Entry]) -> None:
+    def _write_batch(self, conn: sqlite3.Connection, entries: Pending) -> None:
         """On the writer thread, in the interval's transaction."""
         self._readings.write(conn, entries)
         now = time.time()

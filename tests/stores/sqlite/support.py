@@ -26,7 +26,7 @@ class Recorded:
         self.db.write_now(self.readings.load)
 
     def record(self, *entries: tuple[float, str, Any]) -> None:
-        batch = [(t, message(event, data)) for t, event, data in entries]
+        batch = [(t, event, message(event, data).payload) for t, event, data in entries]
         self.db.write_now(lambda conn: self.readings.write(conn, batch))
 
     def query(self, sql: str, *args: Any) -> list[Any]:

@@ -91,9 +91,7 @@ def test_what_is_recorded_is_known_again_after_a_restart(tmp_path):
 
 
 def test_a_frame_that_is_not_json_is_counted(recorded):
-    from picloud.hub.message import Message
-
-    recorded.db.write_now(lambda conn: recorded.readings.write(conn, [(T0, Message("x", b"not json"))]))
+    recorded.db.write_now(lambda conn: recorded.readings.write(conn, [(T0, "x", b"not json")]))
     assert recorded.readings.dropped["unreadable"] == 1
     assert recorded.query("SELECT count(*) FROM events") == [(0,)]
 
