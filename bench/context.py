@@ -28,9 +28,15 @@ class Context:
         if self.pcbench is None:
             raise pcbench.PcbenchError("this scenario needs pcbench")
         options.setdefault("timeout", "120s")
-        before = server.cpu_seconds()
+        before = (time.monotonic(), machine_busy_seconds(), server.cpu_seconds(), time.process_time())
         result = pcbench.run(self.pcbench, server.ws_url, self.key, options)
-        return from_pcbench(result, server.cpu_seconds() - before)
+        after = (time.monotonic(), machine_busy_seconds(), server.cpu_seconds(), time.process_time())
+        wall, busy, cpu, own = (a - b for a, b in zip(after, before))
+        m = from_pcbench(result, cpu)
+        # What neither the server, nor pcbench, nor this process (a scenario's
+        # own clients) used, over the whole run.
+        m.other_cores = max(0.0, busy - cpu - result["pcbench_cpu_s"] - own) / wall if wall > 0 else None
+        return m
 
     def mqtt_load(self, server: Server, **options: Any) -> Measurement:
         """Run mqttbench against ``server``'s MQTT listener of the scenario's
