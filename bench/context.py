@@ -65,6 +65,9 @@ class Context:
 
 
 Measure = Callable[[Context, Server], Measurement]
+#: Looks at what a server left once it has stopped (its state directory) and
+#: adds that to the round's Measurement.
+AfterStop = Callable[[Server, Measurement], None]
 
 
 @dataclass
@@ -82,6 +85,10 @@ class Scenario:
     mqtt: bool = False  # the hubs listen for MQTT
     transport: str = TCP  # what the MQTT load is carried over (procs.TCP, WS or TLS)
     needs_mqttbench: bool = False
+    #: Each hub gets an empty state directory of its own in every round
+    #: (removed after ``after_stop``), not the one of the whole run.
+    fresh_state: bool = False
+    after_stop: Optional[AfterStop] = None
 
 
 # For the targets: picloud's medians, and what a target asks of them.

@@ -96,6 +96,7 @@ class Mosquitto(Server):
         if transport == TLS and certificate is None:
             raise ValueError("mosquitto over TLS needs a certificate")
         self.name = "mosquitto"
+        self.command = command
         self.transport = transport
         self.dir = Path(tempfile.mkdtemp(prefix="mosquitto-bench-"))
         for _ in range(attempts):

@@ -90,6 +90,7 @@ class Server:
         too (``mqtt_tls_port``). ``transport`` is what the scenario uses:
         ``mqtt_urls[transport]``, where the hub listens for it."""
         self.name = name
+        self.command = command
         self.transport = transport
         env = {k: v for k, v in os.environ.items() if k not in ("PORT", "API_KEY", "USE_TLS")}
         # The load generators open thousands of connections from one address
@@ -136,6 +137,11 @@ class Server:
         return self.proc.pid
 
     @property
+    def state_dir(self) -> Optional[Path]:
+        """The hub's ``--state-dir`` (None for a server without one)."""
+        return state_dir_of(self.command)
+
+    @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
@@ -162,6 +168,23 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def state_dir_of(command: list[str]) -> Optional[Path]:
+    """The value of ``--state-dir`` in a hub's command line, or None."""
+    for option, value in zip(command, command[1:]):
+        if option == "--state-dir":
+            return Path(value)
+    return None
+
+
+def with_fresh_state_dir(command: list[str]) -> list[str]:
+    """A hub's command line with a new, empty ``--state-dir`` (unchanged
+    without one); the caller removes the folder."""
+    if state_dir_of(command) is None:
+        return command
+    fresh = tempfile.mkdtemp(prefix="picloud-bench-")
+    return [fresh if previous == "--state-dir" else part for previous, part in zip(["", *command], command)]
 
 
 def mqtt_urls(tcp: int = 0, ws: int = 0, tls: int = 0) -> dict[str, str]:

@@ -16,6 +16,7 @@ import dataclasses
 import os
 import platform
 import secrets
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -25,7 +26,16 @@ from typing import Any, Optional
 
 from . import baseline, certs, gotools, mosquitto, mqttbench, pcbench
 from .context import Context, Scenario
-from .procs import BENCH_DIR, MOSQUITTO, TLS, Server, raise_nofile, server_commands
+from .procs import (
+    BENCH_DIR,
+    MOSQUITTO,
+    TLS,
+    Server,
+    raise_nofile,
+    server_commands,
+    state_dir_of,
+    with_fresh_state_dir,
+)
 from .report import SERVERS, Measurement, Row
 from .results import make_row, print_tables, rewrite_report, write_results
 from .scenarios import SCENARIOS, select
@@ -113,11 +123,24 @@ def start_server(
     name: str, command: list[str], scenario: Scenario, certificate: Optional[tuple[Path, Path]] = None,
 ) -> Server:
     """A server for ``scenario``: listening for MQTT when it is an MQTT one,
-    over TLS (with ``certificate``) when it is over TLS."""
+    over TLS (with ``certificate``) when it is over TLS, in an empty state
+    directory of its own when the scenario wants one (the caller removes it)."""
     tls = certificate if scenario.transport == TLS else None
     if name == MOSQUITTO:
         return mosquitto.Mosquitto(command, scenario.transport, tls)
-    return Server(name, command, mqtt=scenario.mqtt, transport=scenario.transport, certificate=tls)
+    fresh = with_fresh_state_dir(command) if scenario.fresh_state else command
+    try:
+        return Server(name, fresh, mqtt=scenario.mqtt, transport=scenario.transport, certificate=tls)
+    except BaseException:
+        remove_fresh_state(scenario, fresh)
+        raise
+
+
+def remove_fresh_state(scenario: Scenario, command: list[str]) -> None:
+    """The state directory start_server made for a server of ``scenario``, removed."""
+    folder = state_dir_of(command)
+    if scenario.fresh_state and folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def machine() -> str:
@@ -148,7 +171,8 @@ def log(text: str) -> None:
 def measure_round(
     ctx: Context, scenario: Scenario, order: Sequence[str], commands: dict[str, list[str]]
 ) -> dict[str, Measurement]:
-    """Fresh servers, then each measured in turn and stopped before the next."""
+    """Fresh servers, then each measured in turn and stopped before the next
+    (then the scenario's ``after_stop`` looks at what it left)."""
     started: dict[str, Server] = {}
     results: dict[str, Measurement] = {}
     try:
@@ -164,11 +188,14 @@ def measure_round(
             if server.proc.poll() is not None:
                 m.errors.append(f"server exited with code {server.proc.returncode}")
             server.stop()
+            if scenario.after_stop is not None:
+                scenario.after_stop(server, m)
             results[name] = m
             log(f"  {scenario.name} {name}: {summary(m)}")
     finally:
         for server in started.values():
             server.stop()
+            remove_fresh_state(scenario, server.command)
     return results
 
 
