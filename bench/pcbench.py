@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from . import gotools
 from .procs import children_cpu_seconds
 
 # Where the tool lives next to a checkout; PCBENCH_SRC or --pcbench-src point elsewhere.
 SOURCE_CANDIDATES = gotools.candidates("pcbench")
+# The websocket package its build.sh builds against (Debian's golang-github-gorilla-websocket-dev).
+GORILLA = Path("/usr/share/gocode/src/github.com/gorilla/websocket")
 
 
 class PcbenchError(gotools.ToolError):
@@ -25,6 +28,21 @@ def source_dir(explicit: str | None = None) -> Path:
 def ensure_binary(binary: str | None = None, src: str | None = None) -> Path:
     """Return a pcbench binary: the given one, the cached build, or a fresh build."""
     return gotools.ensure_binary("pcbench", binary, None if binary else source_dir(src), PcbenchError)
+
+
+def unbuildable(src: str | None = None) -> Optional[str]:
+    """Why pcbench can neither be found built nor be built without
+    installing anything (its build.sh would apt-get Go), or None."""
+    try:
+        source = source_dir(src)
+    except PcbenchError as exc:
+        return str(exc)
+    cached = gotools.CACHE / "pcbench"
+    if cached.exists() and cached.stat().st_mtime >= (source / "main.go").stat().st_mtime:
+        return None
+    if shutil.which("go") is None or not GORILLA.is_dir():
+        return f"no Go toolchain to build pcbench with (go and {GORILLA})"
+    return None
 
 
 def command(binary: Path, url: str, key: str, **options: Any) -> list[str]:
