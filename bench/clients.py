@@ -1,12 +1,16 @@
 """Plain blocking clients for what the load generators do not do: websocket
-and MQTT subscribers that stay idle, and a subscriber that stops reading."""
+and MQTT subscribers that stay idle, a subscriber that stops reading, and a
+publisher of numbers."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import select
 import socket
+import threading
+import time
 
 from picloud.wire.mqtt.packets import CONNACK, SUBACK, Connect, Subscribe, encode_connect, encode_subscribe
 
@@ -68,6 +72,69 @@ def subscriber(port: int, key: str, event: str, name: str, *, rcvbuf: int | None
     sock = open_websocket(port, key, SUBSCRIBE_PATH.format(name=name), rcvbuf=rcvbuf)
     sock.sendall(mask_frame(json.dumps({"action": "subscribe", "event": event}).encode()))
     return sock
+
+
+class NumbersPublisher:
+    """Publishes readings that are numbers, ``{"temperature": 21.5,
+    "humidity": 40}``, at a steady ``rate`` a second over one /publish
+    websocket, from a thread of its own: round-robin on ``events`` events
+    ``PREFIXi``, a batch every ``tick`` seconds. What pcbench cannot send
+    (its ``data`` is a string that carries its sequence and send time).
+
+    The frames are made once, so that the thread costs next to nothing;
+    nothing comes back (no ``id``, no acks), but whatever does is read.
+    """
+
+    def __init__(self, port: int, key: str, rate: float = 1000.0, events: int = 20,
+                 prefix: str = "bench/room-", tick: float = 0.01) -> None:
+        self.rate, self.tick = rate, tick
+        self.events = [f"{prefix}{i}" for i in range(events)]
+        # A cycle of frames that covers each event with several values.
+        self._frames = [
+            mask_frame(json.dumps({"event": self.events[i % events], "data": {
+                "temperature": round(18 + (i * 7 % 60) / 10, 1), "humidity": 35 + i * 3 % 20}}).encode())
+            for i in range(events * 10)
+        ]
+        self.sent = 0
+        self.error: str | None = None
+        self._sock = open_websocket(port, key, "/publish?clientName=numbers")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="numbers-publisher", daemon=True)
+
+    def start(self) -> NumbersPublisher:
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        """Stop publishing and close; how many messages were sent."""
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+        return self.sent
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        cycle = len(self._frames)
+        try:
+            while not self._stop.wait(self.tick):
+                # As many as are due (at most a second's worth at once).
+                due = min(int((time.monotonic() - start) * self.rate) - self.sent, int(self.rate))
+                if due > 0:
+                    first = self.sent % cycle
+                    batch = [self._frames[(first + i) % cycle] for i in range(due)]
+                    self._sock.sendall(b"".join(batch))
+                    self.sent += due
+                while select.select([self._sock], [], [], 0)[0]:
+                    if not self._sock.recv(65536):
+                        raise ConnectionError("the hub closed the numbers publisher's connection")
+        except OSError as exc:
+            self.error = f"numbers publisher: {exc}"
+
+    def __enter__(self) -> NumbersPublisher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def idle_subscribers(

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .compare import MEASURE_FORMATS, rounds_text, spread, spread_text, times_text, tree_ratio
+from .procs import MOSQUITTO
 from .report import METRIC_LABELS, Row, listed, markdown_layout, text_layout
 
 HEADER = ["scenario", "broker", "rounds", "deliveries/s", "CPU s/100k", "generator s/100k", "generator cores",
@@ -27,8 +28,8 @@ LEGEND = ("Figures are the median over the valid rounds and, in brackets, the lo
 
 
 def mqtt_rows(rows: Sequence[Row]) -> list[Row]:
-    """The rows compared with a reference other than naive that was measured."""
-    return [r for r in rows if r.reference != "naive" and r.rounds.get(r.reference)]
+    """The rows compared with Mosquitto, where it was measured."""
+    return [r for r in rows if r.reference == MOSQUITTO and r.rounds.get(r.reference)]
 
 
 def cells(rows: Sequence[Row]) -> list[list[str]]:

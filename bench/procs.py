@@ -24,6 +24,9 @@ MANY = "1000000"
 #: The servers the MQTT scenarios compare picloud with: Debian's broker, and
 #: the current tree's hub again, measured over websockets.
 MOSQUITTO, PICLOUD_WS = "mosquitto", "picloud-ws"
+#: The current tree's hub recording nothing (--no-record), what the recording
+#: scenarios compare the default hub (recording every event) with.
+NO_RECORD = "picloud-no-record"
 #: What MQTT is carried over: TCP, websockets (the hub's /mqtt) or TLS.
 TCP, WS, TLS = "tcp", "ws", "tls"
 
@@ -50,7 +53,8 @@ def server_commands(
 
     With ``baseline_python`` (a venv's interpreter) there is a "baseline"
     hub too, with the same flags as "picloud"; "picloud-ws" is the current
-    tree's hub as well. With ``rights`` the current tree's hub holds the key
+    tree's hub as well, and so is "picloud-no-record", with ``--no-record``.
+    With ``rights`` the current tree's hub holds the key
     to topics that cover every event (``#``), so every publish and
     subscription goes through the rights check. Mosquitto is not here: the
     runner adds it once it has found it.
@@ -68,6 +72,7 @@ def server_commands(
     commands = {
         "picloud": hub([sys.executable], rights),
         PICLOUD_WS: hub([sys.executable], rights),
+        NO_RECORD: [*hub([sys.executable], rights), "--no-record"],
         "naive": [sys.executable, str(BENCH_DIR / "naive.py"), "--port", "0", "--api-key", key],
     }
     if baseline_python is not None:

@@ -33,6 +33,12 @@ class Measurement:
     kib_per_conn: Optional[float] = None  # resident memory per idle connection
     peak_rss_mib: Optional[float] = None  # server's VmHWM during the scenario
     kept: Optional[float] = None  # throughput with a stalled peer / without
+    # The recording scenarios: messages published over the run (the load
+    # generator's and the numbers'), the share of them the hub's database
+    # counts once the hub has stopped, and that database's size then.
+    published: Optional[float] = None
+    recorded: Optional[float] = None
+    db_kib: Optional[float] = None
     subs: Optional[int] = None
     lost: int = 0  # expected minus received deliveries
     saturated: int = 0  # rounds in which the generator, not the server, set the rate

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
 
-from . import compare, mqtt_report
+from . import compare, mqtt_report, recording_report
 from .context import Scenario
 from .report import Measurement, Row, markdown_report, markdown_table, median, text_table, valid_rounds, write_plot
 from .scenarios import SCENARIOS
@@ -48,16 +48,20 @@ def rows_from_raw(raw: dict[str, Any]) -> list[Row]:
 
 
 def print_tables(rows: Sequence[Row], against: Optional[dict[str, Any]]) -> None:
-    """Against a baseline its table, then every row's medians; against naive
-    and Mosquitto, the medians of the rows against naive and the MQTT table."""
+    """Against a baseline its table, then every row's medians; against naive,
+    Mosquitto and --no-record, the medians of the rows against naive, the
+    MQTT table and the recording table."""
     mqtt = mqtt_report.mqtt_rows(rows)
+    recording = recording_report.recording_rows(rows)
     blocks = []
     if against is not None:
         blocks += [compare.describe(against), compare.text_table(rows), "All figures (medians):", text_table(rows)]
-    elif len(mqtt) < len(rows):
-        blocks.append(text_table([r for r in rows if r not in mqtt]))
+    elif len(mqtt) + len(recording) < len(rows):
+        blocks.append(text_table([r for r in rows if r not in mqtt and r not in recording]))
     if mqtt:
         blocks += ["MQTT against Mosquitto:", mqtt_report.text_table(mqtt)]
+    if recording:
+        blocks += ["Recording readings, on against off:", recording_report.text_table(recording)]
     saturated = mqtt_report.saturation_lines(rows)
     if saturated:
         blocks.append("\n".join(saturated))
@@ -84,12 +88,16 @@ def write_results(
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "results.md", out / "results.json"]
     mqtt = mqtt_report.mqtt_rows(rows)
+    recording = recording_report.recording_rows(rows)
     more = "\n".join([
         *(["## MQTT against Mosquitto", "", mqtt_report.markdown_table(mqtt), ""] if mqtt else []),
+        *(["## Recording readings, on against off", "", recording_report.markdown_table(recording), ""]
+          if recording else []),
         *(f"- {line}" for line in mqtt_report.saturation_lines(rows)),
     ])
     if against is None:
-        text = markdown_report(rows, machine_text, command, when, more, [r for r in rows if r not in mqtt])
+        text = markdown_report(rows, machine_text, command, when, more,
+                               [r for r in rows if r not in mqtt and r not in recording])
     else:
         text = compare.markdown_report(rows, markdown_table(rows), machine_text, command, when, against)
         text += f"\n{more.strip()}\n" if more else ""

@@ -1,7 +1,8 @@
 """The scenarios: each is one entry in SCENARIOS, a function that measures one
 server, and the target picloud should meet. Those of the PiCloud protocol
 are here, against the naive hub; the MQTT ones, against Mosquitto, in
-mqtt_scenarios.py.
+mqtt_scenarios.py; the hub recording readings against it with --no-record,
+in recording.py.
 
 A scenario function gets a fresh server (one per scenario and round) and
 returns a Measurement; the runner adds the server's peak memory. To add one,
@@ -14,6 +15,7 @@ from . import clients
 from .context import Context, Measure, Scenario, at_least, at_most, clean, picloud_of
 from .mqtt_scenarios import MQTT_SCENARIOS
 from .procs import Server, rss_growth
+from .recording import RECORDING_SCENARIOS
 from .report import Measurement
 
 KIB = 1024
@@ -115,11 +117,12 @@ SCENARIOS: list[Scenario] = [
         "sweep1000", "fan-out 1->1000, window 50", fanout(1000, 200, 50, quick_n=40), "deliveries_per_s"
     ),
     *MQTT_SCENARIOS,
+    *RECORDING_SCENARIOS,
 ]
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 #: Names that stand for several scenarios in --scenarios.
-GROUPS = {"mqtt": [s.name for s in MQTT_SCENARIOS]}
+GROUPS = {"mqtt": [s.name for s in MQTT_SCENARIOS], "recording": [s.name for s in RECORDING_SCENARIOS]}
 
 
 def select(names: str | None) -> list[Scenario]:
