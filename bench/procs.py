@@ -213,6 +213,17 @@ def cpu_seconds(pid: int) -> float:
     return time.clock_gettime(_process_cpu_clock(pid))
 
 
+def thread_cpu_seconds(pid: int, tid: Optional[int] = None) -> Optional[float]:
+    """CPU time one thread of a process has used (its main thread, the hub's
+    event loop, by default), from /proc/PID/task/TID/schedstat in ns; None
+    where the kernel does not keep it."""
+    try:
+        with open(f"/proc/{pid}/task/{tid or pid}/schedstat") as f:
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _process_cpu_clock(pid: int) -> int:
     # Linux's clockid for another process's CPU time, what clock_getcpuclockid(3)
     # returns: the kernel's MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED).

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import clients
 from .context import Context, Measure, Scenario, at_least, clean, picloud_of
-from .procs import NO_RECORD, Server
+from .procs import NO_RECORD, Server, thread_cpu_seconds
 from .report import Measurement, Row
 
 #: The database a hub records into, in its state directory (picloud/stores/sqlite/database.py).
@@ -43,9 +43,14 @@ def recording_load(subs: int, pubs: int, n: int, window: int, quick_n: int) -> M
         count = ctx.scale(n, quick_n)
         numbers = clients.NumbersPublisher(server.port, ctx.key, NUMBERS_RATE, NUMBER_EVENTS, NUMBERS_PREFIX)
         with numbers:
+            before = (server.cpu_seconds(), thread_cpu_seconds(server.pid))
             m = ctx.load(server, subs=subs, pubs=pubs, n=count, window=window)
+            after = (server.cpu_seconds(), thread_cpu_seconds(server.pid))
         if numbers.error:
             m.errors.append(numbers.error)
+        if m.cpu_per_100k is not None and before[1] is not None and after[1] is not None and after[0] > before[0]:
+            total, loop = after[0] - before[0], after[1] - before[1]
+            m.off_loop_cpu_per_100k = m.cpu_per_100k * max(0.0, total - loop) / total
         # pcbench sends n per publisher, or says what went wrong.
         m.published = pubs * count + numbers.sent
         return m

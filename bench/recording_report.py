@@ -14,15 +14,15 @@ from .report import Row, listed, markdown_layout, text_layout
 
 LABELS = {"picloud": "on", NO_RECORD: "off (--no-record)"}
 
-HEADER = ["scenario", "recording", "rounds", "deliveries/s", "CPU s/100k", "generator s/100k", "others' cores",
-          "lost", "recorded", "database", "rate on/off", "CPU on/off", "target", "met"]
+HEADER = ["scenario", "recording", "rounds", "deliveries/s", "CPU s/100k", "off the loop", "generator s/100k",
+          "others' cores", "lost", "recorded", "database", "rate on/off", "CPU on/off", "target", "met"]
 
 LEGEND = ("Figures are the median over the rounds and, in brackets, the lowest and highest; the ratios are of "
           "the medians, recording on over off, measured in the same rounds in alternation. CPU s/100k is the "
-          "hub's (all its threads, the database writer's too) per 100k deliveries; others' cores what the rest "
-          "of the machine used during the run (median, max); recorded the share of the messages published "
-          "(pcbench's and the numbers publisher's) that the database counts once the hub has stopped, "
-          "database its size then.")
+          "hub's (all its threads) per 100k deliveries, off the loop the part of it that its threads other than "
+          "the event loop's used (the database writer's, mostly); others' cores what the rest of the machine used "
+          "during the run (median, max); recorded the share of the messages published (pcbench's and the "
+          "numbers publisher's) that the database counts once the hub has stopped, database its size then.")
 
 
 def recording_rows(rows: Sequence[Row]) -> list[Row]:
@@ -37,6 +37,7 @@ def cells(rows: Sequence[Row]) -> list[list[str]]:
             ms = row.rounds[server]
             first = i == 0
             generator = spread(ms, "pcbench_cpu_per_100k")
+            off_loop = spread(ms, "off_loop_cpu_per_100k")
             others = spread(ms, "other_cores")
             lost = max((m.lost for m in ms), default=0)
             out.append([
@@ -45,6 +46,7 @@ def cells(rows: Sequence[Row]) -> list[list[str]]:
                 rounds_text(ms),
                 spread_text(spread(ms, "deliveries_per_s"), "{:,.0f}"),
                 spread_text(spread(ms, "cpu_per_100k"), "{:.3f}"),
+                "" if off_loop is None else f"{off_loop.median:.3f}",
                 "" if generator is None else f"{generator.median:.3f}",
                 "" if others is None else f"{others.median:.2f} ({others.high:.2f})",
                 str(lost) if lost or any(m.errors for m in ms) else "",

@@ -39,6 +39,9 @@ class Measurement:
     published: Optional[float] = None
     recorded: Optional[float] = None
     db_kib: Optional[float] = None
+    # Of cpu_per_100k, what the server's threads other than its main one (the
+    # hub's event loop) used: the database writer's share.
+    off_loop_cpu_per_100k: Optional[float] = None
     subs: Optional[int] = None
     lost: int = 0  # expected minus received deliveries
     saturated: int = 0  # rounds in which the generator, not the server, set the rate
