@@ -1,9 +1,10 @@
 """The recording scenarios: the hub as it starts by default, recording every
 event into its state directory's database, against the same tree's hub with
 ``--no-record``, each in an empty state directory of its own every round,
-loaded by pcbench as the fan-in and fan-out scenarios are while a
-NumbersPublisher (bench/clients.py) publishes readings that are numbers
-beside it, to both hubs alike.
+loaded by pcbench as the fan-in and fan-out scenarios are (with five times
+their messages) while a NumbersPublisher (bench/clients.py) publishes
+readings that are numbers beside it, to both hubs alike. The hub's CPU is
+counted until WRITE_OUT after the load, when what it recorded is written.
 
 pcbench's ``data`` is a string (its publisher, sequence and send time), and
 pcbench has no option to send anything else: the recorder takes each of its
@@ -22,6 +23,7 @@ error, and the target is not met.
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 from . import clients
@@ -36,23 +38,33 @@ NUMBERS_RATE, NUMBER_EVENTS = 1000, 20
 NUMBERS_PREFIX = "bench/room-"
 #: The event pcbench publishes on with one event (-events 1).
 PCBENCH_EVENT = "ev-0"
+#: Seconds the hub is given after the load to write what it still holds: its
+#: --store-interval (1 s by default) and the write.
+WRITE_OUT = 1.5
 
 
 def recording_load(subs: int, pubs: int, n: int, window: int, quick_n: int) -> Measure:
+    """pcbench's load (one event) with the numbers beside it; the hub's CPU
+    from before both to WRITE_OUT after them, so that the writes of the
+    run's last interval are counted too."""
     def measure(ctx: Context, server: Server) -> Measurement:
         count = ctx.scale(n, quick_n)
         numbers = clients.NumbersPublisher(server.port, ctx.key, NUMBERS_RATE, NUMBER_EVENTS, NUMBERS_PREFIX)
+        before = (server.cpu_seconds(), thread_cpu_seconds(server.pid))
         with numbers:
-            before = (server.cpu_seconds(), thread_cpu_seconds(server.pid))
             m = ctx.load(server, subs=subs, pubs=pubs, n=count, window=window)
-            after = (server.cpu_seconds(), thread_cpu_seconds(server.pid))
+        time.sleep(WRITE_OUT)
+        after = (server.cpu_seconds(), thread_cpu_seconds(server.pid))
         if numbers.error:
             m.errors.append(numbers.error)
-        if m.cpu_per_100k is not None and before[1] is not None and after[1] is not None and after[0] > before[0]:
-            total, loop = after[0] - before[0], after[1] - before[1]
-            m.off_loop_cpu_per_100k = m.cpu_per_100k * max(0.0, total - loop) / total
-        # pcbench sends n per publisher, or says what went wrong.
+        # pcbench sends n per publisher, each to every subscriber, or says what went wrong.
         m.published = pubs * count + numbers.sent
+        received = subs * pubs * count - m.lost
+        if received > 0:
+            total = after[0] - before[0]
+            m.cpu_per_100k = total / received * 100_000
+            if before[1] is not None and after[1] is not None:
+                m.off_loop_cpu_per_100k = max(0.0, total - (after[1] - before[1])) / received * 100_000
         return m
     return measure
 
@@ -123,8 +135,10 @@ def _recording(name: str, title: str, measure: Measure) -> Scenario:
 
 
 RECORDING_SCENARIOS: list[Scenario] = [
+    # Five times the messages of the fanin and fanout100 scenarios: several
+    # store intervals, so that the writer works while pcbench does.
     _recording("recording-fanin", "fan-in 50->1, window 20, recording",
-               recording_load(subs=1, pubs=50, n=400, window=20, quick_n=60)),
+               recording_load(subs=1, pubs=50, n=2000, window=20, quick_n=60)),
     _recording("recording-fanout", "fan-out 1->100, window 50, recording",
-               recording_load(subs=100, pubs=1, n=2000, window=50, quick_n=200)),
+               recording_load(subs=100, pubs=1, n=10000, window=50, quick_n=200)),
 ]

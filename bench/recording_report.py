@@ -19,10 +19,11 @@ HEADER = ["scenario", "recording", "rounds", "deliveries/s", "CPU s/100k", "off 
 
 LEGEND = ("Figures are the median over the rounds and, in brackets, the lowest and highest; the ratios are of "
           "the medians, recording on over off, measured in the same rounds in alternation. CPU s/100k is the "
-          "hub's (all its threads) per 100k deliveries, off the loop the part of it that its threads other than "
-          "the event loop's used (the database writer's, mostly); others' cores what the rest of the machine used "
-          "during the run (median, max); recorded the share of the messages published (pcbench's and the "
-          "numbers publisher's) that the database counts once the hub has stopped, database its size then.")
+          "hub's (all its threads) per 100k deliveries, from the start of the load until the last interval's "
+          "write after it; off the loop the part of it that its threads other than the event loop's used (the "
+          "database writer's, mostly); others' cores what the rest of the machine used during the load (median, "
+          "max); recorded the share of the messages published (pcbench's and the numbers publisher's) that the "
+          "database counts once the hub has stopped, database its size then.")
 
 
 def recording_rows(rows: Sequence[Row]) -> list[Row]:
