@@ -27,6 +27,7 @@ from .presence import Presence
 from .retained import Retained
 from .rights import Permissions
 from .subscriptions import Subscriptions
+from .topics import Topics
 
 #: What a front end parsed of one request: its publications, or why it could not.
 Batch = Union[Sequence[Publication], ProtocolError]
@@ -60,6 +61,8 @@ class PubSub(Subscriptions):
         # Payload bytes, counted once per message (the subscribers share one frame).
         self.published_bytes = 0
         self._broker_publish = broker.publish  # looked up once: it runs for every message
+        self.topics = Topics()  # what GET /topics lists
+        self.tracker = self.topics.track
         broker.bind(self)
         # Last: presence announces stale values at once, through the broker.
         self.presence = Presence(self.retained, broker)

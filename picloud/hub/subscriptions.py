@@ -44,6 +44,8 @@ class Subscriptions:
         self.recorder: Callable[[Message], None] | None = None
         # Events and filters the broker is asked for whatever the subscribers (hold).
         self._held: set[str] = set()
+        # Sees them too, for the topic tree (hub/topics.py).
+        self.tracker: Callable[[Message], None] | None = None
 
     # -- connections -------------------------------------------------------
 
@@ -196,6 +198,9 @@ class Subscriptions:
         recorder = self.recorder
         if recorder is not None:
             recorder(message)
+        tracker = self.tracker
+        if tracker is not None:
+            tracker(message)
         subscribers = self._subscribers.get(message.event)
         if self._filters.count:
             found = self._filters.match(message.event)
