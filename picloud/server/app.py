@@ -22,6 +22,7 @@ from .queries import HistoryHTTP, RetainedHTTP
 from .readings import ReadingsHTTP, RecordedEventsHTTP
 from .sockets import InfoSocket, PublishSocket, SubscribeSocket
 from .state import HubState
+from .topics import TopicsHTTP
 from .web import web_rules
 
 
@@ -51,6 +52,7 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/history"), HistoryHTTP, shared),
             Rule(PathMatches(r"/readings"), ReadingsHTTP, shared),
             Rule(PathMatches(r"/readings/events"), RecordedEventsHTTP, shared),
+            Rule(PathMatches(r"/topics"), TopicsHTTP, shared),
             Rule(PathMatches(r"/metrics"), MetricsHandler, shared),
             Rule(PathMatches(r"/mqtt"), MqttOverWebSocket, shared),
             *web_rules(state),  # dashboard, /picloud.js, /static/, /stats

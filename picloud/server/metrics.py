@@ -89,6 +89,9 @@ def render(state: HubState) -> str:
     out.counter("picloud_history_dropped_messages_total",
                 "Kept messages dropped to stay within --history-bytes.", pubsub.history.dropped)
     out.gauge("picloud_history_bytes", "Bytes of the messages kept for catch-up.", pubsub.history.bytes)
+    out.gauge("picloud_topics_tracked", "Events GET /topics knows of.", len(pubsub.topics))
+    out.counter("picloud_topics_forgotten_total", "Events GET /topics forgot, the least recently published, "
+                f"past {pubsub.topics.max_events}.", pubsub.topics.forgotten)
     out.gauge("picloud_retained_values", "Retained values kept here ($SYS/ not counted).", pubsub.retained.count)
     out.gauge("picloud_retained_bytes", "Bytes of the retained values kept here.", pubsub.retained.bytes)
     out.counter("picloud_retained_refused_total", "Values delivered but not retained (over a quota or too big).",

@@ -107,6 +107,7 @@ async def serve(config: Config) -> None:
     mqtt_tls_listening = mqtt_tls_sockets(config)  # first: it may refuse the configuration
     mqtt_listening = mqtt_sockets(config)
     await pubsub.broker.start()
+    app.state.sample_topics()  # GET /topics' rates
     # Accepted only now (until then they wait in the listen backlog): a
     # client resuming with since while Redis was still being reached would be
     # told "not recovered" by a hub that merely had not connected yet.

@@ -12,6 +12,8 @@ import time
 from collections import Counter
 from typing import Any, Protocol
 
+from tornado.ioloop import PeriodicCallback
+
 from ..config import Config
 from ..exceptions import ProtocolError
 from ..hub.auth import Authenticator
@@ -19,6 +21,7 @@ from ..hub.limits import AuthThrottle, ByteBudget, PublishRates
 from ..hub.message import Message
 from ..hub.pubsub import PubSub
 from ..hub.rights import Permissions
+from ..hub.topics import SAMPLE_EVERY
 from .info import InfoPusher
 from .keepalive import Pingable, Pinger
 from .origins import OriginPolicy
@@ -71,6 +74,13 @@ class HubState:
         # Off by default: one generated key may be every device of a house.
         self.rates = PublishRates(config.publish_rate, config.publish_burst) if config.publish_rate > 0 else None
         self._drained: asyncio.Event | None = None
+        self._topic_samples = PeriodicCallback(pubsub.topics.sample, SAMPLE_EVERY * 1000)
+
+    def sample_topics(self) -> None:
+        """Sample the topic tracker's counts from now on, for its rates (at
+        start, and by GET /topics for a hub started otherwise, as tests do)."""
+        if not self._topic_samples.is_running():
+            self._topic_samples.start()
 
     @property
     def stopping(self) -> bool:
@@ -88,6 +98,7 @@ class HubState:
         """
         self._drained = asyncio.Event()
         self.pinger.stop()
+        self._topic_samples.stop()
         for sock in list(self.sockets):
             sock.close_gracefully()
         if self.sockets:

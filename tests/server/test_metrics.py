@@ -64,6 +64,8 @@ async def test_counters_match_what_happened(ws, http_client, base_url, app):
     assert got["picloud_slow_consumers_total", ()] == 0
     assert got["picloud_dropped_frames_total", ()] == 0
     assert got["picloud_history_forgotten_events_total", ()] == 0
+    assert got["picloud_topics_tracked", ()] == 2  # t and u; presence is $SYS/
+    assert got["picloud_topics_forgotten_total", ()] == 0
     assert got["picloud_broker_up", ()] == 1
     assert got["picloud_info", (("version", __import__("picloud").__version__),)] == 1
 
