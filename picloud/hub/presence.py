@@ -82,6 +82,22 @@ class Presence:
         else:
             self._open[client_name] = count - 1
 
+    def online(self, client_name: str) -> bool:
+        """Whether a connection of ``client_name`` is open, here or (as the
+        other hubs' last heartbeats said) on another hub."""
+        return client_name in self._open or self.broker.elsewhere(client_name)
+
+    def forget(self, client_name: str) -> bool:
+        """Clear the presence of ``client_name`` (a device gone for good): its
+        retained value is cleared as any is, through the broker, so that
+        subscribers of ``$SYS/clients/+`` are told (data null) and, with
+        Redis, every hub. False, and nothing done, while it is online."""
+        if self.online(client_name):
+            return False
+        self._offline.pop(client_name, None)
+        self._announce(client_name, None)
+        return True
+
     def _mark_stale_offline(self) -> None:
         """Values kept from before a restart (or crash) still saying online
         are not true any more: nobody is connected to a hub that just started."""

@@ -12,6 +12,7 @@ from ..config import Config
 from ..hub.auth import Authenticator
 from ..hub.pubsub import PubSub
 from .backends import make_pubsub
+from .devices import ForgetDeviceHTTP
 from .health import HealthHandler
 from .keyfiles import keys_from_config
 from .logs import log_request
@@ -53,6 +54,7 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/readings"), ReadingsHTTP, shared),
             Rule(PathMatches(r"/readings/events"), RecordedEventsHTTP, shared),
             Rule(PathMatches(r"/topics"), TopicsHTTP, shared),
+            Rule(PathMatches(r"/devices/forget"), ForgetDeviceHTTP, shared),
             Rule(PathMatches(r"/metrics"), MetricsHandler, shared),
             Rule(PathMatches(r"/mqtt"), MqttOverWebSocket, shared),
             *web_rules(state),  # dashboard, /picloud.js, /static/, /stats

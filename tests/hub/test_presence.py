@@ -39,3 +39,47 @@ def test_presence_forgets_the_longest_offline_names_past_the_cap():
     assert f"$SYS/clients/page-{MAX_OFFLINE + 2}" in kept
     # Presence is state, not a stream: no per-name counters or history.
     assert pubsub.history.last_seq("$SYS/clients/page-4") == 0
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.got: list[dict] = []
+
+    def deliver(self, message) -> None:
+        self.got.append(json.loads(message.payload))
+
+
+class Elsewhere(MemoryBroker):
+    """One hub of several, another of which holds ``names``."""
+
+    def __init__(self, *names: str) -> None:
+        self.names = set(names)
+
+    def elsewhere(self, client_name: str) -> bool:
+        return client_name in self.names
+
+
+def test_a_device_offline_is_forgotten_and_watchers_are_told():
+    pubsub = PubSub(MemoryBroker())
+    plug = object()
+    pubsub.connect(plug, "plug", "127.0.0.1:1")
+    pubsub.disconnect(plug)
+    watcher = Inbox()
+    pubsub.subscribe(watcher, "$SYS/clients/+")
+    assert pubsub.presence.forget("plug") is True
+    assert pubsub.retained.get("$SYS/clients/plug") is None
+    assert [(m["event"], m["data"]) for m in watcher.got] == [("$SYS/clients/plug", None)]
+    # Nothing is left of it: not even among the offline names the bound counts.
+    assert "plug" not in pubsub.presence._offline
+
+
+def test_a_device_online_here_or_on_another_hub_is_not_forgotten():
+    pubsub = PubSub(Elsewhere("far"))
+    pubsub.connect(object(), "near", "127.0.0.1:1")
+    watcher = Inbox()
+    pubsub.subscribe(watcher, "$SYS/clients/+")
+    assert pubsub.presence.online("near") and pubsub.presence.online("far")
+    assert not pubsub.presence.online("gone")
+    assert pubsub.presence.forget("near") is False and pubsub.presence.forget("far") is False
+    assert watcher.got == []
+    assert json.loads(pubsub.retained.get("$SYS/clients/near").payload)["data"]["online"] is True
