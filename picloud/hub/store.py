@@ -9,6 +9,7 @@ class keeps nothing, for hubs whose broker keeps retained values itself
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from .message import Message
@@ -70,6 +71,12 @@ class Store:
     async def recorded_events(self, allowed: Callable[[str], bool] | None) -> list[dict[str, Any]]:
         """What is recorded, the events ``allowed`` only."""
         return []
+
+    async def sparklines(self, start: float, end: float, points: int, events: Sequence[str] | None,
+                         allowed: Callable[[str], bool] | None, max_events: int) -> dict[str, Any]:
+        """Many events' series between two times, about ``points`` means each,
+        from rollups only (stores/sqlite/sparklines.py's shape)."""
+        return {"from": start, "to": end, "step": 0, "events": {}, "truncated": False}
 
     def stats(self) -> dict[str, float]:
         """Gauges and counters for /metrics (name: value)."""

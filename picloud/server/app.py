@@ -22,6 +22,7 @@ from .publish import FastPublish, PublishHTTP
 from .queries import HistoryHTTP, RetainedHTTP
 from .readings import ReadingsHTTP, RecordedEventsHTTP
 from .sockets import InfoSocket, PublishSocket, SubscribeSocket
+from .sparklines import SparklinesHTTP
 from .state import HubState
 from .topics import TopicsHTTP
 from .web import web_rules
@@ -53,6 +54,7 @@ class PiCloudApp(Application):
             Rule(PathMatches(r"/history"), HistoryHTTP, shared),
             Rule(PathMatches(r"/readings"), ReadingsHTTP, shared),
             Rule(PathMatches(r"/readings/events"), RecordedEventsHTTP, shared),
+            Rule(PathMatches(r"/readings/sparklines"), SparklinesHTTP, shared),
             Rule(PathMatches(r"/topics"), TopicsHTTP, shared),
             Rule(PathMatches(r"/devices/forget"), ForgetDeviceHTTP, shared),
             Rule(PathMatches(r"/metrics"), MetricsHandler, shared),

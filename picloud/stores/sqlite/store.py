@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,7 +22,7 @@ from ...hub.recording import Pending, Recorder
 from ...hub.store import Store
 from ..atomic import check_writable
 from ..coalesce import Coalesced
-from . import query
+from . import query, sparklines
 from .database import Database
 from .readings import Readings
 from .schema import READINGS
@@ -139,6 +140,10 @@ class SqliteStore(Store, Coalesced):
 
     async def recorded_events(self, allowed: Callable[[str], bool] | None) -> list[dict[str, Any]]:
         return await self.db.read(lambda conn: query.events(conn, allowed))
+
+    async def sparklines(self, start: float, end: float, points: int, events: Sequence[str] | None,
+                         allowed: Callable[[str], bool] | None, max_events: int) -> dict[str, Any]:
+        return await self.db.read(lambda conn: sparklines.read(conn, start, end, points, events, allowed, max_events))
 
     def stats(self) -> dict[str, float]:
         readings = self._readings
