@@ -25,7 +25,9 @@ class TopicsHTTP(QueryHandler):
         listed = topics.listing(allowed)
         retained: set[str | None] = set()
         if listed:
-            frames = await broker_answer(self.pubsub.broker.retained_frames(None, allowed))
+            # Only the listed events' values come back (and are read for their names).
+            tracked = {topic.event for topic in listed}
+            frames = await broker_answer(self.pubsub.broker.retained_frames(None, tracked.__contains__))
             retained = {event_in(frame) for frame in frames}
         body = b",".join(topics.encode(topic, topic.event in retained) for topic in listed)
         truncated = b"true" if topics.forgotten else b"false"
