@@ -23,7 +23,6 @@ from bench.clients import NumbersPublisher
 from bench.context import Context, Scenario
 from bench.procs import NO_RECORD, server_commands, state_dir_of, with_fresh_state_dir
 from bench.report import Measurement, median
-from picloud.hub.message import Message
 from picloud.stores.sqlite.readings import Readings
 from picloud.stores.sqlite.schema import READINGS
 
@@ -93,7 +92,7 @@ def write_readings(state_dir: Path, messages: list[tuple[str, object]]) -> Path:
     readings = Readings(2000)
     readings.load(conn)
     now = time.time()
-    entries = [(now + i / 100, Message(event, json.dumps({"action": "publish", "event": event, "data": data}).encode()))
+    entries = [(now + i / 100, event, json.dumps({"action": "publish", "event": event, "data": data}).encode())
                for i, (event, data) in enumerate(messages)]
     conn.execute("BEGIN")
     readings.write(conn, entries)

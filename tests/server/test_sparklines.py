@@ -10,7 +10,6 @@ from urllib.parse import urlencode
 import pytest
 
 from picloud.config import Config
-from picloud.hub.message import Message
 from picloud.server.app import make_app
 from picloud.wire.codec import encode_publish
 from tests.support.hub import KEY
@@ -28,7 +27,7 @@ START = (int(time.time()) // HOUR - 3) * HOUR
 def record(app, *entries: tuple[float, str, object]) -> None:
     """Into the hub's own database, as its store's write would (at given times)."""
     store = app.state.pubsub.retained.store
-    batch = [(t, Message(event, encode_publish(event, data))) for t, event, data in entries]
+    batch = [(t, event, encode_publish(event, data)) for t, event, data in entries]
     store.db.write_now(lambda conn: store._readings.write(conn, batch))
 
 
