@@ -18,6 +18,7 @@ from typing import Any
 import ujson
 
 from ...hub.recording import Entry
+from ...wire.codec import publish_parts
 from .points import DISCOVERY, discovered_unit, numbers, unit_of
 
 log = logging.getLogger("picloud.store")
@@ -26,6 +27,8 @@ log = logging.getLogger("picloud.store")
 RAW_EVERY = 1.0
 
 Rollup = list[float]  # count, min, max, sum, last
+#: How data that holds no number starts: a string, a list, null.
+NOT_NUMBERS = (b'"', b"[", b"n")
 
 
 class Readings:
@@ -76,8 +79,16 @@ class Readings:
         never = float("-inf")
         loads = ujson.loads
         for t, event, frame in entries:
+            # Only the data is parsed, and only where a number can be: text
+            # (most of what is not a reading), lists and null are not.
+            parts = publish_parts(event, frame)
             try:
-                data = loads(frame).get("data")
+                if parts is None:
+                    data = loads(frame).get("data")
+                elif parts[0][:1] in NOT_NUMBERS:
+                    data = None
+                else:
+                    data = loads(parts[0])
             except (ValueError, AttributeError):
                 self.dropped["unreadable"] += 1
                 continue
