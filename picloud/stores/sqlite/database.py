@@ -47,7 +47,8 @@ class Database:
 
     def open(self) -> None:
         """Create or check the database (at start, before the hub serves).
-        A file that is not a database is moved aside, for a human."""
+        A file that is not a database, or a damaged one (``quick_check``),
+        is moved aside with its WAL, for a human, and a new one made."""
         try:
             self._writer.submit(self._setup).result()
         except sqlite3.DatabaseError as exc:
@@ -71,6 +72,10 @@ class Database:
         mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
         if mode != "wal":
             raise sqlite3.DatabaseError(f"journal mode {mode!r}, not wal")
+        check = conn.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":  # the first problem of a list that may be long
+            lines = [line for line in str(check).splitlines() if line and not line.startswith("***")]
+            raise sqlite3.DatabaseError(f"damaged: {lines[0] if lines else check}")
         conn.execute("BEGIN IMMEDIATE")
         try:
             for schema in self._schemas:
@@ -81,7 +86,6 @@ class Database:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("PRAGMA quick_check").fetchone()
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -124,6 +128,11 @@ class Database:
     def write_now(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``write``, waited for here (at start, before the loop serves)."""
         return self._writer.submit(self._transaction, work).result()
+
+    def on_writer(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``work`` with the writer's connection outside a transaction
+        (a setting of that connection: a PRAGMA), waited for here."""
+        return self._writer.submit(lambda: work(self._connection())).result()
 
     async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` on the reader thread (it sees the last commit)."""
