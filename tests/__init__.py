@@ -33,7 +33,7 @@ Rules
   Tornado: they import neither (nor ``picloud.server`` or ``picloud.client``),
   and use none of pytest-tornado's fixtures or of the fixtures that serve or
   start a hub; plain functions, or ``asyncio.run``. They may build a hub with
-  ``MemoryBroker`` and ``FileStore``. test_architecture.py checks it, the
+  ``MemoryBroker`` and ``SqliteStore``. test_architecture.py checks it, the
   helpers they import included.
 - Fixtures are in ``conftest.py``, for every folder. A test that needs the
   in-process hub with other settings says so with ``@pytest.mark.config(...)``.

@@ -5,7 +5,7 @@ A new subscriber receives the event's retained value first, marked
 per subscriber. Publishing ``"retain": true`` with ``"data": null`` clears it.
 
 The values live here, in memory; the Store (hub/store.py) is told of every
-change and keeps them on disk (stores/files.py). With the Redis broker the
+change and keeps them on disk (stores/sqlite/). With the Redis broker the
 values live in Redis instead, and this set stays empty.
 """
 

@@ -1,9 +1,10 @@
 """Chooses the hub's broker (by its URL) and the store that goes with it.
 
-A broker that keeps the retained values itself (Redis) needs no store for
-them here; otherwise they are kept in the state directory. Readings are
-recorded into the state directory's database with either, when asked to
-(by default everything, with one hub).
+With the memory broker, the state directory's database (picloud.db) keeps
+the retained values and MQTT sessions, and the readings when they are
+recorded (by default everything). A broker that keeps the retained values
+itself (Redis) needs no store for them here: the database is then made only
+to record readings, when asked to.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from ..hub.pubsub import PubSub
 from ..hub.recording import Recorder
 from ..hub.retained import Retained
 from ..hub.store import Store
-from ..stores.files import FILE_NAME, FileStore
-from ..stores.sqlite.database import FILE_NAME as DATABASE_FILE
+from ..stores.sqlite.database import FILE_NAME
 from ..stores.sqlite.store import SqliteStore
 from ..wire.codec import validate_event
 from ..wire.topics import is_filter, validate_filter
@@ -48,12 +48,16 @@ def record_patterns(config: Config, broker: Broker) -> tuple[str, ...]:
 
 
 def make_store(config: Config, broker: Broker, recorder: Recorder | None = None) -> Store:
-    store = Store() if broker.keeps_retained else FileStore(config.state_dir / FILE_NAME, config.store_interval)
-    if recorder is None:
-        return store
-    recording = SqliteStore(config.state_dir / DATABASE_FILE, store, config)
-    recording.keep_readings(recorder)
-    return recording
+    path = config.state_dir / FILE_NAME
+    if not broker.keeps_retained:
+        store = SqliteStore(path, config=config)
+    elif recorder is not None:
+        store = SqliteStore(path, Store(), config)  # the retained values and sessions are in Redis
+    else:
+        return Store()
+    if recorder is not None:
+        store.keep_readings(recorder)
+    return store
 
 
 def make_pubsub(config: Config, broker: Broker | None = None) -> PubSub:

@@ -1,3 +1,4 @@
 """Adapters of the store port (hub/store.py): where a hub keeps what must
-outlive it. ``files.FileStore`` keeps the retained values in the state
-directory."""
+outlive it. ``sqlite.store.SqliteStore`` keeps the retained values, the MQTT
+sessions and the readings in the state directory's database (picloud.db);
+``files`` reads the JSON files of earlier versions, once, to move them in."""

@@ -130,7 +130,7 @@ def test_what_the_hub_will_never_take_is_refused_and_the_rest_goes(hub_process, 
 
 
 def test_an_ack_that_waits_for_the_disk_is_not_taken_for_a_lost_one(hub_process):
-    hub = hub_process("--api-key", KEY, "--retain-interval", "3")
+    hub = hub_process("--api-key", KEY, "--store-interval", "3")
     sub = Subscriber(hub.url, "t")
     try:
         wait_subscribed(sub.client, "t", "sub")

@@ -10,18 +10,23 @@ from picloud.brokers.memory import MemoryBroker
 from picloud.hub.presence import MAX_OFFLINE
 from picloud.hub.pubsub import PubSub
 from picloud.hub.retained import Retained
-from picloud.stores.files import FILE_NAME, FileStore
+from picloud.stores.sqlite.database import FILE_NAME
+from picloud.stores.sqlite.store import SqliteStore
 
 
 def test_presence_from_before_a_restart_is_marked_offline(tmp_path):
     path = tmp_path / FILE_NAME
 
     async def run():
-        store = FileStore(path)
+        store = SqliteStore(path)
         pubsub = PubSub(MemoryBroker(), retained=Retained(store))
         pubsub.connect(object(), "pi", "127.0.0.1:1")
         await store.stored()
-        return PubSub(MemoryBroker(), retained=Retained(FileStore(path))).retained.get("$SYS/clients/pi")
+        await store.close()
+        again = SqliteStore(path)
+        value = PubSub(MemoryBroker(), retained=Retained(again)).retained.get("$SYS/clients/pi")
+        await again.close()
+        return value
 
     value = json.loads(asyncio.run(run()).payload)
     assert value["data"]["online"] is False

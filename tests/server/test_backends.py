@@ -21,15 +21,14 @@ def test_the_hub_takes_its_event_limit_from_the_config(tmp_path):
 
 
 def test_the_store_goes_with_what_the_broker_keeps(tmp_path):
-    """A broker that keeps retained values itself (Redis) gets no file store,
-    whatever URL the settings name; the memory broker gets the state directory's.
-    Readings are recorded beside either, into the state directory's database:
-    by default with one hub, with Redis only when --record says what."""
+    """A broker that keeps retained values itself (Redis) gets no store for
+    them, whatever URL the settings name: the database records readings
+    only, if any; the memory broker gets the state directory's database for
+    its retained values and sessions, recording or not."""
     from picloud.brokers.memory import MemoryBroker
     from picloud.brokers.redis import RedisBroker
     from picloud.hub.store import Store
     from picloud.server.backends import make_pubsub
-    from picloud.stores.files import FILE_NAME, FileStore
     from picloud.stores.sqlite.database import FILE_NAME as DATABASE_FILE
     from picloud.stores.sqlite.store import SqliteStore
 
@@ -43,12 +42,12 @@ def test_the_store_goes_with_what_the_broker_keeps(tmp_path):
     redis = "redis://127.0.0.1:1/0"
     assert type(store(Config(state_dir=state), RedisBroker(redis))) is Store
     recording = store(Config(state_dir=state, record=("house/#",)), RedisBroker(redis))
-    assert isinstance(recording, SqliteStore) and type(recording.inner) is Store
+    assert isinstance(recording, SqliteStore) and type(recording.inner) is Store and recording.records
     assert recording.db.path == state / DATABASE_FILE
     alone = store(Config(state_dir=state, broker=redis), MemoryBroker())
-    assert isinstance(alone, SqliteStore) and isinstance(alone.inner, FileStore)
-    assert alone.inner.path == state / FILE_NAME
-    assert isinstance(store(Config(state_dir=state, no_record=True)), FileStore)
+    assert isinstance(alone, SqliteStore) and alone.inner is None and alone.db.path == state / DATABASE_FILE
+    quiet = store(Config(state_dir=state, no_record=True))
+    assert isinstance(quiet, SqliteStore) and quiet.inner is None and not quiet.records
     for each in made:
         asyncio.run(each.close())
 

@@ -6,7 +6,6 @@ does not serve."""
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 
 import pytest
@@ -168,10 +167,8 @@ async def test_one_keep_alive_connection_mixes_fast_and_full_requests(ws, http_s
 async def test_retained_publish_answers_503_and_keeps_nothing_when_it_cannot_be_stored(
     http_client, base_url, app
 ):
-    state = app.state.config.state_dir
-    if state.is_dir():
-        shutil.rmtree(state)
-    state.write_text("")  # a file where the store's directory should be: every write fails
+    db = app.state.pubsub.retained.store.db
+    db.on_writer(lambda conn: conn.execute("PRAGMA query_only=1"))  # the disk refuses every write
     body = b'{"event": "door", "data": "open", "retain": true}'
     for chunked in (False, True):
         response = await fetch(http_client, base_url, body, chunked=chunked)

@@ -22,10 +22,10 @@ from tornado.websocket import WebSocketClosedError, websocket_connect
 
 from picloud.server.addresses import lan_address
 from picloud.server.keyfiles import load_or_create_key
-from picloud.stores.files import FILE_NAME
 from tests.support.hub import KEY, MANY_AT_ONCE, read_json, send_json
 from tests.support.process import HubProcess, http_publish
 from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
+from tests.support.statedb import DATABASE, copy_as_left, integrity, retained_data
 
 # -- the key the hub serves with ---------------------------------------------------------
 
@@ -134,7 +134,7 @@ def test_state_dir_under_a_file_is_one_clear_line(tmp_path):
         capture_output=True, text=True, timeout=20,
     )
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot read retained values from")
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: cannot write in the state directory")
     assert "Traceback" not in result.stderr
 
 
@@ -290,13 +290,13 @@ async def _first_frame(hub, event):
 
 
 def test_retained_survive_a_restart(hub_process, tmp_path):
-    hub = hub_process("--api-key", KEY, "--retain-interval", "0.2")
+    hub = hub_process("--api-key", KEY, "--store-interval", "0.2")
 
     async def before():
         for event, data in [("t", 21.5), ("u", "x")]:
             response = await _http_publish(hub, {"event": event, "data": data, "retain": True})
             assert response.code == 201  # answered once stored
-        assert (hub.state_dir / FILE_NAME).exists()
+        assert retained_data(hub.state_dir / DATABASE) == {"t": 21.5, "u": "x"}  # committed before the 201
 
     hub.state_dir = tmp_path / "state"
     asyncio.run(before())
@@ -308,7 +308,7 @@ def test_retained_survive_a_restart(hub_process, tmp_path):
 
 
 def test_shutdown_flushes_pending_retained_writes(hub_process):
-    hub = hub_process("--api-key", KEY, "--retain-interval", "30")
+    hub = hub_process("--api-key", KEY, "--store-interval", "30")
 
     async def publish():
         request = HTTPRequest(f"{hub.ws_url}/publish?clientName=sensor", headers={"X-API-Key": KEY})
@@ -327,7 +327,7 @@ def test_shutdown_flushes_pending_retained_writes(hub_process):
 
 def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
     state = tmp_path / "state"
-    hub = hub_process("--api-key", KEY, "--retain-interval", "0")
+    hub = hub_process("--api-key", KEY, "--store-interval", "0")
 
     async def burst():
         request = HTTPRequest(f"{hub.ws_url}/publish?clientName=sensor", headers={"X-API-Key": KEY})
@@ -356,12 +356,13 @@ def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
         if hub.proc.poll() is None:
             hub.proc.send_signal(signal.SIGKILL)
     assert hub.proc.wait(timeout=10) == -signal.SIGKILL
-    doc = json.loads((state / FILE_NAME).read_text())  # whole, never half-written
-    values = [m["data"] for m in doc["retained"] if m["event"] == "t"]
-    assert len(values) == 1 and values[0] >= -1
+    left = copy_as_left(state, tmp_path / "left")
+    assert integrity(left) == "ok"  # what the crash left is a sound database
+    value = retained_data(left)["t"]
+    assert value >= -1
     hub = hub_process("--api-key", KEY)
     assert "unreadable" not in hub.stderr
-    assert asyncio.run(_first_frame(hub, "t"))["data"] == values[0]
+    assert asyncio.run(_first_frame(hub, "t"))["data"] == value
 
 
 def test_a_short_key_from_any_source_gets_one_warning_line_and_still_works(hub_process, tmp_path):

@@ -10,7 +10,6 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from picloud.stores.files import FILE_NAME
 from tests.support.hub import KEY, LONG_HISTORY, QUICK_RETAIN, SMALL_LIMITS, post, read_json, send_json, subscribed
 
 # -- publish and subscribe ---------------------------------------------------------------
@@ -290,10 +289,9 @@ async def test_new_subscriber_gets_retained_value_first_then_live(ws, http_clien
 
 @pytest.mark.gen_test
 @QUICK_RETAIN
-async def test_a_retained_value_that_cannot_be_stored_is_not_acked(ws, app, tmp_path):
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    app.state.pubsub.retained.store.path = blocker / FILE_NAME  # its parent cannot be created
+async def test_a_retained_value_that_cannot_be_stored_is_not_acked(ws, app):
+    db = app.state.pubsub.retained.store.db
+    db.on_writer(lambda conn: conn.execute("PRAGMA query_only=1"))  # the disk refuses every write
     pub = await ws("/publish", clientName="sensor")
     await send_json(pub, {"event": "t", "data": 1, "retain": True, "id": 3})
     reply = await read_json(pub)

@@ -1,1 +1,1 @@
-"""The state directory's SQLite database: readings, and what else the hub keeps."""
+"""The state directory's SQLite database: retained values, MQTT sessions and readings."""

@@ -38,7 +38,7 @@ def bridge_config(hub: HubProcess, key: str) -> str:
 @pytest.fixture
 def hub(hub_process):
     # A retained POST /publish is answered once on disk: soon, here.
-    return hub_process("--api-key", KEY, "--retain-interval", "0.05")
+    return hub_process("--api-key", KEY, "--store-interval", "0.05")
 
 
 @pytest.fixture

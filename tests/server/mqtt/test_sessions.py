@@ -4,15 +4,18 @@ with DUP [MQTT-4.4.0-1]; real hub processes, paho and a raw socket client."""
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 
-from picloud.stores.sessions import SESSIONS_FILE
+from picloud.stores.files import SESSIONS_FILE
+from picloud.stores.sqlite.sessions import UNREADABLE_FILE
 from picloud.wire.mqtt import packets as p
 from tests.support.hub import KEY
 from tests.support.mqtt import Peer
 from tests.support.rawmqtt import RawMqtt
 from tests.support.redisserver import wait_until
+from tests.support.statedb import DATABASE, query, saved_sessions
 
 
 def away(watcher: Peer, client_id: str) -> None:
@@ -38,7 +41,7 @@ def test_a_session_and_its_messages_outlive_a_hub_restart(hub_process, tmp_path)
     for peer in (sensor, watcher):
         peer.close()
     assert hub.stop() == 0
-    assert "mqtt-sessions" not in hub.stderr  # nothing failed to be written
+    assert "cannot write mqtt sessions" not in hub.stderr and "cannot save" not in hub.stderr
 
     again = hub_process("--api-key", KEY, state_dir=state)
     wait_until(lambda: "restored 1 mqtt sessions (3 messages waiting)" in again.stderr, "the restore logged")
@@ -58,17 +61,21 @@ def test_a_session_and_its_messages_outlive_a_hub_restart(hub_process, tmp_path)
 
 def test_a_crash_loses_at_most_the_last_interval(hub_process, tmp_path):
     state = tmp_path / "state"
-    hub = hub_process("--api-key", KEY, "--retain-interval", "0.05", state_dir=state)
+    hub = hub_process("--api-key", KEY, "--store-interval", "0.05", state_dir=state)
     phone = Peer(hub.mqtt_port, "phone", clean=False)
     phone.subscribe(("alarm/#", 1))
     phone.close()
     sensor = Peer(hub.mqtt_port, "sensor")
     for n in range(3):
         sensor.publish("alarm/door", f"{n}", qos=1)
-    saved = state / SESSIONS_FILE
-    # Once an interval has passed the file holds them: then kill -9.
-    wait_until(lambda: saved.exists() and json.loads(saved.read_bytes())["sessions"][0]["queue"][2:],
-               "the three messages saved")
+    saved = state / DATABASE
+
+    def queued() -> list:
+        sessions = saved_sessions(saved)
+        return sessions["sessions"][0]["queue"] if sessions and sessions["sessions"] else []
+
+    # Once an interval has passed the database holds them: then kill -9.
+    wait_until(lambda: queued()[2:], "the three messages saved")
     hub.stop(signal.SIGKILL)
     again = hub_process("--api-key", KEY, state_dir=state)
     back = Peer(again.mqtt_port, "phone", clean=False, connect=False)
@@ -121,6 +128,24 @@ def test_retained_mqtt_values_stay_byte_exact_after_a_restart(hub_process, tmp_p
     got = {m.topic: (m.payload, m.qos, m.retain) for m in (late.receive(), late.receive())}
     assert got == {"tele/plug/SENSOR": (b'{"ENERGY":{"Power":21.50}}', 1, True),
                    "stat/plug/RAW": (b"\x00\x01", 0, True)}
+    late.close()
+
+
+def test_a_retained_json_of_an_earlier_version_moves_in_byte_exact(hub_process, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    frame = {"action": "publish", "event": "tele/plug/SENSOR", "data": {"ENERGY": {"Power": 21.5}}, "seq": 4,
+             "retained": True}
+    raw = base64.b64encode(b'{"ENERGY":{"Power":21.50}}').decode()
+    (state / "retained.json").write_text(json.dumps({"version": 2, "retained": [frame],
+                                                     "mqtt": [["tele/plug/SENSOR", 1, raw]]}))
+    hub = hub_process("--api-key", KEY, state_dir=state)
+    wait_until(lambda: "moved 1 retained values from retained.json into" in hub.stderr, "the move logged")
+    assert (state / "retained.json.migrated").exists() and not (state / "retained.json").exists()
+    late = Peer(hub.mqtt_port, "late")
+    late.subscribe(("tele/#", 1))
+    got = late.receive()
+    assert (got.payload, got.qos, got.retain) == (b'{"ENERGY":{"Power":21.50}}', 1, True)
     late.close()
 
 
@@ -184,20 +209,19 @@ def test_a_qos2_id_released_before_a_crash_is_free_after_it(hub_process, tmp_pat
     """The ids of QoS 2 publishes awaiting PUBREL are saved, and so is their
     release: after kill -9 a new publish under a released id is delivered."""
     state = tmp_path / "state"
-    hub = hub_process("--api-key", KEY, "--retain-interval", "0.05", state_dir=state)
+    hub = hub_process("--api-key", KEY, "--store-interval", "0.05", state_dir=state)
     watcher = Peer(hub.mqtt_port, "watcher")
     watcher.subscribe(("plug/#", 2))
     plug = RawMqtt(hub.mqtt_port, "plug", clean=False)
     plug.send(p.encode_publish(p.string("plug/state"), b"first", 2, packet_id=5))
     assert plug.read().kind == p.PUBREC
-    saved = state / SESSIONS_FILE
+    saved = state / DATABASE
 
     def awaiting() -> list[int] | None:
-        try:
-            sessions = json.loads(saved.read_bytes())["sessions"]
-        except (OSError, ValueError):
+        sessions = saved_sessions(saved)
+        if sessions is None:
             return None
-        return next((s["awaiting_release"] for s in sessions if s["id"] == "plug"), None)
+        return next((s["awaiting_release"] for s in sessions["sessions"] if s["id"] == "plug"), None)
 
     wait_until(lambda: awaiting() == [5], "id 5 saved as awaiting PUBREL")
     plug.send(p.encode_ack(p.PUBREL, 5))
@@ -223,9 +247,11 @@ def test_a_damaged_sessions_file_never_stops_the_hub(hub_process, tmp_path):
     bad = [dict(good, id="inf", next_id=1e999), dict(good, id="float-qos", subscriptions={"a": 1.0}),
            dict(good, id="plus", queue=[[["a+b", "eA==", 1, False, False], 1]]),
            dict(good, id="big-id", inflight=[[70000, ["a", "eA==", 1, False, False], 1, False]])]
+    # As a hub before picloud.db left them: moved into the database at start.
     (state / SESSIONS_FILE).write_text(json.dumps({"version": 2, "salt": "00", "saved": 4e9,
                                                    "sessions": [good, *bad]}).replace("Infinity", "1e999"))
     hub = hub_process("--no-auth", state_dir=state)
+    assert (state / (SESSIONS_FILE + ".migrated")).exists() and not (state / SESSIONS_FILE).exists()
     # The float QoS costs its session only that subscription.
     wait_until(lambda: "restored 2 mqtt sessions" in hub.stderr and "3 unreadable" in hub.stderr
                and "1 subscriptions of restored mqtt sessions dropped" in hub.stderr,
@@ -234,7 +260,11 @@ def test_a_damaged_sessions_file_never_stops_the_hub(hub_process, tmp_path):
     assert back.start()[0].session_present
     back.close()
     assert hub.stop() == 0
-    (state / SESSIONS_FILE).write_text("{not json")
+    query(state / DATABASE, "UPDATE sessions SET data = ?", b"{not json")  # damaged, somehow
     again = hub_process("--no-auth", state_dir=state)
-    wait_until(lambda: "cannot read the saved mqtt sessions" in again.stderr, "the unreadable file named")
-    assert (state / (SESSIONS_FILE + ".unreadable")).exists()
+    wait_until(lambda: "cannot read the saved mqtt sessions" in again.stderr, "the unreadable sessions named")
+    assert (state / UNREADABLE_FILE).read_bytes() == b"{not json"  # kept for a human
+    assert query(state / DATABASE, "SELECT count(*) FROM sessions") == [(0,)]  # not read again
+    back = Peer(again.mqtt_port, "good", clean=False, connect=False)
+    assert not back.start()[0].session_present
+    back.close()
