@@ -25,7 +25,7 @@ from picloud.server.keyfiles import load_or_create_key
 from tests.support.hub import KEY, MANY_AT_ONCE, read_json, send_json
 from tests.support.process import HubProcess, http_publish
 from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
-from tests.support.statedb import DATABASE, copy_as_left, integrity, retained_data
+from tests.support.statedb import DATABASE, copy_as_left, integrity, query, retained_data
 
 # -- the key the hub serves with ---------------------------------------------------------
 
@@ -363,6 +363,93 @@ def test_sigkill_during_a_burst_never_corrupts(hub_process, tmp_path):
     hub = hub_process("--api-key", KEY)
     assert "unreadable" not in hub.stderr
     assert asyncio.run(_first_frame(hub, "t"))["data"] == value
+
+
+def _recorded(path, event):
+    """(messages recorded, the last value) of a recorded event."""
+    rows = query(path, "SELECT e.count, s.value FROM events e JOIN series s ON s.event = e.id WHERE e.name = ?", event)
+    return rows[0] if rows else (0, None)
+
+
+async def _stream(hub, sent, acked, kill_after, extra):
+    """Publish retained values (acknowledged once committed) and readings
+    between them until the hub dies: kill -9 once ``kill_after`` values are
+    acknowledged and ``extra`` more messages sent, writes under way."""
+    request = HTTPRequest(f"{hub.ws_url}/publish?clientName=sensor", headers={"X-API-Key": KEY})
+    conn = await websocket_connect(request)
+    waiting = {}  # id -> (event, value, readings sent before it)
+    room = asyncio.Event()
+    room.set()
+    round_acks = 0
+
+    async def read():
+        nonlocal round_acks
+        while (text := await conn.read_message()) is not None:
+            reply = json.loads(text)
+            assert reply["action"] == "ack", reply  # never an error: the disk is fine
+            event, value, readings = waiting.pop(reply["id"])
+            acked["values"][event] = max(acked["values"].get(event, -1), value)
+            acked["readings"] = max(acked["readings"], readings)
+            round_acks += 1
+            room.set()
+
+    reader = asyncio.ensure_future(read())
+    since_threshold = 0
+    try:
+        while hub.proc.poll() is None:
+            for _ in range(3):
+                sent["readings"] += 1
+                await send_json(conn, {"event": "sensor/t", "data": sent["readings"]})
+            sent["values"] += 1
+            event = f"k/{sent['values'] % 20}"
+            waiting[sent["values"]] = (event, sent["values"], sent["readings"])
+            await send_json(conn, {"event": event, "data": sent["values"], "retain": True, "id": sent["values"],
+                                   "filler": "x" * 500})
+            if round_acks >= kill_after:
+                since_threshold += 1
+                if since_threshold > extra:
+                    hub.proc.send_signal(signal.SIGKILL)
+                    break
+            if len(waiting) > 50:  # no further ahead of the disk than that
+                room.clear()
+                await room.wait()
+    except (StreamClosedError, WebSocketClosedError):
+        pass
+    await reader
+
+
+def _check_what_the_crash_left(state, into, acked, committed_readings):
+    left = copy_as_left(state, into)
+    assert integrity(left) == "ok"
+    values = retained_data(left)
+    for event, value in acked["values"].items():
+        assert values[event] >= value, (event, values[event], value)  # every acknowledged value is there
+    count, last = _recorded(left, "sensor/t")
+    # A retained value's commit holds the readings published before it.
+    assert last >= acked["readings"] and count >= committed_readings
+    return count
+
+
+def test_kill_9_while_writing_again_and_again_loses_nothing_acknowledged(hub_process, tmp_path):
+    """Retained values and readings streamed in, the hub killed (-9) in the
+    middle of its writes, four times: each time the database opens sound,
+    holds every retained value acknowledged and the readings its commits
+    held; only what came after the last commit is lost."""
+    state = tmp_path / "state"
+    sent = {"values": 0, "readings": 0}
+    acked = {"values": {}, "readings": 0}
+    committed = 0
+    for n, (kill_after, extra) in enumerate([(30, 0), (60, 3), (90, 11), (150, 40)]):
+        hub = hub_process("--api-key", KEY, "--store-interval", "0.02")
+        assert "unreadable" not in hub.stderr
+        served = {m["event"]: m["data"] for m in asyncio.run(_retained(hub))}
+        assert all(served[event] >= value for event, value in acked["values"].items())
+        asyncio.run(_stream(hub, sent, acked, kill_after, extra))
+        assert hub.proc.wait(timeout=10) == -signal.SIGKILL
+        committed = _check_what_the_crash_left(state, tmp_path / f"left-{n}", acked, committed)
+    assert len(acked["values"]) == 20
+    hub = hub_process("--api-key", KEY)
+    assert "unreadable" not in hub.stderr and integrity(state / DATABASE) == "ok"
 
 
 def test_a_short_key_from_any_source_gets_one_warning_line_and_still_works(hub_process, tmp_path):
