@@ -272,8 +272,8 @@ class Config:
     store_interval = Setting(
         1.0, kind="float", minimum=0, group="store", aliases=("retain_interval",),
         help="At most one write to the state directory per this many seconds: retained values, sessions, readings.",
-        doc="Spares the SD card: one transaction an interval however many messages come. A crash loses at most "
-        "this interval's readings; an acknowledged retained publish is already written.",
+        doc="Spares the SD card: one transaction an interval however many messages come (picloud.db). A crash "
+        "loses at most this interval's changes; an acknowledged retained publish is already committed.",
     )
     record = Setting(
         (), kind="str", repeatable=True, group="store", shown="every event outside $SYS/ (one hub)",
