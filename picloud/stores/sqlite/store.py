@@ -13,8 +13,9 @@ that fails fails them all. An SD card sees one small write an interval,
 however many messages come, never one per message.
 
 With a broker that keeps the retained values itself (Redis), the store is
-made with an ``inner`` one (the base Store) that keeps them, and the sessions,
-instead: then this one records readings only.
+made with an ``inner`` store that the retained values and sessions go to
+instead (the base Store, which keeps nothing: Redis has them); then this one
+records readings only.
 """
 
 from __future__ import annotations
