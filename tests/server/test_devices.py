@@ -8,9 +8,7 @@ import json
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from picloud.config import Config
-from picloud.server.app import make_app
-from tests.support.hub import KEY, QUICK_RETAIN, read_json, send_json
+from tests.support.hub import KEY, QUICK_RETAIN, app_with_keys, read_json, send_json
 from tests.support.redisserver import connect, get
 
 SUB, PUB, HELD = "sub-key-0123456789ab", "pub-key-0123456789ab", "held-admin-key-0123456789"
@@ -84,11 +82,7 @@ async def test_a_bad_body_is_refused_naming_what_is_wrong(ws, base_url):
 class TestRoles:
     @pytest.fixture
     def app(self, tmp_path, io_loop):
-        path = tmp_path / "keys"
-        path.write_text(KEYS)
-        app = make_app(Config(keys_file=str(path), state_dir=tmp_path / "state", store_interval=0.05))
-        yield app
-        io_loop.run_sync(app.state.pubsub.retained.close)
+        yield from app_with_keys(tmp_path, io_loop, KEYS)
 
     @pytest.mark.gen_test
     async def test_only_an_admin_key_may_forget(self, http_server, base_url, app):

@@ -7,10 +7,8 @@ import json
 
 import pytest
 
-from picloud.config import Config
 from picloud.hub.topics import MAX_EVENTS
-from picloud.server.app import make_app
-from tests.support.hub import KEY, QUICK_RETAIN, post, subscribed
+from tests.support.hub import KEY, QUICK_RETAIN, app_with_keys, post, subscribed
 from tests.support.redisserver import connect, get, next_data, publish_acked
 
 READER = "reader-key-0123456789"
@@ -65,11 +63,7 @@ async def test_topics_need_the_key(http_client, base_url):
 class TestRights:
     @pytest.fixture
     def app(self, tmp_path, io_loop):
-        path = tmp_path / "keys"
-        path.write_text(KEYS)
-        app = make_app(Config(keys_file=str(path), state_dir=tmp_path / "state", store_interval=0.05))
-        yield app
-        io_loop.run_sync(app.state.pubsub.retained.close)
+        yield from app_with_keys(tmp_path, io_loop, KEYS)
 
     @pytest.mark.gen_test
     async def test_a_key_held_to_some_topics_sees_only_those(self, http_server, http_client, base_url):

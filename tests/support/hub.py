@@ -77,3 +77,15 @@ async def ws_status(base_url, path, key, **query) -> int:
         return exc.code
     conn.close()
     return 101
+
+
+def app_with_keys(tmp_path, io_loop, keys: str):
+    """An in-process hub's app reading ``keys`` as its keys file (a fixture's body)."""
+    from picloud.config import Config
+    from picloud.server.app import make_app
+
+    path = tmp_path / "keys"
+    path.write_text(keys)
+    app = make_app(Config(keys_file=str(path), state_dir=tmp_path / "state", store_interval=0.05))
+    yield app
+    io_loop.run_sync(app.state.pubsub.retained.close)
