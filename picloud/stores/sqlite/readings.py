@@ -18,7 +18,6 @@ from typing import Any
 import ujson
 
 from ...hub.recording import Entry
-from ...wire.codec import publish_parts
 from .points import DISCOVERY, discovered_unit, numbers, unit_of
 
 log = logging.getLogger("picloud.store")
@@ -29,6 +28,8 @@ RAW_EVERY = 1.0
 Rollup = list[float]  # count, min, max, sum, last
 #: How data that holds no number starts: a string, a list, null.
 NOT_NUMBERS = (b'"', b"[", b"n")
+DATA_AT = b',"data":'
+DATA_SKIP = len(DATA_AT)
 
 
 class Readings:
@@ -79,16 +80,16 @@ class Readings:
         never = float("-inf")
         loads = ujson.loads
         for t, event, frame in entries:
-            # Only the data is parsed, and only where a number can be: text
-            # (most of what is not a reading), lists and null are not.
-            parts = publish_parts(event, frame)
+            # Parsed only where a number can be: text (most of what is not a
+            # reading), lists and null are not. The event comes first in a
+            # publish frame, and its name cannot hold the bytes looked for
+            # (a quote in it is escaped).
+            at = frame.find(DATA_AT)
             try:
-                if parts is None:
-                    data = loads(frame).get("data")
-                elif parts[0][:1] in NOT_NUMBERS:
+                if at > 0 and frame[at + DATA_SKIP:at + DATA_SKIP + 1] in NOT_NUMBERS:
                     data = None
                 else:
-                    data = loads(parts[0])
+                    data = loads(frame).get("data")
             except (ValueError, AttributeError):
                 self.dropped["unreadable"] += 1
                 continue
