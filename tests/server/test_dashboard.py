@@ -1,228 +1,156 @@
-"""The dashboard in Debian's chromium against a real ``picloud serve``."""
+"""The dashboard in Debian's chromium against a real ``picloud serve``: its
+files, the key, reconnecting, keys held to some topics, dark mode. The views
+have modules of their own: test_dashboard_live.py (tail, publish form, hub),
+_devices, _readings (overview and charts), _topics, _layout (phone, tablet,
+size with many events and devices)."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import re
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.support.browser import (  # noqa: F401 (fixtures)
-    ClientLoop,
-    browser_fixture,
-    clients_fixture,
-    http_publish,
-    page_fixture,
-)
-from tests.support.mqtt import Peer
+from picloud.server.web import STATIC_DIR
+from tests.support.browser import browser_fixture, http_publish  # noqa: F401 (fixtures)
+from tests.support.dashboard import KEY, dash_hub_fixture, log_in, show, tab_fixture  # noqa: F401 (fixtures)
 
-KEY = "dashboard-test-key"  # 18 characters
-# True once the chart has drawn a sample above zero.
-CHART_SHOWS_TRAFFIC = """() => {
-    const line = document.querySelector('#chart polyline');
-    return line !== null && line.getAttribute('points').split(' ')
-        .some((p) => parseFloat(p.split(',')[1]) < 130);
+# The page's background, 0 (black) to 1 (white), by WCAG's relative luminance.
+LUMINANCE = """() => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).slice(0, 3)
+        .map((c) => { c = c / 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
 }"""
 
 
-@pytest.fixture
-def hub(hub_process):
-    return hub_process("--api-key", KEY, "--info-interval", "0.2")
-
-
-def log_in(page: Page, url: str, key: str = KEY) -> None:
-    page.goto(url)
-    page.fill("#api-key", key)
-    page.click("#login-form button[type=submit]")
-
-
-def test_routes_serve_the_page_and_client_without_key(hub) -> None:
-    for path, kind in [("/", "text/html"), ("/dashboard", "text/html"),
-                       ("/picloud.js", "javascript"), ("/static/dashboard.css", "text/css")]:
-        with urllib.request.urlopen(hub.url + path, timeout=5) as response:
+def test_routes_serve_the_page_its_scripts_and_uplot_without_key(dash_hub) -> None:
+    page_scripts = re.findall(r'<script src="([^"]+)"', (STATIC_DIR / "dashboard.html").read_text())
+    assert "static/vendor/uPlot.iife.min.js" in page_scripts
+    paths = [("/", "text/html"), ("/dashboard", "text/html"), ("/picloud.js", "javascript"),
+             ("/static/dashboard.css", "text/css"), ("/static/vendor/uPlot.min.css", "text/css")]
+    paths += [("/" + src, "javascript") for src in page_scripts if src != "picloud.js"]
+    for path, kind in paths:
+        with urllib.request.urlopen(dash_hub.url + path, timeout=5) as response:
             assert kind in response.headers["Content-Type"], path
+            if kind == "text/html":
+                assert "script-src 'self';" in response.headers["Content-Security-Policy"]
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(hub.url + "/stats", timeout=5)
+        urllib.request.urlopen(dash_hub.url + "/stats", timeout=5)
     assert refused.value.code == 401
 
 
-def test_live_connections_tail_publish_and_chart(
-    page: Page, hub, clients: ClientLoop, tmp_path: Path
-) -> None:
-    log_in(page, hub.url + "/")
-    expect(page.locator("#status")).to_have_text("live")
+def test_uplot_is_the_pinned_version_with_its_licence_and_nothing_comes_from_elsewhere() -> None:
+    vendor = STATIC_DIR / "vendor"
+    pin = (vendor / "uplot.pin").read_text().splitlines()
+    assert "version 1.6.32" in pin
+    assert any(line.startswith("integrity sha512-") for line in pin)
+    hashes = {line.split()[2]: line.split()[1] for line in pin if line.startswith("sha256 ")}
+    assert set(hashes) == {"uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE"}
+    for name, digest in hashes.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, f"{name} differs from its pin"
+    assert "The MIT License" in (vendor / "uPlot.LICENSE").read_text()
+    # The page's files name no other origin: scripts, styles and fetches are the hub's own.
+    for path in [STATIC_DIR / "dashboard.html", *STATIC_DIR.glob("dashboard*.css"), *STATIC_DIR.glob("dashboard/*.js")]:
+        assert not re.search(r"(src|href)=\"(https?:)?//|url\((https?:)?//|fetch\(\"http", path.read_text()), path
+
+
+def test_the_key_is_asked_once_and_kept_for_the_tab(tab, dash_hub) -> None:
+    page = tab()
+    log_in(page, dash_hub.url)
     assert KEY not in page.url
-    expect(page.locator("#no-connections")).to_be_visible()
-
-    sensor = clients.connect(f"{hub.ws_url}/subscribe?clientName=kitchen-sensor", KEY)
-    clients.send_json(sensor, {"action": "subscribe", "event": "temperature"})
-    clients.send_json(sensor, {"action": "subscribe", "event": "lights"})
-    row = page.locator("#connections tbody tr", has_text="kitchen-sensor")
-    expect(row).to_contain_text(re.compile(r"127\.0\.0\.1:\d+"))
-    expect(row).to_contain_text(re.compile(r"\d+ s ago"))
-    expect(row).to_contain_text("websocket")
-    expect(page.locator("#no-connections")).to_be_hidden()
-    plug = Peer(hub.mqtt_port, "tasmota-plug", key=KEY, keepalive=30)  # MQTT beside the websockets
-    plug_row = page.locator("#connections tbody tr", has_text="tasmota-plug")
-    expect(plug_row).to_contain_text("mqtt 3.1.1")
-    assert plug_row.locator("td").nth(2).get_attribute("title") == "keepalive 30 s, clean session"
-    plug.close()
-
-    page.fill("#watch-event", "temperature")
-    page.click("#watch-form button")
-    # Once the hub lists the dashboard as a subscriber, a publish reaches it.
-    temperature = page.locator("#subscriptions tbody tr", has_text="temperature")
-    expect(temperature).to_contain_text("kitchen-sensor")
-    expect(temperature).to_contain_text("dashboard-")
-    for _ in range(5):
-        assert http_publish(hub.url, KEY, "temperature", {"celsius": 21.5}) == 201
-    expect(page.locator("#tail tbody tr").first).to_contain_text('{"celsius":21.5}')
-    expect(page.locator("#tail tbody tr")).to_have_count(5)
-    assert clients.read_json(sensor)["data"] == {"celsius": 21.5}
-
-    # The publish form sends JSON as JSON, other text as text, like the CLI.
-    expect(page.locator("#pub-data-rule")).to_contain_text("is sent as that value")
-    for _ in range(4):
-        clients.read_json(sensor)
-    for typed, as_text, sent in (('{"on": true}', False, {"on": True}), ("21.5", False, 21.5),
-                                 ("on", False, "on"), ("21.5", True, "21.5")):
-        page.fill("#pub-event", "temperature")
-        page.fill("#pub-data", typed)
-        page.set_checked("#pub-string", as_text)
-        page.click("#publish-form button")
-        expect(page.locator("#publish-result")).to_contain_text("published")
-        assert clients.read_json(sensor)["data"] == sent
-
-    page.wait_for_function(CHART_SHOWS_TRAFFIC, timeout=10_000)
-    shot = tmp_path / "dashboard.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-
-    # The key is asked once per tab: a reload goes straight back in.
+    expect(page.locator("#tabs a[aria-current=page]")).to_have_text("Overview")
+    show(page, "devices")
+    expect(page.locator("#devices tbody tr.own")).to_contain_text("online")
     page.reload()
     expect(page.locator("#status")).to_have_text("live")
     expect(page.locator("#login")).to_be_hidden()
+    # The view shown is in the address, so a reload stays on it.
+    expect(page.locator("#view-devices")).to_be_visible()
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.getItem('picloud.apiKey')") is None
 
 
-def test_retained_values_and_devices(page: Page, hub, clients: ClientLoop, tmp_path: Path) -> None:
-    log_in(page, hub.url + "/")
-    expect(page.locator("#status")).to_have_text("live")
-    expect(page.locator("#no-retained")).to_be_visible()
-    own = page.locator("#devices tbody tr.own")
-    expect(own).to_contain_text("online")
-    # The page's own subscription to presence is not listed as anyone's.
-    expect(page.locator("#no-subscriptions")).to_be_visible()
-
-    sensor = clients.connect(f"{hub.ws_url}/publish?clientName=porch-sensor", KEY)
-    device = page.locator("#devices tbody tr", has_text="porch-sensor")
-    expect(device).to_contain_text("online")
-    clients.send_json(sensor, {"action": "publish", "event": "porch/temp", "data": {"celsius": 4.5},
-                               "retain": True, "id": 1})
-    assert clients.read_json(sensor) == {"action": "ack", "id": 1}
-    value = page.locator("#retained tbody tr", has_text="porch/temp")
-    # A wildcard watch gets it too (as a retained value if it started later).
-    page.fill("#watch-event", "porch/+")
-    page.click("#watch-form button")
-    expect(page.locator("#tail tbody tr").first).to_contain_text("porch/temp")
-    expect(value).to_contain_text('{"celsius":4.5}')
-    expect(value).to_contain_text(re.compile(r"\d+ s ago"))
-    expect(page.locator("#no-retained")).to_be_hidden()
-    shot = tmp_path / "retained.png"
-    page.screenshot(path=str(shot), full_page=True)
-    assert shot.stat().st_size > 10_000
-
-    clients.send_json(sensor, {"action": "publish", "event": "porch/temp", "data": None,
-                               "retain": True, "id": 2})
-    assert clients.read_json(sensor) == {"action": "ack", "id": 2}
-    expect(value).to_have_count(0)
-    expect(page.locator("#no-retained")).to_be_visible()
-
-    clients.loop.call_soon_threadsafe(sensor.close)
-    expect(device).to_contain_text("offline")
-    expect(device).not_to_contain_text("online")
-    # The page's own presence is kept apart: its row says online throughout.
-    expect(own).to_contain_text("online")
-    page.screenshot(path=str(tmp_path / "offline.png"), full_page=True)
-
-
-def test_retain_from_the_publish_form(page: Page, hub) -> None:
-    log_in(page, hub.url + "/")
-    expect(page.locator("#status")).to_have_text("live")
-    page.fill("#pub-event", "porch/light")
-    page.fill("#pub-data", "on")
-    page.check("#pub-retain")
-    page.click("#publish-form button")
-    expect(page.locator("#retained tbody tr", has_text="porch/light")).to_contain_text('"on"')
-    request = urllib.request.Request(hub.url + "/retained?event=porch/light", headers={"X-API-Key": KEY})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.load(response)["retained"][0]["data"] == "on"
-
-
-def test_the_publish_form_switches_a_tasmota_plug(page: Page, hub) -> None:
-    """Tasmota's commands are plain text on cmnd/<topic>/<command>: the form's
-    ``TOGGLE`` reaches the plug as those bytes, and its answer shows up."""
-    plug = Peer(hub.mqtt_port, "DVES_4A1B2C", key=KEY, keepalive=30)
-    plug.subscribe(("cmnd/tasmota_4A1B2C/#", 0))
-    log_in(page, hub.url + "/")
-    expect(page.locator("#status")).to_have_text("live")
-    page.fill("#pub-event", "cmnd/tasmota_4A1B2C/POWER")
-    page.fill("#pub-data", "TOGGLE")
-    page.click("#publish-form button")
-    got = plug.receive()
-    assert (got.topic, got.payload) == ("cmnd/tasmota_4A1B2C/POWER", b"TOGGLE")
-    plug.publish("stat/tasmota_4A1B2C/POWER", "ON", qos=1, retain=True)
-    expect(page.locator("#retained tbody tr", has_text="stat/tasmota_4A1B2C/POWER")).to_contain_text('"ON"')
-    plug.close()
-
-
-def test_wrong_key_is_refused(page: Page, hub) -> None:
-    log_in(page, hub.url + "/dashboard", key="not-the-key")
+def test_wrong_key_is_refused(tab, dash_hub) -> None:
+    page = tab()
+    page.goto(dash_hub.url + "/dashboard")
+    page.fill("#api-key", "not-the-key")
+    page.click("#login-form button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("Wrong key")
     expect(page.locator("#status")).to_have_text("wrong key")
     expect(page.locator("#main")).to_be_hidden()
-    assert page.evaluate("sessionStorage.getItem('picloud.apiKey')") is None
+    expect(page.locator("#tabs")).to_be_hidden()
+    assert page.evaluate("() => sessionStorage.getItem('picloud.apiKey')") is None
 
 
-def test_unreachable_hub_is_shown_and_reconnected(page: Page, hub, hub_process) -> None:
-    log_in(page, hub.url + "/")
-    expect(page.locator("#status")).to_have_text("live")
-    hub.stop()
+def test_unreachable_hub_is_shown_and_reconnected(tab, dash_hub, hub_process) -> None:
+    page = tab()
+    log_in(page, dash_hub.url, view="devices")
+    dash_hub.stop()
     expect(page.locator("#status")).to_contain_text("hub unreachable, retrying in")
     expect(page.locator("#main")).to_have_class("stale")
-    hub_process("--api-key", KEY, "--info-interval", "0.2", "--port", str(hub.port))
+    hub_process("--api-key", KEY, "--info-interval", "0.2", "--port", str(dash_hub.port))
     expect(page.locator("#status")).to_have_text("live", timeout=15_000)
     expect(page.locator("#main")).not_to_have_class("stale")
     # Presence comes again from the new hub: the page is back online in it.
     expect(page.locator("#devices tbody tr.own")).to_contain_text("online", timeout=15_000)
 
 
-def test_hub_without_auth_needs_no_key(page: Page, hub_process) -> None:
+def test_hub_without_auth_needs_no_key(tab, hub_process) -> None:
     open_hub = hub_process("--no-auth", "--info-interval", "0.2")
+    page = tab()
     page.goto(open_hub.url + "/")
     expect(page.locator("#status")).to_have_text("live")
     expect(page.locator("#login")).to_be_hidden()
 
 
-def test_a_key_held_to_some_topics_sees_what_it_may(page: Page, hub_process, tmp_path: Path) -> None:
+def test_a_key_held_to_some_topics_sees_what_it_may(tab, hub_process, tmp_path: Path) -> None:
     tablet = "Zr4p0Tf2Yq5Kx8Nn"
     keys = tmp_path / "keys"
     keys.write_text(f"{KEY} admin\n{tablet} subscribe home/# $SYS/clients/+\n")
-    hub = hub_process("--keys-file", str(keys), "--info-interval", "0.2")
+    hub = hub_process("--keys-file", str(keys), "--info-interval", "0.2", "--store-interval", "0.1")
     for event in ("home/temp", "door/state"):
         assert http_publish(hub.url, KEY, event, 1, retain=True) == 201
-    log_in(page, hub.url + "/", key=tablet)
+    page = tab()
+    page.goto(hub.url + "/#hub")
+    page.fill("#api-key", tablet)
+    page.click("#login-form button[type=submit]")
     expect(page.locator("#status")).to_have_text("live, limited key")
     expect(page.locator("#limited")).to_contain_text("This key may see only home/#, $SYS/clients/+")
-    # What shows every event is hidden; what the key may read is shown.
-    expect(page.locator("#connections")).to_be_hidden()
+    # What shows every event is hidden (the hub view is not for it); what the key may read is shown.
+    expect(page.locator("#tabs a[href='#hub']")).to_be_hidden()
+    expect(page.locator("#view-overview")).to_be_visible()
+    expect(page.locator("#cards .card[data-event='home/temp']")).to_be_visible()
+    expect(page.locator("#cards .card[data-event='door/state']")).to_have_count(0)
+    show(page, "topics")
     expect(page.locator("#retained tbody tr", has_text="home/temp")).to_be_visible()
     expect(page.locator("#retained tbody tr", has_text="door/state")).to_have_count(0)
+    show(page, "devices")
     expect(page.locator("#devices tbody tr.own")).to_contain_text("online")
+    expect(page.locator("button.forget")).to_have_count(0)
+    show(page, "live")
     page.fill("#watch-event", "door/#")
     page.click("#watch-form button")
     expect(page.locator("#watch-error")).to_contain_text("refused: this key may not subscribe to 'door/#'")
-    page.screenshot(path=str(tmp_path / "limited.png"), full_page=True)
+
+
+@pytest.mark.parametrize("system", ["dark", "light"])
+def test_dark_mode_follows_the_system_and_a_toggle_that_is_remembered(tab, dash_hub, system: str) -> None:
+    page = tab(color_scheme=system)
+    log_in(page, dash_hub.url)
+    dark = page.evaluate(LUMINANCE) < 0.1
+    assert dark == (system == "dark")
+    expect(page.locator("#theme")).to_have_attribute("aria-pressed", "true" if dark else "false")
+    page.click("#theme")
+    assert (page.evaluate(LUMINANCE) < 0.1) != dark
+    page.reload()  # remembered, and applied before the first paint (dashboard/theme.js in the head)
+    expect(page.locator("#status")).to_have_text("live")
+    assert (page.evaluate(LUMINANCE) < 0.1) != dark
+    # Back to the system's choice: nothing is kept.
+    page.click("#theme")
+    assert (page.evaluate(LUMINANCE) < 0.1) == dark
+    assert page.evaluate("() => localStorage.getItem('picloud.theme')") is None

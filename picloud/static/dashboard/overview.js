@@ -1,0 +1,284 @@
+/*
+ * The overview: one card per recorded event, grouped by the device its name
+ * says (values.js D.groupOf), with its latest value and unit, when it came,
+ * and a sparkline of the last hours. What is recorded comes from GET
+ * readings/events (again every minute while shown), the sparklines from
+ * GET readings/sparklines, and the cards follow each event live: the page
+ * subscribes to the events it shows (at most MAX_LIVE), by name.
+ * A card that changes is drawn again in the next frame, alone.
+ */
+(function (root) {
+    "use strict";
+
+    var D = root.PiCloudDash;
+    var $ = D.$;
+    var EVENTS_MS = 60000;
+    var SPARK_MS = 300000;
+    var SPARK_FROM = "-6h";
+    var MAX_LIVE = 500;
+    var MAX_FIELDS = 3;       // fields listed on a card; the chart has them all
+
+    var cards = {};           // event -> card
+    var order = [];           // the events, as drawn
+    var rebuild = true;       // the set of cards changed
+    var changed = {};         // events whose card needs drawing
+    var eventsTimer = null, sparkTimer = null, tickTimer = null;
+    var loadedAt = 0;
+    var note = null;          // why there are no cards, if there are none
+    D.recorded = {};          // event -> its entry of GET readings/events
+
+    D.isRecorded = function (event) { return Object.prototype.hasOwnProperty.call(D.recorded, event); };
+
+    D.view("overview", {render: render, show: function () {
+        if (D.started && Date.now() - loadedAt > 5000) {
+            loadEvents();
+        }
+    }});
+
+    D.on("session", function (what) {
+        if (what === "started") {
+            loadEvents();
+            clearInterval(tickTimer);
+            tickTimer = setInterval(function () { D.invalidate("overview"); }, 5000);
+        } else if (what === "stopped") {
+            clearTimeout(eventsTimer);
+            clearTimeout(sparkTimer);
+            clearInterval(tickTimer);
+            Object.keys(cards).forEach(function (event) { D.unsubscribe(event, cards[event].live); });
+            cards = {};
+            D.recorded = {};
+            rebuild = true;
+        }
+    });
+
+    function loadEvents() {
+        clearTimeout(eventsTimer);
+        loadedAt = Date.now();
+        var mine = D.generation;
+        D.api("readings/events").then(function (answer) {
+            if (mine !== D.generation) {
+                return;
+            }
+            if (answer.ok) {
+                note = answer.body.events.length ? null :
+                    "Nothing recorded yet. A number published to any event (21.5, {\"celsius\": 21.5}) shows up here.";
+                merge(answer.body.events);
+            } else if (answer.status !== 0) {
+                note = answer.status === 404 ? "This hub records no readings (it runs with --no-record, " +
+                    "or with Redis without --record): the overview shows recorded events." : D.refusal(answer);
+            }
+            D.invalidate("overview");
+            D.emit("recorded", null);
+            if (D.current === "overview") {
+                eventsTimer = setTimeout(loadEvents, EVENTS_MS);
+            }
+        });
+    }
+
+    function merge(events) {
+        var fresh = [];
+        events.forEach(function (entry) {
+            D.recorded[entry.event] = entry;
+            var card = cards[entry.event];
+            if (!card) {
+                card = cards[entry.event] = {event: entry.event, group: D.groupOf(entry.event), series: [], spark: null,
+                                             live: null, el: null};
+                fresh.push(entry.event);
+                rebuild = true;
+            }
+            card.series = entry.series.map(function (s) {
+                var had = find(card, s.field);
+                // A live value newer than what was recorded stays.
+                return had && had.last > s.last ? had : {field: s.field, unit: s.unit, value: s.value, last: s.last};
+            });
+            changed[entry.event] = true;
+        });
+        D.learnEvents(events.map(function (e) { return e.event; }));
+        fresh.forEach(function (event, i) {
+            if (Object.keys(cards).length - fresh.length + i < MAX_LIVE) {
+                cards[event].live = function (message) { onLive(cards[event], message); };
+                D.subscribe(event, cards[event].live);
+            }
+        });
+        if (fresh.length) {
+            loadSparklines(fresh.length === Object.keys(cards).length ? null : fresh);
+        }
+    }
+
+    function find(card, field) {
+        for (var i = 0; i < card.series.length; i++) {
+            if (card.series[i].field === field) {
+                return card.series[i];
+            }
+        }
+        return null;
+    }
+
+    function onLive(card, message) {
+        // A retained value sent on subscribing came when it was published.
+        var at = Date.parse(message.created_at);
+        var now = isFinite(at) ? at / 1000 : Date.now() / 1000;
+        var unit = message.data && typeof message.data === "object" && typeof message.data.unit === "string" ? message.data.unit : null;
+        D.numbers(message.data).forEach(function (pair) {
+            var series = find(card, pair[0]);
+            if (!series) {
+                series = {field: pair[0], unit: unit, value: null, last: 0};
+                card.series.push(series);
+            }
+            series.value = pair[1];
+            series.last = now;
+            var spark = card.spark && card.spark[pair[0]];
+            var n = spark ? spark.t.length : 0;
+            if (spark && (!n || now > spark.t[n - 1])) {
+                // One live point per step: the newest replaces the one before it.
+                if (spark.live && now - spark.t[n - 2] < spark.step) {
+                    spark.t[n - 1] = now;
+                    spark.mean[n - 1] = pair[1];
+                } else {
+                    spark.t.push(now);
+                    spark.mean.push(pair[1]);
+                    spark.live = true;
+                }
+            }
+        });
+        changed[card.event] = true;
+        D.invalidate("overview");
+    }
+
+    function loadSparklines(only) {
+        clearTimeout(sparkTimer);
+        var mine = D.generation;
+        var query = "readings/sparklines?from=" + SPARK_FROM + "&points=60";
+        (only || []).forEach(function (event) { query += "&event=" + encodeURIComponent(event); });
+        D.api(query).then(function (answer) {
+            if (mine !== D.generation || !answer.ok) {
+                return;  // no sparklines (an older hub): the cards go without
+            }
+            var body = answer.body;
+            Object.keys(body.events).forEach(function (event) {
+                var card = cards[event];
+                if (card) {
+                    card.spark = {};
+                    card.sparkFrom = body.from;
+                    body.events[event].forEach(function (s) {
+                        card.spark[s.field] = {t: s.t.slice(), mean: s.mean.slice(), step: body.step};
+                    });
+                    changed[event] = true;
+                }
+            });
+            D.invalidate("overview");
+            sparkTimer = setTimeout(function () { loadSparklines(null); }, SPARK_MS);
+        });
+    }
+
+    // -- drawing ------------------------------------------------------------------
+
+    function build() {
+        var into = D.clear($("cards"));
+        var groups = {};
+        Object.keys(cards).forEach(function (event) {
+            var group = cards[event].group;
+            (groups[group] = groups[group] || []).push(event);
+        });
+        order = [];
+        Object.keys(groups).sort(function (a, b) {
+            return (a === "") - (b === "") || (a < b ? -1 : a > b ? 1 : 0);
+        }).forEach(function (group) {
+            var section = D.el("section", "group");
+            section.appendChild(D.el("h2", null, group || "Other events"));
+            var grid = D.el("div", "grid");
+            groups[group].sort().forEach(function (event) {
+                var card = cards[event];
+                card.el = shell(card);
+                grid.appendChild(card.el.root);
+                order.push(event);
+                changed[event] = true;
+            });
+            section.appendChild(grid);
+            into.appendChild(section);
+        });
+        rebuild = false;
+    }
+
+    function shell(card) {
+        var link = D.el("a", "card");
+        link.href = "#chart?e=" + encodeURIComponent(card.event);
+        link.dataset.event = card.event;
+        link.title = card.event;
+        var parts = {root: link, title: D.el("h3", null, D.labelIn(card.event, card.group)),
+                     value: D.num("–", "value"), unit: D.el("span", "unit"), fields: D.el("ul", "fields"),
+                     spark: document.createElementNS("http://www.w3.org/2000/svg", "svg"),
+                     when: D.el("small", "when")};
+        parts.spark.setAttribute("class", "spark");
+        parts.spark.setAttribute("viewBox", "0 0 100 30");
+        parts.spark.setAttribute("preserveAspectRatio", "none");
+        parts.spark.setAttribute("aria-hidden", "true");
+        link.appendChild(parts.title);
+        link.appendChild(D.el("div", "reading", null, [parts.value, parts.unit]));
+        link.appendChild(parts.fields);
+        link.appendChild(parts.spark);
+        link.appendChild(parts.when);
+        return parts;
+    }
+
+    function draw(card) {
+        var parts = card.el, main = card.series[0], last = 0;
+        card.series.forEach(function (s) { last = Math.max(last, s.last || 0); });
+        parts.value.textContent = main ? D.number(main.value) : "–";
+        parts.unit.textContent = main && main.unit ? main.unit : "";
+        parts.root.classList.toggle("many", card.series.length > 1);
+        if (main && main.field) {
+            parts.value.title = main.field;
+        }
+        D.clear(parts.fields);
+        card.series.slice(1, MAX_FIELDS).forEach(function (s) {
+            var item = D.el("li", null, s.field + " ");
+            item.appendChild(D.num(D.number(s.value) + (s.unit ? " " + s.unit : "")));
+            parts.fields.appendChild(item);
+        });
+        if (card.series.length > MAX_FIELDS) {
+            parts.fields.appendChild(D.el("li", "more", "and " + (card.series.length - MAX_FIELDS) + " more"));
+        }
+        parts.when.textContent = last ? D.ago(last) : "";
+        parts.when.title = last ? D.fullTime(last) : "";
+        drawSpark(parts.spark, card, main);
+    }
+
+    function drawSpark(svg, card, main) {
+        var spark = main && card.spark && card.spark[main.field];
+        D.clear(svg);
+        if (!spark || spark.t.length < 2) {
+            return;
+        }
+        var from = card.sparkFrom, to = Math.max(Date.now() / 1000, spark.t[spark.t.length - 1]);
+        var low = Math.min.apply(null, spark.mean), high = Math.max.apply(null, spark.mean);
+        var range = high - low || 1;
+        var points = spark.t.map(function (t, i) {
+            var x = (t - from) / (to - from) * 100;
+            return x.toFixed(2) + "," + (28 - (spark.mean[i] - low) / range * 26).toFixed(2);
+        });
+        var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
+        line.setAttribute("points", points.join(" "));
+        svg.appendChild(line);
+    }
+
+    function render() {
+        var empty = Object.keys(cards).length === 0;
+        $("overview-note").hidden = !empty || note === null;
+        $("overview-note").textContent = note || "";
+        if (rebuild) {
+            build();
+        }
+        order.forEach(function (event) {
+            var card = cards[event];
+            if (changed[event]) {
+                draw(card);
+            } else {
+                var last = 0;
+                card.series.forEach(function (s) { last = Math.max(last, s.last || 0); });
+                card.el.when.textContent = last ? D.ago(last) : "";
+            }
+        });
+        changed = {};
+    }
+}(this));
