@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.support.aioraw import AioRaw
-from tests.support.browser import TIMEOUT_MS
+from tests.support.browser import TIMEOUT_MS, ClientLoop
 from tests.support.hub import MANY_AT_ONCE
 
 KEY = "dashboard-test-key"  # 18 characters
@@ -74,9 +74,11 @@ def get_json(url: str, key: str = KEY) -> Any:
         return json.load(response)
 
 
-def leave_offline_names(port: int, names: list[str], key: str = KEY, at_once: int = 100) -> None:
+def leave_offline_names(clients: ClientLoop, port: int, names: list[str], key: str = KEY,
+                        at_once: int = 100) -> None:
     """Each name connects over a real websocket and leaves (cleanly), ``at_once``
-    at a time, so the hub's presence holds them as offline names."""
+    at a time, so the hub's presence holds them as offline names. On the
+    clients' loop: Playwright's sync API holds this thread's."""
 
     async def one(name: str) -> None:
         conn = await AioRaw.open(port, f"/publish?clientName={name}", key)
@@ -86,7 +88,7 @@ def leave_offline_names(port: int, names: list[str], key: str = KEY, at_once: in
         for start in range(0, len(names), at_once):
             await asyncio.gather(*(one(name) for name in names[start:start + at_once]))
 
-    asyncio.run(run())
+    clients.run(run(), timeout=120)
 
 
 def wait_offline(url: str, names: list[str], key: str = KEY) -> None:

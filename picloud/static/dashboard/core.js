@@ -5,9 +5,10 @@
  *
  * Rendering happens on animation frames, never per message: a view that
  * learns something calls D.invalidate(name); its render runs once in the
- * next frame if it is the view shown, or when it is shown next. A burst of
- * a thousand presence messages costs one render, and a hidden tab (where
- * browsers pause animation frames) renders nothing until it is looked at.
+ * next frame if it is the view shown, or when it is shown next, and at most
+ * once per `every` ms for views that ask. A burst of a thousand presence
+ * messages costs a few renders, and a hidden tab (where browsers pause
+ * animation frames) renders nothing until it is looked at.
  */
 (function (root) {
     "use strict";
@@ -62,9 +63,14 @@
     var jobs = [];       // one-off callbacks for the next frame
     var frame = null;
     D.current = null;    // the name of the view shown
+    D.renders = 0;       // views drawn so far (the tests count them)
 
+    // view: {render, show?, hide?, every?: the least ms between two renders,
+    // for views whose every change is not worth a frame (lists of devices)}
     D.view = function (name, view) {
         view.dirty = true;
+        view.drawnAt = 0;
+        view.timer = null;
         views[name] = view;
         return view;
     };
@@ -78,8 +84,18 @@
         todo.forEach(function (job) { job(); });
         var view = views[D.current];
         if (view && view.dirty) {
-            view.dirty = false;
-            view.render();
+            var wait = view.every ? view.drawnAt + view.every - Date.now() : 0;
+            if (wait <= 0) {
+                view.dirty = false;
+                view.drawnAt = Date.now();
+                D.renders += 1;
+                view.render();
+            } else if (view.timer === null) {
+                view.timer = setTimeout(function () {
+                    view.timer = null;
+                    requestFrame();
+                }, wait);
+            }
         }
     }
 
@@ -117,6 +133,7 @@
                 view.show();
             }
             view.dirty = true;
+            view.drawnAt = 0;  // at once
             requestFrame();
         }
     };

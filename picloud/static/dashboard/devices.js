@@ -16,8 +16,9 @@
     var shownOffline = PAGE;       // rows of offline devices drawn
     var publishes = {};            // client name -> [event] for D.knownVersion
     var publishesVersion = -1;
+    var rows = {};                 // client name -> {key, tr, when}: its row as last drawn
 
-    D.view("devices", {render: render});
+    D.view("devices", {render: render, every: 250});
 
     D.on("presence", function () { D.invalidate("devices"); });
     D.on("session", function () { D.invalidate("devices"); });
@@ -70,8 +71,16 @@
         return D.el("span", items.length ? "events" : "events empty", text);
     }
 
-    function row(body, name, device, connected) {
-        var tr = body.insertRow();
+    // A device's row, made again only when what it shows changed; its
+    // "seen" text is brought up to date in place.
+    function row(name, device, connected) {
+        var key = [device.online, device.since, D.role, D.knownVersion, JSON.stringify(connected || null)].join("|");
+        var kept = rows[name];
+        if (kept && kept.key === key) {
+            kept.when.textContent = (device.online ? "since " : "last seen ") + D.ago(device.since);
+            return kept.tr;
+        }
+        var tr = document.createElement("tr");
         tr.dataset.client = name;
         if (name === D.clientName) {
             tr.className = "own";
@@ -104,6 +113,21 @@
             forget.dataset.client = name;
             actions.appendChild(forget);
         }
+        rows[name] = {key: key, tr: tr, when: when};
+        return tr;
+    }
+
+    // Puts `names`' rows in `body` in that order, moving only what moved.
+    function place(body, names, connected) {
+        var wanted = names.map(function (name) { return row(name, D.devices[name], connected && connected[name]); });
+        wanted.forEach(function (tr, i) {
+            if (body.children[i] !== tr) {
+                body.insertBefore(tr, body.children[i] || null);
+            }
+        });
+        while (body.children.length > wanted.length) {
+            body.removeChild(body.lastChild);
+        }
     }
 
     function render() {
@@ -119,18 +143,19 @@
             return Date.parse(D.devices[b].since) - Date.parse(D.devices[a].since) || byName(a, b);
         });
         var connected = connectedNow();
-        var body = D.clear($("devices").tBodies[0]);
-        online.forEach(function (name) { row(body, name, D.devices[name], connected[name]); });
+        Object.keys(rows).forEach(function (name) {
+            if (!D.devices[name]) {
+                delete rows[name];
+            }
+        });
+        place($("devices").tBodies[0], online, connected);
         $("devices").hidden = online.length === 0;
         var total = Object.keys(D.devices).length;
         $("no-devices").hidden = total > 0;
         $("n-online").textContent = online.length;
         $("n-offline").textContent = $("n-offline-2").textContent = offline.length;
         $("offline-section").hidden = offline.length === 0;
-        var offBody = D.clear($("offline-devices").tBodies[0]);
-        if ($("offline-section").open) {
-            offline.slice(0, shownOffline).forEach(function (name) { row(offBody, name, D.devices[name], null); });
-        }
+        place($("offline-devices").tBodies[0], $("offline-section").open ? offline.slice(0, shownOffline) : [], null);
         var more = $("more-offline");
         more.hidden = !$("offline-section").open || offline.length <= shownOffline;
         more.textContent = "Show " + Math.min(PAGE, offline.length - shownOffline) + " more of " +
@@ -175,8 +200,11 @@
                 result.textContent = "forgot " + name;
             } else {
                 result.className = "error";
-                result.textContent = "not forgotten: " + ((answer.body && answer.body.error) ||
-                    REFUSALS[answer.status] || D.refusal(answer));
+                var said = answer.body && answer.body.error;
+                if (answer.status === 404 && !said) {  // no such route: an older hub
+                    said = "this hub cannot forget devices (it has no POST devices/forget)";
+                }
+                result.textContent = "not forgotten: " + (said || REFUSALS[answer.status] || D.refusal(answer));
             }
             D.invalidate("devices");
         });

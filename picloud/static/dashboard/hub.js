@@ -24,7 +24,7 @@
     }
 
     var cell = D.cell;
-    D.view("hub", {render: render});
+    D.view("hub", {render: render, every: 250});
 
     D.on("info", function (value) {
         snapshot = value;

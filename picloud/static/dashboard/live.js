@@ -14,7 +14,7 @@
     var callbacks = {};   // watched event -> its callback
     var pending = [];     // messages not drawn yet, oldest first
 
-    D.view("live", {render: render});
+    D.view("live", {render: render, every: 100});
 
     D.watchedEvents = function () { return watched.slice(); };
 

@@ -29,7 +29,7 @@
 
     D.isRecorded = function (event) { return Object.prototype.hasOwnProperty.call(D.recorded, event); };
 
-    D.view("overview", {render: render, show: function () {
+    D.view("overview", {render: render, every: 100, show: function () {
         if (D.started && Date.now() - loadedAt > 5000) {
             loadEvents();
         }

@@ -16,6 +16,7 @@
     var wsBase = D.base.href.replace(/^http/, "ws").replace(/\/+$/, "");
     var client = null;
     var wanted = {};          // event -> callbacks, kept across sessions
+    var heard = {};           // client names the socket spoke of since it opened
     D.devices = {};           // client name -> {online, since}
 
     D.openClient = function (mine) {
@@ -28,11 +29,16 @@
         };
         client.onstate = function (socket, state) {
             // After a reconnect the hub sends every presence value again.
-            if (socket === "subscribe" && state === "open" && mine === D.generation) {
+            if (socket === "subscribe" && state === "open" && mine === D.generation && opened++) {
                 D.devices = {};
+                heard = {};
                 D.emit("presence", null);
+                loadPresence(mine);
             }
         };
+        var opened = 0;
+        heard = {};
+        loadPresence(mine);
         client.subscribe(PRESENCE + "+", function (message) { onPresence(mine, message); });
         Object.keys(wanted).forEach(function (event) {
             wanted[event].forEach(function (callback) { client.subscribe(event, callback); });
@@ -47,12 +53,35 @@
         D.devices = {};
     };
 
+    // Every presence value at once, in one answer, while the socket's copies
+    // of them come one frame each (a thousand take the hub and the browser
+    // half a second): the socket's word on a name is newer, so it stands.
+    function loadPresence(mine) {
+        D.api("retained?event=" + encodeURIComponent(PRESENCE + "+")).then(function (answer) {
+            if (mine !== D.generation || !answer.ok) {
+                return;  // a key without presence rights sees it from the socket, or not at all
+            }
+            answer.body.retained.forEach(function (frame) {
+                var name = frame.event.slice(PRESENCE.length);
+                if (!heard[name]) {
+                    apply(name, frame.data);
+                }
+            });
+            D.emit("presence", null);
+        });
+    }
+
     function onPresence(mine, message) {
         if (mine !== D.generation) {
             return;
         }
         var name = message.event.slice(PRESENCE.length);
-        var data = message.data;
+        heard[name] = true;
+        apply(name, message.data);
+        D.emit("presence", name);
+    }
+
+    function apply(name, data) {
         if (data === null || typeof data !== "object") {
             delete D.devices[name];  // the hub forgot the name
         } else if (!data.online && name !== D.clientName && PAST_DASHBOARD.test(name)) {
@@ -61,7 +90,6 @@
         } else {
             D.devices[name] = {online: data.online === true, since: data.since};
         }
-        D.emit("presence", name);
     }
 
     D.subscribe = function (event, callback) {
