@@ -13,16 +13,15 @@
     var D = root.PiCloudDash;
     var $ = D.$;
     var RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "1y": 365 * 86400};
-    var chart = D.chart = {lines: [], range: "24h", from: 0, to: 0, plot: null, requests: {}};
+    var chart = D.chart = {lines: [], range: "24h", from: 0, to: 0, plot: null, requests: {}, ready: false};
     var shownFor = null;      // the address the chart was loaded for
-    var live = {};            // event -> its live callback
 
     D.view("chart", {render: render, show: function () { D.invalidate("chart"); }});
 
     D.on("recorded", function () { D.invalidate("chart"); });
     D.on("theme", function () { if (chart.plot) { draw(); } });
     D.on("session", function (what) {
-        stopLive();
+        D.stopLive();
         shownFor = null;
         D.invalidate("chart");
     });
@@ -61,7 +60,7 @@
         if (chart.custom) {
             return chart.custom;
         }
-        var now = Math.floor(Date.now() / 1000);
+        var now = Math.floor(D.now());
         return {from: now - RANGES[chart.range], to: now};
     }
 
@@ -114,6 +113,7 @@
             }
         });
         chart.requests = {};
+        chart.ready = false;
         $("chart-error").hidden = true;
         Promise.all(events.map(function (event) {
             var path = "readings?event=" + encodeURIComponent(event) + "&from=" + range.from + "&to=" + range.to;
@@ -136,7 +136,14 @@
             $("chart-error").textContent = errors.join("; ");
             chart.shown = linesOf(found);
             draw();
-            startLive();
+            chart.ready = true;  // what is drawn is what was asked for (the tests wait for it)
+            if (!chart.custom) {  // a range in the past has nothing live to add
+                D.startLive(chart, function () {
+                    var range = span();
+                    chart.from = range.from;
+                    chart.to = range.to;
+                });
+            }
         });
     }
 
@@ -150,7 +157,7 @@
                 return;
             }
             shown.push({event: l.event, field: s.field, unit: s.unit, raw: s.raw,
-                        label: l.event + (s.field ? " " + s.field : ""),
+                        label: l.event + (s.field && series.length > 1 ? " " + s.field : ""),
                         t: s.t.slice(), mean: (s.raw ? s.value : s.mean).slice(),
                         min: s.raw ? null : s.min.slice(), max: s.raw ? null : s.max.slice()});
         });
@@ -200,59 +207,6 @@
             chip.appendChild(remove);
             list.appendChild(chip);
         });
-    }
-
-    // -- live points -----------------------------------------------------------------
-
-    function stopLive() {
-        Object.keys(live).forEach(function (event) { D.unsubscribe(event, live[event]); });
-        live = {};
-    }
-
-    function startLive() {
-        stopLive();
-        if (chart.custom) {
-            return;  // a range in the past: nothing live to add
-        }
-        (chart.shown || []).forEach(function (line) {
-            if (!live[line.event]) {
-                var since = Date.now() / 1000;
-                live[line.event] = function (message) {
-                    var at = Date.parse(message.created_at) / 1000;
-                    if (at > since) {  // not the retained value sent on subscribing
-                        append(line.event, message, at);
-                    }
-                };
-                D.subscribe(line.event, live[line.event]);
-            }
-        });
-    }
-
-    function append(event, message, at) {
-        var added = false;
-        chart.shown.forEach(function (line) {
-            if (line.event === event) {
-                var value = D.fieldValue(message.data, line.field);
-                if (value !== null) {
-                    line.t.push(at);
-                    line.mean.push(value);
-                    if (line.min) {
-                        line.min.push(value);
-                        line.max.push(value);
-                    }
-                    added = true;
-                }
-            }
-        });
-        if (added && chart.plot) {
-            D.nextFrame(function () {
-                var range = span();
-                chart.from = range.from;
-                chart.to = range.to;
-                chart.data = D.plotData(chart.shown);
-                chart.plot.setData(chart.data);
-            });
-        }
     }
 
     // -- the controls -----------------------------------------------------------------
@@ -306,4 +260,14 @@
     });
 
     $("chart-csv").addEventListener("click", function () { D.downloadCsv(chart); });
+
+    // A phone turned, a window resized: the chart as wide as its panel.
+    root.addEventListener("resize", function () {
+        D.nextFrame(function () {
+            var into = $("plot");
+            if (chart.plot && into.clientWidth && Math.abs(into.clientWidth - chart.plot.width) > 2) {
+                chart.plot.setSize({width: into.clientWidth, height: into.clientWidth < 500 ? 240 : 340});
+            }
+        });
+    });
 }(this));

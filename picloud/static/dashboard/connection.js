@@ -72,7 +72,14 @@
                 var topics = answer.body && answer.body.topics;
                 return topics ? {result: "limited", topics: topics} : {result: "unreachable"};
             }
-            return answer.ok ? {result: "ok", stats: answer.body} : {result: "unreachable"};
+            if (!answer.ok) {
+                return {result: "unreachable"};
+            }
+            var hubNow = Date.parse(answer.body.created_at) / 1000;
+            if (isFinite(hubNow)) {
+                D.skew = Math.abs(hubNow - Date.now() / 1000) > 2 ? hubNow - Date.now() / 1000 : 0;
+            }
+            return {result: "ok", stats: answer.body};
         });
     }
 

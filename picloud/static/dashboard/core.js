@@ -151,10 +151,16 @@
         return Math.abs(value) >= 10000 ? large.format(value) : small.format(value);
     };
 
-    // seconds (unix) or an RFC 3339 string -> "12 s ago"
+    // The hub's time in unix seconds: its readings and messages are stamped
+    // by its clock, which may not be this browser's (a Pi without a network
+    // time source); connection.js sets D.skew from GET stats.
+    D.skew = 0;
+    D.now = function () { return Date.now() / 1000 + D.skew; };
+
+    // seconds (unix) or an RFC 3339 string -> "12 s ago", by the hub's clock
     D.ago = function (when) {
-        var at = typeof when === "number" ? when * 1000 : Date.parse(when);
-        var seconds = Math.max(0, (Date.now() - at) / 1000);
+        var at = typeof when === "number" ? when : Date.parse(when) / 1000;
+        var seconds = Math.max(0, D.now() - at);
         if (!isFinite(seconds)) {
             return "–";
         }

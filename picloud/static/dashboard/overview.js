@@ -23,14 +23,14 @@
     var rebuild = true;       // the set of cards changed
     var changed = {};         // events whose card needs drawing
     var eventsTimer = null, sparkTimer = null, tickTimer = null;
-    var loadedAt = 0;
+    var loading = false;      // a GET readings/events on its way
     var note = null;          // why there are no cards, if there are none
     D.recorded = {};          // event -> its entry of GET readings/events
 
     D.isRecorded = function (event) { return Object.prototype.hasOwnProperty.call(D.recorded, event); };
 
     D.view("overview", {render: render, every: 100, show: function () {
-        if (D.started && Date.now() - loadedAt > 5000) {
+        if (D.started && !loading) {  // not twice at the start
             loadEvents();
         }
     }});
@@ -53,9 +53,10 @@
 
     function loadEvents() {
         clearTimeout(eventsTimer);
-        loadedAt = Date.now();
+        loading = true;
         var mine = D.generation;
         D.api("readings/events").then(function (answer) {
+            loading = false;
             if (mine !== D.generation) {
                 return;
             }
@@ -117,7 +118,7 @@
     function onLive(card, message) {
         // A retained value sent on subscribing came when it was published.
         var at = Date.parse(message.created_at);
-        var now = isFinite(at) ? at / 1000 : Date.now() / 1000;
+        var now = isFinite(at) ? at / 1000 : D.now();
         var unit = message.data && typeof message.data === "object" && typeof message.data.unit === "string" ? message.data.unit : null;
         D.numbers(message.data).forEach(function (pair) {
             var series = find(card, pair[0]);
@@ -250,7 +251,7 @@
         if (!spark || spark.t.length < 2) {
             return;
         }
-        var from = card.sparkFrom, to = Math.max(Date.now() / 1000, spark.t[spark.t.length - 1]);
+        var from = card.sparkFrom, to = Math.max(D.now(), spark.t[spark.t.length - 1]);
         var low = Math.min.apply(null, spark.mean), high = Math.max.apply(null, spark.mean);
         var range = high - low || 1;
         var points = spark.t.map(function (t, i) {

@@ -75,7 +75,7 @@
                          value: valueFormat(line.unit)});
             if (line.band) {
                 var edge = {scale: scale, stroke: faded(color, 0.35), width: 1, spanGaps: true, points: {show: false},
-                            value: valueFormat(line.unit)};
+                            value: valueFormat(line.unit), class: "band-edge"};
                 series.push(Object.assign({label: "max"}, edge), Object.assign({label: "min"}, edge));
                 bands.push({series: line.band, fill: faded(color, 0.18)});
             }
