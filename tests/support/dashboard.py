@@ -91,6 +91,25 @@ def leave_offline_names(clients: ClientLoop, port: int, names: list[str], key: s
     clients.run(run(), timeout=120)
 
 
+def hold_devices(clients: ClientLoop, port: int, names: list[str], key: str = KEY) -> list[AioRaw]:
+    """A websocket subscriber per name, connected until the test ends."""
+
+    async def run() -> list[AioRaw]:
+        return list(await asyncio.gather(*(AioRaw.open(port, f"/subscribe?clientName={name}", key)
+                                           for name in names)))
+
+    return clients.run(run(), timeout=60)
+
+
+def publish_batch(url: str, messages: list[dict[str, Any]], key: str = KEY) -> None:
+    """One POST /publish of a batch of messages."""
+    request = urllib.request.Request(f"{url}/publish", data=json.dumps(messages).encode(), method="POST",
+                                     headers={"X-API-Key": key, "X-API-Client-Name": "seed",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201, response.status
+
+
 def wait_offline(url: str, names: list[str], key: str = KEY) -> None:
     """Until the hub's presence says every one of ``names`` is offline."""
     wanted = {f"$SYS/clients/{name}" for name in names}

@@ -216,6 +216,18 @@
         return node;
     };
 
+    // An event's name with a place to break after each "/", so a long one
+    // wraps between its levels.
+    D.eventName = function (node, name) {
+        name.split("/").forEach(function (level, i, levels) {
+            node.appendChild(document.createTextNode(i < levels.length - 1 ? level + "/" : level));
+            if (i < levels.length - 1) {
+                node.appendChild(document.createElement("wbr"));
+            }
+        });
+        return node;
+    };
+
     // -- the hub's HTTP routes ------------------------------------------------------
 
     D.base = new URL(".", location.href);

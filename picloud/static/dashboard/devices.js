@@ -95,7 +95,7 @@
         var what = tr.insertCell();
         what.className = "what";
         what.appendChild(D.el("small", null, "publishes "));
-        what.appendChild(list(publishedBy(name), "nothing the names say"));
+        what.appendChild(list(publishedBy(name), "no event named after it"));
         if (connected) {
             what.appendChild(D.el("br"));
             what.appendChild(D.el("small", null, "subscribes to "));

@@ -101,7 +101,7 @@
         var subBody = D.clear($("subscriptions").tBodies[0]);
         subscriptions.forEach(function (s) {
             var row = subBody.insertRow();
-            cell(row, s.name, "name");
+            D.eventName(cell(row, "", "name"), s.name);
             cell(row, s.connections.map(function (c) { return c.client_name; }).join(", "));
         });
         $("no-subscriptions").hidden = subscriptions.length > 0;

@@ -52,7 +52,7 @@
             row.dataset.event = message.event;
             var when = D.cell(row, pending[i].at.toLocaleTimeString(), "when");
             when.title = message.created_at;
-            D.cell(row, message.event, "name");
+            D.eventName(D.cell(row, "", "name"), message.event);
             D.json(D.cell(row, "", "data"), message.data);
             rows.appendChild(row);
         }

@@ -129,7 +129,7 @@
                 if (topic.retained) {
                     line.appendChild(D.el("span", "badge", "retained"));
                 }
-                var watch = D.el("button", "small watch", "Watch");
+                var watch = D.el("button", "quiet small watch", "Watch");
                 watch.type = "button";
                 line.appendChild(watch);
                 if (D.isRecorded && D.isRecorded(topic.event)) {
@@ -173,7 +173,7 @@
         }).forEach(function (frame) {
             var row = body.insertRow();
             row.dataset.event = frame.event;
-            D.cell(row, frame.event, "name");
+            D.eventName(D.cell(row, "", "name"), frame.event);
             D.json(D.cell(row, "", "data"), frame.data);
             D.cell(row, D.ago(frame.created_at), "when").title = D.fullTime(frame.created_at);
         });
