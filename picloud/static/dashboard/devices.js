@@ -95,11 +95,13 @@
         var what = tr.insertCell();
         what.className = "what";
         what.appendChild(D.el("small", null, "publishes "));
-        what.appendChild(list(publishedBy(name), "no event named after it"));
-        if (connected) {
+        what.appendChild(list(publishedBy(name), "–"));
+        if (connected && connected.subscribes.length) {
             what.appendChild(D.el("br"));
             what.appendChild(D.el("small", null, "subscribes to "));
-            what.appendChild(list(connected.subscribes, "nothing"));
+            what.appendChild(list(connected.subscribes, ""));
+        }
+        if (connected) {
             var via = connected.connections.map(function (c) { return (c.protocol || "websocket") + " from " + c.ip_address; });
             what.appendChild(D.el("br"));
             what.appendChild(D.el("small", "via", via.join(", ")));
@@ -107,7 +109,7 @@
         var actions = tr.insertCell();
         actions.className = "actions";
         if (!device.online && D.role === "admin") {
-            var forget = D.el("button", "forget small", "Forget");
+            var forget = D.el("button", "forget quiet small", "Forget");
             forget.type = "button";
             forget.title = "forget this device: the hub clears its presence";
             forget.dataset.client = name;

@@ -61,9 +61,12 @@
                 return;
             }
             if (answer.ok) {
-                note = answer.body.events.length ? null :
+                var events = answer.body.events.filter(function (entry) {
+                    return entry.series.length && !DISCOVERY.test(entry.event);
+                });
+                note = events.length ? null :
                     "Nothing recorded yet. A number published to any event (21.5, {\"celsius\": 21.5}) shows up here.";
-                merge(answer.body.events);
+                merge(events);
             } else if (answer.status !== 0) {
                 note = answer.status === 404 ? "This hub records no readings (it runs with --no-record, " +
                     "or with Redis without --record): the overview shows recorded events." : D.refusal(answer);
@@ -75,6 +78,10 @@
             }
         });
     }
+
+    // Events with numbers, less Home Assistant's discovery configs (what
+    // they say is the unit of other events' readings).
+    var DISCOVERY = /^homeassistant\/.+\/config$/;
 
     function merge(events) {
         var fresh = [];
