@@ -33,6 +33,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 KEY = "bench-key-0123456789"
 LISTENING = re.compile(r"listening on \w+://\S*:(\d+)")
@@ -69,7 +73,7 @@ async def populate(port: int, offline: int, devices: int) -> list[asyncio.Stream
     return list(await asyncio.gather(*(visit(port, f"device-{i:02}", stay=True) for i in range(devices))))
 
 
-def publish(url: str, batch: list[dict]) -> None:
+def publish(url: str, batch: list[dict[str, Any]]) -> None:
     request = urllib.request.Request(f"{url}/publish", data=json.dumps(batch).encode(), method="POST",
                                      headers={"X-API-Key": KEY, "X-API-Client-Name": "bench",
                                               "Content-Type": "application/json"})
@@ -85,7 +89,7 @@ def publish_readings(url: str, events: int) -> None:
         time.sleep(1.05)
 
 
-class Hub(subprocess.Popen):
+class Hub(subprocess.Popen[str]):
     port = 0
 
 
@@ -106,7 +110,7 @@ def start_hub(checkout: Path, state: str) -> tuple[Hub, str]:
     sys.exit("hub did not start")
 
 
-def measure(browser, url: str, events: int) -> dict[str, float]:
+def measure(browser: Browser, url: str, events: int) -> dict[str, float]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(url + "/#devices")
@@ -161,20 +165,23 @@ def seed_history(state: Path) -> None:
                                                        "Today": round((t % DAY) / DAY * 1.6, 3)}}),
         ):
             batch.append((float(t), Message(event, encode_publish(event, data))))
-        if len(batch) > 5000:
-            db.write_now(lambda conn, b=batch: readings.write(conn, b))
-            batch = []
-    db.write_now(lambda conn: readings.write(conn, batch))
+
+    def write(chunk: list[tuple[float, Message]]) -> None:
+        db.write_now(lambda conn: readings.write(conn, chunk))
+
+    for start in range(0, len(batch), 5000):
+        write(batch[start:start + 5000])
     db.close()
 
 
-def screenshots(browser, url: str, into: Path) -> None:
+def screenshots(browser: Browser, url: str, into: Path) -> None:
     """The docs' pictures: the overview at 1280 and 390 px, light and dark, a
     chart at both widths, the devices and the topic tree."""
     into.mkdir(parents=True, exist_ok=True)
     chart = "#chart?e=kitchen/temp&e=kitchen/humidity&range=24h"
-    scenes = [(1280, 800, "light", ("overview", "chart", "devices", "topics")), (1280, 800, "dark", ("overview",)),
-              (390, 844, "light", ("overview",)), (390, 844, "dark", ("overview", "chart"))]
+    scenes: list[tuple[int, int, Literal["light", "dark"], tuple[str, ...]]] = [
+        (1280, 800, "light", ("overview", "chart", "devices", "topics")), (1280, 800, "dark", ("overview",)),
+        (390, 844, "light", ("overview",)), (390, 844, "dark", ("overview", "chart"))]
     for width, height, scheme, views in scenes:
         context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
         page = context.new_page()
@@ -189,6 +196,7 @@ def screenshots(browser, url: str, into: Path) -> None:
             elif view == "chart":
                 page.wait_for_function("() => PiCloudDash.chart.ready")
                 box = page.locator("#plot .u-over").bounding_box()
+                assert box is not None
                 page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.5)
             elif view == "devices":
                 page.click("#offline-section summary")
@@ -225,7 +233,8 @@ def showcase(checkout: Path, into: Path) -> None:
                 {"event": "stat/tasmota_4A1B2C/POWER", "data": "ON", "retain": True},
                 {"event": "kitchen/temp", "data": {"value": 21.4, "unit": "°C"}},
                 {"event": "kitchen/humidity", "data": {"value": 51.2, "unit": "%"}},
-                {"event": "tele/tasmota_4A1B2C/SENSOR", "data": {"ENERGY": {"Power": 64, "Voltage": 231, "Today": 1.21}}},
+                {"event": "tele/tasmota_4A1B2C/SENSOR",
+                 "data": {"ENERGY": {"Power": 64, "Voltage": 231, "Today": 1.21}}},
                 {"event": "tele/tasmota_4A1B2C/STATE", "data": {"POWER": "ON", "Wifi": {"RSSI": 78}}},
             ])
             with sync_playwright() as playwright:
