@@ -15,6 +15,7 @@
     var RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "1y": 365 * 86400};
     var chart = D.chart = {lines: [], range: "24h", from: 0, to: 0, plot: null, requests: {}, ready: false};
     var shownFor = null;      // the address the chart was loaded for
+    var pickerFor = null;     // the recorded events the picker lists
 
     D.view("chart", {render: render, show: function () { D.invalidate("chart"); }});
 
@@ -76,7 +77,8 @@
     function renderPicker() {
         var select = $("chart-event");
         var events = Object.keys(D.recorded).sort();
-        if (select.options.length !== events.length) {
+        if (pickerFor !== events.join("\n")) {
+            pickerFor = events.join("\n");
             var chosen = select.value;
             D.clear(select);
             events.forEach(function (event) { select.appendChild(new Option(event, event)); });

@@ -36,7 +36,9 @@
     }});
 
     D.on("session", function (what) {
-        if (what === "started") {
+        if (what === "live" && !loading) {
+            loadEvents();  // back after the hub was away: it may have restarted
+        } else if (what === "started") {
             loadEvents();
             clearInterval(tickTimer);
             tickTimer = setInterval(function () { D.invalidate("overview"); }, 5000);

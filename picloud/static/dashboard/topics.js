@@ -39,6 +39,12 @@
         }
     });
 
+    D.on("session", function (what) {
+        if (what === "live" && D.current === "topics") {
+            poll();  // the hub is back: poll again
+        }
+    });
+
     document.addEventListener("visibilitychange", function () {
         if (document.visibilityState === "visible" && D.current === "topics" && D.started) {
             poll();
