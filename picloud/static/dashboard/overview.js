@@ -4,7 +4,7 @@
  * and a sparkline of the last hours. What is recorded comes from GET
  * readings/events (again every minute while shown), the sparklines from
  * GET readings/sparklines, and the cards follow each event live: the page
- * subscribes to the events it shows (at most MAX_LIVE), by name.
+ * subscribes to the events it shows, by name: at most MAX_LIVE cards.
  * A card that changes is drawn again in the next frame, alone.
  */
 (function (root) {
@@ -46,7 +46,11 @@
             clearTimeout(eventsTimer);
             clearTimeout(sparkTimer);
             clearInterval(tickTimer);
-            Object.keys(cards).forEach(function (event) { D.unsubscribe(event, cards[event].live); });
+            Object.keys(cards).forEach(function (event) {
+                if (cards[event].live) {
+                    D.unsubscribe(event, cards[event].live);
+                }
+            });
             cards = {};
             D.recorded = {};
             rebuild = true;
@@ -104,12 +108,6 @@
             changed[entry.event] = true;
         });
         D.learnEvents(events.map(function (e) { return e.event; }));
-        fresh.forEach(function (event, i) {
-            if (Object.keys(cards).length - fresh.length + i < MAX_LIVE) {
-                cards[event].live = function (message) { onLive(cards[event], message); };
-                D.subscribe(event, cards[event].live);
-            }
-        });
         if (fresh.length) {
             loadSparklines(fresh.length === Object.keys(cards).length ? null : fresh);
         }
@@ -191,6 +189,7 @@
             (groups[group] = groups[group] || []).push(event);
         });
         order = [];
+        var drawn = 0;
         Object.keys(groups).sort(function (a, b) {
             return (a === "") - (b === "") || (a < b ? -1 : a > b ? 1 : 0);
         }).forEach(function (group) {
@@ -199,14 +198,34 @@
             var grid = D.el("div", "grid");
             groups[group].sort().forEach(function (event) {
                 var card = cards[event];
+                if (drawn >= MAX_LIVE) {
+                    card.el = null;
+                    if (card.live) {
+                        D.unsubscribe(event, card.live);
+                        card.live = null;
+                    }
+                    return;
+                }
+                drawn += 1;
+                if (!card.live) {
+                    card.live = function (message) { onLive(card, message); };
+                    D.subscribe(event, card.live);
+                }
                 card.el = shell(card);
                 grid.appendChild(card.el.root);
                 order.push(event);
                 changed[event] = true;
             });
-            section.appendChild(grid);
-            into.appendChild(section);
+            if (grid.firstChild) {
+                section.appendChild(grid);
+                into.appendChild(section);
+            }
         });
+        var left = Object.keys(cards).length - drawn;
+        if (left > 0) {
+            into.appendChild(D.el("p", "empty", left + " more recorded events than the overview shows: " +
+                                  "they are on the Charts tab."));
+        }
         rebuild = false;
     }
 

@@ -6,7 +6,7 @@
  * Polled rather than subscribed to "#": that would bring the page every
  * message of every event at the rate it is published, while the hub
  * already counts them and answers the tree in one small request. Only the
- * folders opened are drawn, at most MAX_CHILDREN entries each.
+ * folders opened are drawn, MAX_CHILDREN entries at a time.
  */
 (function (root) {
     "use strict";
@@ -20,7 +20,8 @@
     var tree = null;          // {children: {}, topic, count, rate}
     var answer = null;        // the last GET topics answer
     var retained = null;
-    var open = {};
+    var open = {};            // folder path -> true: its children are drawn
+    var shownIn = {};         // folder path -> how many of its children are drawn
     try {
         open = JSON.parse(sessionStorage.getItem(OPEN_ITEM) || "{}");
     } catch (err) {
@@ -109,7 +110,8 @@
 
     function drawLevel(node, path, into) {
         var names = Object.keys(node.children).sort();
-        names.slice(0, MAX_CHILDREN).forEach(function (name) {
+        var shown = shownIn[path] || MAX_CHILDREN;
+        names.slice(0, shown).forEach(function (name) {
             var child = node.children[name];
             var full = path ? path + "/" + name : name;
             var item = D.el("li");
@@ -152,8 +154,13 @@
             }
             into.appendChild(item);
         });
-        if (names.length > MAX_CHILDREN) {
-            into.appendChild(D.el("li", "empty", "and " + (names.length - MAX_CHILDREN) + " more"));
+        if (names.length > shown) {
+            var more = D.el("button", "quiet small more", "Show " + Math.min(MAX_CHILDREN, names.length - shown) +
+                            " more of " + (names.length - shown));
+            more.type = "button";
+            var item = D.el("li", null, null, [more]);
+            item.dataset.path = path;
+            into.appendChild(item);
         }
     }
 
@@ -192,7 +199,10 @@
         if (!item) {
             return;
         }
-        if (e.target.closest("button.twisty")) {
+        if (e.target.closest("button.more")) {
+            shownIn[item.dataset.path] = (shownIn[item.dataset.path] || MAX_CHILDREN) + MAX_CHILDREN;
+            D.invalidate("topics");
+        } else if (e.target.closest("button.twisty")) {
             var path = item.dataset.path;
             if (open[path]) {
                 delete open[path];
