@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from picloud.server.web import STATIC_DIR
 from tests.support.browser import browser_fixture, http_publish  # noqa: F401 (fixtures)
-from tests.support.dashboard import KEY, dash_hub_fixture, log_in, show, tab_fixture  # noqa: F401 (fixtures)
+from tests.support.dashboard import KEY, dash_hub_fixture, log_in, shared_hub_fixture, show, tab_fixture  # noqa: F401
 
 # The page's background, 0 (black) to 1 (white), by WCAG's relative luminance.
 LUMINANCE = """() => {
@@ -27,19 +27,19 @@ LUMINANCE = """() => {
 }"""
 
 
-def test_routes_serve_the_page_its_scripts_and_uplot_without_key(dash_hub) -> None:
+def test_routes_serve_the_page_its_scripts_and_uplot_without_key(shared_hub) -> None:
     page_scripts = re.findall(r'<script src="([^"]+)"', (STATIC_DIR / "dashboard.html").read_text())
     assert "static/vendor/uPlot.iife.min.js" in page_scripts
     paths = [("/", "text/html"), ("/dashboard", "text/html"), ("/picloud.js", "javascript"),
              ("/static/dashboard.css", "text/css"), ("/static/vendor/uPlot.min.css", "text/css")]
     paths += [("/" + src, "javascript") for src in page_scripts if src != "picloud.js"]
     for path, kind in paths:
-        with urllib.request.urlopen(dash_hub.url + path, timeout=5) as response:
+        with urllib.request.urlopen(shared_hub.url + path, timeout=5) as response:
             assert kind in response.headers["Content-Type"], path
             if kind == "text/html":
                 assert "script-src 'self';" in response.headers["Content-Security-Policy"]
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(dash_hub.url + "/stats", timeout=5)
+        urllib.request.urlopen(shared_hub.url + "/stats", timeout=5)
     assert refused.value.code == 401
 
 
@@ -58,9 +58,9 @@ def test_uplot_is_the_pinned_version_with_its_licence_and_nothing_comes_from_els
         assert not re.search(r"(src|href)=\"(https?:)?//|url\((https?:)?//|fetch\(\"http", path.read_text()), path
 
 
-def test_the_key_is_asked_once_and_kept_for_the_tab(tab, dash_hub) -> None:
+def test_the_key_is_asked_once_and_kept_for_the_tab(tab, shared_hub) -> None:
     page = tab()
-    log_in(page, dash_hub.url)
+    log_in(page, shared_hub.url)
     assert KEY not in page.url
     expect(page.locator("#tabs a[aria-current=page]")).to_have_text("Overview")
     show(page, "devices")
@@ -75,9 +75,9 @@ def test_the_key_is_asked_once_and_kept_for_the_tab(tab, dash_hub) -> None:
     assert page.evaluate("() => sessionStorage.getItem('picloud.apiKey')") is None
 
 
-def test_wrong_key_is_refused(tab, dash_hub) -> None:
+def test_wrong_key_is_refused(tab, shared_hub) -> None:
     page = tab()
-    page.goto(dash_hub.url + "/dashboard")
+    page.goto(shared_hub.url + "/dashboard")
     page.fill("#api-key", "not-the-key")
     page.click("#login-form button[type=submit]")
     expect(page.locator("#login-error")).to_contain_text("Wrong key")
@@ -138,19 +138,19 @@ def test_a_key_held_to_some_topics_sees_what_it_may(tab, hub_process, tmp_path: 
     expect(page.locator("#watch-error")).to_contain_text("refused: this key may not subscribe to 'door/#'")
 
 
-@pytest.mark.parametrize("system", ["dark", "light"])
-def test_dark_mode_follows_the_system_and_a_toggle_that_is_remembered(tab, dash_hub, system: str) -> None:
-    page = tab(color_scheme=system)
-    log_in(page, dash_hub.url)
-    dark = page.evaluate(LUMINANCE) < 0.1
-    assert dark == (system == "dark")
-    expect(page.locator("#theme")).to_have_attribute("aria-pressed", "true" if dark else "false")
-    page.click("#theme")
-    assert (page.evaluate(LUMINANCE) < 0.1) != dark
-    page.reload()  # remembered, and applied before the first paint (dashboard/theme.js in the head)
-    expect(page.locator("#status")).to_have_text("live")
-    assert (page.evaluate(LUMINANCE) < 0.1) != dark
-    # Back to the system's choice: nothing is kept.
-    page.click("#theme")
-    assert (page.evaluate(LUMINANCE) < 0.1) == dark
-    assert page.evaluate("() => localStorage.getItem('picloud.theme')") is None
+def test_dark_mode_follows_the_system_and_a_toggle_that_is_remembered(tab, shared_hub) -> None:
+    for system in ("dark", "light"):
+        page = tab(color_scheme=system)
+        log_in(page, shared_hub.url)
+        dark = page.evaluate(LUMINANCE) < 0.1
+        assert dark == (system == "dark")
+        expect(page.locator("#theme")).to_have_attribute("aria-pressed", "true" if dark else "false")
+        page.click("#theme")
+        assert (page.evaluate(LUMINANCE) < 0.1) != dark
+        page.reload()  # remembered, and applied before the first paint (dashboard/theme.js in the head)
+        expect(page.locator("#status")).to_have_text("live")
+        assert (page.evaluate(LUMINANCE) < 0.1) != dark
+        # Back to the system's choice: nothing is kept.
+        page.click("#theme")
+        assert (page.evaluate(LUMINANCE) < 0.1) == dark
+        assert page.evaluate("() => localStorage.getItem('picloud.theme')") is None

@@ -24,6 +24,8 @@ def test_connections_subscriptions_tail_publish_and_rate(tab, dash_hub, clients:
     page = tab()
     log_in(page, dash_hub.url, view="hub")
     expect(page.locator("#no-connections")).to_be_visible()
+    # The page's own subscriptions (presence, the cards' events) are not listed as anyone's.
+    expect(page.locator("#no-subscriptions")).to_be_visible()
     sensor = clients.connect(f"{dash_hub.ws_url}/subscribe?clientName=kitchen-sensor", KEY)
     clients.send_json(sensor, {"action": "subscribe", "event": "temperature"})
     row = page.locator("#connections tbody tr", has_text="kitchen-sensor")

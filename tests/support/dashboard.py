@@ -20,6 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.aioraw import AioRaw
 from tests.support.browser import TIMEOUT_MS, ClientLoop
 from tests.support.hub import MANY_AT_ONCE
+from tests.support.process import HubProcess
 
 KEY = "dashboard-test-key"  # 18 characters
 #: A hub for the dashboard: info pushed every 0.2 s, readings written every 0.1 s.
@@ -29,6 +30,14 @@ HUB_ARGS = ("--api-key", KEY, "--info-interval", "0.2", "--store-interval", "0.1
 @pytest.fixture(name="dash_hub")
 def dash_hub_fixture(hub_process):
     return hub_process(*HUB_ARGS)
+
+
+@pytest.fixture(name="shared_hub", scope="module")
+def shared_hub_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    """One hub for the tests of a module that leave nothing behind that the others see."""
+    hub = HubProcess(["--state-dir", str(tmp_path_factory.mktemp("state")), *HUB_ARGS])
+    yield hub
+    hub.stop()
 
 
 @pytest.fixture(name="tab")
