@@ -142,7 +142,6 @@ def wave(t: float, swing: float, base: float, period: float = DAY) -> float:
 def seed_history(state: Path) -> None:
     """Two days of a small home, one reading a minute, written into the state
     directory's database by the code the hub records with, before it starts."""
-    from picloud.hub.message import Message
     from picloud.stores.sqlite.database import FILE_NAME, Database
     from picloud.stores.sqlite.readings import Readings
     from picloud.stores.sqlite.schema import READINGS
@@ -164,9 +163,9 @@ def seed_history(state: Path) -> None:
             ("tele/tasmota_4A1B2C/SENSOR", {"ENERGY": {"Power": abs(wave(t, 45, 60, 5400)), "Voltage": 231,
                                                        "Today": round((t % DAY) / DAY * 1.6, 3)}}),
         ):
-            batch.append((float(t), Message(event, encode_publish(event, data))))
+            batch.append((float(t), event, encode_publish(event, data)))
 
-    def write(chunk: list[tuple[float, Message]]) -> None:
+    def write(chunk: list[tuple[float, str, bytes]]) -> None:
         db.write_now(lambda conn: readings.write(conn, chunk))
 
     for start in range(0, len(batch), 5000):
