@@ -133,7 +133,6 @@
                     errors.push(events[i] + ": " + D.refusal(answer));
                 }
             });
-            chart.answers = found;
             $("chart-error").hidden = errors.length === 0;
             $("chart-error").textContent = errors.join("; ");
             chart.shown = linesOf(found);

@@ -211,7 +211,7 @@
                     card.live = function (message) { onLive(card, message); };
                     D.subscribe(event, card.live);
                 }
-                card.el = shell(card);
+                card.el = D.cardShell(card);
                 grid.appendChild(card.el.root);
                 order.push(event);
                 changed[event] = true;
@@ -229,68 +229,6 @@
         rebuild = false;
     }
 
-    function shell(card) {
-        var link = D.el("a", "card");
-        link.href = "#chart?e=" + encodeURIComponent(card.event);
-        link.dataset.event = card.event;
-        link.title = card.event;
-        var parts = {root: link, title: D.el("h3", null, D.labelIn(card.event, card.group)),
-                     value: D.num("–", "value"), unit: D.el("span", "unit"), fields: D.el("ul", "fields"),
-                     spark: document.createElementNS("http://www.w3.org/2000/svg", "svg"),
-                     when: D.el("small", "when")};
-        parts.spark.setAttribute("class", "spark");
-        parts.spark.setAttribute("viewBox", "0 0 100 30");
-        parts.spark.setAttribute("preserveAspectRatio", "none");
-        parts.spark.setAttribute("aria-hidden", "true");
-        link.appendChild(parts.title);
-        link.appendChild(D.el("div", "reading", null, [parts.value, parts.unit]));
-        link.appendChild(parts.fields);
-        link.appendChild(parts.spark);
-        link.appendChild(parts.when);
-        return parts;
-    }
-
-    function draw(card) {
-        var parts = card.el, main = card.series[0], last = 0;
-        card.series.forEach(function (s) { last = Math.max(last, s.last || 0); });
-        parts.value.textContent = main ? D.number(main.value) : "–";
-        parts.unit.textContent = main && main.unit ? main.unit : "";
-        parts.root.classList.toggle("many", card.series.length > 1);
-        if (main && main.field) {
-            parts.value.title = main.field;
-        }
-        D.clear(parts.fields);
-        card.series.slice(1, MAX_FIELDS).forEach(function (s) {
-            var item = D.el("li", null, s.field + " ");
-            item.appendChild(D.num(D.number(s.value) + (s.unit ? " " + s.unit : "")));
-            parts.fields.appendChild(item);
-        });
-        if (card.series.length > MAX_FIELDS) {
-            parts.fields.appendChild(D.el("li", "more", "and " + (card.series.length - MAX_FIELDS) + " more"));
-        }
-        parts.when.textContent = last ? D.ago(last) : "";
-        parts.when.title = last ? D.fullTime(last) : "";
-        drawSpark(parts.spark, card, main);
-    }
-
-    function drawSpark(svg, card, main) {
-        var spark = main && card.spark && card.spark[main.field];
-        D.clear(svg);
-        if (!spark || spark.t.length < 2) {
-            return;
-        }
-        var from = card.sparkFrom, to = Math.max(D.now(), spark.t[spark.t.length - 1]);
-        var low = Math.min.apply(null, spark.mean), high = Math.max.apply(null, spark.mean);
-        var range = high - low || 1;
-        var points = spark.t.map(function (t, i) {
-            var x = (t - from) / (to - from) * 100;
-            return x.toFixed(2) + "," + (28 - (spark.mean[i] - low) / range * 26).toFixed(2);
-        });
-        var line = document.createElementNS("http://www.w3.org/2000/svg", "polyline");
-        line.setAttribute("points", points.join(" "));
-        svg.appendChild(line);
-    }
-
     function render() {
         var empty = Object.keys(cards).length === 0;
         $("overview-note").hidden = !empty || note === null;
@@ -301,7 +239,7 @@
         order.forEach(function (event) {
             var card = cards[event];
             if (changed[event]) {
-                draw(card);
+                D.drawCard(card, MAX_FIELDS);
             } else {
                 var last = 0;
                 card.series.forEach(function (s) { last = Math.max(last, s.last || 0); });
