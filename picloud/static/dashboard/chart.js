@@ -53,8 +53,12 @@
         return "#chart?" + params.toString();
     }
 
+    // The state at once (a click right after this one sees it), then the
+    // address, whose hashchange loads the chart.
     function go(lines, range, custom) {
-        location.hash = address(lines, range, custom);
+        var to = address(lines, range, custom);
+        D.chartRoute(to.slice(to.indexOf("?") + 1));
+        location.hash = to;
     }
 
     function span() {
