@@ -99,6 +99,8 @@ class ReadingsHTTP(ReadingsQuery):
 class RecordedEventsHTTP(ReadingsQuery):
     """``{"events": [{"event", "first", "last", "count", "unit", "series": [...]}]}``."""
 
+    routine = True  # refreshed by open dashboards: logged at debug level
+
     async def get(self) -> None:
         allowed = None if self.permissions is None else self.permissions.may_use
         listed = await self.ask(self.store.recorded_events(allowed))
