@@ -22,6 +22,8 @@ from .message import Message
 #: cannot keep up: a dying SD card) new ones are not recorded, and counted:
 #: the hub's memory stays bounded.
 MAX_PENDING_BYTES = 32 * 1024 * 1024
+#: What a waiting entry costs beside its frame: its time and three list slots.
+ENTRY_BYTES = 64
 #: Event names whose verdict is remembered; past it the memory starts over.
 MAX_REMEMBERED = 16384
 
@@ -76,7 +78,7 @@ class Recorder:
             wanted = self._wanted[message.event] = self.wants(message.event)
         if not wanted:
             return
-        size = len(message.payload)
+        size = len(message.payload) + ENTRY_BYTES
         if self.pending_bytes + size > self.max_pending_bytes:
             self.dropped += 1
             return

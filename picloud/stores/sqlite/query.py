@@ -57,15 +57,19 @@ def read(conn: sqlite3.Connection, event: str, start: float, end: float, step: i
 
 
 def _rolled_up_before(conn: sqlite3.Connection, series_id: int, start: float, raw: list[Any]) -> bool:
-    """Whether a rollup bucket wholly inside the range ends before its first
-    raw point left (raw points expire first): then the range needs the
-    rollups. Every minute with data has a raw point while they are kept."""
-    first_raw = raw[0][0] if raw else math.inf
-    row = conn.execute("SELECT min(t) FROM minutes WHERE series = ? AND t >= ?", (series_id, start)).fetchone()
-    if row[0] is not None:
-        return bool(row[0] + 60 <= first_raw)
-    row = conn.execute("SELECT min(t) FROM hours WHERE series = ? AND t >= ?", (series_id, start)).fetchone()
-    return row[0] is not None and row[0] + 3600 <= first_raw
+    """Whether the range reaches back past the raw points kept (they expire
+    first): then it needs the rollups. That is when a rollup bucket lies
+    wholly inside the range and wholly before the series' oldest raw point."""
+    oldest = conn.execute("SELECT min(t) FROM points WHERE series = ?", (series_id,)).fetchone()[0]
+    if oldest is not None and oldest <= start:
+        return False
+    before = math.inf if oldest is None else oldest
+    for table, width in (("minutes", 60), ("hours", 3600)):
+        row = conn.execute(f"SELECT 1 FROM {table} WHERE series = ? AND t >= ? AND t + ? <= ? LIMIT 1",
+                           (series_id, start, width, before)).fetchone()
+        if row is not None:
+            return True
+    return False
 
 
 def aggregate(conn: sqlite3.Connection, series_id: int, start: float, end: float, step: int) -> dict[str, list[Any]]:

@@ -102,6 +102,7 @@ class SqliteStore(Store, Coalesced):
         self._recording = 0  # messages in the transaction under way
         self._recorder: Recorder | None = None
         self._last_expire = 0.0
+        self._other_bytes = [0]  # what retained values and sessions took when last measured (trim.py)
         self._failure_logged = 0.0
         self.bytes = 0
         self.writes = 0  # transactions committed
@@ -247,7 +248,7 @@ class SqliteStore(Store, Coalesced):
             self.expired += expired
             if expired:
                 self._readings.forget(conn)
-        trimmed = trim(conn, self.max_bytes)
+        trimmed = trim(conn, self.max_bytes, self._other_bytes)
         if trimmed:
             self.trimmed += trimmed
             self._readings.forget(conn)

@@ -77,11 +77,17 @@ def weights(conn: sqlite3.Connection) -> dict[int, float]:
     return weight
 
 
-def trim(conn: sqlite3.Connection, max_bytes: int) -> int:
-    """Delete until the readings are within ``max_bytes``; rows deleted."""
-    if readings_bytes(conn) <= max_bytes:
+def trim(conn: sqlite3.Connection, max_bytes: int, others: list[int] | None = None) -> int:
+    """Delete until the readings are within ``max_bytes``; rows deleted.
+    ``others`` keeps between calls what the other tables took when last
+    measured exactly, so that the exact measure (a walk of every page) runs
+    again only once the pages in use have grown past it."""
+    known = others if others is not None else [0]
+    total = readings_bytes(conn)
+    if total - known[0] <= max_bytes:
         return 0
     size = readings_bytes_exactly(conn)
+    known[0] = max(0, total - size)
     if size <= max_bytes:
         return 0
     weight = weights(conn)

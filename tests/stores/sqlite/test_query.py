@@ -120,3 +120,15 @@ def test_the_list_of_events_with_their_series(year):
 def test_nice_steps(span, step):
     assert nice_step(span) == step
     assert span / step <= MAX_POINTS
+
+
+def test_a_point_past_one_a_second_opening_a_minute_keeps_a_short_range_raw(tmp_path):
+    store = Recorded(tmp_path)
+    try:
+        # The point at +60.2 goes to the rollups only (0.7 s after the raw one),
+        # yet it opens minute +60: a range from there is still wholly raw.
+        store.record((T0 + 59.5, "outside", 1.0), (T0 + 60.2, "outside", 2.0), (T0 + 125, "outside", 3.0))
+        (series,) = read(store, T0 + 60, T0 + 180)["series"]
+        assert series["raw"] is True and series["value"] == [3.0]
+    finally:
+        store.close()

@@ -77,3 +77,23 @@ def test_within_the_budget_nothing_is_touched(tmp_path):
         assert store.query("SELECT count(*) FROM points") == [(100,)]
     finally:
         store.close()
+
+
+def test_the_exact_measure_runs_again_only_once_the_pages_grew(tmp_path):
+    store = Recorded(tmp_path)
+    try:
+        store.record(*[(T0 + i, "a", float(i)) for i in range(2000)])
+        size = store.db.read_now(readings_bytes_exactly)
+        others = [0]
+        # A budget between the readings' size and the file's: nothing to trim, and
+        # what the other tables take is learnt, so the next call skips the walk.
+        budget = size + 1
+        assert store.db.write_now(lambda conn: trim(conn, budget, others)) == 0
+        assert others[0] == store.db.read_now(readings_bytes) - size
+        calls = []
+        store.db.write_now(lambda conn: conn.set_trace_callback(calls.append))
+        assert store.db.write_now(lambda conn: trim(conn, budget, others)) == 0
+        store.db.write_now(lambda conn: conn.set_trace_callback(None))
+        assert not any("dbstat" in sql for sql in calls)
+    finally:
+        store.close()
