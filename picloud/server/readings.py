@@ -15,14 +15,12 @@ import sqlite3
 import time
 from typing import Any
 
-import ujson
-
 from ..exceptions import ProtocolError
 from ..hub.store import Store
 from ..wire.times import parse_span, parse_time, rfc3339
 from ..wire.topics import is_filter
 from .access import Refused
-from .queries import QueryHandler
+from .queries import QueryHandler, encode_head
 
 #: Buckets one answer may hold per series, whatever step is asked for.
 MAX_BUCKETS = 10_000
@@ -36,9 +34,6 @@ class ReadingsQuery(QueryHandler):
         if not store.records:
             raise Refused(404, "this hub records no readings (see --record)")
         return store
-
-    def encode(self, body: dict[str, Any]) -> bytes:
-        return ujson.dumps(body, ensure_ascii=False, escape_forward_slashes=False).encode("utf-8")
 
     async def ask(self, read: Any) -> Any:
         try:
@@ -72,7 +67,7 @@ class ReadingsHTTP(ReadingsQuery):
         if fmt == "csv":
             self.send_csv(found)
         elif fmt == "json":
-            self.finish(self.encode(found))
+            self.finish(encode_head(found))
         else:
             raise Refused(400, f"'format' must be json or csv, not {fmt[:20]!r}")
 
@@ -104,4 +99,4 @@ class RecordedEventsHTTP(ReadingsQuery):
     async def get(self) -> None:
         allowed = None if self.permissions is None else self.permissions.may_use
         listed = await self.ask(self.store.recorded_events(allowed))
-        self.finish(self.encode({"events": listed}))
+        self.finish(encode_head({"events": listed}))

@@ -19,6 +19,7 @@ from ..wire.codec import validate_event
 from ..wire.times import parse_time, rfc3339
 from ..wire.topics import is_filter
 from .access import Refused
+from .queries import encode_head
 from .readings import ReadingsQuery
 
 DEFAULT_POINTS = 60
@@ -43,7 +44,7 @@ class SparklinesHTTP(ReadingsQuery):
         store = self.store
         allowed = None if self.permissions is None else self.permissions.may_use
         found = await self.ask(store.sparklines(start, end, points, events, allowed, MAX_EVENTS))
-        self.finish(self.encode(found))
+        self.finish(encode_head(found))
 
     def points_arg(self) -> int:
         text = self.get_query_argument("points", None)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
 
 import ujson
 
@@ -213,8 +212,6 @@ class Readings:
         if event_id is not None:
             conn.execute("UPDATE series SET unit = ? WHERE event = ? AND field = ?", (unit, event_id, field))
 
-    def counts(self) -> dict[str, Any]:
-        return {"series": len(self.series), "events": len(self.events)}
 
 
 def _fold(rollups: dict[tuple[int, int], Rollup], key: tuple[int, int], part: Rollup) -> None:
