@@ -1,3 +1,18 @@
-from setuptools import setup
+"""setup.cfg holds the metadata; this adds the optional C accelerators
+(picloud/wire/speedups.py), which setup.cfg cannot declare."""
 
-setup()
+import os
+
+from setuptools import Extension, setup
+
+# optional=True: without a compiler (or headers) the build warns and the
+# pure-Python code is used. PICLOUD_PURE_PYTHON=1 at build time builds none,
+# for a wheel that installs on any machine.
+SPEEDUPS = [
+    Extension(name, [source], optional=True, extra_compile_args=["-O2"])
+    for name, source in [
+        # ("picloud.wire._frames", "picloud/wire/_frames.c"),
+    ]
+]
+
+setup(ext_modules=[] if os.environ.get("PICLOUD_PURE_PYTHON", "") not in ("", "0") else SPEEDUPS)

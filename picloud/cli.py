@@ -14,12 +14,13 @@ from . import __version__
 from .config import SETTINGS, Config
 from .exceptions import ConfigError
 from .setting import GROUPS, Setting
+from .wire.speedups import describe
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @cloup.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
-@click.version_option(__version__, prog_name="picloud")
+@click.version_option(__version__, prog_name="picloud", message=f"%(prog)s %(version)s, {describe()}")
 def main() -> None:
     """PiCloud: a publish/subscribe hub for Raspberry Pi and IoT."""
 

@@ -20,6 +20,7 @@ from tornado.netutil import bind_sockets
 from .. import __version__
 from ..config import KEY_FILE_NAME, Config
 from ..exceptions import ConfigError
+from ..wire.speedups import describe
 from . import systemd
 from .addresses import every_interface, hub_urls
 from .app import PiCloudApp, make_app
@@ -127,6 +128,7 @@ async def serve(config: Config) -> None:
     where = " (every interface" + (f"; also {', '.join(urls[1:])})" if urls[1:] else ")")
     print(f"picloud {__version__} listening on {urls[0]}{where if every_interface(config.host) else ''}",
           flush=True)
+    log.info("picloud %s on %s", __version__, describe())  # which C speedups loaded
     if not config.no_auth:
         print(f"picloud: the dashboard is at {urls[-1]} (it asks for the key once)", flush=True)
 

@@ -33,6 +33,10 @@ import codecs
 from typing import Any, Protocol, Union
 
 from .frames import BINARY, CLOSE, PING, PONG, TEXT, Unmask, parse_close, unmask_python
+from .speedups import load
+
+#: The C twin of this module's frame loop (picloud/wire/_frames.c), or None.
+native = load("picloud.wire._frames")
 
 __all__ = [
     "BINARY", "CLOSE", "FAIL", "PING", "PONG", "TEXT",

@@ -1,0 +1,49 @@
+"""picloud/wire/speedups.py: what loads, what is said about it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from picloud.wire import speedups
+
+
+def test_a_missing_extension_loads_as_none_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(speedups.DISABLE_ENV, raising=False)
+    monkeypatch.setattr(speedups, "LOADED", {})
+    monkeypatch.setattr(speedups, "MISSING", {})
+    monkeypatch.setattr(speedups, "USERS", ())
+    assert speedups.load("picloud.wire._no_such_twin") is None
+    assert speedups.LOADED == {"picloud.wire._no_such_twin": False}
+    assert speedups.describe().startswith("pure Python (not built: ")
+
+
+def test_the_environment_turns_them_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(speedups.DISABLE_ENV, "1")
+    monkeypatch.setattr(speedups, "LOADED", {})
+    monkeypatch.setattr(speedups, "MISSING", {})
+    monkeypatch.setattr(speedups, "USERS", ())
+    assert speedups.load("picloud.wire.codec") is None  # importable, yet refused
+    assert speedups.describe() == "pure Python (PICLOUD_PURE_PYTHON is set)"
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_empty_or_zero_leaves_them_on(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(speedups.DISABLE_ENV, value)
+    assert not speedups.disabled()
+
+
+def test_the_version_line_says_which_code_runs() -> None:
+    def version(**env: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "picloud", "--version"], capture_output=True, text=True, check=True,
+            env={"PATH": "/usr/bin:/bin", **env},
+        )
+        return done.stdout.strip()
+
+    assert version(PICLOUD_PURE_PYTHON="1").endswith(", pure Python (PICLOUD_PURE_PYTHON is set)")
+    line = version()
+    assert line.startswith("picloud ")
+    assert ("C speedups: " in line) or ("pure Python (" in line)
