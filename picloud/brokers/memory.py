@@ -8,7 +8,7 @@ single-hub path waits on nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..hub.broker import Broker, Confirm, Hub
@@ -32,6 +32,11 @@ class MemoryBroker(Broker):
         hub = self._hub
         hub.accept(message)
         hub.deliver(message)
+
+    def publish_many(self, messages: Sequence[Message]) -> None:
+        hub = self._hub
+        hub.accept_many(messages)
+        hub.deliver_many(messages)
 
     def interest(self, event: str, wanted: bool) -> None:
         pass

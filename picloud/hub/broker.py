@@ -14,6 +14,7 @@ through it. The hub never asks which kind it has: it calls these methods.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, Callable, Protocol
 
 from .catchup import Joined, StandIn
@@ -34,7 +35,9 @@ class Hub(Protocol):
     presence: Presence
 
     def accept(self, message: Message) -> None: ...
+    def accept_many(self, messages: Sequence[Message]) -> None: ...
     def deliver(self, message: Message) -> int: ...
+    def deliver_many(self, messages: Sequence[Message]) -> None: ...
     def local_info(self) -> dict[str, Any]: ...
     def listing(self, full: bool = False) -> dict[str, dict[str, Any] | None]: ...
     def join_here(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None: ...
@@ -71,6 +74,13 @@ class Broker:
         """Number, keep and retain ``message`` as the cluster does, deliver it
         to this hub's subscribers, and relay it to the others."""
         raise NotImplementedError
+
+    def publish_many(self, messages: Sequence[Message]) -> None:
+        """``publish`` each of ``messages`` (one read's), in order; a broker
+        may do what depends only on the event once per run of one event."""
+        publish = self.publish
+        for message in messages:
+            publish(message)
 
     def interest(self, event: str, wanted: bool) -> None:
         """This hub's first subscriber to ``event`` arrived, or its last one left."""

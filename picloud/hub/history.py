@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ..config import Config
@@ -112,6 +113,58 @@ class History:
             self.bytes += len(message.payload)
             if self.bytes > self.max_bytes:
                 self._shed()
+
+    def stamp_many(self, messages: Sequence[Message]) -> None:
+        """``stamp`` each of ``messages`` in order, the event's counter and
+        kept messages looked up once for each run of one event's messages."""
+        count = len(messages)
+        i = 0
+        while i < count:
+            event = messages[i].event
+            j = i + 1
+            while j < count and messages[j].event == event:
+                j += 1
+            if j == i + 1:
+                self.stamp(messages[i])
+            else:
+                self._stamp_run(event, messages[i:j])
+            i = j
+
+    def _stamp_run(self, event: str, run: Sequence[Message]) -> None:
+        counts = self._seq
+        seq = counts.pop(event, None)
+        if seq is None:
+            seq = self._forgotten
+            if len(counts) >= self.events:
+                self._forget_oldest()
+        tail = self._tail
+        for message in run:
+            seq += 1
+            message.seq = seq
+            message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, tail)
+        counts[event] = seq
+        size = self.size
+        if not size:
+            return
+        kept = self._kept.pop(event, None)
+        if kept is None:
+            kept = deque(maxlen=size)
+        self._kept[event] = kept
+        when = time.monotonic() if self.ttl else 0.0
+        max_bytes = self.max_bytes
+        for message in run:
+            length = len(message.payload)
+            if length > max_bytes:
+                self.dropped += 1
+                continue
+            if len(kept) == size:
+                self.bytes -= len(kept[0][1].payload)
+            kept.append((when, message))
+            self.bytes += length
+        if not kept:  # each too big to keep: no empty deque for _shed to trip on
+            del self._kept[event]
+        elif self.bytes > max_bytes:
+            self._shed()
 
     def _shed(self) -> None:
         """Drop the oldest messages of the least recently published events

@@ -15,8 +15,9 @@ from typing import Any, Union
 
 from ..config import Config
 from ..exceptions import ProtocolError
-from ..wire.codec import encode_publish, utc_timestamp, validate_event
+from ..wire.codec import encode_publish, encode_publish_json, stamp_now, utc_timestamp, validate_event
 from ..wire.requests import Publication
+from ..wire.scan import Parts
 from ..wire.topics import check_publishable, is_filter
 from .broker import Broker, Confirm
 from .catchup import Joined
@@ -29,8 +30,9 @@ from .rights import Permissions
 from .subscriptions import Subscriptions
 from .topics import Topics
 
-#: What a front end parsed of one request: its publications, or why it could not.
-Batch = Union[Sequence[Publication], ProtocolError]
+#: What a front end parsed of one request: its publications, or why it could not,
+#: or the parts wire/scan.py found in a plain one (a tuple).
+Batch = Union[Sequence[Publication], ProtocolError, Parts]
 #: What became of one: each message with its request ``id``, or why it was refused.
 Outcome = Union[list[tuple[Message, Any]], ProtocolError]
 
@@ -62,7 +64,7 @@ class PubSub(Subscriptions):
         self.published_bytes = 0
         self._broker_publish = broker.publish  # looked up once: it runs for every message
         self.topics = Topics()  # what GET /topics lists
-        self.tracker = self.topics.track
+        self.tracker = self.topics
         broker.bind(self)
         # Last: presence announces stale values at once, through the broker.
         self.presence = Presence(self.retained, broker)
@@ -112,15 +114,29 @@ class PubSub(Subscriptions):
         wherever the broker does it (here, or once Redis has it)."""
         # seq is given on acceptance, not in prepare(), so a batch refused
         # half-way leaves no gap in any event's sequence.
-        if message.retain and not message.clears and len(message.payload) > self.max_retained_value_bytes:
-            # Here, not in a store: Redis keeps retained values too.
-            message.retain = False
-            self.retained.refuse(message, f"retained value over {self.max_retained_value_bytes} bytes: "
-                                          "delivered, not retained")
+        if message.retain:
+            self._check_retained_size(message)
         self._broker_publish(message)
         self.published += 1
         # After: on a single hub the payload now carries its seq and epoch.
         self.published_bytes += len(message.payload)
+
+    def publish_messages(self, messages: Sequence[Message]) -> None:
+        """``publish_message`` each of ``messages`` (one read's) in one pass
+        through the broker (``Broker.publish_many``)."""
+        for message in messages:
+            if message.retain:
+                self._check_retained_size(message)
+        self.broker.publish_many(messages)
+        self.published += len(messages)
+        self.published_bytes += sum(len(message.payload) for message in messages)
+
+    def _check_retained_size(self, message: Message) -> None:
+        if not message.clears and len(message.payload) > self.max_retained_value_bytes:
+            # Here, not in a store: Redis keeps retained values too.
+            message.retain = False
+            self.retained.refuse(message, f"retained value over {self.max_retained_value_bytes} bytes: "
+                                          "delivered, not retained")
 
     def publish_batch(
         self, items: Sequence[Publication], permissions: Permissions | None = None
@@ -142,20 +158,38 @@ class PubSub(Subscriptions):
         outcomes: list[Outcome] = []
         ready: list[tuple[Message, Any]] = []
         prepare = self._prepare_batch
+        stamp = b""
         for items in batches:
+            if type(items) is tuple:  # Parts: one plain message, its data already encoded
+                event, data, retain, request_id = items
+                if permissions is not None and not permissions.may_use(event):
+                    refused = permissions.refuse("publish to", event)
+                    refused.id = request_id
+                    outcomes.append(refused)
+                    continue
+                if not stamp:  # once: the messages of one read arrived together
+                    stamp = stamp_now()
+                message = Message(event, encode_publish_json(event, data, stamp))
+                if retain:
+                    message.retain = True
+                    message.clears = data == b"null"
+                outcomes.append([(message, request_id)])
+                ready.append((message, request_id))
+                continue
             if isinstance(items, ProtocolError):
                 outcomes.append(items)
                 continue
             try:
-                messages = prepare(items, permissions)
+                messages = prepare(items, permissions)  # type: ignore[arg-type]  # not Parts: a tuple
             except ProtocolError as exc:
                 outcomes.append(exc)
                 continue
             outcomes.append(messages)
             ready += messages
-        publish = self.publish_message
-        for message, _ in ready:
-            publish(message)
+        if len(ready) == 1:
+            self.publish_message(ready[0][0])
+        elif ready:
+            self.publish_messages([message for message, _ in ready])
         return outcomes
 
     def _prepare_batch(
@@ -196,6 +230,17 @@ class PubSub(Subscriptions):
             self.history.stamp(message)
         if message.retain:
             self.retained.update(message, message.clears)
+
+    def accept_many(self, messages: Sequence[Message]) -> None:
+        """``accept`` each of ``messages`` in order (``Broker.publish_many``)."""
+        if any(message.event.startswith("$SYS/") for message in messages):
+            for message in messages:
+                self.accept(message)
+            return
+        self.history.stamp_many(messages)
+        for message in messages:
+            if message.retain:
+                self.retained.update(message, message.clears)
 
     def publish(
         self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False

@@ -90,6 +90,32 @@ class Recorder:
         pending.frames.append(message.payload)
         self.pending_bytes += size
 
+    def record_run(self, event: str, messages: Sequence[Message]) -> None:
+        """What ``__call__`` does for each of ``messages``, all of ``event``
+        (the messages of one read): the verdict and the time taken once."""
+        wanted = self._wanted.get(event)
+        if wanted is None:
+            if len(self._wanted) >= MAX_REMEMBERED:
+                self._wanted.clear()
+            wanted = self._wanted[event] = self.wants(event)
+        if not wanted:
+            return
+        frames = [message.payload for message in messages if not message.from_retained]
+        size = sum(map(len, frames)) + ENTRY_BYTES * len(frames)
+        if not frames:
+            return
+        if self.pending_bytes + size > self.max_pending_bytes:
+            for message in messages:  # as many as fit, one by one
+                self(message)
+            return
+        pending = self.pending
+        if not pending.times and self.on_pending is not None:
+            self.on_pending()
+        pending.times += [self._clock()] * len(frames)
+        pending.events += [event] * len(frames)
+        pending.frames += frames
+        self.pending_bytes += size
+
     def take(self) -> Pending:
         """What waits, handed to the store's write (on the loop)."""
         taken, self.pending, self.pending_bytes = self.pending, Pending(), 0

@@ -7,13 +7,28 @@ subscriptions gets a message once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import count
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from ..wire.codec import utc_timestamp
 from ..wire.topics import TopicTree, is_filter, validate_filter
 from .catchup import StandIn
 from .message import Connection, Message
+
+
+class Records(Protocol):
+    """Sees every message delivered here, before its subscribers (hub/recording.py)."""
+
+    def __call__(self, message: Message) -> None: ...
+    def record_run(self, event: str, messages: Sequence[Message]) -> None: ...
+
+
+class Tracks(Protocol):
+    """The same, for the topic tree (hub/topics.py)."""
+
+    def track(self, message: Message) -> None: ...
+    def track_run(self, event: str, messages: Sequence[Message]) -> None: ...
 
 
 class Subscriptions:
@@ -41,11 +56,11 @@ class Subscriptions:
         # (connection, event) -> the stand-in receiving for it during a catch-up (hub/catchup.py)
         self._stand_ins: dict[tuple[Connection, str], StandIn] = {}
         # Sees every message delivered here, before the subscribers (hub/recording.py).
-        self.recorder: Callable[[Message], None] | None = None
+        self.recorder: Records | None = None
         # Events and filters the broker is asked for whatever the subscribers (hold).
         self._held: set[str] = set()
         # Sees them too, for the topic tree (hub/topics.py).
-        self.tracker: Callable[[Message], None] | None = None
+        self.tracker: Tracks | None = None
 
     # -- connections -------------------------------------------------------
 
@@ -200,7 +215,7 @@ class Subscriptions:
             recorder(message)
         tracker = self.tracker
         if tracker is not None:
-            tracker(message)
+            tracker.track(message)
         subscribers = self._subscribers.get(message.event)
         if self._filters.count:
             found = self._filters.match(message.event)
@@ -220,6 +235,46 @@ class Subscriptions:
         self.delivered += count
         self.delivered_bytes += count * len(message.payload)
         return count
+
+    def deliver_many(self, messages: Sequence[Message]) -> None:
+        """``deliver`` each of ``messages`` (one read's, in order), with what
+        depends only on the event (recorded or not, its topic, its
+        subscribers) looked up once for each run of messages of one event."""
+        count = len(messages)
+        i = 0
+        while i < count:
+            event = messages[i].event
+            j = i + 1
+            while j < count and messages[j].event == event:
+                j += 1
+            if j == i + 1:
+                self.deliver(messages[i])
+                i = j
+                continue
+            run = messages[i:j]
+            i = j
+            recorder = self.recorder
+            if recorder is not None:
+                recorder.record_run(event, run)
+            tracker = self.tracker
+            if tracker is not None:
+                tracker.track_run(event, run)
+            subscribers = self._subscribers.get(event)
+            if self._filters.count:
+                found = self._filters.match(event)
+                if found:
+                    merged = dict(subscribers) if subscribers else {}
+                    for group in found:
+                        merged.update(group)
+                    subscribers = merged
+            if not subscribers:
+                continue
+            for conn in subscribers:
+                for message in run:
+                    conn.deliver(message)
+            delivered = len(subscribers)
+            self.delivered += delivered * len(run)
+            self.delivered_bytes += delivered * sum(len(message.payload) for message in run)
 
     # -- info ----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from operator import attrgetter
 
 from ..exceptions import ProtocolError
@@ -82,6 +82,21 @@ class Topics:
         self.messages = order = self.messages + 1
         topic.order = order
         topic.count += 1
+        topic.size = size
+        topic.frame = payload if size <= MAX_VALUE_BYTES else payload[-TAIL_BYTES:]
+
+    def track_run(self, event: str, messages: Sequence[Message]) -> None:
+        """``track`` for messages all of ``event`` (one read's): the last one counts."""
+        topic = self._topics.get(event)
+        if topic is None:
+            topic = self._track(event)
+            if topic is None:
+                return
+        payload = messages[-1].payload
+        size = len(payload)
+        self.messages = order = self.messages + len(messages)
+        topic.order = order
+        topic.count += len(messages)
         topic.size = size
         topic.frame = payload if size <= MAX_VALUE_BYTES else payload[-TAIL_BYTES:]
 

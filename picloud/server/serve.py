@@ -128,7 +128,6 @@ async def serve(config: Config) -> None:
     where = " (every interface" + (f"; also {', '.join(urls[1:])})" if urls[1:] else ")")
     print(f"picloud {__version__} listening on {urls[0]}{where if every_interface(config.host) else ''}",
           flush=True)
-    log.info("picloud %s on %s", __version__, describe())  # which C speedups loaded
     if not config.no_auth:
         print(f"picloud: the dashboard is at {urls[-1]} (it asks for the key once)", flush=True)
 
@@ -138,6 +137,7 @@ async def serve(config: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, _reload, app, ssl_options, config)
     systemd.notify("READY=1", f"STATUS=listening on port {port}")
+    log.info("picloud %s on %s", __version__, describe())  # which C speedups loaded
     await stop.wait()
 
     log.info("shutting down")

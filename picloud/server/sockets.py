@@ -16,6 +16,7 @@ from ..hub.pubsub import Batch
 from ..hub.subscribing import handle_request
 from ..wire.codec import encode_error
 from ..wire.requests import encode_reply, parse_publications, parse_subscribe_request
+from ..wire.scan import scan
 from . import keepalive
 from .access import AccessMixin, Refused, query_arg
 from .outbox import ABORT_AFTER, QueuedSocket
@@ -176,6 +177,11 @@ class PublishSocket(HubSocket):
             return
         batches: list[Batch] = []
         for message in messages:
+            # The C scanner takes the plain frame whole (wire/scan.py); the rest is parsed.
+            parts = scan(message) if scan is not None else None
+            if parts is not None:
+                batches.append(parts)
+                continue
             try:
                 batches.append(parse_publications(message))
             except ProtocolError as exc:

@@ -197,6 +197,23 @@ def encode_publish(event: str, data: Any, created_at: str | None = None) -> byte
     return b'%s%s,"created_at":%s}' % (head, dumps(data), stamp)
 
 
+def stamp_now() -> bytes:
+    """``created_at`` of a message received now, as JSON text."""
+    return b'"%s"' % _timestamp(_now_micros())
+
+
+def encode_publish_json(event: str, data: bytes, stamp: bytes) -> bytes:
+    """``encode_publish`` of data already encoded as ``dumps`` would (wire/scan.py),
+    with ``stamp`` (``stamp_now``) as its ``created_at``."""
+    head = _publish_heads.get(event)
+    if head is None:
+        head = publish_head(event)
+        if len(_publish_heads) >= MAX_CACHED_HEADS:
+            _publish_heads.clear()
+        _publish_heads[event] = head
+    return b'%s%s,"created_at":%s}' % (head, data, stamp)
+
+
 def publish_head(event: str) -> bytes:
     """What every publish frame of ``event`` starts with, up to its data."""
     head = _publish_heads.get(event)

@@ -60,7 +60,7 @@ def describe() -> str:
 
 #: The modules that ask for a twin: imported by describe() so that the
 #: answer does not depend on what happened to be imported first.
-USERS = ("picloud.wire.frameparser",)
+USERS = ("picloud.wire.frameparser", "picloud.wire.scan")
 
 
 def _load_all() -> None:

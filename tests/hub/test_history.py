@@ -150,3 +150,32 @@ def test_the_byte_count_follows_every_way_a_message_leaves():
     huge = History(size=10, max_bytes=50, epoch="e1")
     PubSub(MemoryBroker(), history=huge).publish("t", "x" * 100)  # over the whole budget: not kept
     assert huge.bytes == 0 and huge.dropped == 1
+
+
+def _messages(events: list[str], size: int = 10) -> list:
+    from picloud.hub.message import Message
+
+    return [Message(event, b'{"action":"publish","event":"%s","data":"%s"}' % (event.encode(), b"x" * size))
+            for event in events]
+
+
+@pytest.mark.parametrize("sizes", [(3, 10_000), (2, 300), (5, 40)])
+def test_stamp_many_is_stamp_for_each(sizes):
+    """The runs of one read, stamped at once, end as stamped one by one:
+    seqs, payloads, what is kept, its bytes, what was dropped or forgotten."""
+    size, max_bytes = sizes
+    events = ["a", "a", "a", "b", "a", "a", "c", "c", "c", "c", "d", "a", "a", "a", "a", "a"]
+    one, many = (History(size, 0, events=3, max_bytes=max_bytes, epoch="e") for _ in range(2))
+    singles, runs = _messages(events), _messages(events)
+    big = _messages(["c", "c"], size=max_bytes)  # too big to keep, still numbered
+    for message in singles + big[:1]:
+        one.stamp(message)
+    many.stamp_many(runs[:7])
+    many.stamp_many(runs[7:] + big[1:])
+    assert [(m.seq, m.payload) for m in singles] == [(m.seq, m.payload) for m in runs]
+    assert big[0].payload == big[1].payload
+    assert one._seq == many._seq
+    assert {e: [m.payload for _, m in kept] for e, kept in one._kept.items()} == \
+        {e: [m.payload for _, m in kept] for e, kept in many._kept.items()}
+    assert (one.bytes, one.dropped, one.forgotten_events) == (many.bytes, many.dropped, many.forgotten_events)
+    assert all(kept for kept in many._kept.values())

@@ -184,3 +184,73 @@ def test_join_refuses_a_subscription_over_the_hubs_total():
     hub.unsubscribe(a, "y")
     hub.join(b, "z", None, lambda joined: None)  # room again
     assert (hub.subscriptions, hub.subscribed_events) == (3, 2)
+
+
+def _hub_with_watchers():
+    from picloud.hub.recording import Recorder
+
+    hub = PubSub(MemoryBroker())
+    hub.recorder = Recorder(["#", "a"], clock=lambda: 7.0)
+    return hub
+
+
+def test_the_frames_of_one_read_reach_everyone_as_one_by_one():
+    """publish_each's pass (Broker.publish_many, deliver_many) against
+    publish_batch per frame: the same deliveries in the same order, numbers,
+    recorded readings and topic counts."""
+    from picloud.wire.requests import parse_publications
+
+    frames = [json.dumps({"event": e, "data": i}) for i, e in enumerate("aaabaaccca")]
+    results = []
+    for together in (False, True):
+        hub = _hub_with_watchers()
+        exact, wild, both = Inbox(), Inbox(), Inbox()
+        hub.subscribe(exact, "a")
+        hub.subscribe(wild, "+")
+        hub.subscribe(both, "a")
+        hub.subscribe(both, "#")
+        if together:
+            hub.publish_each([parse_publications(frame) for frame in frames])
+        else:
+            for frame in frames:
+                hub.publish_batch(parse_publications(frame))
+        taken = hub.recorder.take()
+        topics = {event: (t.count, t.frame) for event, t in hub.topics._topics.items()}
+        results.append((
+            [[(m.event, m.seq, m.payload[:-60]) for m in inbox.messages] for inbox in (exact, wild, both)],
+            hub.published, hub.delivered, hub.delivered_bytes, list(taken.events),
+            [frame[:-60] for frame in taken.frames], {e: (c, f[:-60]) for e, (c, f) in topics.items()},
+            hub.topics.messages,
+        ))
+    assert results[0] == results[1]
+    assert [seq for _, seq, _ in results[1][0][0]] == [1, 2, 3, 4, 5, 6]
+
+
+def test_the_scanners_parts_publish_as_the_parsed_frame():
+    """What wire/scan.py hands publish_each (a tuple) becomes the message the
+    ordinary parse makes, rights and retain included."""
+    from picloud.hub.rights import Permissions
+    from picloud.wire.requests import parse_publications
+
+    hub = PubSub(MemoryBroker())
+    inbox = Inbox()
+    hub.subscribe(inbox, "#")
+    rights = Permissions(("sensors/#",), "dev")
+    outcomes = hub.publish_each([
+        ("sensors/t", b"21.5", False, 7),
+        ("lights/l", b"1", False, "x"),
+        ("sensors/r", b'"on"', True, None),
+        ("sensors/r", b"null", True, None),
+        parse_publications('{"event":"sensors/t","data":22}'),
+    ], rights)
+    assert isinstance(outcomes[1], ProtocolError) and outcomes[1].id == "x"
+    assert "may not publish to 'lights/l'" in str(outcomes[1])
+    (first, first_id), = outcomes[0]
+    assert first_id == 7 and not first.retain
+    assert [m.retain for m, _ in outcomes[2]] == [True] and not outcomes[2][0][0].clears
+    assert outcomes[3][0][0].clears
+    assert [d["data"] for d in inbox.decoded()] == [21.5, "on", None, 22]
+    assert [d["seq"] for d in inbox.decoded()] == [1, 1, 2, 2]
+    assert hub.retained.get("sensors/r") is None
+    # The messages of one read share one created_at: they arrived together.
+    assert len({d["created_at"] for d in inbox.decoded()[:3]}) == 1

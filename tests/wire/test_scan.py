@@ -1,0 +1,169 @@
+"""picloud/wire/scan.py and its C twin, _publish.c: the twin answers as the
+ordinary parse does, or leaves the frame to it (None), never otherwise."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from picloud.wire import scan as scan_module
+from picloud.wire.scan import scan_python
+from picloud.wire.speedups import DISABLE_ENV
+
+try:
+    native: Any = importlib.import_module("picloud.wire._publish")
+except ImportError:  # pragma: no cover - see test_the_twin_is_built
+    native = None
+
+needs_native = pytest.mark.skipif(native is None, reason="picloud.wire._publish is not built")
+
+
+def test_the_twin_is_built() -> None:
+    """The suite's install has a compiler: a missing twin is a broken build,
+    not a reason to test less."""
+    assert native is not None, "picloud.wire._publish did not build (setup.py SPEEDUPS)"
+
+
+def test_the_scanner_is_off_on_the_pure_path() -> None:
+    assert (scan_module.scan is None) == (os.environ.get(DISABLE_ENV, "") not in ("", "0"))
+
+
+COMMON = [
+    ('{"event":"ev-0","data":"pub-1|2|3|xxxx"}', ("ev-0", b'"pub-1|2|3|xxxx"', False, None)),
+    ('{"event":"garden/temperature","data":21.5}', ("garden/temperature", b"21.5", False, None)),
+    ('{"action":"publish","event":"t","data":{"a":1,"b":[true,null,-2.25]},"id":7}',
+     ("t", b'{"a":1,"b":[true,null,-2.25]}', False, 7)),
+    ('{"event":"t","data":0,"retain":true,"id":"r-1"}', ("t", b"0", True, "r-1")),
+    ('{"event":"t"}', ("t", b"null", False, None)),
+    ('{"event":"ä/ö","data":"é 😀"}', ("ä/ö", '"é 😀"'.encode(), False, None)),
+    (b'{"event":"t","data":[1,2]}', ("t", b"[1,2]", False, None)),
+    ('  {"event":"t","data":1.0}\n', ("t", b"1.0", False, None)),
+    ('{"data":5,"other":{"x": [1.50, "\\u00e9"]},"event":"t","id":null}', ("t", b"5", False, None)),
+]
+
+
+@needs_native
+@pytest.mark.parametrize(("text", "parts"), COMMON)
+def test_what_publishers_send_is_taken(text: str | bytes, parts: tuple[Any, ...]) -> None:
+    assert native.scan(text) == parts
+    assert scan_python(text) == parts
+
+
+LEFT = [
+    '{"event":"t","data":1.50}',  # written back as 1.5
+    '{"event":"t","data":-0}',
+    '{"event":"t","data":1e3}',
+    '{"event":"t","data":{"a":1,"a":2}}',
+    '{ "event":"t","data":[1, 2]}',
+    '{"event":"t","data":"a\\nb"}',
+    '{"event":"t","event":"u"}',
+    '{"ev\\u0065nt":"t"}',
+    '[{"event":"t"}]',
+    '{"event":"a/+"}', '{"event":"#"}', '{"event":"$SYS/x"}', '{"event":""}', '{"event":"a\\u0000"}',
+    '{"event":"\u0085"}', '{"event":"t","action":"subscribe"}', '{"event":"t","retain":1}',
+    '{"event":"t","id":true}', '{"event":"t","id":1.5}', '{"event":"t","id":"' + "x" * 129 + '"}',
+    '{"event":"t","data":1}x', '{"event":"t","data":01}', '{"event":"t","data":nul}', '{"event":"t"',
+    '{"event":"t","data":12345678901234567890}', "", "null", '"t"', '{}', b'{"event":"\xc3\xa9"}',
+    '{"event":"' + "e" * 257 + '"}', '{"event":"t","data":' + "[" * 40 + "]" * 40 + "}",
+]
+
+
+@needs_native
+@pytest.mark.parametrize("text", LEFT)
+def test_what_the_ordinary_parse_must_word_or_rewrite_is_left_to_it(text: str | bytes) -> None:
+    assert native.scan(text) is None
+
+
+@needs_native
+def test_it_takes_only_text() -> None:
+    with pytest.raises(TypeError, match="str or bytes, not int"):
+        native.scan(5)
+
+
+numbers = st.one_of(
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(0, 8).flatmap(lambda places: st.decimals(allow_nan=False, allow_infinity=False, places=places))
+    .map(str),
+)
+leaves = st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=8))
+values = st.recursive(
+    leaves,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=3), inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+def number_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def render(value: Any, rng: random.Random, spaces: bool) -> str:
+    """JSON text of ``value``, numbers written in several ways, some with spaces."""
+    gap = " " if spaces and rng.random() < 0.3 else ""
+    if isinstance(value, dict):
+        items = [json.dumps(k, ensure_ascii=rng.random() < 0.2) + gap + ":" + render(v, rng, spaces)
+                 for k, v in value.items()]
+        if items and rng.random() < 0.1:
+            items.append(items[0])  # a duplicate key
+        return "{" + ("," + gap).join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ("," + gap).join(render(v, rng, spaces) for v in value) + "]"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = json.dumps(value)
+        if rng.random() < 0.2 and "." in text and "e" not in text:
+            text += "0"  # a trailing zero
+        return text
+    if isinstance(value, str) and value and value[0] in "-0123456789":
+        try:
+            float(value)
+            return value  # a decimal's own text: 1.500, 0.000012
+        except ValueError:
+            pass
+    return json.dumps(value, ensure_ascii=rng.random() < 0.2)
+
+
+@needs_native
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=values,
+    event=st.one_of(st.sampled_from(["t", "a/b", "ä", "$x", "a+", "#"]), st.text(max_size=6)),
+    extra=st.dictionaries(st.sampled_from(["action", "retain", "id", "other", "data2"]),
+                          st.one_of(leaves, st.sampled_from(["publish", True])), max_size=3),
+    seed=st.integers(0, 2**32),
+    spaces=st.booleans(),
+)
+@example(data=0.0001, event="t", extra={}, seed=0, spaces=False)
+@example(data=123456789012.345, event="t", extra={}, seed=0, spaces=False)
+def test_the_twin_agrees_with_the_ordinary_parse(data: Any, event: str, extra: dict[str, Any], seed: int,
+                                                  spaces: bool) -> None:
+    rng = random.Random(seed)
+    fields = {"event": json.dumps(event, ensure_ascii=rng.random() < 0.2), "data": render(data, rng, spaces)}
+    fields.update({key: render(value, rng, spaces) for key, value in extra.items()})
+    keys = list(fields)
+    rng.shuffle(keys)
+    text = "{" + ",".join(f'"{key}":{fields[key]}' for key in keys) + "}"
+    got = native.scan(text)
+    if got is not None:
+        assert got == scan_python(text), text
+    encoded = text.encode()
+    if encoded.isascii():
+        assert native.scan(encoded) == got
+
+
+@needs_native
+@settings(max_examples=2000, deadline=None)
+@given(st.binary(max_size=40), st.integers(0, 60))
+def test_damaged_frames_never_pass_for_something_else(noise: bytes, at: int) -> None:
+    base = b'{"event":"t/1","data":{"a":[1,2.5,"x"],"b":null},"id":3}'
+    text = base[:at] + noise + base[at:]
+    got = native.scan(text)
+    if got is not None:
+        assert got == scan_python(text), text
