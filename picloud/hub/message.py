@@ -46,7 +46,9 @@ class Connection(Protocol):
 
     Any hashable object with this method. ``deliver`` must not block and must
     not change subscriptions while it runs: the hub calls it for every
-    subscriber inside one loop over the event's subscriber set.
+    subscriber inside one loop over the event's subscriber set. A connection
+    may also have ``deliver_many(messages)``, given the messages of one read
+    of one event at once (``Subscriptions.deliver_many``).
     """
 
     def deliver(self, message: Message) -> None: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 
+from ..wire.codec import publish_head
 from ..wire.topics import is_filter, matches, validate_filter
 from .message import Message
 
@@ -30,18 +31,25 @@ MAX_REMEMBERED = 16384
 Entry = tuple[float, str, bytes]  # when, event, frame
 
 
-class Pending:
-    """Recorded messages not yet written, as three lists side by side."""
+#: How data that holds no number starts (a string, a list, null): the store
+#: keeps such a message only as a raw one, at most one a second per event.
+NOT_NUMBERS = (b'"', b"[", b"n")
 
-    __slots__ = ("events", "frames", "times")
+
+class Pending:
+    """Recorded messages not yet written, as three lists side by side, and
+    by event how many more came that are only counted (``record_run``)."""
+
+    __slots__ = ("events", "frames", "more", "times")
 
     def __init__(self) -> None:
         self.times: list[float] = []
         self.events: list[str] = []
         self.frames: list[bytes] = []
+        self.more: dict[str, int] = {}
 
     def __len__(self) -> int:
-        return len(self.times)
+        return len(self.times) + sum(self.more.values())
 
     def __iter__(self) -> Iterator[Entry]:
         return zip(self.times, self.events, self.frames)
@@ -101,9 +109,17 @@ class Recorder:
         if not wanted:
             return
         frames = [message.payload for message in messages if not message.from_retained]
-        size = sum(map(len, frames)) + ENTRY_BYTES * len(frames)
         if not frames:
             return
+        more = 0
+        head = publish_head(event)
+        skip = len(head)
+        if all(frame.startswith(head) and frame[skip:skip + 1] in NOT_NUMBERS for frame in frames):
+            # No number in any: all but the first would be counted and
+            # dropped by the store (they share its time), so they are only counted.
+            more = len(frames) - 1
+            frames = frames[:1]
+        size = sum(map(len, frames)) + ENTRY_BYTES * len(frames)
         if self.pending_bytes + size > self.max_pending_bytes:
             for message in messages:  # as many as fit, one by one
                 self(message)
@@ -114,6 +130,8 @@ class Recorder:
         pending.times += [self._clock()] * len(frames)
         pending.events += [event] * len(frames)
         pending.frames += frames
+        if more:
+            pending.more[event] = pending.more.get(event, 0) + more
         self.pending_bytes += size
 
     def take(self) -> Pending:

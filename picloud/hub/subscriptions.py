@@ -270,6 +270,10 @@ class Subscriptions:
             if not subscribers:
                 continue
             for conn in subscribers:
+                many = getattr(conn, "deliver_many", None)  # optional: a websocket queues them at once
+                if many is not None:
+                    many(run)
+                    continue
                 for message in run:
                     conn.deliver(message)
             delivered = len(subscribers)

@@ -26,6 +26,7 @@ what Tornado itself queued (pings, close frames).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Callable, Protocol
 
 from tornado.ioloop import IOLoop
@@ -176,6 +177,31 @@ class QueuedSocket:
             outbox.mark_dirty(self)
         queue.append(frame)
         self._queued = queued
+        self._pending += size
+        outbox.total_bytes += size
+
+    def deliver_many(self, messages: Sequence[Framed]) -> None:
+        """``deliver`` each of ``messages`` (one read's, of one event): queued
+        at once when all of them fit, else one by one within the limits."""
+        queue = self._queue
+        if queue is None:
+            return
+        frames = [message._frame if message._frame is not None else message.frame for message in messages]
+        size = sum(map(len, frames))
+        if not queue:
+            buffered = self._stream._write_buffer
+            self._queued = len(buffered) if buffered is not None else 0
+        outbox = self.outbox
+        backlog = self._queued
+        if self._dropping or backlog + size > outbox.max_queue_bytes or \
+                outbox.total_bytes + size > outbox.max_total_queue_bytes:
+            for message in messages:
+                self.deliver(message)
+            return
+        if not queue:
+            outbox.mark_dirty(self)
+        queue += frames
+        self._queued = backlog + size
         self._pending += size
         outbox.total_bytes += size
 

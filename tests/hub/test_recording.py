@@ -75,3 +75,26 @@ def test_the_store_is_told_when_a_first_message_waits():
 def test_a_malformed_pattern_is_refused():
     with pytest.raises(ProtocolError):
         Recorder(["a/#/b"])
+
+
+def test_a_run_without_numbers_is_counted_not_queued_and_a_run_with_them_is_queued_whole():
+    recorder = Recorder(["#"], clock=lambda: 9.0)
+    pubsub = hub(recorder)
+    pubsub.publish_each([[_publication("state", "ON")] for _ in range(5)]
+                        + [[_publication("temp", 20 + i)] for i in range(3)]
+                        + [[_publication("list", [1])], [_publication("list", None)]])
+    taken = recorder.take()
+    assert list(taken.events) == ["state", "temp", "temp", "temp", "list"]
+    assert taken.more == {"state": 4, "list": 1}
+    assert len(taken) == 10
+    # A string that looks like a number is still a string; an object may hold numbers.
+    pubsub.publish_each([[_publication("s", "5")], [_publication("s", "6")], [_publication("o", {"a": 1})],
+                         [_publication("o", {"a": 2})]])
+    taken = recorder.take()
+    assert list(taken.events) == ["s", "o", "o"] and taken.more == {"s": 1}
+
+
+def _publication(event, data):
+    from picloud.wire.requests import Publication
+
+    return Publication(event, data)

@@ -228,3 +228,28 @@ async def test_websockets_are_written_without_nagle(ws, app):
     await subscribed(sub, "t")
     (handler,) = app.state.sockets
     assert handler._stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_the_frames_of_one_read_are_queued_at_once_within_the_limits(tmp_path):
+    """One write of many publish frames reaches the hub as one read (one run
+    of one event, QueuedSocket.deliver_many): a good subscriber gets every
+    one in order, a stalled one is dropped frame by frame past its limit."""
+    async with hub_with_small_queues(tmp_path, "drop") as (app, port):
+        stalled = await stalled_subscriber(port, "t")
+        good = await connect(port, "/subscribe?clientName=good")
+        await subscribed(good, "t")
+        pub = await raw_websocket(port, "/publish?clientName=p")
+        count, size = 1600, 8 * 1024  # past what the kernel's buffers take for the stalled one
+        run = 6  # frames in each write: 48 KiB, within one read and the good one's 256 KiB
+        for start in range(0, count, run):
+            burst = b"".join(client_frame(json.dumps({"event": "t", "data": f"{i}:" + "x" * size}).encode())
+                             for i in range(start, min(start + run, count)))
+            await pub.write(burst)
+            for i in range(start, min(start + run, count)):
+                assert (await read_json(good))["data"].startswith(f"{i}:")
+        assert app.state.outbox.slow_consumers == 1
+        assert app.state.outbox.dropped_frames > 0
+        assert app.state.pubsub.delivered >= count
+        for sock in (stalled, good, pub):
+            sock.close()

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import ujson
 
-from ...hub.recording import Entry
+from ...hub.recording import NOT_NUMBERS, Entry
 from .points import DISCOVERY, discovered_unit, numbers, unit_of
 
 log = logging.getLogger("picloud.store")
@@ -25,8 +25,6 @@ log = logging.getLogger("picloud.store")
 RAW_EVERY = 1.0
 
 Rollup = list[float]  # count, min, max, sum, last
-#: How data that holds no number starts: a string, a list, null.
-NOT_NUMBERS = (b'"', b"[", b"n")
 DATA_AT = b',"data":'
 DATA_SKIP = len(DATA_AT)
 
@@ -65,7 +63,9 @@ class Readings:
         self._last_raw = {id_: t for id_, t in self._last_raw.items() if id_ in series}
         self._last_message = {id_: t for id_, t in self._last_message.items() if id_ in events}
 
-    def write(self, conn: sqlite3.Connection, entries: Iterable[Entry]) -> None:
+    def write(self, conn: sqlite3.Connection, entries: Iterable[Entry], more: Mapping[str, int] | None = None) -> None:
+        """Keep ``entries``; ``more`` counts messages of an event beside them
+        that held no number (hub/recording.py ``Pending.more``)."""
         # The loop runs for every recorded message: what can be done once per
         # event, series or minute of the batch is done after it.
         messages: list[tuple[int, float, bytes]] = []
@@ -142,6 +142,11 @@ class Readings:
                     rollup[3] += value
                     rollup[4] = value
                 latest[series_id] = (t, value)
+        for event, extra in (more or {}).items():
+            info = known.get(event)
+            seen = events_seen.get(info[0]) if info is not None else None
+            if seen is not None:  # else refused with the entries (over the series limit)
+                seen[1] += extra
         hours: dict[tuple[int, int], Rollup] = {}
         counts: dict[int, int] = {}
         for (series_id, minute), rollup in minutes.items():  # in time order within a series

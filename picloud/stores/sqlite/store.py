@@ -240,7 +240,7 @@ class SqliteStore(Store, Coalesced):
         if self._reload_readings:
             self._reload_readings = False
             self._readings.load(conn)
-        self._readings.write(conn, entries)
+        self._readings.write(conn, entries, entries.more)
         now = time.time()
         if now - self._last_expire >= EXPIRE_EVERY:
             self._last_expire = now

@@ -100,3 +100,10 @@ def test_an_integer_past_any_float_is_counted_not_a_crash(recorded):
     recorded.record((T0, "big", {"n": 10**400, "ok": 1}), (T0 + 1, "big", 2))
     assert recorded.readings.dropped["unreadable"] == 1
     assert recorded.query("SELECT value FROM points") == [(2.0,)]
+
+
+def test_messages_only_counted_add_to_their_events_count(recorded):
+    batch = [(T0, "state", b'{"action":"publish","event":"state","data":"ON","created_at":"x"}')]
+    recorded.db.write_now(lambda conn: recorded.readings.write(conn, batch, {"state": 4, "never-seen": 3}))
+    assert recorded.query("SELECT name, count, last FROM events") == [("state", 5, T0)]
+    assert recorded.query("SELECT count(*) FROM messages") == [(1,)]
