@@ -94,9 +94,11 @@ SCENARIOS: list[Scenario] = [
         "deliveries_per_s", ">=200k/s, nothing lost",
         lambda r: at_least(picloud_of(r).deliveries_per_s, 200_000) and clean(picloud_of(r)),
     ),
+    # Issue 21: server CPU per message, not the rate, which pcbench on the
+    # same two cores bounds (docs/benchmarks.rst).
     Scenario(
-        "fanin", "fan-in 50->1, window 20", fanin, "deliveries_per_s", ">=4x",
-        lambda r: at_least(r.ratio, 4) and clean(picloud_of(r)),
+        "fanin", "fan-in 50->1, window 20", fanin, "deliveries_per_s", "CPU <=0.13x",
+        lambda r: at_most(r.cpu_ratio, 0.13) and clean(picloud_of(r)),
     ),
     Scenario(
         "http", "HTTP POST publish, keep-alive", http_publish, "deliveries_per_s", ">=1.3x",
