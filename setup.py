@@ -11,7 +11,7 @@ from setuptools import Extension, setup
 SPEEDUPS = [
     Extension(name, [source], optional=True, extra_compile_args=["-O2"])
     for name, source in [
-        # ("picloud.wire._frames", "picloud/wire/_frames.c"),
+        ("picloud.wire._frames", "picloud/wire/_frames.c"),
         ("picloud.wire._publish", "picloud/wire/_publish.c"),
     ]
 ]

@@ -25,18 +25,19 @@ After a FAIL the parser keeps reading frame boundaries, dropping payloads
 without buffering them, so that the peer's answering close frame is still
 reported (a server that closed the socket with unread data would reset the
 connection and the peer might never see the close code).
+
+Where picloud/wire/_frames.c is built, the frames a publisher sends
+(complete, masked, final TEXT or BINARY) are parsed by it, up to the first
+frame that is anything else; this loop, the reference, does the rest.
 """
 
 from __future__ import annotations
 
 import codecs
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, Union, cast
 
 from .frames import BINARY, CLOSE, PING, PONG, TEXT, Unmask, parse_close, unmask_python
 from .speedups import load
-
-#: The C twin of this module's frame loop (picloud/wire/_frames.c), or None.
-native = load("picloud.wire._frames")
 
 __all__ = [
     "BINARY", "CLOSE", "FAIL", "PING", "PONG", "TEXT",
@@ -63,6 +64,25 @@ Buffer = Union[bytes, bytearray]
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
+class FrameLoop(Protocol):
+    """The C twin of the common case of ``FrameParser._parse`` (_frames.c)."""
+
+    def parse_common(self, data: bytes, pos: int, max_size: int, events: list[Event], /) -> int:
+        """Append the message of every frame from ``pos`` on that is
+        complete, masked, final, TEXT or BINARY, without reserved bits,
+        within ``max_size`` and (text) valid UTF-8; return the position of
+        the first that is not, for the Python loop to go on from."""
+        ...
+
+    def unmask(self, mask: bytes, data: bytes, /) -> bytes:
+        """As ``unmask_python``."""
+        ...
+
+
+#: The C twin of this module's frame loop (picloud/wire/_frames.c), or None.
+native = cast("FrameLoop | None", load("picloud.wire._frames"))
+
+
 class Budget(Protocol):
     """Bytes shared by every connection's partial frames and messages
     (hub/limits.py ByteBudget)."""
@@ -77,13 +97,15 @@ class FrameParser:
     """Parses the client-to-server half of one websocket connection."""
 
     __slots__ = (
-        "_budget", "_buf", "_charged", "_decoder", "_max", "_need", "_parts", "_size", "_skip", "_state", "_type",
-        "_unmask",
+        "_budget", "_buf", "_charged", "_decoder", "_max", "_native", "_need", "_parts", "_size", "_skip", "_state",
+        "_type", "_unmask",
     )
 
-    def __init__(self, max_message_bytes: int, unmask: Unmask = unmask_python, budget: Budget | None = None) -> None:
+    def __init__(self, max_message_bytes: int, unmask: Unmask = unmask_python, budget: Budget | None = None,
+                 native: FrameLoop | None = native) -> None:
         self._max = max_message_bytes
         self._unmask = unmask
+        self._native = native  # None: every frame through the Python loop below
         self._budget = budget
         self._charged = 0  # of the budget, for what this parser holds
         self._buf: Buffer = b""  # an incomplete frame, kept until ``_need`` bytes
@@ -163,7 +185,13 @@ class FrameParser:
     def _parse(self, data: bytes, events: list[Event]) -> int:
         pos = 0
         end = len(data)
+        native = self._native
         while True:
+            if native is not None and not self._type:
+                # What this loop would do with the common frames, done in C up
+                # to the first frame it leaves here (with no message in
+                # fragments, _size is 0 too).
+                pos = native.parse_common(data, pos, self._max, events)
             avail = end - pos
             if avail < 2:
                 self._need = 2
