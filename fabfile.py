@@ -4,10 +4,13 @@
     DEPLOY_USER=pi DEPLOY_HOST=raspberrypi.local fab build_deploy
     fab -H pi@raspberrypi.local status | logs | rollback
 
-Each deploy installs the wheel into a fresh virtualenv under
-``$DEPLOY_PREFIX/releases/``, points ``current`` at it (``previous`` at the
-one before, for ``rollback``), installs the service files and the defaults
-file, restarts the service and fails unless ``/healthz`` answers. With
+Each deploy installs the sdist into a fresh virtualenv under
+``$DEPLOY_PREFIX/releases/``: pip builds it there, with the target's gcc
+for the C speedups (picloud/wire/_frames.c; without gcc or the Python
+headers it installs the pure-Python code, and the version line it prints
+says so). It points ``current`` at it (``previous`` at the one before, for
+``rollback``), installs the service files and the defaults file, restarts
+the service and fails unless ``/healthz`` answers. With
 DEPLOY_NGINX_SERVER_NAME it also puts nginx in front (etc/nginx/: HTTPS and
 websockets, MQTT on 1883 and 8883): it checks nginx, the stream module and the
 certificate first, has the hub listen on loopback, and fails unless nginx
@@ -27,12 +30,13 @@ Settings, from the environment (DEPLOY_USER and DEPLOY_HOST are the seed's):
     DEPLOY_API_KEY          written to STATE_DIR/api_key (0600); unset, the hub
                             generates a key on first start and keeps it there
     DEPLOY_WHEELHOUSE       local directory of dependency wheels for the target:
-                            uploaded and installed from with --no-index (offline)
+                            uploaded and installed from with --no-index (offline);
+                            setuptools and wheel among them, to build the sdist
     DEPLOY_PIP_ARGS         more pip install arguments, e.g. an --index-url
     DEPLOY_EXTRAS           extras to install, e.g. speed (uvloop)
     DEPLOY_KEEP             releases kept [3]
     DEPLOY_HEALTH_TIMEOUT   seconds to wait for /healthz [30]
-    DEPLOY_DIST             where `build` puts the wheel and `deploy` takes it [./dist]
+    DEPLOY_DIST             where `build` puts the sdist and `deploy` takes it [./dist]
 
 nginx in front of the hub (fabfile_nginx.py), only with DEPLOY_NGINX_SERVER_NAME:
 
@@ -159,31 +163,28 @@ _built: list[Path] = []
 
 @task
 def build(c) -> Path:
-    """Build a wheel of the project into DEPLOY_DIST (./dist)."""
+    """Build the project's sdist into DEPLOY_DIST (./dist)."""
     s = Settings()
     s.dist.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as out:
-        # --no-build-isolation: uses the setuptools at hand, so no download.
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-             "-w", out, str(HERE)],
-            check=True,
-        )
-        (wheel,) = Path(out).glob("picloud-*.whl")
-        target = s.dist / wheel.name
-        wheel.replace(target)
+        # An sdist, not a wheel: a wheel built here with the C speedups would
+        # install on this machine's architecture only; the target builds its own.
+        subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", out], cwd=HERE, check=True)
+        (sdist,) = Path(out).glob("picloud-*.tar.gz")
+        target = s.dist / sdist.name
+        sdist.replace(target)
     print(f"built {target}")
     _built.append(target)
     return target
 
 
-def _latest_wheel(s: Settings) -> Path:
+def _latest_sdist(s: Settings) -> Path:
     if _built:
         return _built[-1]
-    wheels = sorted(s.dist.glob("picloud-*.whl"), key=lambda p: p.stat().st_mtime)
-    if not wheels:
-        raise Exit(f"no wheel in {s.dist}: run `fab build` first")
-    return wheels[-1]
+    sdists = sorted(s.dist.glob("picloud-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not sdists:
+        raise Exit(f"no sdist in {s.dist}: run `fab build` first")
+    return sdists[-1]
 
 
 def _render_unit(s: Settings) -> str:
@@ -297,13 +298,13 @@ def _readlink(c: Connection, s: Settings, link: str) -> str | None:
     return result.stdout.strip().rsplit("/", 1)[-1] or None
 
 
-def _install_script(s: Settings, tmp: str, wheel: str, release: str, key: bool) -> str:
+def _install_script(s: Settings, tmp: str, sdist: str, release: str, key: bool) -> str:
     """One root shell script (one round trip): venv, files, then the switch."""
     venv, tools = f"{s.prefix}/releases/{release}", f"{s.prefix}/tools"
     pip_args = f"--find-links {_q(tmp)} {s.pip_args}"
     if s.wheelhouse:
         pip_args = f"--no-index --find-links {_q(tmp + '/wheelhouse')} {pip_args}"
-    requirement = f"{tmp}/{wheel}" + (f"[{s.extras}]" if s.extras else "")
+    requirement = f"{tmp}/{sdist}" + (f"[{s.extras}]" if s.extras else "")
     current = f"{s.prefix}/current"
     lines = [
         "set -e",
@@ -314,6 +315,8 @@ def _install_script(s: Settings, tmp: str, wheel: str, release: str, key: bool) 
         f"{_q(s.python)} -m venv --without-pip {_q(venv)}",
         f"{_q(tools + '/bin/pip')} --python {_q(venv + '/bin/python')} install -q "
         f"--disable-pip-version-check {pip_args} {_q(requirement)}",
+        # Whether the C speedups were built there, or the pure-Python code runs.
+        f"{_q(venv + '/bin/picloud')} --version",
         f"id -u {_q(s.run_user)} >/dev/null 2>&1 || useradd --system --user-group "
         f"--home-dir {_q(s.state_dir)} --shell /usr/sbin/nologin {_q(s.run_user)}",
         f"install -d -m 0700 -o {_q(s.run_user, s.state_dir)}",
@@ -360,19 +363,19 @@ def _reload_nginx(c: Connection, s: Settings, n: Nginx) -> None:
 
 @task(hosts=_hosts())
 def deploy(c) -> None:
-    """Install the latest built wheel on the target, restart, check /healthz."""
+    """Install the latest built sdist on the target, restart, check /healthz."""
     c, s = _connection(c), Settings()
-    wheel = _latest_wheel(s)
-    version = wheel.name.split("-")[1]
+    sdist = _latest_sdist(s)
+    version = sdist.name.removeprefix("picloud-").removesuffix(".tar.gz")
     release = f"{version}-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}"
     if s.nginx:
         _check_nginx(c, s.nginx)
-    print(f"deploying {wheel.name} to {c.user}@{c.host}:{s.prefix}/releases/{release}")
+    print(f"deploying {sdist.name} to {c.user}@{c.host}:{s.prefix}/releases/{release}")
     # Uploads go to a directory only the login user can read (mktemp: 0700).
     tmp = c.run("d=$(mktemp -d) && mkdir \"$d/wheelhouse\" && echo \"$d\"", hide=True).stdout.strip()
     key = _env("DEPLOY_API_KEY")
     try:
-        c.put(str(wheel), f"{tmp}/{wheel.name}")
+        c.put(str(sdist), f"{tmp}/{sdist.name}")
         for dep in sorted(Path(s.wheelhouse).glob("*.whl")) if s.wheelhouse else []:
             c.put(str(dep), f"{tmp}/wheelhouse/{dep.name}")
         # Over SFTP, so the key is never on a command line.
@@ -383,7 +386,7 @@ def deploy(c) -> None:
             files["api_key"] = key + "\n"
         for name, text in files.items():
             c.put(io.BytesIO(text.encode()), f"{tmp}/{name}")
-        result = _root(c, _install_script(s, tmp, wheel.name, release, bool(key)), warn=True)
+        result = _root(c, _install_script(s, tmp, sdist.name, release, bool(key)), warn=True)
         if result.failed and s.nginx and result.return_code == TEST_FAILED:
             raise Exit(f"deploy failed: `nginx -t -c {s.nginx.conf}` rejects the files (see above); "
                        f"nginx's files on {c.host} are as they were, and {s.service} is not upgraded")

@@ -28,6 +28,7 @@ import pytest
 
 from tests.support.certs import self_signed
 from tests.support.mqtt import Peer
+from tests.support.sourcetree import source_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 SSHD = "/usr/sbin/sshd"
@@ -79,30 +80,15 @@ def sshd(tmp: Path):
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp: Path) -> Path:
-    """The dependencies' wheels, so the target installs with --no-index."""
+    """The dependencies' wheels, so the target installs with --no-index, and
+    what pip builds the sdist with there."""
     out = tmp / "wheelhouse"
-    pins = [f"{name}=={version(name)}" for name in ("tornado", "ujson", "click", "cloup")]
+    pins = [f"{name}=={version(name)}" for name in ("tornado", "ujson", "click", "cloup", "setuptools", "wheel")]
     subprocess.run(
         [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", out, *pins],
         check=True,
     )
     return out
-
-
-def source_tree(tmp: Path, name: str, version_suffix: str = "") -> Path:
-    """A copy of the project to build from, its version changed by ``version_suffix``."""
-    src = tmp / name
-    src.mkdir()
-    for part in ("picloud", "etc", "fabfile.py", "fabfile_nginx.py", "setup.py", "setup.cfg", "README.rst",
-                 "pyproject.toml", "MANIFEST.in"):
-        if (ROOT / part).is_dir():
-            shutil.copytree(ROOT / part, src / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif (ROOT / part).exists():
-            shutil.copy(ROOT / part, src / part)
-    init = src / "picloud/__init__.py"
-    text = re.sub(r'__version__ = "([^"]+)"', rf'__version__ = "\1{version_suffix}"', init.read_text())
-    init.write_text(text)
-    return src
 
 
 class Target:
@@ -188,6 +174,9 @@ def test_build_deploy_installs_a_running_hub(target, tmp):
     src = source_tree(tmp, "src-1")
     result = target.fab(src, "build_deploy")
     assert "is running on 127.0.0.1" in result.stdout
+    # Built there from the sdist, with the target's gcc, and said so.
+    assert f"picloud {version('picloud')}, C speedups: frames" in result.stdout
+    assert "on C speedups: frames" in target.logfile.read_text()
     assert target.healthz()["status"] == "ok"
     assert target.running_version() == version("picloud")
     # The key went into the state dir's key file, never onto a command line.
@@ -222,7 +211,7 @@ def test_second_deploy_upgrades_in_place(target, tmp):
     assert len(target.hub_processes()) == 1
     assert defaults.read_text().endswith("# edited by the operator\n")  # a deploy keeps it
     status = target.fab(src, "status").stdout
-    assert f"picloud, version {version('picloud')}.post1" in status
+    assert f"picloud {version('picloud')}.post1, C speedups: frames" in status
     assert "picloud is running" in status
 
 
