@@ -1,8 +1,9 @@
 """FrameParser.feed on a publisher's burst, Python loop against C loop.
 
 A burst as one socket read brings it: 19 masked text frames of about 100
-bytes, each a publish request. Prints nanoseconds per frame, the best of
-several runs (a shared machine only ever adds time).
+bytes, each a publish request, fed to a parser with a byte budget as the
+hub's sockets have. Prints nanoseconds per frame, the best of several runs
+(a shared machine only ever adds time).
 
     python bench/frames_micro.py [--repeat 7] [--number 20000]
 """
@@ -16,6 +17,7 @@ import os
 import timeit
 from collections.abc import Callable
 
+from picloud.hub.limits import ByteBudget
 from picloud.wire.frameparser import TEXT, FrameLoop, FrameParser, Unmask, unmask_python
 from tests.support.frames import frame
 
@@ -32,7 +34,7 @@ def burst() -> bytes:
 
 
 def ns_per_frame(unmask: Unmask, native: FrameLoop | None, data: bytes, repeat: int, number: int) -> float:
-    parser = FrameParser(1 << 20, unmask, native=native)
+    parser = FrameParser(1 << 20, unmask, ByteBudget(64 << 20), native=native)
     feed: Callable[[bytes], object] = parser.feed
     assert len(parser.feed(data)) == FRAMES
     best = min(timeit.repeat(lambda: feed(data), repeat=repeat, number=number))
