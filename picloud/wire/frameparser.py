@@ -41,7 +41,7 @@ from .speedups import load
 
 __all__ = [
     "BINARY", "CLOSE", "FAIL", "PING", "PONG", "TEXT",
-    "Budget", "FrameParser", "Unmask", "parse_close", "unmask_python",
+    "Budget", "FrameLoop", "FrameParser", "Unmask", "parse_close", "unmask_python",
 ]
 
 FAIL = -1
