@@ -21,6 +21,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Sequence
+from itertools import chain, islice
 from typing import Any, NamedTuple
 
 from ..config import Config
@@ -152,15 +153,13 @@ class History:
         self._kept[event] = kept
         when = time.monotonic() if self.ttl else 0.0
         max_bytes = self.max_bytes
-        for message in run:
-            length = len(message.payload)
-            if length > max_bytes:
-                self.dropped += 1
-                continue
-            if len(kept) == size:
-                self.bytes -= len(kept[0][1].payload)
-            kept.append((when, message))
-            self.bytes += length
+        entries = [(when, message) for message in run if len(message.payload) <= max_bytes]
+        self.dropped += len(run) - len(entries)  # could never fit: not kept
+        pushed = len(kept) + len(entries) - size  # out of the deque's far end by the extend
+        if pushed > 0:
+            self.bytes -= sum(len(message.payload) for _, message in islice(chain(kept, entries), pushed))
+        self.bytes += sum(len(message.payload) for _, message in entries)
+        kept.extend(entries)
         if not kept:  # each too big to keep: no empty deque for _shed to trip on
             del self._kept[event]
         elif self.bytes > max_bytes:

@@ -173,8 +173,9 @@ class PubSub(Subscriptions):
                 if retain:
                     message.retain = True
                     message.clears = data == b"null"
-                outcomes.append([(message, request_id)])
-                ready.append((message, request_id))
+                sent = (message, request_id)
+                outcomes.append([sent])
+                ready.append(sent)
                 continue
             if isinstance(items, ProtocolError):
                 outcomes.append(items)

@@ -34,6 +34,7 @@ Entry = tuple[float, str, bytes]  # when, event, frame
 #: How data that holds no number starts (a string, a list, null): the store
 #: keeps such a message only as a raw one, at most one a second per event.
 NOT_NUMBERS = (b'"', b"[", b"n")
+NOT_NUMBER_BYTES = b"".join(NOT_NUMBERS)
 
 
 class Pending:
@@ -114,7 +115,7 @@ class Recorder:
         more = 0
         head = publish_head(event)
         skip = len(head)
-        if all(frame.startswith(head) and frame[skip:skip + 1] in NOT_NUMBERS for frame in frames):
+        if all([len(frame) > skip and frame[skip] in NOT_NUMBER_BYTES and frame.startswith(head) for frame in frames]):
             # No number in any: all but the first would be counted and
             # dropped by the store (they share its time), so they are only counted.
             more = len(frames) - 1

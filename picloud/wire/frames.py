@@ -20,11 +20,14 @@ _FIN = 0x80
 _SHORT = struct.Struct("!BB")
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
+_SHORT_TEXT = [_SHORT.pack(_FIN | TEXT, length) for length in range(126)]
 
 
 def encode_frame(payload: bytes, opcode: int = TEXT) -> bytes:
     """A complete, unmasked, unfragmented server-to-client frame."""
     length = len(payload)
+    if length < 126 and opcode == TEXT:  # most readings: one concatenation
+        return _SHORT_TEXT[length] + payload
     first = _FIN | opcode
     if length < 126:
         header = _SHORT.pack(first, length)
