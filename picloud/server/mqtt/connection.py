@@ -27,6 +27,7 @@ from ...wire.mqtt import packets as p
 from ...wire.mqtt.packets import MqttError, encode_publish
 from ...wire.mqtt.parser import Parser
 from ..outbox import QueuedSocket, _Framed
+from .direct import READ_CHUNK, DirectReading
 from .handshake import handle_connect, hang_up, throttled
 from .limits import charge_inbound, dispatch_paced
 from .outgoing import qos0_publish
@@ -37,10 +38,8 @@ from .session import Session
 
 log = logging.getLogger("picloud.mqtt")
 
-READ_CHUNK = 65536
 
-
-class MqttConnection(QueuedSocket):
+class MqttConnection(QueuedSocket, DirectReading):
     def __init__(self, listener: Any, stream: IOStream, address: Any) -> None:
         """``listener`` is the MqttListener (listener.py, which imports this module)."""
         self.listener = listener
@@ -97,7 +96,7 @@ class MqttConnection(QueuedSocket):
             self.close()
 
     def _read_next(self) -> None:
-        if self.closed:
+        if self.closed or self.read_directly():
             return
         try:
             future = self.stream.read_bytes(READ_CHUNK, partial=True)
@@ -106,22 +105,31 @@ class MqttConnection(QueuedSocket):
             return
         future.add_done_callback(self._on_read)  # type: ignore[attr-defined]  # a Future, declared Awaitable
 
+    def read_again(self, _: object = None) -> None:
+        self._read_next()
+
     def _on_read(self, future: Any) -> None:
         try:
             data = future.result()
         except StreamClosedError:
             self.close()
             return
-        try:
-            waiting = self.received(data)
-        except Exception:  # never a traceback per client; the hub goes on
-            log.exception("mqtt connection %s failed", self.describe())
-            self.close()
+        waiting = self.handle(data)
+        if self.closed:
             return
         if waiting is None:
             self._read_next()
         else:
-            waiting.add_done_callback(lambda _: self._read_next())
+            waiting.add_done_callback(self.read_again)
+
+    def handle(self, data: bytes) -> asyncio.Future[None] | None:
+        """``received``, where a failure closes this connection, never the hub."""
+        try:
+            return self.received(data)
+        except Exception:  # never a traceback per client; the hub goes on
+            log.exception("mqtt connection %s failed", self.describe())
+            self.close()
+            return None
 
     def received(self, data: bytes) -> asyncio.Future[None] | None:
         """Bytes from the client (a read, or a websocket message); a future
