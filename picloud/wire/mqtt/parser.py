@@ -51,6 +51,8 @@ class Parser:
     def feed(self, data: bytes) -> list[Packet]:
         # Appended in place: a packet trickled in byte by byte costs its
         # length, not its length squared.
+        if type(data) is not bytes:
+            data = bytes(data)
         if self._buffer:
             self._buffer += data
             buffer: bytes | bytearray = self._buffer
@@ -59,29 +61,41 @@ class Parser:
         packets: list[Packet] = []
         start = 0
         end = len(buffer)
+        max_packet = self.max_packet
         while end - start >= 2:
             first = buffer[start]
-            length, used = 0, 0
-            for shift in range(4):
-                if start + 1 + shift >= end:
-                    used = -1
-                    break
-                byte = buffer[start + 1 + shift]
-                length |= (byte & 0x7F) << (7 * shift)
-                if not byte & 0x80:
-                    used = shift + 1
-                    break
+            length = buffer[start + 1]
+            if length < 0x80:  # most packets: a one-byte remaining length
+                body_start = start + 2
             else:
-                raise MqttError("malformed remaining length: more than 4 bytes")
-            if used < 0:
+                length, used = 0, 0
+                for shift in range(4):
+                    if start + 1 + shift >= end:
+                        used = -1
+                        break
+                    byte = buffer[start + 1 + shift]
+                    length |= (byte & 0x7F) << (7 * shift)
+                    if not byte & 0x80:
+                        used = shift + 1
+                        break
+                else:
+                    raise MqttError("malformed remaining length: more than 4 bytes")
+                if used < 0:
+                    break
+                body_start = start + 1 + used
+            if length > max_packet:
+                raise MqttError(f"packet of {length} bytes is over the limit of {max_packet}")
+            stop = body_start + length
+            if stop > end:
                 break
-            if length > self.max_packet:
-                raise MqttError(f"packet of {length} bytes is over the limit of {self.max_packet}")
-            body_start = start + 1 + used
-            if end - body_start < length:
-                break
-            packets.append(decode(first, bytes(buffer[body_start:body_start + length])))
-            start = body_start + length
+            if first >> 4 == PUBLISH:
+                if buffer is data:  # read in place: only the payload is copied
+                    packets.append(_publish_at(first, data, body_start, stop))
+                else:
+                    packets.append(_publish_at(first, bytes(buffer[body_start:stop]), 0, length))
+            else:
+                packets.append(decode(first, bytes(buffer[body_start:stop])))
+            start = stop
         if buffer is self._buffer:
             del self._buffer[:start]
         else:
@@ -133,7 +147,7 @@ class Reader:
 def decode(first: int, body: bytes) -> Packet:
     kind, flags = first >> 4, first & 0x0F
     if kind == PUBLISH:
-        return _publish(flags, Reader(body))
+        return _publish_at(first, body, 0, len(body))
     required = REQUIRED_FLAGS.get(kind)
     if required is None:
         raise MqttError(f"packet type {kind} is not one a client sends")
@@ -156,22 +170,53 @@ def decode(first: int, body: bytes) -> Packet:
     return Bare(kind)
 
 
-def _publish(flags: int, reader: Reader) -> Publish:
-    qos = (flags >> 1) & 3
+#: Topic names as they came, decoded and checked: publishers repeat a few
+#: topics, so each is decoded once for every connection (bounded, as the
+#: hub's other per-name caches are).
+_topics: dict[bytes, str] = {}
+MAX_CACHED_TOPICS = 4096
+
+
+def _publish_at(first: int, data: bytes, at: int, stop: int) -> Publish:
+    """The PUBLISH whose body is ``data[at:stop]``."""
+    qos = (first >> 1) & 3
     if qos == 3:
         raise MqttError("publish with qos 3 [MQTT-3.3.1-4]")
-    topic = reader.text()
+    if stop - at < 2:
+        raise MqttError("packet ends inside a field")
+    topic_end = at + 2 + ((data[at] << 8) | data[at + 1])
+    if topic_end > stop:
+        raise MqttError("packet ends inside a field")
+    raw = data[at + 2:topic_end]
+    topic = _topics.get(raw)
+    if topic is None:
+        topic = _check_topic(raw)
+    packet_id = None
+    if qos:
+        if stop - topic_end < 2:
+            raise MqttError("packet ends inside a field")
+        packet_id = (data[topic_end] << 8) | data[topic_end + 1]
+        if not packet_id:
+            raise MqttError("packet id 0 [MQTT-2.3.1-1]")
+        topic_end += 2
+    return Publish(topic, data[topic_end:stop], qos, bool(first & 1), bool(first & 8), packet_id)
+
+
+def _check_topic(raw: bytes) -> str:
+    try:
+        topic = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MqttError("a string is not valid utf-8 [MQTT-1.5.3-1]") from None
+    if "\x00" in topic:
+        raise MqttError("a string contains U+0000 [MQTT-1.5.3-2]")
     if not topic:
         raise MqttError("publish to an empty topic [MQTT-4.7.3-1]")
     if "+" in topic or "#" in topic:
         raise MqttError(f"publish to a wildcard topic {topic[:60]!r} [MQTT-3.3.2-2]")
-    packet_id = None
-    if qos:
-        packet_id = reader.u16()
-        if not packet_id:
-            raise MqttError("packet id 0 [MQTT-2.3.1-1]")
-    payload = reader.data[reader.at:]
-    return Publish(topic, payload, qos, bool(flags & 1), bool(flags & 8), packet_id)
+    if len(_topics) >= MAX_CACHED_TOPICS:
+        _topics.clear()
+    _topics[raw] = topic
+    return topic
 
 
 def _connect(reader: Reader) -> Connect:

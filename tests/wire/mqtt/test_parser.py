@@ -72,11 +72,23 @@ def test_a_packet_over_the_limit_is_refused_from_its_header():
         (b"\xf0\x00", "not one a client sends"),
         (b"\x10\x0c\x00\x04HTTP\x04\x02\x00\x3c\x00\x00", "not an mqtt connect"),
         (b"\x30\x04\x00\x02\xc3\x28", "not valid utf-8"),
+        (b"\x30\x02\x00\x00", "empty topic"),
+        (b"\x30\x03\x00\x01\x00", "U[+]0000"),
+        (b"\x32\x05\x00\x01t\x00\x00", "packet id 0"),
+        (b"\x32\x04\x00\x01t\x00", "ends inside a field"),
+        (b"\x30\x01\x00", "ends inside a field"),
+        (b"\x30\x03\x00\x05a", "ends inside a field"),
     ],
 )
 def test_malformed_packets_name_the_rule(data, error):
     with pytest.raises(p.MqttError, match=error):
         Parser(1 << 20).feed(data)
+    # Again, after a good packet and split: a refused topic is never
+    # remembered as checked, and a buffered packet is parsed alike.
+    parser = Parser(1 << 20)
+    with pytest.raises(p.MqttError, match=error):
+        parser.feed(p.encode_publish(p.string("ok"), b"") + data[:1])
+        parser.feed(data[1:])
 
 
 @pytest.mark.parametrize(
