@@ -28,6 +28,10 @@ import ujson
 from ..codec import dumps
 
 BASE64 = "base64"
+#: The ASCII bytes ujson.loads takes a text starting with (JSON's, and
+#: NaN and Infinity, which it parses too); tests/wire/mqtt/test_parser.py
+#: asks ujson about every other one.
+JSON_STARTS = frozenset(b'\t\n\r "-0123456789INft[{n')
 
 
 def to_data(payload: bytes) -> tuple[Any, str | None]:
@@ -38,6 +42,9 @@ def to_data(payload: bytes) -> tuple[Any, str | None]:
         text = payload.decode("utf-8")
     except UnicodeDecodeError:
         return base64.b64encode(payload).decode("ascii"), BASE64
+    first = payload[0]
+    if first < 0x80 and first not in JSON_STARTS:
+        return text, None  # no JSON: spared a parse that would fail (and its exception)
     try:
         value = ujson.loads(text)
     except (ValueError, RecursionError, OverflowError):  # not JSON, or deeper than it goes: text

@@ -5,12 +5,14 @@ codec's own error."""
 from __future__ import annotations
 
 import pytest
+import ujson
 from hypothesis import given
 from hypothesis import strategies as st
 
+from picloud.wire.codec import dumps
 from picloud.wire.mqtt import packets as p
 from picloud.wire.mqtt.parser import Parser
-from picloud.wire.mqtt.payloads import from_data, from_frame, to_data
+from picloud.wire.mqtt.payloads import JSON_STARTS, from_data, from_frame, to_data
 
 names = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00+#"), min_size=1, max_size=40)
 ids = st.integers(1, 65535)
@@ -122,3 +124,32 @@ def test_payloads_become_data_as_the_table_says(payload, data, encoding):
 def test_picloud_data_becomes_an_mqtt_payload(frame, payload):
     assert from_frame(frame) == payload
     assert from_data("é") == "é".encode()
+
+
+def _to_data_by_parsing(payload: bytes) -> tuple[object, str | None]:
+    """to_data as it was before JSON_STARTS: every text tried as JSON."""
+    if not payload:
+        return None, None
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return to_data(payload)
+    try:
+        value = ujson.loads(text)
+        dumps(value)
+    except Exception:
+        return text, None
+    return value, None
+
+
+@given(st.one_of(st.binary(max_size=40), st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
+                 st.sampled_from([b"ON", b"pub-1|000001|17330|xx", b"1", b" [1]", b"NaN", b"Infinity", b"nul"])))
+def test_payloads_not_tried_as_json_would_not_have_parsed(payload):
+    assert to_data(payload) == _to_data_by_parsing(payload)
+
+
+@pytest.mark.parametrize("first", sorted(set(range(1, 0x80)) - JSON_STARTS))
+def test_ujson_takes_no_text_starting_with_a_byte_outside_json_starts(first):
+    for rest in ("", "1", "aN", "nfinity", "rue", "ull", "]", "}", '"', '"a":1}', " 1", "e5"):
+        with pytest.raises(ValueError):
+            ujson.loads(chr(first) + rest)
