@@ -32,6 +32,10 @@ BASE64 = "base64"
 #: NaN and Infinity, which it parses too); tests/wire/mqtt/test_parser.py
 #: asks ujson about every other one.
 JSON_STARTS = frozenset(b'\t\n\r "-0123456789INft[{n')
+#: What a number is made of; a text starting as one and holding any other
+#: byte is no JSON ujson parses to a finite value (-Infinity is taken as text).
+NUMBER_STARTS = frozenset(b"-0123456789")
+NUMBER_BYTES = b"0123456789+-.eE \t\n\r"
 
 
 def to_data(payload: bytes) -> tuple[Any, str | None]:
@@ -43,8 +47,11 @@ def to_data(payload: bytes) -> tuple[Any, str | None]:
     except UnicodeDecodeError:
         return base64.b64encode(payload).decode("ascii"), BASE64
     first = payload[0]
-    if first < 0x80 and first not in JSON_STARTS:
-        return text, None  # no JSON: spared a parse that would fail (and its exception)
+    if first < 0x80 and (first not in JSON_STARTS
+                         or (first in NUMBER_STARTS and payload.translate(None, NUMBER_BYTES))):
+        # No JSON (a number followed by more, as in 12|3|...): spared a
+        # parse that would fail, and its exception.
+        return text, None
     try:
         value = ujson.loads(text)
     except (ValueError, RecursionError, OverflowError):  # not JSON, or deeper than it goes: text

@@ -143,7 +143,9 @@ def _to_data_by_parsing(payload: bytes) -> tuple[object, str | None]:
 
 
 @given(st.one_of(st.binary(max_size=40), st.text(max_size=40).map(lambda t: t.encode("utf-8", "surrogatepass")),
-                 st.sampled_from([b"ON", b"pub-1|000001|17330|xx", b"1", b" [1]", b"NaN", b"Infinity", b"nul"])))
+                 st.text("0123456789+-.eE |\x00\tIn[", max_size=12).map(str.encode),
+                 st.sampled_from([b"ON", b"12|000001|17330|xx", b"1", b" [1]", b"NaN", b"Infinity", b"-Infinity",
+                                  b"-", b"1e5", b"-1.5e+3 ", b"1 2", b"nul"])))
 def test_payloads_not_tried_as_json_would_not_have_parsed(payload):
     assert to_data(payload) == _to_data_by_parsing(payload)
 
