@@ -33,7 +33,7 @@ from .limits import charge_inbound, dispatch_paced
 from .outgoing import qos0_publish
 from .pool import UNNAMEABLE
 from .proxied import unwrap_proxy_line
-from .publishing import dispatch
+from .publishing import dispatch_all
 from .session import Session
 
 log = logging.getLogger("picloud.mqtt")
@@ -157,10 +157,7 @@ class MqttConnection(QueuedSocket, DirectReading):
                 packets = packets[1:]
             if self.bucket is not None:
                 return asyncio.ensure_future(self._feed_paced(packets))
-            for packet in packets:
-                dispatch(self, packet)
-                if self.closed:
-                    break
+            dispatch_all(self, packets)
         except MqttError as exc:
             log.info("closing mqtt %s: %s", self.describe(), exc)
             self.close()

@@ -26,6 +26,7 @@ import ujson
 from ...exceptions import BrokerError, ProtocolError
 from ...hub.keys import allows
 from ...hub.message import Message
+from ...hub.pubsub import PubSub
 from ...wire.codec import validate_event
 from ...wire.mqtt import packets as p
 from ...wire.mqtt.payloads import BASE64, to_data
@@ -90,6 +91,53 @@ def on_publish(conn: Peer, packet: p.Publish) -> None:
         conn.send(p.encode_ack(p.PUBREC, packet_id))
 
 
+def dispatch_all(conn: Peer, packets: list[p.Packet]) -> None:
+    """Every packet of one read, in order. QoS 0 and 1 PUBLISH packets go
+    through the hub in one pass, what the key allows looked up once per
+    topic, and their PUBACKs, each queued once its message is handed to the
+    hub, go out together; anything else is dispatch()ed once the acks
+    before it are queued."""
+    acks: list[bytes] = []
+    allowed: dict[str, bool] = {}
+    pubsub = conn.state.pubsub
+    grant = conn.grant
+    may_publish = grant is not None and allows(grant.role, "publish")
+    permissions = conn.permissions
+    session = conn.session
+    origin = session.client_id if conn.bridge and session is not None else None
+    publish = pubsub.publish_message
+    try:
+        for packet in packets:
+            if type(packet) is not p.Publish or packet.qos == 2:
+                if acks:
+                    conn.send(b"".join(acks))
+                    acks.clear()
+                dispatch(conn, packet)
+            else:
+                topic = packet.topic
+                ok = allowed.get(topic)
+                if ok is None:
+                    ok = allowed[topic] = may_publish and (permissions is None or permissions.may_use(topic))
+                message = None
+                if ok:
+                    try:
+                        message = client_message(pubsub, topic, packet.payload, packet.qos, packet.retain, origin)
+                    except ProtocolError:
+                        pass
+                if message is not None:
+                    publish(message)
+                else:  # refused: counted and logged as one alone is
+                    publish_from_client(conn, topic, packet.payload, packet.qos, packet.retain)
+                packet_id = packet.packet_id
+                if packet_id is not None:
+                    acks.append(bytes((p.PUBACK << 4, 2, packet_id >> 8, packet_id & 0xFF)))
+            if conn.closed:
+                return
+    finally:
+        if acks and not conn.closed:
+            conn.send(b"".join(acks))
+
+
 def publish_from_client(conn: Peer, topic: str, payload: bytes, qos: int, retain: bool,
                         what: str = "publish") -> bool:
     """Hand a client's message (or its will) to the hub; False when dropped."""
@@ -101,21 +149,13 @@ def publish_from_client(conn: Peer, topic: str, payload: bytes, qos: int, retain
     elif conn.permissions is not None and not conn.permissions.may_use(topic):
         refused = str(conn.permissions.refuse("publish to", topic))
     if refused is None:
-        data, encoding = to_data(payload)
+        session = conn.session
+        origin = session.client_id if conn.bridge and session is not None else None
         try:
-            message = state.pubsub.prepare(topic, data, retain=retain)
+            message = client_message(state.pubsub, topic, payload, qos, retain, origin)
         except ProtocolError as exc:
             refused = str(exc)
         else:
-            if encoding == BASE64:
-                message.payload = message.payload[:-1] + b',"encoding":"base64"}'
-            message.raw = payload
-            message.qos = qos
-            if conn.bridge and conn.session is not None:
-                message.origin = conn.session.client_id
-            # Only an empty payload clears a retained value [MQTT-3.3.1-10];
-            # the text "null" is a value like any other.
-            message.clears = retain and not payload
             state.pubsub.publish_message(message)
             return True
     conn.refused_publishes += 1
@@ -123,6 +163,23 @@ def publish_from_client(conn: Peer, topic: str, payload: bytes, qos: int, retain
     if conn.refused_publishes == 1:
         log.warning("mqtt %s: %s dropped: %s", conn.describe(), what, refused)
     return False
+
+
+def client_message(pubsub: PubSub, topic: str, payload: bytes, qos: int, retain: bool,
+                   origin: str | None) -> Message:
+    """The hub's message for what a client published; ProtocolError for a
+    name the hub cannot hold. ``origin``: the bridge's client id."""
+    data, encoding = to_data(payload)
+    message = pubsub.prepare(topic, data, retain=retain)
+    if encoding == BASE64:
+        message.payload = message.payload[:-1] + b',"encoding":"base64"}'
+    message.raw = payload
+    message.qos = qos
+    message.origin = origin
+    # Only an empty payload clears a retained value [MQTT-3.3.1-10];
+    # the text "null" is a value like any other.
+    message.clears = retain and not payload
+    return message
 
 
 def on_subscribe(conn: Peer, packet: p.Subscribe) -> None:
