@@ -11,14 +11,23 @@ from .pool import UNNAMEABLE, mqtt_payload
 
 class Publish(_Framed):
     """A message's QoS 0 PUBLISH, wrapped for the queue, and the parts every
-    QoS 1 and 2 copy shares (topic and payload), made once per message."""
+    QoS 1 and 2 copy shares (topic and payload), made once per message; the
+    QoS 0 bytes only once a QoS 0 subscriber needs them."""
 
-    __slots__ = ("payload", "topic")
+    __slots__ = ("payload", "retain", "topic")
 
     def __init__(self, topic: bytes, payload: bytes, retain: bool) -> None:
-        super().__init__(encode_publish(topic, payload, 0, retain=retain))
+        super().__init__(None)  # type: ignore[arg-type]  # built by frame, which the queue calls when None
         self.topic = topic
         self.payload = payload
+        self.retain = retain
+
+    @property
+    def frame(self) -> bytes:
+        frame = self._frame
+        if frame is None:
+            frame = self._frame = encode_publish(self.topic, self.payload, 0, retain=self.retain)
+        return frame
 
 
 def qos0_publish(message: Message) -> Publish:

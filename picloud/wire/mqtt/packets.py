@@ -135,11 +135,15 @@ def encode_publish(topic: bytes, payload: bytes, qos: int = 0, retain: bool = Fa
     """A PUBLISH from its shared parts (``topic`` already length-prefixed):
     copies differ only in the first byte and the packet id."""
     flags = (PUBLISH << 4) | (qos << 1) | (8 if dup else 0) | (1 if retain else 0)
+    length = len(topic) + len(payload)
     if qos:
         assert packet_id is not None
-        ident = struct.pack("!H", packet_id)
-        return bytes((flags,)) + remaining_length(len(topic) + 2 + len(payload)) + topic + ident + payload
-    return bytes((flags,)) + remaining_length(len(topic) + len(payload)) + topic + payload
+        length += 2
+        # One byte of length for most: remaining_length's loop only past it.
+        head = bytes((flags, length)) if length < 128 else bytes((flags,)) + remaining_length(length)
+        return head + topic + bytes((packet_id >> 8, packet_id & 0xFF)) + payload
+    head = bytes((flags, length)) if length < 128 else bytes((flags,)) + remaining_length(length)
+    return head + topic + payload
 
 
 def encode_connect(packet: Connect) -> bytes:
