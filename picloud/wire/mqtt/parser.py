@@ -38,6 +38,9 @@ from .packets import (
 REQUIRED_FLAGS = {CONNECT: 0, PUBACK: 0, PUBREC: 0, PUBREL: 2, PUBCOMP: 0, SUBSCRIBE: 2,
                   UNSUBSCRIBE: 2, PINGREQ: 0, DISCONNECT: 0}
 
+#: The first bytes of PUBACK, PUBREC, PUBREL and PUBCOMP with their required flags.
+ACK_HEADERS = frozenset((kind << 4) | REQUIRED_FLAGS[kind] for kind in (PUBACK, PUBREC, PUBREL, PUBCOMP))
+
 
 class Parser:
     def __init__(self, max_packet: int) -> None:
@@ -93,6 +96,8 @@ class Parser:
                     packets.append(_publish_at(first, data, body_start, stop))
                 else:
                     packets.append(_publish_at(first, bytes(buffer[body_start:stop]), 0, length))
+            elif length == 2 and first in ACK_HEADERS:  # a subscriber's PUBACK for each QoS 1 message
+                packets.append(Ack(first >> 4, (buffer[body_start] << 8) | buffer[body_start + 1]))
             else:
                 packets.append(decode(first, bytes(buffer[body_start:stop])))
             start = stop

@@ -80,6 +80,10 @@ def test_a_packet_over_the_limit_is_refused_from_its_header():
         (b"\x32\x04\x00\x01t\x00", "ends inside a field"),
         (b"\x30\x01\x00", "ends inside a field"),
         (b"\x30\x03\x00\x05a", "ends inside a field"),
+        (b"\x41\x02\x00\x01", "flags"),
+        (b"\x60\x02\x00\x01", "flags"),
+        (b"\x40\x03\x00\x01\x00", "bytes after the packet id"),
+        (b"\x70\x01\x00", "ends inside a field"),
     ],
 )
 def test_malformed_packets_name_the_rule(data, error):
