@@ -13,6 +13,7 @@ SPEEDUPS = [
     for name, source in [
         ("picloud.wire._frames", "picloud/wire/_frames.c"),
         ("picloud.wire._publish", "picloud/wire/_publish.c"),
+        ("picloud.wire.mqtt._packets", "picloud/wire/mqtt/_packets.c"),
     ]
 ]
 

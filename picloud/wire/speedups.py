@@ -60,7 +60,7 @@ def describe() -> str:
 
 #: The modules that ask for a twin: imported by describe() so that the
 #: answer does not depend on what happened to be imported first.
-USERS = ("picloud.wire.frameparser", "picloud.wire.scan")
+USERS = ("picloud.wire.frameparser", "picloud.wire.scan", "picloud.wire.mqtt.parser")
 
 
 def _load_all() -> None:

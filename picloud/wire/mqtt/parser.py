@@ -10,7 +10,10 @@ MqttError (the connection is then closed [MQTT-4.8.0-1]); nothing else.
 from __future__ import annotations
 
 import struct
+from types import ModuleType
+from typing import Callable
 
+from .. import speedups
 from .packets import (
     BRIDGE_BIT,
     CONNECT,
@@ -61,51 +64,60 @@ class Parser:
             buffer: bytes | bytearray = self._buffer
         else:
             buffer = data
-        packets: list[Packet] = []
-        start = 0
-        end = len(buffer)
-        max_packet = self.max_packet
-        while end - start >= 2:
-            first = buffer[start]
-            length = buffer[start + 1]
-            if length < 0x80:  # most packets: a one-byte remaining length
-                body_start = start + 2
-            else:
-                length, used = 0, 0
-                for shift in range(4):
-                    if start + 1 + shift >= end:
-                        used = -1
-                        break
-                    byte = buffer[start + 1 + shift]
-                    length |= (byte & 0x7F) << (7 * shift)
-                    if not byte & 0x80:
-                        used = shift + 1
-                        break
-                else:
-                    raise MqttError("malformed remaining length: more than 4 bytes")
-                if used < 0:
-                    break
-                body_start = start + 1 + used
-            if length > max_packet:
-                raise MqttError(f"packet of {length} bytes is over the limit of {max_packet}")
-            stop = body_start + length
-            if stop > end:
-                break
-            if first >> 4 == PUBLISH:
-                if buffer is data:  # read in place: only the payload is copied
-                    packets.append(_publish_at(first, data, body_start, stop))
-                else:
-                    packets.append(_publish_at(first, bytes(buffer[body_start:stop]), 0, length))
-            elif length == 2 and first in ACK_HEADERS:  # a subscriber's PUBACK for each QoS 1 message
-                packets.append(Ack(first >> 4, (buffer[body_start] << 8) | buffer[body_start + 1]))
-            else:
-                packets.append(decode(first, bytes(buffer[body_start:stop])))
-            start = stop
+        packets, start = self.split(buffer, self.max_packet)
         if buffer is self._buffer:
             del self._buffer[:start]
         else:
             self._buffer = bytearray(buffer[start:])
         return packets
+
+    @staticmethod
+    def split(buffer: bytes | bytearray, max_packet: int) -> tuple[list[Packet], int]:
+        return split(buffer, max_packet)  # set below: the C twin where it is built
+
+
+def split_python(buffer: bytes | bytearray, max_packet: int) -> tuple[list[Packet], int]:
+    """The complete packets at the start of ``buffer``, and the bytes they took."""
+    packets: list[Packet] = []
+    start = 0
+    end = len(buffer)
+    while end - start >= 2:
+        first = buffer[start]
+        length = buffer[start + 1]
+        if length < 0x80:  # most packets: a one-byte remaining length
+            body_start = start + 2
+        else:
+            length, used = 0, 0
+            for shift in range(4):
+                if start + 1 + shift >= end:
+                    used = -1
+                    break
+                byte = buffer[start + 1 + shift]
+                length |= (byte & 0x7F) << (7 * shift)
+                if not byte & 0x80:
+                    used = shift + 1
+                    break
+            else:
+                raise MqttError("malformed remaining length: more than 4 bytes")
+            if used < 0:
+                break
+            body_start = start + 1 + used
+        if length > max_packet:
+            raise MqttError(f"packet of {length} bytes is over the limit of {max_packet}")
+        stop = body_start + length
+        if stop > end:
+            break
+        if first >> 4 == PUBLISH:
+            if type(buffer) is bytes:  # read in place: only the payload is copied
+                packets.append(_publish_at(first, buffer, body_start, stop))
+            else:
+                packets.append(_publish_at(first, bytes(buffer[body_start:stop]), 0, length))
+        elif length == 2 and first in ACK_HEADERS:  # a subscriber's PUBACK for each QoS 1 message
+            packets.append(Ack(first >> 4, (buffer[body_start] << 8) | buffer[body_start + 1]))
+        else:
+            packets.append(decode(first, bytes(buffer[body_start:stop])))
+        start = stop
+    return packets, start
 
 
 class Reader:
@@ -280,3 +292,15 @@ def _unsubscribe(reader: Reader) -> Unsubscribe:
     if not packet.filters:
         raise MqttError("unsubscribe without a topic filter [MQTT-3.10.3-2]")
     return packet
+
+
+def native_split(module: ModuleType) -> Callable[[bytes | bytearray, int], tuple[list[Packet], int]]:
+    """``split_python``'s C twin (picloud/wire/mqtt/_packets.c), told what
+    it builds and calls."""
+    module.configure(Publish, Ack, decode, _check_topic, _topics, MqttError)
+    native: Callable[[bytes | bytearray, int], tuple[list[Packet], int]] = module.split
+    return native
+
+
+_native = speedups.load("picloud.wire.mqtt._packets")
+split = split_python if _native is None else native_split(_native)
