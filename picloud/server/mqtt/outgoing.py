@@ -40,5 +40,21 @@ def qos0_publish(message: Message) -> Publish:
         if "+" in event or "#" in event:
             framed = message._mqtt = UNNAMEABLE
         else:
-            framed = message._mqtt = Publish(string(event), mqtt_payload(message), message.from_retained)
+            topic = _topics.get(event)
+            if topic is None:
+                topic = _topic(event)
+            framed = message._mqtt = Publish(topic, mqtt_payload(message), message.from_retained)
     return framed
+
+
+#: Event names as PUBLISH topics, length-prefixed: publishers repeat a few
+#: names, so each is encoded once (bounded, as the hub's per-name caches are).
+_topics: dict[str, bytes] = {}
+MAX_CACHED_TOPICS = 4096
+
+
+def _topic(event: str) -> bytes:
+    if len(_topics) >= MAX_CACHED_TOPICS:
+        _topics.clear()
+    topic = _topics[event] = string(event)
+    return topic
