@@ -112,7 +112,10 @@ def dispatch_all(conn: Peer, packets: list[p.Packet]) -> None:
                 if acks:
                     conn.send(b"".join(acks))
                     acks.clear()
-                dispatch(conn, packet)
+                if type(packet) is p.Ack and packet.kind == p.PUBACK and session is not None:
+                    session.acked(packet.packet_id, 1)  # a QoS 1 subscriber's, one a message
+                else:
+                    dispatch(conn, packet)
             else:
                 topic = packet.topic
                 ok = allowed.get(topic)
