@@ -24,6 +24,7 @@ static PyObject *
 configure(PyObject *module, PyObject *args)
 {
     PyObject *publish, *ack, *decode, *check_topic, *topics, *error;
+    (void)module;
     if (!PyArg_ParseTuple(args, "OOOOO!O", &publish, &ack, &decode, &check_topic,
                           &PyDict_Type, &topics, &error))
         return NULL;
@@ -146,6 +147,7 @@ split(PyObject *module, PyObject *args)
     Py_ssize_t max_packet, start = 0, end;
     const unsigned char *data;
     PyObject *packets;
+    (void)module;
     if (!PyArg_ParseTuple(args, "y*n", &view, &max_packet))
         return NULL;
     if (Publish == NULL) {
