@@ -49,7 +49,7 @@ def describe() -> str:
     """One phrase for the version and start-up lines, e.g. ``C speedups:
     frames, packets`` or ``pure Python (PICLOUD_PURE_PYTHON is set)``."""
     _load_all()
-    on = [name.rpartition("._")[2] for name, ok in LOADED.items() if ok]
+    on = sorted(name.rpartition("._")[2] for name, ok in LOADED.items() if ok)
     if on and len(on) == len(LOADED):
         return "C speedups: " + ", ".join(on)
     reasons = sorted(set(MISSING.values()))
