@@ -77,7 +77,7 @@ def rounds_text(rounds: Sequence[Measurement]) -> str:
 
 # How the measure of a scenario that is not about throughput is shown.
 MEASURE_FORMATS = {"p50_ms": ("{:.2f}", " ms"), "kib_per_conn": ("{:.1f}", " KiB/conn"),
-                   "kept": ("{:.0%}", " kept")}
+                   "kept": ("{:.0%}", " kept"), "cpu_ms_per_conn": ("{:.3f}", " ms/conn")}
 
 # Figures are "median (min-max)" over the rounds, the load generator's the median alone.
 HEADER = ["scenario", "tree", "rounds", "deliveries/s", "CPU s/100k", "generator s/100k", "lost", "other measure",

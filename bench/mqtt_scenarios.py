@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from . import clients
+from .connecting import CONNECT_TARGET, mqtt_connections
 from .context import Context, Measure, Scenario, at_least, at_most, clean, picloud_of
 from .procs import MOSQUITTO, PICLOUD_WS, TCP, TLS, WS, Server, rss_growth
 from .report import Measurement, Row
@@ -88,6 +89,10 @@ MQTT_SCENARIOS: list[Scenario] = [
     _mqtt("mqtt-fanin-qos1", "MQTT fan-in 50->1, QoS 1, window 5", mqtt_load(1, 50, 200, 5, qos=1)),
     _mqtt("mqtt-connections", "MQTT 1->2000 connections, window 5",
           mqtt_load(2000, 1, 20, 5, quick_subs=200)),
+    Scenario(
+        "mqtt-connect", "MQTT connect, subscribe, 1 message, disconnect", mqtt_connections, "cpu_ms_per_conn",
+        CONNECT_TARGET, needs_pcbench=False, references=(MOSQUITTO,), mqtt=True,
+    ),
     *_qos0(WS, "MQTT/ws"),
     *_qos0(TLS, "MQTT/TLS"),
     Scenario(

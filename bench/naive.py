@@ -3,7 +3,8 @@
 One ``json.dumps`` and one ``write_message`` per subscriber per message,
 Tornado's own frame reads, no queue limits. It speaks enough of the protocol
 for the benchmark (``/subscribe`` and ``/publish`` websockets, ``POST
-/publish``, the API key check) and passes ``data`` through unchanged.
+/publish``, the API key check, a retained value per event for the connection
+scenario) and passes ``data`` through unchanged.
 
     python bench/naive.py --port 0 --api-key KEY
 """
@@ -32,26 +33,35 @@ def now() -> str:
 class Hub:
     def __init__(self) -> None:
         self.subscribers: dict[str, set[WebSocketHandler]] = {}
+        self.retained: dict[str, dict[str, Any]] = {}
 
-    def publish(self, event: str, data: Any) -> None:
+    def publish(self, event: str, data: Any, retain: bool = False) -> None:
         created_at = now()
+        if retain:
+            self.retained[event] = {"action": "publish", "event": event, "data": data, "created_at": created_at,
+                                    "retained": True}
         for sub in list(self.subscribers.get(event, ())):
             message = {"action": "publish", "event": event, "data": data, "created_at": created_at}
             sub.write_message(json.dumps(message))
+
+    def subscribe(self, sub: WebSocketHandler, event: str) -> None:
+        self.subscribers.setdefault(event, set()).add(sub)
+        if event in self.retained:
+            sub.write_message(json.dumps(self.retained[event]))
 
     def forget(self, sub: WebSocketHandler) -> None:
         for subs in self.subscribers.values():
             subs.discard(sub)
 
 
-def parse_publication(body: str | bytes) -> tuple[str, Any]:
+def parse_publication(body: str | bytes) -> tuple[str, Any, bool]:
     try:
         doc = json.loads(body)
     except ValueError:
         raise HTTPError(400, "invalid json") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("event"), str) or not doc["event"]:
         raise HTTPError(400, "missing 'event'")
-    return doc["event"], doc.get("data")
+    return doc["event"], doc.get("data"), doc.get("retain") is True
 
 
 class Access:
@@ -79,7 +89,7 @@ class SubscribeSocket(Access, WebSocketHandler):
         hub: Hub = self.settings["hub"]
         action = frame.get("action")
         if action == "subscribe":
-            hub.subscribers.setdefault(frame["event"], set()).add(self)
+            hub.subscribe(self, frame["event"])
         elif action == "unsubscribe":
             hub.subscribers.get(frame["event"], set()).discard(self)
         elif action == "unsubscribe:all":
@@ -95,16 +105,16 @@ class PublishSocket(Access, WebSocketHandler):
 
     def on_message(self, message: str | bytes) -> None:
         try:
-            event, data = parse_publication(message)
+            event, data, retain = parse_publication(message)
         except HTTPError:
             return
-        self.settings["hub"].publish(event, data)
+        self.settings["hub"].publish(event, data, retain)
 
 
 class PublishHTTP(Access, RequestHandler):
     def post(self) -> None:
-        event, data = parse_publication(self.request.body)
-        self.settings["hub"].publish(event, data)
+        event, data, retain = parse_publication(self.request.body)
+        self.settings["hub"].publish(event, data, retain)
         self.set_status(201)
 
 

@@ -42,6 +42,8 @@ class Measurement:
     # Of cpu_per_100k, what the server's threads other than its main one (the
     # hub's event loop) used: the database writer's share.
     off_loop_cpu_per_100k: Optional[float] = None
+    # The connection scenarios: server CPU per connection made and ended.
+    cpu_ms_per_conn: Optional[float] = None
     subs: Optional[int] = None
     lost: int = 0  # expected minus received deliveries
     saturated: int = 0  # rounds in which the generator, not the server, set the rate
@@ -148,6 +150,7 @@ class Row:
 METRIC_LABELS = {
     "deliveries_per_s": "deliveries/s", "publishes_per_s": "publishes/s", "p50_ms": "p50",
     "p99_ms": "p99", "kib_per_conn": "KiB/conn", "kept": "kept", "cpu_per_100k": "CPU",
+    "cpu_ms_per_conn": "CPU/conn",
 }
 
 COLUMNS: list[tuple[str, Callable[[Measurement], str]]] = [

@@ -1,7 +1,8 @@
 """The scenarios: each is one entry in SCENARIOS, a function that measures one
 server, and the target picloud should meet. Those of the PiCloud protocol
 are here, against the naive hub; the MQTT ones, against Mosquitto, in
-mqtt_scenarios.py; the hub recording readings against it with --no-record,
+mqtt_scenarios.py (the clients of the connection scenarios in
+connecting.py); the hub recording readings against it with --no-record,
 in recording.py.
 
 A scenario function gets a fresh server (one per scenario and round) and
@@ -12,6 +13,7 @@ write the function and append a Scenario to the table.
 from __future__ import annotations
 
 from . import clients
+from .connecting import CONNECT_TARGET, websocket_connections
 from .context import Context, Measure, Scenario, at_least, at_most, clean, picloud_of
 from .mqtt_scenarios import MQTT_SCENARIOS
 from .procs import Server, rss_growth
@@ -111,6 +113,10 @@ SCENARIOS: list[Scenario] = [
     Scenario(
         "stalled", "1 stalled among 100 (8 KiB)", stalled_subscriber, "kept", ">=90% kept",
         lambda r: at_least(picloud_of(r).kept, 0.9),
+    ),
+    Scenario(
+        "connect", "connect, subscribe, 1 message, close", websocket_connections, "cpu_ms_per_conn",
+        CONNECT_TARGET, needs_pcbench=False,
     ),
     # More points for the plot of deliveries/s against subscribers.
     Scenario("sweep1", "fan-out 1->1, window 50", fanout(1, 20000, 50), "deliveries_per_s"),
