@@ -5,7 +5,7 @@ error bodies of a refusal."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import ujson
 from tornado.web import HTTPError
@@ -24,10 +24,90 @@ log = logging.getLogger("picloud.handlers")
 class Refused(HTTPError):
     """An HTTP refusal whose message is sent to the client as JSON."""
 
+    #: For ``check_access``: the error counters a refusal moves, the address
+    #: a wrong key counts against, and whether the key was a valid one.
+    counts: tuple[str, ...] = ()
+    wrong_key: str | None = None
+    key_valid = False
+
     def __init__(self, status: int, message: str, **extra: Any) -> None:
         super().__init__(status, message.replace("%", "%%"))
         self.message = message
         self.extra = extra  # more fields of the JSON body
+
+
+def _refused(status: int, message: str, counts: tuple[str, ...] = (), key_valid: bool = True,
+             wrong_key: str | None = None, **extra: Any) -> Refused:
+    refused = Refused(status, message, **extra)
+    refused.counts, refused.key_valid, refused.wrong_key = counts, key_valid, wrong_key
+    return refused
+
+
+class Route(Protocol):
+    """What a route asks of a key (the AccessMixin attributes below)."""
+
+    action: str
+    needs_client_name: bool
+    shows_everything: bool
+
+
+class Admission(NamedTuple):
+    """What an accepted request's key and client name come to."""
+
+    grant: Grant
+    key_fingerprint: bytes | None
+    client_name: str
+    permissions: Permissions | None
+
+
+def assess(state: HubState, request: Any, key: str | None, route: Route) -> Admission:
+    """Whether ``request``, presenting ``key``, may use ``route``: its
+    Admission, or Refused (401 for the key first, 403 for its role or the
+    page's origin, then 400 for the client name). Moves no counter and logs
+    nothing: ``check_access`` does that with what the Refused says, and a
+    fast path may ask first and leave a refusal to it (server/upgrade.py)."""
+    throttle = state.throttle
+    address = throttled_address(request, state.config.xheaders)
+    if address is not None and throttle.blocked(address):
+        raise _refused(429, "too many wrong keys from this address: try again later", ("auth",), False)
+    grant = state.auth.grant_of(key)
+    if grant is None:
+        wrong = address if key else None
+        raise _refused(401, "missing api key" if not key else "invalid api key", ("auth",), False, wrong)
+    action = route.action
+    if not allows(grant.role, action):
+        raise _refused(403, f"this key may not {action}", key_valid=False)
+    if grant.restricted and route.shows_everything:
+        # What it may see instead: a page can say so (the dashboard does).
+        raise _refused(
+            403, f"this key is held to some topics and {request.path} shows them all", key_valid=False,
+            role=grant.role, topics=list(grant.topics),
+        )
+    # From here on the key was valid: the connection is pending no more,
+    # refused or not.
+    if not state.origins.allows(request.headers.get("Origin"), request.host):
+        raise _refused(403, "origin not allowed")
+    name = presented_client_name(request)
+    needs_name = route.needs_client_name
+    if needs_name and not name:
+        raise _refused(400, "missing client name (clientName or X-API-Client-Name)", ("client_name",))
+    client_name = ""
+    # Where a route takes no name, one is read only when the key's rights
+    # depend on it; a bad one is refused there only from a key bound to names.
+    if name and (needs_name or grant.names is not None or grant.restricted):
+        try:
+            client_name = validate_client_name(name)
+        except ProtocolError as exc:
+            if needs_name or grant.names is not None:
+                raise _refused(400, str(exc), ("client_name",)) from None
+        if not grant.admits(client_name):
+            raise _refused(403, f"this key may not use the client name {client_name!r}", ("auth",))
+    permissions = grant.permissions(client_name)
+    if permissions is not None and not permissions.patterns and action != "admin":
+        whom = f"the client name {client_name!r}" if client_name else "a request without a client name"
+        raise _refused(403, f"this key's topics leave nothing for {whom}")
+    # Remembered so that a key revoked by SIGHUP closes its connections.
+    return Admission(grant, None if key is None else fingerprint(key), client_name, permissions)
 
 
 class AccessMixin(WithholdsQuery):
@@ -61,56 +141,32 @@ class AccessMixin(WithholdsQuery):
         return presented_key(self.request)
 
     def check_access(self) -> None:
-        request = self.request
-        throttle = self.state.throttle
-        address = throttled_address(request, self.state.config.xheaders)
-        if address is not None and throttle.blocked(address):
-            self.state.errors["auth"] += 1
-            raise Refused(429, "too many wrong keys from this address: try again later")
         key = self.presented_key()
-        grant = self.grant = self.state.auth.grant_of(key)
-        self.role = None if grant is None else grant.role
-        if grant is None:
-            self.state.errors["auth"] += 1
-            if key and address is not None and throttle.failed(address):
-                log.warning(
-                    "blocking %s for %gs after %d wrong keys in %gs",
-                    address, throttle.block, throttle.limit, AUTH_FAIL_WINDOW,
-                )
-            raise Refused(401, "missing api key" if not key else "invalid api key")
-        if not allows(grant.role, self.action):
-            raise Refused(403, f"this key may not {self.action}")
-        if grant.restricted and self.shows_everything:
-            # What it may see instead: a page can say so (the dashboard does).
-            raise Refused(
-                403, f"this key is held to some topics and {self.request.path} shows them all",
-                role=grant.role, topics=list(grant.topics),
-            )
-        self.state.pending.settle(getattr(request.connection, "stream", None))
-        # Remembered so that a key revoked by SIGHUP closes its connections.
-        self.key_fingerprint = None if key is None else fingerprint(key)
-        if not self.state.origins.allows(request.headers.get("Origin"), request.host):
-            raise Refused(403, "origin not allowed")
-        name = presented_client_name(request)
-        if self.needs_client_name and not name:
-            self.state.errors["client_name"] += 1
-            raise Refused(400, "missing client name (clientName or X-API-Client-Name)")
-        # Where a route takes no name, one is read only when the key's rights
-        # depend on it; a bad one is refused there only from a key bound to names.
-        if name and (self.needs_client_name or grant.names is not None or grant.restricted):
-            try:
-                self.client_name = validate_client_name(name)
-            except ProtocolError as exc:
-                if self.needs_client_name or grant.names is not None:
-                    self.state.errors["client_name"] += 1
-                    raise Refused(400, str(exc)) from None
-            if not grant.admits(self.client_name):
-                self.state.errors["auth"] += 1
-                raise Refused(403, f"this key may not use the client name {self.client_name!r}")
-        permissions = self.permissions = grant.permissions(self.client_name)
-        if permissions is not None and not permissions.patterns and self.action != "admin":
-            whom = f"the client name {self.client_name!r}" if self.client_name else "a request without a client name"
-            raise Refused(403, f"this key's topics leave nothing for {whom}")
+        try:
+            admission = assess(self.state, self.request, key, self)
+        except Refused as refused:
+            self.state.errors.update(refused.counts)
+            if refused.wrong_key is not None:
+                throttle = self.state.throttle
+                if throttle.failed(refused.wrong_key):
+                    log.warning(
+                        "blocking %s for %gs after %d wrong keys in %gs",
+                        refused.wrong_key, throttle.block, throttle.limit, AUTH_FAIL_WINDOW,
+                    )
+            if refused.key_valid:
+                self.state.pending.settle(getattr(self.request.connection, "stream", None))
+            raise
+        self.admit(admission)
+
+    def admit(self, admission: Admission) -> None:
+        """What an accepted request's key and client name give the handler."""
+        self.state.pending.settle(getattr(self.request.connection, "stream", None))
+        grant = self.grant = admission.grant
+        self.role = grant.role
+        self.key_fingerprint = admission.key_fingerprint
+        if admission.client_name:
+            self.client_name = admission.client_name
+        self.permissions = admission.permissions
 
     def peer_address(self) -> str:
         return peer_address(self.request)
