@@ -21,10 +21,11 @@ from .mqtt.websocket import MqttOverWebSocket
 from .publish import FastPublish, PublishHTTP
 from .queries import HistoryHTTP, RetainedHTTP
 from .readings import ReadingsHTTP, RecordedEventsHTTP
-from .sockets import InfoSocket, PublishSocket, SubscribeSocket
+from .sockets import HubSocket, InfoSocket, PublishSocket, SubscribeSocket
 from .sparklines import SparklinesHTTP
 from .state import HubState
 from .topics import TopicsHTTP
+from .upgrade import FastUpgrade
 from .web import web_rules
 
 
@@ -70,9 +71,13 @@ class PiCloudApp(Application):
         )
 
     def find_handler(self, request: HTTPServerRequest, **kwargs: Any) -> Any:
-        # The hot route, without walking the rules: what they would choose.
-        if request.path == "/publish" and request.method == "POST" and "Upgrade" not in request.headers:
+        # The hot routes, without walking the rules: what they would choose.
+        path = request.path
+        if path == "/publish" and request.method == "POST" and "Upgrade" not in request.headers:
             return self.get_handler_delegate(request, PublishHTTP, {"state": self.state})
+        socket = UPGRADES.get(path)
+        if socket is not None and request.headers.get("Upgrade", "").lower() == "websocket":
+            return self.get_handler_delegate(request, socket, {"state": self.state})
         return super().find_handler(request, **kwargs)
 
     def get_handler_delegate(  # type: ignore[override]  # a FastPublish is a delegate too
@@ -82,7 +87,16 @@ class PiCloudApp(Application):
         if target_class is PublishHTTP:
             # Plain publishes skip the RequestHandler (see publish.py).
             return FastPublish(self.state, request, delegate)
+        if target_class in UPGRADED_SOCKETS:
+            # So do plain upgrades (see upgrade.py).
+            return FastUpgrade(self, request, target_class, delegate)
         return delegate
+
+
+#: The websocket routes a plain upgrade request reaches through FastUpgrade.
+UPGRADES: dict[str, type[HubSocket]] = {"/subscribe": SubscribeSocket, "/publish": PublishSocket,
+                                        "/info": InfoSocket}
+UPGRADED_SOCKETS = frozenset(UPGRADES.values())
 
 
 def make_app(config: Config, pubsub: PubSub | None = None, auth: Authenticator | None = None) -> PiCloudApp:

@@ -98,6 +98,11 @@ class ReaderProtocol(WebSocketProtocol13):
             # Tornado's reader knows how to inflate.
             await super()._receive_frame_loop()
             return
+        self.start_reading()
+
+    def start_reading(self) -> None:
+        """Read frames from now on: what runs after ``open()`` (also on
+        server/upgrade.py's path, which has no coroutine to await this in)."""
         release_upgrade_state(self.handler)
         self._on_messages = getattr(self.handler, "on_messages", None)
         # The hub's budget for partial messages, where the handler has one.

@@ -21,11 +21,17 @@ from . import keepalive
 from .access import AccessMixin, Refused, query_arg
 from .outbox import ABORT_AFTER, QueuedSocket
 from .reader import ReaderMixin
+from .state import HubState
 
 log = logging.getLogger("picloud.handlers")
 
 CLOSE_GOING_AWAY = 1001
 CLOSE_TRY_AGAIN_LATER = 1013
+
+
+def has_room(state: HubState) -> bool:
+    """Whether one more connection fits under --max-connections (websockets and MQTT)."""
+    return len(state.sockets) + len(state.mqtt) < state.config.max_connections
 
 
 class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
@@ -39,9 +45,13 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
 
     def prepare(self) -> None:
         self.check_access()
-        state = self.state
-        if len(state.sockets) + len(state.mqtt) >= state.config.max_connections:
-            raise Refused(503, f"too many connections (limit {state.config.max_connections})")
+        if not has_room(self.state):
+            raise Refused(503, f"too many connections (limit {self.state.config.max_connections})")
+        self.upgrading()
+
+    def upgrading(self) -> None:
+        """What the accepted upgrade request tells the socket besides its key
+        (server/upgrade.py calls this too)."""
         self.answers_pings = query_arg(self.request, "protocol") == "2"
 
     def check_origin(self, origin: str) -> bool:

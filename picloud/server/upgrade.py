@@ -1,0 +1,166 @@
+"""The websocket upgrade of ``/subscribe``, ``/publish`` and ``/info``,
+served without Tornado's request machinery when the request is a plain one.
+
+A device that reconnects costs the hub mostly Tornado's per-request work
+before its first frame: the RequestHandler's ``_execute`` coroutine (a task
+of its own, a loop turn later), ``prepare``, ``get()``'s header checks,
+``accept_connection`` and its coroutine, the 101 built header by header and
+flushed through the HTTP/1 connection, which then waits for the request to
+finish. After a Wi-Fi drop every device does it at once.
+
+For a plain upgrade request (GET over HTTP/1.1, ``Upgrade: websocket``,
+``Connection: upgrade``, version 13, a key and a host; no body, no
+subprotocol, no ``Origin`` or ``Sec-Fetch-Site``, which browsers send; a key
+that may use the route, as ``access.assess`` says, and room under
+``--max-connections``) this delegate does the upgrade as the headers arrive:
+the same 101, byte for byte, written at once, the stream taken from the
+HTTP/1 connection, then the handler's ``open()`` and the frame reader
+(server/reader.py), as Tornado would. Anything else is handed to Tornado's
+path unchanged, before anything is counted or answered, so its checks,
+refusals, counters and messages stay the only ones.
+
+Tornado internals this relies on (pinned by tests/server/test_upgrade.py):
+
+- ``HTTP1Connection`` returns from reading a request at once when
+  ``headers_received`` detached the stream (``if self.stream is None``), and
+  ``detach()`` ends the request, so the server's request loop ends as it
+  does after Tornado's own upgrade;
+- what ``WebSocketHandler.get`` and ``WebSocketProtocol13._accept_connection``
+  (and ``RequestHandler._execute``) set before ``open()``: ``path_args``,
+  ``path_kwargs``, ``open_args``, ``open_kwargs``, ``ws_connection``, the
+  protocol's ``stream`` and ``selected_subprotocol``, ``start_pinging()``, the
+  handler's status (101) and ``_finished``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sys
+from typing import Any
+
+from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, HTTPServerRequest, RequestStartLine
+from tornado.iostream import IOStream, StreamClosedError
+
+from .access import Refused, assess, presented_key
+from .logs import log_request
+from .publish import SERVER, http_date
+from .sockets import HubSocket, has_room
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
+#: Headers that make a request one for Tornado's path: a body, a
+#: subprotocol to choose, a browser's (whose origin Tornado checks too).
+UNUSUAL = ("Content-Length", "Transfer-Encoding", "Sec-WebSocket-Protocol", "Origin", "Sec-Fetch-Site")
+
+
+def accept_value(nonce: str) -> bytes:
+    """``Sec-WebSocket-Accept`` for a ``Sec-WebSocket-Key``."""
+    return base64.b64encode(hashlib.sha1(nonce.encode("utf-8") + GUID).digest())
+
+
+def switching(nonce: str) -> bytes:
+    """The 101 Tornado sends, header for header."""
+    return b"".join((
+        b"HTTP/1.1 101 Switching Protocols\r\nServer: ", SERVER.encode(), b"\r\nDate: ", http_date().encode(),
+        b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-Websocket-Accept: ", accept_value(nonce),
+        b"\r\n\r\n",
+    ))
+
+
+def is_plain(start_line: RequestStartLine, headers: HTTPHeaders) -> bool:
+    """Whether the request's line and headers are those of a plain upgrade
+    (see the module docstring); its key is not looked at here."""
+    if start_line.method != "GET" or start_line.version != "HTTP/1.1":
+        return False
+    get = headers.get
+    if get("Sec-WebSocket-Version") != "13" or get("Upgrade", "").lower() != "websocket":
+        return False
+    if not get("Sec-WebSocket-Key") or not get("Host"):
+        return False
+    for name in UNUSUAL:
+        if name in headers:
+            return False
+    return "upgrade" in (token.strip().lower() for token in get("Connection", "").split(","))
+
+
+class FastUpgrade(HTTPMessageDelegate):
+    """Upgrades one plain request to ``route``'s socket, or forwards to ``fallback``."""
+
+    def __init__(self, application: Any, request: HTTPServerRequest, route: type[HubSocket],
+                 fallback: HTTPMessageDelegate) -> None:
+        self.application = application
+        self.request = request
+        self.route = route
+        self.fallback = fallback
+
+    def headers_received(self, start_line: Any, headers: HTTPHeaders) -> Any:
+        if not self._upgrade(start_line, headers):
+            return self.fallback.headers_received(start_line, headers)
+        return None
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self.fallback.data_received(chunk)
+
+    def finish(self) -> None:
+        self.fallback.finish()
+
+    def on_connection_close(self) -> None:
+        self.fallback.on_connection_close()
+
+    def _upgrade(self, start_line: RequestStartLine, headers: HTTPHeaders) -> bool:
+        """The upgrade done, or False (nothing done) for Tornado's path."""
+        if not is_plain(start_line, headers):
+            return False
+        request = self.request
+        state = self.application.state
+        try:
+            admission = assess(state, request, presented_key(request), self.route)
+        except Refused:
+            return False
+        if not has_room(state):
+            return False
+        handler = self.route(self.application, request, state=state)
+        handler.admit(admission)
+        handler.upgrading()
+        handler.path_args, handler.path_kwargs = [], {}  # what _execute sets: the routes have no groups
+        handler.open_args, handler.open_kwargs = (), {}
+        handler.set_status(101)
+        protocol = handler.get_websocket_protocol()
+        if protocol is None or not hasattr(protocol, "start_reading"):
+            raise RuntimeError(f"{self.route.__name__} has no frame reader of the hub's")
+        handler.ws_connection = protocol
+        protocol.selected_subprotocol = None
+        handler._finished = True
+        connection = request.connection
+        assert connection is not None  # a request being read has its connection
+        stream = protocol.stream = connection.detach()  # type: ignore[attr-defined]  # HTTP1Connection's
+        write_now(stream, switching(headers["Sec-WebSocket-Key"]))
+        log_request(handler)
+        protocol.start_pinging()
+        try:
+            handler.open()
+        except Exception:
+            handler.log_exception(*sys.exc_info())
+            protocol._abort()
+            return True
+        protocol.start_reading()
+        return True
+
+
+def write_now(stream: IOStream, data: bytes) -> None:
+    """Write to a plain socket directly when nothing waits before it, as
+    server/outbox.py does; through the stream otherwise (TLS, a full buffer)."""
+    if type(stream) is IOStream and not stream._write_buffer:
+        try:
+            sent = stream.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # the stream sees the failure and closes
+        if sent == len(data):
+            return
+        data = data[sent:]
+    try:
+        stream.write(data)
+    except StreamClosedError:
+        pass
