@@ -209,6 +209,17 @@ class QueuedSocket:
         """Queue a JSON payload (a reply, an error) as a text frame."""
         self.deliver(_Framed(encode_frame(payload)))
 
+    def take_queue(self) -> list[bytes]:
+        """What is queued, taken out (to be written some other way, in order)."""
+        queue = self._queue
+        if not queue:
+            return []
+        taken = queue[:]
+        queue.clear()
+        self.outbox.total_bytes -= self._pending
+        self._pending = 0
+        return taken
+
     def flush_queue(self) -> None:
         """Write everything queued with one ``send``, directly when that is safe."""
         queue = self._queue

@@ -217,8 +217,9 @@ class MqttConnection(QueuedSocket, DirectReading):
         socket, not the queue's limits (a new subscription's retained values,
         once: a replay asked for while one is written counts as live)."""
         if self._paced is None:
-            self.flush_queue()  # what was queued goes first
-            self._paced = []
+            # What was queued goes first, in the same write (a new client's
+            # CONNACK and SUBACK with its retained values: one send, not two).
+            self._paced = self.take_queue()
             self.direct = False
             self._paced_counted = 0
             self._replaying = True
@@ -226,10 +227,34 @@ class MqttConnection(QueuedSocket, DirectReading):
     def end_pace(self) -> None:
         self._replaying = False
         if self._paced is not None and (self._pacer is None or self._pacer.done()):
-            self._pacer = asyncio.ensure_future(self._write_paced())
+            # Most replays are small: what the socket takes at once needs no task.
+            rest = self._send_now(b"".join(self._paced))
+            if rest is None:
+                self._paced = None
+                self.direct = not self.bridge
+                return
+            self._paced = []
+            self._pacer = asyncio.ensure_future(self._write_paced(rest))
 
-    async def _write_paced(self) -> None:
+    def _send_now(self, data: bytes) -> bytes | None:
+        """Send ``data`` (wrapped) on a plain socket with nothing before it in
+        the stream; what is left to write (all of it on TLS), or None."""
+        if self._wrap is not None:
+            data = self._wrap(data)
+        stream = self.stream
+        if self._socket is None or stream._write_buffer or self.closed:
+            return data
         try:
+            sent = self._socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # the stream sees the failure when it writes the rest
+        return None if sent == len(data) else data[sent:]
+
+    async def _write_paced(self, first: bytes) -> None:
+        try:
+            await self.stream.write(first)
             while self._paced and not self.closed:
                 data, self._paced = b"".join(self._paced), []
                 await self.stream.write(data if self._wrap is None else self._wrap(data))
