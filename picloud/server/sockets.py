@@ -88,17 +88,19 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
         state.pinger.start()
         if self.listed:
             state.pubsub.connect(self, self.client_name, self.address)
-        log.info("connect %s %s", self.request.path, self.describe())
+        if log.isEnabledFor(logging.INFO):  # describe() costs, and a reconnecting house calls it a lot
+            log.info("connect %s %s", self.request.path, self.describe())
 
     def on_close(self) -> None:
         state = self.state
         self.stop_queue()
         state.pubsub.disconnect(self)
         state.forget(self)
-        log.info(
-            "disconnect %s %s code=%s reason=%r",
-            self.request.path, self.describe(), self.close_code, self.close_reason or "",
-        )
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "disconnect %s %s code=%s reason=%r",
+                self.request.path, self.describe(), self.close_code, self.close_reason or "",
+            )
 
     def on_pong(self, data: bytes) -> None:
         keepalive.on_pong(self)

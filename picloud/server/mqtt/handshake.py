@@ -67,8 +67,9 @@ def handle_connect(conn: Peer, packet: p.Connect) -> bool:
     conn.send(p.encode_connack(present, p.ACCEPTED))
     session.attach(conn)
     listener.adopt(session)
-    log.info("connect mqtt %s (level %d%s%s, keepalive %ds)", conn.describe(), packet.level,
-             ", bridge" if packet.bridge else "", ", clean" if packet.clean else "", packet.keepalive)
+    if log.isEnabledFor(logging.INFO):  # describe() costs, and a reconnecting house calls it a lot
+        log.info("connect mqtt %s (level %d%s%s, keepalive %ds)", conn.describe(), packet.level,
+                 ", bridge" if packet.bridge else "", ", clean" if packet.clean else "", packet.keepalive)
     return True
 
 
@@ -185,4 +186,5 @@ def end_session(conn: Peer, session: Session) -> None:
     else:
         pubsub.leave(session)
         listener.went_away(session)
-    log.info("disconnect mqtt %s%s", conn.describe(), "" if conn.graceful else " (no DISCONNECT)")
+    if log.isEnabledFor(logging.INFO):
+        log.info("disconnect mqtt %s%s", conn.describe(), "" if conn.graceful else " (no DISCONNECT)")
