@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
@@ -42,15 +43,40 @@ TCP_INTERVAL = 10
 TCP_COUNT = 5
 
 
+#: Whether an accepted socket starts with the options of the socket that
+#: listened: Linux makes it as a copy of that one (keepalive and TCP_NODELAY
+#: included), so they are set once per port rather than once per connection.
+INHERITS_OPTIONS = sys.platform.startswith("linux")
+
+
+def _keepalive(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", TCP_IDLE), ("TCP_KEEPINTVL", TCP_INTERVAL), ("TCP_KEEPCNT", TCP_COUNT)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 def set_tcp_keepalive(sock: socket.socket) -> None:
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for name, value in (("TCP_KEEPIDLE", TCP_IDLE), ("TCP_KEEPINTVL", TCP_INTERVAL), ("TCP_KEEPCNT", TCP_COUNT)):
-            option = getattr(socket, name, None)
-            if option is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+        _keepalive(sock)
     except OSError:
         pass  # e.g. the peer already went away; nothing to keep alive
+
+
+def keep_alive_listening(sockets: list[socket.socket]) -> bool:
+    """TCP keepalive and TCP_NODELAY set on listening sockets, for the
+    sockets they accept to start with; False (each accepted socket must get
+    them itself) where they do not, or where a socket refused them."""
+    if not INHERITS_OPTIONS:
+        return False
+    try:
+        for sock in sockets:
+            _keepalive(sock)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        return False
+    return True
 
 
 class KeepaliveHTTPServer(HTTPServer):
@@ -61,10 +87,17 @@ class KeepaliveHTTPServer(HTTPServer):
     caps of ``pending`` (server/pending.py)."""
 
     pending: Pending | None = None
+    #: Whether every listening socket has keepalive for the accepted ones to inherit.
+    inherited = True
 
     def initialize(self, *args: Any, pending: Pending | None = None, **kwargs: Any) -> None:
         self.pending = pending
         super().initialize(*args, **kwargs)
+
+    def add_sockets(self, sockets: Any) -> None:
+        sockets = list(sockets)
+        self.inherited = keep_alive_listening(sockets) and self.inherited
+        super().add_sockets(sockets)
 
     def handle_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
         if near_open_files_limit(stream.socket.fileno()):
@@ -74,7 +107,8 @@ class KeepaliveHTTPServer(HTTPServer):
         if self.pending is not None and not self.pending.admit(stream, str(address[0])):
             stream.close()
             return
-        set_tcp_keepalive(stream.socket)
+        if not self.inherited:
+            set_tcp_keepalive(stream.socket)
         super().handle_stream(stream, address)
 
     def on_close(self, server_conn: Any) -> None:

@@ -26,6 +26,7 @@ what Tornado itself queued (pings, close frames).
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Sequence
 from typing import Any, Callable, Protocol
 
@@ -128,7 +129,12 @@ class QueuedSocket:
         self._stream = stream
         # Frames are already coalesced once per loop iteration; Nagle would
         # only hold the next write back until the peer's (delayed) ACK.
-        stream.set_nodelay(True)
+        # Directly: IOStream.set_nodelay first asks the socket's family,
+        # which costs more than the call (a socket of another family refuses it).
+        try:
+            stream.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass  # closed already (no socket), or not TCP
         # TLS must go through SSLIOStream; plain sockets can be written directly.
         self._socket = None if isinstance(stream, SSLIOStream) else stream.socket
 

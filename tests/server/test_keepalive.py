@@ -8,10 +8,13 @@ import select
 import socket
 
 import pytest
+from tornado.ioloop import IOLoop
 from tornado.testing import bind_unused_port
 from tornado.websocket import websocket_connect
 
-from picloud.server.keepalive import TCP_IDLE, KeepaliveHTTPServer
+from picloud.server.keepalive import TCP_IDLE, KeepaliveHTTPServer, keep_alive_listening
+from picloud.server.mqtt.listener import MqttListener
+from picloud.wire.mqtt import packets as p
 from tests.support.hub import KEY
 from tests.support.rawws import OP_PING, OP_PONG, OP_TEXT, RawWS
 
@@ -126,6 +129,38 @@ async def test_every_accepted_socket_has_tcp_keepalive(app):
         server_side = handler.ws_connection.stream.socket
         assert server_side.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
         assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == TCP_IDLE
+        assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        # Set once on the port, for Linux to copy into each accepted socket.
+        assert server.inherited and sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
         conn.close()
     finally:
         server.stop()
+
+
+@pytest.mark.gen_test
+async def test_every_accepted_mqtt_socket_has_tcp_keepalive_and_nodelay(app):
+    sock, port = bind_unused_port()
+    listener = MqttListener(app.state)
+    listener.start_listening([sock], [], None)
+    try:
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(p.encode_connect(p.Connect(4, "kept", True, 60, username="u", password=KEY.encode())))
+        await client_recv(client, 4)
+        (conn,) = app.state.mqtt
+        server_side = conn.stream.socket
+        assert server_side.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == TCP_IDLE
+        assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        client.close()
+    finally:
+        listener.close_all()
+
+
+async def client_recv(sock: socket.socket, size: int) -> bytes:
+    """``size`` bytes from a blocking socket, read off the loop's thread."""
+    return await IOLoop.current().run_in_executor(None, sock.recv, size)
+
+
+def test_sockets_that_take_no_keepalive_leave_it_to_each_accepted_one():
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix:
+        assert not keep_alive_listening([unix])

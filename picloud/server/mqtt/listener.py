@@ -24,7 +24,7 @@ from tornado.iostream import IOStream
 from tornado.tcpserver import TCPServer
 
 from ...hub.keys import Grant, allows
-from ..keepalive import set_tcp_keepalive
+from ..keepalive import keep_alive_listening, set_tcp_keepalive
 from ..openfiles import near_open_files_limit
 from ..state import HubState
 from .connection import MqttConnection
@@ -55,6 +55,7 @@ class MqttListener(TCPServer):
         self.port = self.tls_port = 0
         self._tls: _TlsAcceptor | None = None
         self._sweeper = PeriodicCallback(self.sweep, SWEEP_EVERY * 1000)
+        self.inherited = False  # whether accepted sockets come with keepalive (start_listening)
 
     def count(self) -> int:
         return len(self.connections) + len(self.state.sockets)
@@ -67,10 +68,10 @@ class MqttListener(TCPServer):
         if not self.state.pending.admit(stream, str(address[0])):
             stream.close()
             return
-        set_tcp_keepalive(stream.socket)
-        stream.set_nodelay(True)
+        if not self.inherited:
+            set_tcp_keepalive(stream.socket)
         conn = MqttConnection(self, stream, address)
-        conn.start_queue(self.state.outbox, stream)
+        conn.start_queue(self.state.outbox, stream)  # TCP_NODELAY too
         self.connections.add(conn)
         conn.start()
 
@@ -175,6 +176,8 @@ class MqttListener(TCPServer):
                         ssl_options: ssl.SSLContext | None) -> None:
         """Plain MQTT on ``sockets``, MQTT over TLS on ``tls_sockets`` (the
         hub's certificate context: SIGHUP's reload applies to both)."""
+        # Keepalive once per port, not per connection (keepalive.py).
+        self.inherited = keep_alive_listening([*sockets, *tls_sockets])
         if sockets:
             self.add_sockets(sockets)
             self.port = sockets[0].getsockname()[1]
