@@ -228,7 +228,8 @@ class MqttConnection(QueuedSocket, DirectReading):
         self._replaying = False
         if self._paced is not None and (self._pacer is None or self._pacer.done()):
             # Most replays are small: what the socket takes at once needs no task.
-            rest = self._send_now(b"".join(self._paced))
+            data = b"".join(self._paced)
+            rest = self._send_now(data) if data else None
             if rest is None:
                 self._paced = None
                 self.direct = not self.bridge
