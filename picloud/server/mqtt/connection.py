@@ -31,6 +31,7 @@ from .direct import READ_CHUNK, DirectReading
 from .handshake import handle_connect, hang_up, throttled
 from .limits import charge_inbound, dispatch_paced
 from .outgoing import qos0_publish
+from .pacing import Paced
 from .pool import UNNAMEABLE
 from .proxied import unwrap_proxy_line
 from .publishing import dispatch_all
@@ -39,7 +40,7 @@ from .session import Session
 log = logging.getLogger("picloud.mqtt")
 
 
-class MqttConnection(QueuedSocket, DirectReading):
+class MqttConnection(Paced, QueuedSocket, DirectReading):
     def __init__(self, listener: Any, stream: IOStream, address: Any) -> None:
         """``listener`` is the MqttListener (listener.py, which imports this module)."""
         self.listener = listener
@@ -211,59 +212,6 @@ class MqttConnection(QueuedSocket, DirectReading):
 
     def send_pubrel(self, packet_id: int) -> None:
         self.send(p.encode_ack(p.PUBREL, packet_id))
-
-    def pace(self) -> None:
-        """From now until what is sent meanwhile is written: paced by the
-        socket, not the queue's limits (a new subscription's retained values,
-        once: a replay asked for while one is written counts as live)."""
-        if self._paced is None:
-            # What was queued goes first, in the same write (a new client's
-            # CONNACK and SUBACK with its retained values: one send, not two).
-            self._paced = self.take_queue()
-            self.direct = False
-            self._paced_counted = 0
-            self._replaying = True
-
-    def end_pace(self) -> None:
-        self._replaying = False
-        if self._paced is not None and (self._pacer is None or self._pacer.done()):
-            # Most replays are small: what the socket takes at once needs no task.
-            data = b"".join(self._paced)
-            rest = self._send_now(data) if data else None
-            if rest is None:
-                self._paced = None
-                self.direct = not self.bridge
-                return
-            self._paced = []
-            self._pacer = asyncio.ensure_future(self._write_paced(rest))
-
-    def _send_now(self, data: bytes) -> bytes | None:
-        """Send ``data`` (wrapped) on a plain socket with nothing before it in
-        the stream; what is left to write (all of it on TLS), or None."""
-        if self._wrap is not None:
-            data = self._wrap(data)
-        stream = self.stream
-        if self._socket is None or stream._write_buffer or self.closed:
-            return data
-        try:
-            sent = self._socket.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = 0  # the stream sees the failure when it writes the rest
-        return None if sent == len(data) else data[sent:]
-
-    async def _write_paced(self, first: bytes) -> None:
-        try:
-            await self.stream.write(first)
-            while self._paced and not self.closed:
-                data, self._paced = b"".join(self._paced), []
-                await self.stream.write(data if self._wrap is None else self._wrap(data))
-        except StreamClosedError:
-            pass
-        finally:
-            self._paced = None
-            self.direct = not self.bridge
 
     # -- closing ---------------------------------------------------------------------
 
