@@ -139,10 +139,15 @@ class History:
             if len(counts) >= self.events:
                 self._forget_oldest()
         tail = self._tail
+        added = longest = 0
         for message in run:
             seq += 1
             message.seq = seq
-            message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, tail)
+            message.payload = payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, tail)
+            length = len(payload)
+            added += length
+            if length > longest:
+                longest = length
         counts[event] = seq
         size = self.size
         if not size:
@@ -153,12 +158,16 @@ class History:
         self._kept[event] = kept
         when = time.monotonic() if self.ttl else 0.0
         max_bytes = self.max_bytes
-        entries = [(when, message) for message in run if len(message.payload) <= max_bytes]
-        self.dropped += len(run) - len(entries)  # could never fit: not kept
+        if longest <= max_bytes:
+            entries = [(when, message) for message in run]
+        else:
+            entries = [(when, message) for message in run if len(message.payload) <= max_bytes]
+            self.dropped += len(run) - len(entries)  # could never fit: not kept
+            added = sum(len(message.payload) for _, message in entries)
         pushed = len(kept) + len(entries) - size  # out of the deque's far end by the extend
         if pushed > 0:
             self.bytes -= sum(len(message.payload) for _, message in islice(chain(kept, entries), pushed))
-        self.bytes += sum(len(message.payload) for _, message in entries)
+        self.bytes += added
         kept.extend(entries)
         if not kept:  # each too big to keep: no empty deque for _shed to trip on
             del self._kept[event]
