@@ -100,20 +100,24 @@ class History:
         counts[event] = seq
         message.seq = seq
         message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, self._tail)
-        if self.size and len(message.payload) > self.max_bytes:
+        if self.size:
+            self._keep(event, message)
+
+    def _keep(self, event: str, message: Message) -> None:
+        if len(message.payload) > self.max_bytes:
             self.dropped += 1  # could never fit: not kept, and nothing else shed for it
-        elif self.size:
-            # Re-inserted, like _seq: the least recently published are shed first.
-            kept = self._kept.pop(event, None)
-            if kept is None:
-                kept = deque(maxlen=self.size)
-            elif len(kept) == self.size:
-                self.bytes -= len(kept[0][1].payload)  # the append pushes it out
-            self._kept[event] = kept
-            kept.append((time.monotonic() if self.ttl else 0.0, message))
-            self.bytes += len(message.payload)
-            if self.bytes > self.max_bytes:
-                self._shed()
+            return
+        # Re-inserted, like _seq: the least recently published are shed first.
+        kept = self._kept.pop(event, None)
+        if kept is None:
+            kept = deque(maxlen=self.size)
+        elif len(kept) == self.size:
+            self.bytes -= len(kept[0][1].payload)  # the append pushes it out
+        self._kept[event] = kept
+        kept.append((time.monotonic() if self.ttl else 0.0, message))
+        self.bytes += len(message.payload)
+        if self.bytes > self.max_bytes:
+            self._shed()
 
     def stamp_many(self, messages: Sequence[Message]) -> None:
         """``stamp`` each of ``messages`` in order, the event's counter and
@@ -152,27 +156,23 @@ class History:
         size = self.size
         if not size:
             return
+        if longest > self.max_bytes or self.bytes + added > self.max_bytes:
+            # Something is dropped or shed on the way: one by one, so that
+            # what goes and what is counted is what stamp() would do.
+            for message in run:
+                self._keep(event, message)
+            return
         kept = self._kept.pop(event, None)
         if kept is None:
             kept = deque(maxlen=size)
         self._kept[event] = kept
         when = time.monotonic() if self.ttl else 0.0
-        max_bytes = self.max_bytes
-        if longest <= max_bytes:
-            entries = [(when, message) for message in run]
-        else:
-            entries = [(when, message) for message in run if len(message.payload) <= max_bytes]
-            self.dropped += len(run) - len(entries)  # could never fit: not kept
-            added = sum(len(message.payload) for _, message in entries)
+        entries = [(when, message) for message in run]
         pushed = len(kept) + len(entries) - size  # out of the deque's far end by the extend
         if pushed > 0:
             self.bytes -= sum(len(message.payload) for _, message in islice(chain(kept, entries), pushed))
         self.bytes += added
         kept.extend(entries)
-        if not kept:  # each too big to keep: no empty deque for _shed to trip on
-            del self._kept[event]
-        elif self.bytes > max_bytes:
-            self._shed()
 
     def _shed(self) -> None:
         """Drop the oldest messages of the least recently published events

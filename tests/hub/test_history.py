@@ -179,3 +179,27 @@ def test_stamp_many_is_stamp_for_each(sizes):
         {e: [m.payload for _, m in kept] for e, kept in many._kept.items()}
     assert (one.bytes, one.dropped, one.forgotten_events) == (many.bytes, many.dropped, many.forgotten_events)
     assert all(kept for kept in many._kept.values())
+
+
+def test_a_run_that_sheds_or_drops_counts_and_orders_as_one_by_one():
+    """What a review found: shedding inside a run, and a run of messages
+    too big to keep, end as stamped one by one (dropped, and which event's
+    history goes next)."""
+    def both(size, max_bytes, batches):
+        one, many = (History(size, 0, max_bytes=max_bytes, epoch="e") for _ in range(2))
+        for batch in batches:
+            for message in _messages(*batch):
+                one.stamp(message)
+            many.stamp_many(_messages(*batch))
+        return one, many
+
+    # Two of 'a' kept, then a run of two more: each one by one sheds the oldest.
+    shedding = both(3, 400, [(["a", "a"], 130), (["a", "a"], 130)])
+    # 'a' and 'b' kept, a run of 'a' too big to keep, then 'c' sheds the least recent.
+    too_big = both(3, 300, [(["a"], 60), (["b"], 60), (["a", "a"], 400), (["c"], 60)])
+    for one, many in (shedding, too_big):
+        assert (one.dropped, one.bytes) == (many.dropped, many.bytes)
+        assert {e: [m.payload for _, m in k] for e, k in one._kept.items()} == \
+            {e: [m.payload for _, m in k] for e, k in many._kept.items()}
+    assert shedding[0].dropped == 2
+    assert list(too_big[0]._kept) == list(too_big[1]._kept) == ["b", "c"]
