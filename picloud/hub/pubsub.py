@@ -93,7 +93,8 @@ class PubSub(Subscriptions):
     # -- publishing --------------------------------------------------------
 
     def prepare(
-        self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False
+        self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False,
+        stamp: bytes | None = None,
     ) -> Message:
         """Validate and encode a message without delivering it.
 
@@ -103,7 +104,7 @@ class PubSub(Subscriptions):
         validate_event(event)
         if "+" in event or "#" in event or event[0] == "$":  # inlined: the common name skips a call
             check_publishable(event)
-        message = Message(event, encode_publish(event, data, created_at))
+        message = Message(event, encode_publish(event, data, created_at, stamp))
         if retain:
             message.retain = True
             message.clears = data is None
@@ -158,7 +159,7 @@ class PubSub(Subscriptions):
         outcomes: list[Outcome] = []
         ready: list[tuple[Message, Any]] = []
         prepare = self._prepare_batch
-        stamp = b""
+        stamp = stamp_now()  # once: the messages of one read arrived together
         for items in batches:
             if type(items) is tuple:  # Parts: one plain message, its data already encoded
                 event, data, retain, request_id = items
@@ -167,8 +168,6 @@ class PubSub(Subscriptions):
                     refused.id = request_id
                     outcomes.append(refused)
                     continue
-                if not stamp:  # once: the messages of one read arrived together
-                    stamp = stamp_now()
                 message = Message(event, encode_publish_json(event, data, stamp))
                 if retain:
                     message.retain = True
@@ -181,7 +180,7 @@ class PubSub(Subscriptions):
                 outcomes.append(items)
                 continue
             try:
-                messages = prepare(items, permissions)  # type: ignore[arg-type]  # not Parts: a tuple
+                messages = prepare(items, permissions, stamp)  # type: ignore[arg-type]  # not Parts: a tuple
             except ProtocolError as exc:
                 outcomes.append(exc)
                 continue
@@ -194,7 +193,7 @@ class PubSub(Subscriptions):
         return outcomes
 
     def _prepare_batch(
-        self, items: Sequence[Publication], permissions: Permissions | None
+        self, items: Sequence[Publication], permissions: Permissions | None, stamp: bytes | None = None
     ) -> list[tuple[Message, Any]]:
         count = len(items)
         if count > self.max_batch:
@@ -203,7 +202,7 @@ class PubSub(Subscriptions):
         messages = []
         for index, item in enumerate(items):
             try:
-                messages.append((prepare(item.event, item.data, retain=item.retain), item.id))
+                messages.append((prepare(item.event, item.data, retain=item.retain, stamp=stamp), item.id))
                 if permissions is not None:
                     permissions.check_publish(item.event)
             except ProtocolError as exc:

@@ -183,9 +183,9 @@ def parse_publication(item: Any) -> tuple[str, Any]:
     return validate_event(item.get("event")), item.get("data")
 
 
-def encode_publish(event: str, data: Any, created_at: str | None = None) -> bytes:
+def encode_publish(event: str, data: Any, created_at: str | None = None, stamp: bytes | None = None) -> bytes:
     """The frame every subscriber of ``event`` receives, as UTF-8 JSON,
-    stamped now unless ``created_at`` is given."""
+    stamped now unless ``created_at`` (or ``stamp``, from ``stamp_now``) is given."""
     # Byte for byte what dumps() makes of the whole object, but only ``data``
     # is encoded per message: ujson's cost is mostly per call and per key.
     head = _publish_heads.get(event)
@@ -193,7 +193,8 @@ def encode_publish(event: str, data: Any, created_at: str | None = None) -> byte
         if len(_publish_heads) >= MAX_CACHED_HEADS:
             _publish_heads.clear()
         head = _publish_heads[event] = b'{"action":"publish","event":%s,"data":' % dumps(event)
-    stamp = dumps(created_at) if created_at is not None else b'"%s"' % _timestamp(_now_micros())
+    if stamp is None:
+        stamp = dumps(created_at) if created_at is not None else b'"%s"' % _timestamp(_now_micros())
     return b'%s%s,"created_at":%s}' % (head, dumps(data), stamp)
 
 
