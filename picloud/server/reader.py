@@ -74,7 +74,10 @@ if native is not None:
 log = logging.getLogger("picloud.reader")
 
 READ_CHUNK = 64 * 1024  # Tornado's read_chunk_size: one socket read at most
-MAX_CHUNKS_PER_EVENT = 16  # then other connections get their turn
+# Then other connections get their turn: 256 KiB of one peer's packets is
+# a few milliseconds of the loop; the socket, still readable, is read again
+# on the next turn.
+MAX_CHUNKS_PER_EVENT = 4
 
 
 class ReaderProtocol(WebSocketProtocol13):

@@ -24,7 +24,10 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream
 
 READ_CHUNK = 65536
-MAX_CHUNKS_PER_EVENT = 16  # then other connections get their turn
+# Then other connections get their turn: 256 KiB of one peer's packets is
+# a few milliseconds of the loop; the socket, still readable, is read again
+# on the next turn.
+MAX_CHUNKS_PER_EVENT = 4
 
 
 class DirectReading:
