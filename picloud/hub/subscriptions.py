@@ -7,31 +7,17 @@ subscriptions gets a message once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from itertools import count
-from typing import Any, Callable, Protocol
+from typing import Any, Callable
 
 from ..wire.codec import utc_timestamp
 from ..wire.topics import TopicTree, is_filter, validate_filter
 from .catchup import StandIn
-from .message import Connection, Message
+from .fanout import Fanout, Records, Tracks
+from .message import Connection
 
 
-class Records(Protocol):
-    """Sees every message delivered here, before its subscribers (hub/recording.py)."""
-
-    def __call__(self, message: Message) -> None: ...
-    def record_run(self, event: str, messages: Sequence[Message]) -> None: ...
-
-
-class Tracks(Protocol):
-    """The same, for the topic tree (hub/topics.py)."""
-
-    def track(self, message: Message) -> None: ...
-    def track_run(self, event: str, messages: Sequence[Message]) -> None: ...
-
-
-class Subscriptions:
+class Subscriptions(Fanout):
     def __init__(self, interest: Callable[[str, bool], None]) -> None:
         # Told of an event's first subscriber here and of its last one leaving.
         self._interest = interest
@@ -206,79 +192,6 @@ class Subscriptions:
 
     def subscriber_count(self, event: str) -> int:
         return len(self._subscribers.get(event, ()))
-
-    def deliver(self, message: Message) -> int:
-        """Hand ``message`` to every local subscriber of its event, once each
-        however many of its subscriptions match."""
-        recorder = self.recorder
-        if recorder is not None:
-            recorder(message)
-        tracker = self.tracker
-        if tracker is not None:
-            tracker.track(message)
-        subscribers = self._subscribers.get(message.event)
-        if self._filters.count:
-            found = self._filters.match(message.event)
-            if found:
-                if len(found) == 1 and not subscribers:
-                    subscribers = found[0]
-                else:  # a connection matched twice still gets it once
-                    merged = dict(subscribers) if subscribers else {}
-                    for group in found:
-                        merged.update(group)
-                    subscribers = merged
-        if not subscribers:
-            return 0
-        for conn in subscribers:
-            conn.deliver(message)
-        count = len(subscribers)
-        self.delivered += count
-        self.delivered_bytes += count * len(message.payload)
-        return count
-
-    def deliver_many(self, messages: Sequence[Message]) -> None:
-        """``deliver`` each of ``messages`` (one read's, in order), with what
-        depends only on the event (recorded or not, its topic, its
-        subscribers) looked up once for each run of messages of one event."""
-        count = len(messages)
-        i = 0
-        while i < count:
-            event = messages[i].event
-            j = i + 1
-            while j < count and messages[j].event == event:
-                j += 1
-            if j == i + 1:
-                self.deliver(messages[i])
-                i = j
-                continue
-            run = messages[i:j]
-            i = j
-            recorder = self.recorder
-            if recorder is not None:
-                recorder.record_run(event, run)
-            tracker = self.tracker
-            if tracker is not None:
-                tracker.track_run(event, run)
-            subscribers = self._subscribers.get(event)
-            if self._filters.count:
-                found = self._filters.match(event)
-                if found:
-                    merged = dict(subscribers) if subscribers else {}
-                    for group in found:
-                        merged.update(group)
-                    subscribers = merged
-            if not subscribers:
-                continue
-            for conn in subscribers:
-                many = getattr(conn, "deliver_many", None)  # optional: a websocket queues them at once
-                if many is not None:
-                    many(run)
-                    continue
-                for message in run:
-                    conn.deliver(message)
-            delivered = len(subscribers)
-            self.delivered += delivered * len(run)
-            self.delivered_bytes += delivered * sum(len(message.payload) for message in run)
 
     # -- info ----------------------------------------------------------------
 
