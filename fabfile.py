@@ -6,7 +6,7 @@
 
 Each deploy installs the sdist into a fresh virtualenv under
 ``$DEPLOY_PREFIX/releases/``: pip builds it there, with the target's gcc
-for the C speedups (picloud/wire/_frames.c; without gcc or the Python
+for the C speedups (picloud/wire/*.c, wire/mqtt/*.c; without gcc or the Python
 headers it installs the pure-Python code, and the version line it prints
 says so). It points ``current`` at it (``previous`` at the one before, for
 ``rollback``), installs the service files and the defaults file, restarts
