@@ -18,10 +18,10 @@ from ..exceptions import ProtocolError
 from ..wire.codec import encode_publish, encode_publish_json, stamp_now, utc_timestamp, validate_event
 from ..wire.requests import Publication
 from ..wire.scan import Parts
-from ..wire.topics import check_publishable, is_filter
-from .broker import Broker, Confirm
-from .catchup import Joined
+from ..wire.topics import check_publishable
+from .broker import Broker
 from .history import History
+from .joining import Joining
 from .limits import batch_over_limit
 from .message import Connection, Message
 from .presence import Presence
@@ -37,7 +37,7 @@ Batch = Union[Sequence[Publication], ProtocolError, Parts]
 Outcome = Union[list[tuple[Message, Any]], ProtocolError]
 
 
-class PubSub(Subscriptions):
+class PubSub(Joining, Subscriptions):
     """The hub every front end shares (one per process)."""
 
     def __init__(
@@ -248,56 +248,6 @@ class PubSub(Subscriptions):
         message = self.prepare(event, data, created_at=created_at, retain=retain)
         self.publish_message(message)
         return message
-
-    def join(
-        self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm,
-        permissions: Permissions | None = None,
-    ) -> None:
-        """Subscribe ``conn`` to ``event`` and catch it up (``Broker.join``).
-
-        Raises ProtocolError when a new subscription would go over
-        ``max_subscriptions`` or the hub's ``max_total_subscriptions``, and
-        Forbidden when ``permissions`` do not cover it, for every front end
-        alike.
-        """
-        if permissions is not None:
-            permissions.check_subscribe(event)
-        limit = self.max_subscriptions
-        if self.subscription_count(conn) >= limit and not self.is_subscribed(conn, event):
-            raise ProtocolError(f"too many subscriptions (limit {limit})")
-        total = self.max_total_subscriptions
-        if self.subscriptions >= total and not self.is_subscribed(conn, event):
-            raise ProtocolError(f"the hub has too many subscriptions (limit {total})")
-        self.broker.join(conn, event, since, confirm)
-
-    def join_here(self, conn: Connection, event: str, since: tuple[int, str] | None, confirm: Confirm) -> None:
-        """``join`` from this hub's own history and retained values.
-
-        The catch-up is the retained value(s), or with ``since`` (``(seq,
-        epoch)``, exact names only) the kept messages after it; when recovery
-        fails, the retained value comes first, then what is kept. All of it
-        reaches ``conn`` before this returns to the event loop, so no publish
-        can fall between the catch-up and live delivery.
-        """
-        if not self.subscribe(conn, event):
-            confirm(Joined(event, already=True))
-            return
-        if is_filter(event):
-            confirm(Joined(event))
-            replay = list(self.retained.items(event))
-        else:
-            history = self.history
-            recovered = None
-            if since is None:
-                replay = list(self.retained.items(event))
-            else:
-                replay, recovered = history.since(event, since[0], since[1])
-                retained = None if recovered else self.retained.get(event)
-                if retained is not None:
-                    replay.insert(0, retained)
-            confirm(Joined(event, epoch=history.epoch, seq=history.last_seq(event), recovered=recovered))
-        for message in replay:
-            conn.deliver(message)
 
     # -- info ----------------------------------------------------------------
 
