@@ -37,6 +37,7 @@ import codecs
 from typing import Any, Protocol, Union, cast
 
 from .frames import BINARY, CLOSE, PING, PONG, TEXT, Unmask, parse_close, unmask_python
+from .frameskip import _CLOSED, _FAILED, _OPEN, MAX_CONTROL_PAYLOAD, SkipsFrames
 from .speedups import load
 
 __all__ = [
@@ -50,13 +51,11 @@ CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_INVALID_DATA = 1007
 CLOSE_TOO_BIG = 1009
 
-MAX_CONTROL_PAYLOAD = 125
 
 #: What a fragment costs at the least toward ``max_message_bytes``: an empty
 #: one still takes memory, and ten million of them took 78 MB.
 FRAGMENT_COST = 64
 
-_OPEN, _FAILED, _CLOSED = 0, 1, 2
 
 Event = tuple[int, Any]
 Buffer = Union[bytes, bytearray]
@@ -93,13 +92,10 @@ class Budget(Protocol):
     def give(self, count: int) -> None: ...
 
 
-class FrameParser:
+class FrameParser(SkipsFrames):
     """Parses the client-to-server half of one websocket connection."""
 
-    __slots__ = (
-        "_budget", "_buf", "_charged", "_decoder", "_max", "_native", "_need", "_parts", "_size", "_skip", "_state",
-        "_type", "_unmask",
-    )
+    __slots__ = ("_budget", "_buf", "_charged", "_decoder", "_max", "_native", "_parts", "_size", "_type")
 
     def __init__(self, max_message_bytes: int, unmask: Unmask = unmask_python, budget: Budget | None = None,
                  native: FrameLoop | None = native) -> None:
@@ -302,48 +298,3 @@ class FrameParser:
         self._state = _FAILED
         self._type = self._size = 0
         self._parts = self._decoder = None
-
-    def _discard(self, data: bytes, events: list[Event]) -> int:
-        """After a failure: skip frames, report only a close frame."""
-        pos = 0
-        end = len(data)
-        while True:
-            avail = end - pos
-            if avail < 2:
-                self._need = 2
-                return pos
-            b0 = data[pos]
-            b1 = data[pos + 1]
-            length = b1 & 0x7F
-            head = 2
-            if length == 126:
-                head = 4
-            elif length == 127:
-                head = 10
-            if b1 & 0x80:
-                head += 4
-            if avail < head:
-                self._need = head
-                return pos
-            if length == 126:
-                length = (data[pos + 2] << 8) | data[pos + 3]
-            elif length == 127:
-                length = int.from_bytes(data[pos + 2 : pos + 10], "big")
-            total = head + length
-            if b0 & 0x0F == CLOSE and length <= MAX_CONTROL_PAYLOAD:
-                if avail < total:
-                    self._need = total
-                    return pos
-                payload = data[pos + head : pos + total]
-                if b1 & 0x80:
-                    payload = self._unmask(data[pos + head - 4 : pos + head], payload)
-                try:
-                    events.append((CLOSE, parse_close(payload)))
-                except ValueError:
-                    events.append((CLOSE, (None, "")))
-                self._state = _CLOSED
-                return end
-            if avail < total:
-                self._skip = total - avail
-                return end
-            pos += total
