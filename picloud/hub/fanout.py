@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..wire.topics import TopicTree
-from .message import Connection, Message
+from .message import Connection, Message, runs
 
 
 class Records(Protocol):
@@ -74,19 +74,11 @@ class Fanout:
         """``deliver`` each of ``messages`` (one read's, in order), with what
         depends only on the event (recorded or not, its topic, its
         subscribers) looked up once for each run of messages of one event."""
-        count = len(messages)
-        i = 0
-        while i < count:
-            event = messages[i].event
-            j = i + 1
-            while j < count and messages[j].event == event:
-                j += 1
-            if j == i + 1:
-                self.deliver(messages[i])
-                i = j
+        for run in runs(messages):
+            if len(run) == 1:
+                self.deliver(run[0])
                 continue
-            run = messages[i:j]
-            i = j
+            event = run[0].event
             recorder = self.recorder
             if recorder is not None:
                 recorder.record_run(event, run)

@@ -25,7 +25,7 @@ from itertools import chain, islice
 from typing import Any, NamedTuple
 
 from ..config import Config
-from .message import Message
+from .message import Message, runs
 
 
 class Page(NamedTuple):
@@ -90,14 +90,8 @@ class History:
     def stamp(self, message: Message) -> None:
         """Give ``message`` its seq and epoch (in its payload) and keep it."""
         event = message.event
-        counts = self._seq
-        seq = counts.pop(event, None)
-        if seq is None:
-            seq = self._forgotten
-            if len(counts) >= self.events:
-                self._forget_oldest()
-        seq += 1
-        counts[event] = seq
+        seq = self._take_seq(event) + 1
+        self._seq[event] = seq
         message.seq = seq
         message.payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, self._tail)
         if self.size:
@@ -122,26 +116,26 @@ class History:
     def stamp_many(self, messages: Sequence[Message]) -> None:
         """``stamp`` each of ``messages`` in order, the event's counter and
         kept messages looked up once for each run of one event's messages."""
-        count = len(messages)
-        i = 0
-        while i < count:
-            event = messages[i].event
-            j = i + 1
-            while j < count and messages[j].event == event:
-                j += 1
-            if j == i + 1:
-                self.stamp(messages[i])
+        for run in runs(messages):
+            if len(run) == 1:
+                self.stamp(run[0])
             else:
-                self._stamp_run(event, messages[i:j])
-            i = j
+                self._stamp_run(run[0].event, run)
 
-    def _stamp_run(self, event: str, run: Sequence[Message]) -> None:
+    def _take_seq(self, event: str) -> int:
+        """``event``'s last seq, taken out of the counters: put back after
+        its new messages, as the most recently published."""
         counts = self._seq
         seq = counts.pop(event, None)
         if seq is None:
             seq = self._forgotten
             if len(counts) >= self.events:
                 self._forget_oldest()
+        return seq
+
+    def _stamp_run(self, event: str, run: Sequence[Message]) -> None:
+        counts = self._seq
+        seq = self._take_seq(event)
         tail = self._tail
         added = longest = 0
         for message in run:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..wire.frames import encode_frame
@@ -52,3 +53,19 @@ class Connection(Protocol):
     """
 
     def deliver(self, message: Message) -> None: ...
+
+
+def runs(messages: Sequence[Message]) -> list[Sequence[Message]]:
+    """``messages`` cut into runs of one event, in order (the messages of
+    one read: what depends only on the event is then done once per run)."""
+    found: list[Sequence[Message]] = []
+    count = len(messages)
+    i = 0
+    while i < count:
+        event = messages[i].event
+        j = i + 1
+        while j < count and messages[j].event == event:
+            j += 1
+        found.append(messages[i:j])
+        i = j
+    return found
