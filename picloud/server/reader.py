@@ -207,6 +207,13 @@ class ReaderProtocol(WebSocketProtocol13):
                 return
             if stream.closed():
                 return
+        # More is waiting: read on at the next turn, not at the next event,
+        # which under uvloop never comes for a socket whose reset is queued.
+        stream.io_loop.add_callback(self._read_on)
+
+    def _read_on(self) -> None:
+        if self._closed is not None and not self.stream.closed():
+            self._read_directly()
 
     def _dispatch(self, events: list[Event], index: int) -> bool:
         """Handle ``events[index:]``; False if reading must not go on (yet)."""

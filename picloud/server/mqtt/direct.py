@@ -88,6 +88,12 @@ class DirectReading:
                 self._stop_reading_directly()
                 waiting.add_done_callback(self.read_again)
                 return
+        # More is waiting: read on at the next turn (server/reader.py says why).
+        stream.io_loop.add_callback(self._read_on)
+
+    def _read_on(self) -> None:
+        if self._closed_future is not None and not self.closed and not self.stream.closed():
+            self._read_directly()
 
     # Provided by the host class.
     def handle(self, data: bytes) -> Future[None] | None:
