@@ -157,7 +157,7 @@ class PubSub(Joining, Subscriptions):
         parse is given as its ProtocolError; each outcome is what
         ``publish_batch`` returns, or the error it raises."""
         outcomes: list[Outcome] = []
-        ready: list[tuple[Message, Any]] = []
+        ready: list[Message] = []
         prepare = self._prepare_batch
         stamp = stamp_now()  # once: the messages of one read arrived together
         for items in batches:
@@ -172,9 +172,8 @@ class PubSub(Joining, Subscriptions):
                 if retain:
                     message.retain = True
                     message.clears = data == b"null"
-                sent = (message, request_id)
-                outcomes.append([sent])
-                ready.append(sent)
+                outcomes.append([(message, request_id)])
+                ready.append(message)
                 continue
             if isinstance(items, ProtocolError):
                 outcomes.append(items)
@@ -185,12 +184,19 @@ class PubSub(Joining, Subscriptions):
                 outcomes.append(exc)
                 continue
             outcomes.append(messages)
-            ready += messages
+            ready += [message for message, _ in messages]
         if len(ready) == 1:
-            self.publish_message(ready[0][0])
+            self.publish_message(ready[0])
         elif ready:
-            self.publish_messages([message for message, _ in ready])
+            self.publish_messages(ready)
         return outcomes
+
+    def publish_parts(self, parts: Parts, permissions: Permissions | None = None) -> list[tuple[Message, Any]]:
+        """``publish_batch`` of what wire/scan.py found in one plain frame."""
+        (outcome,) = self.publish_each([parts], permissions)
+        if isinstance(outcome, ProtocolError):
+            raise outcome
+        return outcome
 
     def _prepare_batch(
         self, items: Sequence[Publication], permissions: Permissions | None, stamp: bytes | None = None

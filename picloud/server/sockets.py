@@ -12,7 +12,6 @@ from tornado.websocket import WebSocketHandler
 from ..exceptions import ProtocolError
 from ..hub.limits import ByteBudget, PublishRate
 from ..hub.message import Message
-from ..hub.pubsub import Batch
 from ..hub.subscribing import handle_request
 from ..wire.codec import encode_error
 from ..wire.requests import encode_reply, parse_publications, parse_subscribe_request
@@ -172,8 +171,12 @@ class PublishSocket(HubSocket):
             else:
                 self.send_error_frame(rate.error())
             return
+        parts = scan(message) if scan is not None else None
         try:
-            published = self.state.pubsub.publish_batch(parse_publications(message), self.permissions)
+            if parts is not None:  # the plain frame, taken whole by the C scanner (wire/scan.py)
+                published = self.state.pubsub.publish_parts(parts, self.permissions)
+            else:
+                published = self.state.pubsub.publish_batch(parse_publications(message), self.permissions)
         except ProtocolError as exc:
             self.send_error_frame(exc)
             return
@@ -187,22 +190,21 @@ class PublishSocket(HubSocket):
             for message in messages:  # the rate is counted message by message
                 self.on_message(message)
             return
-        batches: list[Batch] = []
-        for message in messages:
-            # The C scanner takes the plain frame whole (wire/scan.py); the rest is parsed.
-            parts = scan(message) if scan is not None else None
-            if parts is not None:
-                batches.append(parts)
-                continue
-            try:
-                batches.append(parse_publications(message))
-            except ProtocolError as exc:
-                batches.append(exc)
+        # The C scanner takes the plain frames whole (wire/scan.py); the rest is parsed.
+        batches: list[Any] = [scan(message) for message in messages] if scan is not None else [None] * len(messages)
+        for index, parts in enumerate(batches):
+            if parts is None:
+                try:
+                    batches[index] = parse_publications(messages[index])
+                except ProtocolError as exc:
+                    batches[index] = exc
         for outcome in self.state.pubsub.publish_each(batches, self.permissions):
-            if isinstance(outcome, ProtocolError):
-                self.send_error_frame(outcome)
-            else:
+            if type(outcome) is list:
+                if len(outcome) == 1 and outcome[0][1] is None and outcome[0][0].not_retained is None:
+                    continue  # no id, nothing refused: nothing to answer (most readings)
                 self._acknowledge(outcome)
+            else:
+                self.send_error_frame(outcome)  # type: ignore[arg-type]  # a ProtocolError
 
     def _acknowledge(self, published: list[tuple[Message, Any]]) -> None:
         # The original clients never read this socket: only a frame with an
