@@ -12,12 +12,10 @@ The loop is a callback chain, not a coroutine: once ``open()`` has run,
 Tornado's handshake task finishes and its coroutine frames are freed, so an
 idle connection holds one pending read future and a small parser.
 
-On a plain (non-TLS) socket even ``read_bytes`` is skipped: each chunk would
-cost a 64 KiB buffer, two copies, a Future, and a loop iteration before the
-callback runs. Instead the stream's ``_handle_read`` is pointed at
-``_read_directly``, which ``recv``s when the socket is readable and parses
-each chunk in the same loop iteration. The stream still owns the socket, its
-writes and its closing.
+On a plain (non-TLS) socket even ``read_bytes`` is skipped (each chunk would
+cost a 64 KiB buffer, two copies, a Future and a loop iteration): the
+stream's reads are taken over (takeover.py) by ``_read_directly``, which
+``recv``s when the socket is readable and parses each chunk at once.
 
 Tornado internals this relies on (pinned by setup.cfg's ``tornado`` range,
 checked by tests/server/test_reader.py):
@@ -34,11 +32,7 @@ checked by tests/server/test_reader.py):
   ``close_reason``, ``_received_pong`` (6.5+) or ``last_pong`` (6.4), read by
   the ping timeout, ``params.max_message_size`` and ``_decompressor``.
 - ``handler.on_ws_connection_close(code, reason)`` runs ``on_close`` once.
-- Reading directly: ``IOStream._handle_events`` calls ``self._handle_read()``
-  on a READ event (an instance attribute overrides it) and keeps READ
-  interest while ``reading()``, i.e. while ``_read_future`` is set; ``close()``
-  fails ``_read_future`` with StreamClosedError, which is how the hub sees the
-  stream close; ``_read_buffer_size`` and ``_add_io_state`` are used as is.
+- Reading directly: takeover.py's, and ``_read_buffer_size``.
 - After ``open()``, ``upgraded.release_upgrade_state`` replaces
   ``handler.request`` with the few fields still read and drops the HTTP
   response state; see there.
@@ -57,6 +51,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
 from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, Event, FrameParser, Unmask, native, unmask_python
+from .takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, take_reads
 from .upgraded import release_upgrade_state
 
 UNMASK: Unmask = unmask_python
@@ -73,11 +68,6 @@ if native is not None:
 
 log = logging.getLogger("picloud.reader")
 
-READ_CHUNK = 64 * 1024  # Tornado's read_chunk_size: one socket read at most
-# Then other connections get their turn: 256 KiB of one peer's packets is
-# a few milliseconds of the loop; the socket, still readable, is read again
-# on the next turn.
-MAX_CHUNKS_PER_EVENT = 4
 
 
 class ReaderProtocol(WebSocketProtocol13):
@@ -159,20 +149,12 @@ class ReaderProtocol(WebSocketProtocol13):
     # -- reading the socket directly (plain sockets) -----------------------------
 
     def _read_directly_from_now_on(self) -> None:
-        stream = self.stream
-        closed = self._closed = Future()
-        closed.add_done_callback(self._on_stream_closed)
-        stream._read_future = closed  # keeps READ interest; failed by close()
-        stream._handle_read = self._read_directly  # type: ignore[method-assign]
-        stream._add_io_state(IOLoop.READ)
+        self._closed = take_reads(self.stream, self._read_directly, self._on_stream_closed)
 
     def _stop_reading_directly(self) -> None:
-        stream = self.stream
         if self._closed is not None:
-            if stream._read_future is self._closed:
-                stream._read_future = None
+            give_back_reads(self.stream, self._closed)
             self._closed = None
-            del stream._handle_read
 
     def _on_stream_closed(self, future: Any) -> None:
         if future is self._closed:

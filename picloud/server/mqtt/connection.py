@@ -27,7 +27,8 @@ from ...wire.mqtt import packets as p
 from ...wire.mqtt.packets import MqttError, encode_publish
 from ...wire.mqtt.parser import Parser
 from ..outbox import QueuedSocket, _Framed
-from .direct import READ_CHUNK, DirectReading
+from ..takeover import READ_CHUNK
+from .direct import DirectReading
 from .handshake import handle_connect, hang_up, throttled
 from .limits import charge_inbound, dispatch_paced
 from .outgoing import qos0_publish

@@ -20,14 +20,9 @@ from __future__ import annotations
 from typing import Any
 
 from tornado.concurrent import Future
-from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream
 
-READ_CHUNK = 65536
-# Then other connections get their turn: 256 KiB of one peer's packets is
-# a few milliseconds of the loop; the socket, still readable, is read again
-# on the next turn.
-MAX_CHUNKS_PER_EVENT = 4
+from ..takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, take_reads
 
 
 class DirectReading:
@@ -43,20 +38,13 @@ class DirectReading:
         stream = self.stream
         if type(stream) is not IOStream or stream._read_buffer_size or stream.closed():
             return False
-        closed = self._closed_future = Future()
-        closed.add_done_callback(self._on_stream_closed)
-        stream._read_future = closed  # keeps READ interest; failed by close()
-        stream._handle_read = self._read_directly  # type: ignore[method-assign]
-        stream._add_io_state(IOLoop.READ)
+        self._closed_future = take_reads(stream, self._read_directly, self._on_stream_closed)
         return True
 
     def _stop_reading_directly(self) -> None:
-        stream = self.stream
         if self._closed_future is not None:
-            if stream._read_future is self._closed_future:
-                stream._read_future = None
+            give_back_reads(self.stream, self._closed_future)
             self._closed_future = None
-            del stream._handle_read
 
     def _on_stream_closed(self, future: Any) -> None:
         if future is self._closed_future:
