@@ -51,7 +51,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
 from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, Event, FrameParser, Unmask, native, unmask_python
-from .takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, take_reads
+from .takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, receive, take_reads
 from .upgraded import release_upgrade_state
 
 UNMASK: Unmask = unmask_python
@@ -173,15 +173,8 @@ class ReaderProtocol(WebSocketProtocol13):
         sock = self._socket
         stream = self.stream
         for _ in range(MAX_CHUNKS_PER_EVENT):
-            try:
-                data = sock.recv(READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                stream.close(exc_info=exc)  # reported through _on_stream_closed
-                return
-            if not data:
-                stream.close()
+            data = receive(stream, sock)
+            if data is None:
                 return
             if not self._handle(data):
                 # Paused by a coroutine on_message (``_resume`` reads again), or done.

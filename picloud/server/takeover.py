@@ -44,3 +44,20 @@ def give_back_reads(stream: IOStream, closed: Future[Any]) -> None:
     if stream._read_future is closed:
         stream._read_future = None
     del stream._handle_read
+
+
+def receive(stream: IOStream, sock: Any) -> bytes | None:
+    """One chunk of what the socket holds, or None: it holds nothing now, or
+    the stream is closed (an error or the peer's end, which the reader hears
+    through the future ``take_reads`` gave it)."""
+    try:
+        data: bytes = sock.recv(READ_CHUNK)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError as exc:
+        stream.close(exc_info=exc)
+        return None
+    if not data:
+        stream.close()
+        return None
+    return data

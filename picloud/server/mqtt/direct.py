@@ -22,7 +22,7 @@ from typing import Any
 from tornado.concurrent import Future
 from tornado.iostream import IOStream
 
-from ..takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, take_reads
+from ..takeover import MAX_CHUNKS_PER_EVENT, give_back_reads, receive, take_reads
 
 
 class DirectReading:
@@ -58,15 +58,8 @@ class DirectReading:
         stream = self.stream
         sock = stream.socket
         for _ in range(MAX_CHUNKS_PER_EVENT):
-            try:
-                data = sock.recv(READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                stream.close(exc_info=exc)  # reported through _on_stream_closed
-                return
-            if not data:
-                stream.close()
+            data = receive(stream, sock)
+            if data is None:
                 return
             waiting = self.handle(data)
             if self.closed or stream.closed():
