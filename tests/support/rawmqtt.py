@@ -27,8 +27,14 @@ class Delivered(NamedTuple):
 
 
 class RawMqtt:
-    def __init__(self, port: int, client_id: str, *, clean: bool = True, key: str = KEY, level: int = 4) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port: int, client_id: str | None, *, clean: bool = True, key: str = KEY, level: int = 4,
+                 rcvbuf: int | None = None) -> None:
+        """Connected, and with a ``client_id`` past CONNACK; ``rcvbuf`` is set before connecting."""
+        self.sock = socket.socket()
+        self.sock.settimeout(10)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
         self.connack: bytes | None = None
         if client_id is not None:
             self.send(p.encode_connect(p.Connect(level, client_id, clean, 60, username="u", password=key.encode())))

@@ -11,6 +11,7 @@ import urllib.request
 
 from picloud.wire.mqtt import packets as p
 from tests.support.hub import KEY
+from tests.support.rawmqtt import RawMqtt
 
 
 def retain(hub, values: dict[str, object]) -> None:
@@ -42,28 +43,17 @@ def test_a_replay_bigger_than_one_send_arrives_whole_and_in_order(hub_process):
     events = list(values)
     for start in range(0, len(events), 4):  # a batch within --max-message-bytes
         retain(hub, {event: values[event] for event in events[start:start + 4]})
-    with socket.socket() as sock:
-        # A small window: the hub's first send cannot take it all.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.settimeout(10)
-        sock.connect(("127.0.0.1", hub.mqtt_port))
-        sock.sendall(p.encode_connect(p.Connect(4, "big", True, 60, username="u", password=KEY.encode()))
-                     + p.encode_subscribe(p.Subscribe(1, [("big/#", 0)])))
-        reader = sock.makefile("rb")
-        assert reader.read(9) == p.encode_connack(False, p.ACCEPTED) + p.encode_suback(1, [0])
-        topics = []
-        for _ in values:
-            first = reader.read(1)[0]
-            assert first >> 4 == p.PUBLISH
-            length, shift = 0, 0
-            while True:
-                byte = reader.read(1)[0]
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if not byte & 0x80:
-                    break
-            body = reader.read(length)
-            size = int.from_bytes(body[:2], "big")
-            topics.append(body[2:2 + size].decode())
-            assert body[2 + size:] == values[topics[-1]].encode()  # a string's payload is the string
+    # A small window: the hub's first send cannot take it all.
+    raw = RawMqtt(hub.mqtt_port, None, rcvbuf=4096)
+    raw.send(p.encode_connect(p.Connect(4, "big", True, 60, username="u", password=KEY.encode()))
+             + p.encode_subscribe(p.Subscribe(1, [("big/#", 0)])))
+    assert raw._exactly(9) == p.encode_connack(False, p.ACCEPTED) + p.encode_suback(1, [0])
+    topics = []
+    for _ in values:
+        packet = raw.read()
+        assert packet.kind == p.PUBLISH
+        size = int.from_bytes(packet.body[:2], "big")
+        topics.append(packet.body[2:2 + size].decode())
+        assert packet.body[2 + size:] == values[topics[-1]].encode()  # a string's payload is the string
+    raw.sock.close()
     assert sorted(topics) == sorted(values)
