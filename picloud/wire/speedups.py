@@ -21,8 +21,10 @@ DISABLE_ENV = "PICLOUD_PURE_PYTHON"
 
 #: Extension module name -> whether it loaded, for every module that asked.
 LOADED: dict[str, bool] = {}
-#: Why the first one that did not load did not (absent when all did).
+#: Why each one that did not load did not: "not built" where there is no such
+#: module, else the import's error (a twin built for another Python, say).
 MISSING: dict[str, str] = {}
+NOT_BUILT = "not built"
 
 
 def disabled() -> bool:
@@ -40,7 +42,7 @@ def load(name: str) -> ModuleType | None:
         try:
             module = importlib.import_module(name)
         except ImportError as exc:
-            MISSING.setdefault(name, f"not built: {exc}")
+            MISSING.setdefault(name, NOT_BUILT if exc.name == name else f"{_short(name)}: {exc}")
     LOADED[name] = module is not None
     return module
 
@@ -49,10 +51,13 @@ def describe() -> str:
     """One phrase for the version and start-up lines, e.g. ``C speedups:
     frames, packets`` or ``pure Python (PICLOUD_PURE_PYTHON is set)``."""
     _load_all()
-    on = sorted(name.rpartition("._")[2] for name, ok in LOADED.items() if ok)
+    on = sorted(_short(name) for name, ok in LOADED.items() if ok)
     if on and len(on) == len(LOADED):
         return "C speedups: " + ", ".join(on)
-    reasons = sorted(set(MISSING.values()))
+    absent = sorted(_short(name) for name, why in MISSING.items() if why == NOT_BUILT)
+    reasons = sorted({why for why in MISSING.values() if why != NOT_BUILT})
+    if absent:
+        reasons.insert(0, f"{NOT_BUILT}: {', '.join(absent)}")
     if on:
         return f"C speedups: {', '.join(on)}; pure Python for the rest ({'; '.join(reasons)})"
     return f"pure Python ({'; '.join(reasons) or 'no C speedups'})"
@@ -61,6 +66,11 @@ def describe() -> str:
 #: The modules that ask for a twin: imported by describe() so that the
 #: answer does not depend on what happened to be imported first.
 USERS = ("picloud.wire.frameparser", "picloud.wire.scan", "picloud.wire.mqtt.parser")
+
+
+def _short(name: str) -> str:
+    """``picloud.wire._frames`` -> ``frames``."""
+    return name.rpartition("._")[2]
 
 
 def _load_all() -> None:

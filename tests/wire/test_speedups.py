@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_a_missing_extension_loads_as_none_and_says_why(monkeypatch: pytest.Monk
     monkeypatch.setattr(speedups, "USERS", ())
     assert speedups.load("picloud.wire._no_such_twin") is None
     assert speedups.LOADED == {"picloud.wire._no_such_twin": False}
-    assert speedups.describe().startswith("pure Python (not built: ")
+    assert speedups.describe() == "pure Python (not built: no_such_twin)"
 
 
 def test_the_environment_turns_them_off(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,3 +53,19 @@ def test_the_version_line_says_which_code_runs() -> None:
         assert line.endswith(", C speedups: frames, packets, publish")
     else:
         assert ", pure Python (not built: " in line
+
+
+def test_a_twin_that_fails_to_import_says_how(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A twin that is there but does not load (built for another Python) is named with its error."""
+    package = tmp_path / "twinpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_broken.py").write_text("raise ImportError('undefined symbol: PyFoo')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv(speedups.DISABLE_ENV, raising=False)
+    monkeypatch.setattr(speedups, "LOADED", {})
+    monkeypatch.setattr(speedups, "MISSING", {})
+    monkeypatch.setattr(speedups, "USERS", ())
+    assert speedups.load("twinpkg._broken") is None
+    assert speedups.load("twinpkg._absent") is None
+    assert speedups.describe() == "pure Python (not built: absent; broken: undefined symbol: PyFoo)"
