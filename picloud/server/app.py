@@ -13,12 +13,13 @@ from ..hub.auth import Authenticator
 from ..hub.pubsub import PubSub
 from .backends import make_pubsub
 from .devices import ForgetDeviceHTTP
+from .fastpublish import FastPublish
 from .health import HealthHandler
 from .keyfiles import keys_from_config
 from .logs import log_request
 from .metrics import MetricsHandler
 from .mqtt.websocket import MqttOverWebSocket
-from .publish import FastPublish, PublishHTTP
+from .publish import PublishHTTP
 from .queries import HistoryHTTP, RetainedHTTP
 from .readings import ReadingsHTTP, RecordedEventsHTTP
 from .sockets import HubSocket, InfoSocket, PublishSocket, SubscribeSocket
@@ -85,7 +86,7 @@ class PiCloudApp(Application):
     ) -> HTTPMessageDelegate:
         delegate = super().get_handler_delegate(request, target_class, *args, **kwargs)
         if target_class is PublishHTTP:
-            # Plain publishes skip the RequestHandler (see publish.py).
+            # Plain publishes skip the RequestHandler (see fastpublish.py).
             return FastPublish(self.state, request, delegate)
         if target_class in UPGRADED_SOCKETS:
             # So do plain upgrades (see upgrade.py).

@@ -9,7 +9,7 @@ on the unauthenticated alone, so the devices already in are never the ones
 refused.
 
 A connection leaves this count when a request on it passes the key check
-(server/access.py, server/publish.py) or when it closes. Behind a reverse
+(server/access.py, server/fastpublish.py) or when it closes. Behind a reverse
 proxy every connection comes from the proxy, so with ``--xheaders`` the
 per-address cap does not apply at accept time (the proxy holds the slow
 clients itself); the total does.
