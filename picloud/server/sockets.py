@@ -106,7 +106,13 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
 
     def abort(self) -> None:
         """Drop the connection at once, without a close handshake (dead peer)."""
-        if self._stream is not None:
+        lost = getattr(self.ws_connection, "_lost", None)  # the hub's frame reader (reader.py)
+        if lost is not None:
+            # Out of the hub in this turn, not when the stream's close is
+            # heard: a client that sees the connection end may ask /info at
+            # once, and its upgrade may be served first (server/direct.py).
+            lost()
+        elif self._stream is not None:
             self._stream.close()
 
     def describe(self) -> str:
