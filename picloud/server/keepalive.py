@@ -109,6 +109,10 @@ class KeepaliveHTTPServer(HTTPServer):
             return
         if not self.inherited:
             set_tcp_keepalive(stream.socket)
+        self.serve_stream(stream, address)
+
+    def serve_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
+        """Serve an admitted connection (server/direct.py takes some first)."""
         super().handle_stream(stream, address)
 
     def on_close(self, server_conn: Any) -> None:

@@ -25,7 +25,7 @@ from . import systemd
 from .addresses import every_interface, hub_urls
 from .app import PiCloudApp, make_app
 from .backends import make_pubsub
-from .keepalive import KeepaliveHTTPServer
+from .direct import DirectUpgradeServer
 from .keyfiles import keys_from_config, load_or_create_key
 from .logs import withhold_request_details
 from .mqtt.listener import MqttListener
@@ -96,7 +96,7 @@ async def serve(config: Config) -> None:
     app = make_app(config, pubsub)
     withhold_request_details()
     fit_connection_cap(config, raise_open_files_limit())
-    server = KeepaliveHTTPServer(
+    server = DirectUpgradeServer(
         app, ssl_options=ssl_options, xheaders=config.xheaders, pending=app.state.pending,
         max_body_size=config.max_message_bytes,
         # Slowloris: headers must be complete within this, idle connections go

@@ -42,7 +42,7 @@ from typing import Any
 from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, HTTPServerRequest, RequestStartLine
 from tornado.iostream import IOStream, StreamClosedError
 
-from .access import Refused, assess, presented_key
+from .access import Admission, Refused, assess, presented_key
 from .logs import log_request
 from .publish import SERVER, http_date
 from .sockets import HubSocket, has_room
@@ -109,16 +109,29 @@ class FastUpgrade(HTTPMessageDelegate):
 
     def _upgrade(self, start_line: RequestStartLine, headers: HTTPHeaders) -> bool:
         """The upgrade done, or False (nothing done) for Tornado's path."""
-        if not is_plain(start_line, headers):
+        admission = self.admission(start_line, headers)
+        if admission is None:
             return False
-        request = self.request
+        self.upgrade(admission, headers)
+        return True
+
+    def admission(self, start_line: RequestStartLine, headers: HTTPHeaders) -> Admission | None:
+        """What the key gives a plain request that fits, or None (nothing
+        done, nothing counted) for Tornado's path."""
+        if not is_plain(start_line, headers):
+            return None
         state = self.application.state
         try:
-            admission = assess(state, request, presented_key(request), self.route)
+            admission = assess(state, self.request, presented_key(self.request), self.route)
         except Refused:
-            return False
-        if not has_room(state):
-            return False
+            return None
+        return admission if has_room(state) else None
+
+    def upgrade(self, admission: Admission, headers: HTTPHeaders) -> None:
+        """The 101 written, the socket opened and reading (server/direct.py
+        calls this too, once it has taken the request off the socket)."""
+        request = self.request
+        state = self.application.state
         handler = self.route(self.application, request, state=state)
         handler.admit(admission)
         handler.upgrading()
@@ -142,9 +155,8 @@ class FastUpgrade(HTTPMessageDelegate):
         except Exception:
             handler.log_exception(*sys.exc_info())
             protocol._abort()
-            return True
+            return
         protocol.start_reading()
-        return True
 
 
 def write_now(stream: IOStream, data: bytes) -> None:

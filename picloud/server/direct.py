@@ -1,0 +1,226 @@
+"""Plain websocket upgrades read off the socket as it is accepted, before
+Tornado's HTTP/1 connection is made.
+
+server/upgrade.py spares a plain upgrade the RequestHandler, but Tornado's
+reading of the request still costs about as much again: the connection's
+request-loop coroutine (a task, a loop turn later), the header read with
+its timeout, ``HTTPHeaders.parse`` line by line, the routing delegate. A
+device's request has often arrived by the time its connection is accepted,
+so the server looks at it there, with ``MSG_PEEK`` (and otherwise when its
+first bytes come, within the handshake timeout): nothing is taken off the
+socket unless the request is upgraded here. A complete request for
+``/subscribe``, ``/publish`` or ``/info`` that this strict parser reads
+(CRLF lines, ASCII, no folding, nothing a Tornado parse would refuse) then
+goes through FastUpgrade's own checks; anything else (a partial request,
+any other path or shape, a refusal, TLS, ``--xheaders``) is handed to
+Tornado's path with the socket as it was.
+
+Tornado internals this relies on besides upgrade.py's and takeover.py's
+(pinned by tests/server/test_direct.py): ``httpserver._HTTPRequestContext``
+and what ``HTTPServer.handle_stream`` does with it (an
+``HTTP1ServerConnection`` added to ``_connections``, ``start_serving``),
+the server's ``conn_params``, ``protocol`` and ``trusted_downstream``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import socket
+from typing import Any
+
+from tornado.http1connection import HTTP1Connection, HTTP1ServerConnection
+from tornado.httpserver import HTTPServer, _HTTPRequestContext
+from tornado.httputil import HTTPHeaders, HTTPInputError, HTTPMessageDelegate, HTTPServerRequest, RequestStartLine
+from tornado.iostream import IOStream
+from tornado.log import app_log
+
+from .app import UPGRADES
+from .keepalive import KeepaliveHTTPServer
+from .takeover import give_back_reads, take_reads
+from .upgrade import FastUpgrade
+
+#: What one peek may see: a device's upgrade request is a few hundred bytes.
+PEEK_BYTES = 4096
+#: The request line of an upgrade this path may take: the query (if any) is
+#: Tornado's request-target (visible ASCII), the path one of UPGRADES.
+REQUEST_LINE = re.compile(r"GET (/(?:subscribe|publish|info)(?:\?[\x21-\x7e]*)?) HTTP/1\.1\r\n")
+#: Header lines Tornado's parser takes as they are: a token, a colon, a value
+#: of visible ASCII with inner spaces and tabs, CRLF; then the empty line.
+HEADER_LINE = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e](?:[\x21-\x7e \t]*[\x21-\x7e])?)?)[ \t]*\r\n"
+)
+HEADER_LINES = re.compile(f"(?:{HEADER_LINE.pattern})*")
+UNUSED = HTTPMessageDelegate()  # FastUpgrade's fallback, never called here
+
+
+def parse(data: bytes) -> tuple[int, RequestStartLine, HTTPHeaders] | None:
+    """The request's length, line and headers, if ``data`` starts with a
+    whole plain upgrade request this parser reads; None otherwise."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    text = data[:end + 2].decode("latin-1")
+    line = REQUEST_LINE.match(text)
+    if line is None:
+        return None
+    start = line.end()
+    if HEADER_LINES.fullmatch(text, start) is None:
+        return None
+    headers = HTTPHeaders()
+    # What HTTPHeaders.add does, without its checks: the lines passed stricter ones.
+    for name, value in HEADER_LINE.findall(text, start):
+        if name in headers:
+            headers.add(name, value)
+        else:
+            headers[name] = value
+    return end + 4, RequestStartLine("GET", line.group(1), "HTTP/1.1"), headers
+
+
+class DirectUpgradeServer(KeepaliveHTTPServer):
+    """The hub's HTTP server: plain websocket upgrades done as accepted.
+
+    A connection whose request has not arrived when it is accepted waits for
+    its first bytes here, for at most the handshake timeout (on expiry it is
+    closed, as Tornado closes one without headers), then takes either path;
+    Tornado's is given what is left of that timeout for the headers.
+    """
+
+    #: Upgrades done here (the rest took Tornado's path).
+    upgraded = 0
+
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        self._waiting: dict[IOStream, Waiting] = {}
+
+    def serve_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
+        # TLS must be read through the stream, and --xheaders rewrites the
+        # context from the request's headers: both stay on Tornado's path.
+        if type(stream) is not IOStream or self.xheaders:
+            super().serve_stream(stream, address)
+            return
+        done = upgrade_now(self, stream, address)
+        if done:
+            self.upgraded += 1
+        elif done is None:
+            self._waiting[stream] = Waiting(self, stream, address)
+        else:
+            super().serve_stream(stream, address)
+
+    def readable(self, waiting: Waiting) -> None:
+        """The first bytes came (or the peer closed): one path or the other."""
+        stream = waiting.stream
+        if self._waiting.pop(stream, None) is None:
+            return
+        waiting.stop()
+        params = self.conn_params
+        timeout = params.header_timeout
+        if timeout is not None:
+            left = waiting.deadline - stream.io_loop.time()
+            if left <= 0:
+                self.expired(stream)
+                return
+        if upgrade_now(self, stream, waiting.address):
+            self.upgraded += 1
+            return
+        if timeout is not None:
+            params = copy.copy(params)
+            params.header_timeout = left
+        # HTTPServer.handle_stream, with the time already waited counted.
+        context = _HTTPRequestContext(stream, waiting.address, self.protocol, self.trusted_downstream)
+        connection = HTTP1ServerConnection(stream, params, context)
+        self._connections.add(connection)
+        connection.start_serving(self)
+
+    def timed_out(self, waiting: Waiting) -> None:
+        if self._waiting.pop(waiting.stream, None) is not None:
+            waiting.stop()
+            self.expired(waiting.stream)
+
+    def expired(self, stream: IOStream) -> None:
+        """No request within the handshake timeout: closed, no answer."""
+        if self.pending is not None:
+            self.pending.settle(stream)
+        stream.close()
+
+    async def close_all_connections(self) -> None:
+        # The connections still waiting are in no HTTP/1 connection's list.
+        while self._waiting:
+            stream, waiting = self._waiting.popitem()
+            waiting.stop()
+            self.expired(stream)
+        await super().close_all_connections()
+
+
+class Waiting:
+    """A connection waiting for its first bytes: its stream's READ events
+    taken over (server/takeover.py), so the poller's registration is the
+    one the stream keeps for whoever reads it next, and a timer."""
+
+    __slots__ = ("address", "closed", "deadline", "server", "stream", "timer")
+
+    def __init__(self, server: DirectUpgradeServer, stream: IOStream, address: Any) -> None:
+        self.server = server
+        self.stream = stream
+        self.address = address
+        self.closed = take_reads(stream, self.readable, self.lost)
+        timeout = server.conn_params.header_timeout
+        self.deadline = stream.io_loop.time() + (timeout or 0.0)
+        self.timer = None if timeout is None else stream.io_loop.call_at(self.deadline, server.timed_out, self)
+
+    def readable(self) -> None:
+        self.server.readable(self)
+
+    def lost(self, closed: Any) -> None:
+        """The stream closed while waiting (an error event): as Tornado's
+        path ends a connection that closed before its request."""
+        if self.server._waiting.pop(self.stream, None) is not None:
+            self.stop()
+            self.server.expired(self.stream)
+
+    def stop(self) -> None:
+        give_back_reads(self.stream, self.closed)
+        if self.timer is not None:
+            self.stream.io_loop.remove_timeout(self.timer)
+
+
+def upgrade_now(server: HTTPServer, stream: IOStream, address: Any) -> bool | None:
+    """Whether the connection's request was a plain upgrade, now done; on
+    False nothing was read, counted or answered; None: nothing came yet."""
+    sock = stream.socket
+    try:
+        data = sock.recv(PEEK_BYTES, socket.MSG_PEEK)
+    except BlockingIOError:
+        return None
+    except OSError:  # a reset: Tornado's path sees it
+        return False
+    parsed = parse(data)
+    if parsed is None:
+        return False
+    length, start_line, headers = parsed
+    route = UPGRADES.get(start_line.path.partition("?")[0])
+    if route is None:
+        return False
+    context = _HTTPRequestContext(stream, address, server.protocol, server.trusted_downstream)
+    connection = HTTP1Connection(stream, False, server.conn_params, context)
+    try:
+        request = HTTPServerRequest(connection=connection, start_line=start_line, headers=headers)
+    except HTTPInputError:  # a Host Tornado refuses: its path answers it
+        return False
+    application: Any = server.request_callback  # the PiCloudApp
+    fast = FastUpgrade(application, request, route, UNUSED)
+    try:
+        admission = fast.admission(start_line, headers)
+        if admission is None:
+            return False
+        # Only now is the request taken off the socket: the peeked bytes are
+        # there, so one read of its length takes exactly it.
+        if sock.recv(length) != data[:length]:
+            raise OSError("the request read is not the one peeked")
+        fast.upgrade(admission, headers)
+    except Exception:
+        # What Tornado's path does when a delegate raises: log, hang up.
+        app_log.error("Uncaught exception %s %s (%s)", "GET", request.path, request.remote_ip, exc_info=True)
+        application.state.pending.settle(stream)
+        stream.close()
+    return True

@@ -1,0 +1,177 @@
+"""Plain upgrades read as the connection is accepted (picloud/server/direct.py),
+on real loopback sockets served by the hub's own HTTP server: a whole plain
+request is upgraded there, with the same 101, to a socket that works; one
+not yet sent is waited for, within the handshake timeout; anything else
+(a partial or unusual request, a refusal, --xheaders) is Tornado's, with
+the socket as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from tornado.httputil import HTTPHeaders
+from tornado.iostream import IOStream
+from tornado.tcpclient import TCPClient
+
+from picloud.server import direct
+from picloud.server.direct import DirectUpgradeServer
+from tests.server.test_reader import RawClient
+from tests.server.test_upgrade import NONCE, fast, handshake, only_socket, upgrade_frame, without_date
+from tests.support.hub import KEY, QUICK_RETAIN, post
+
+REQUEST = (f"GET /subscribe?clientName=a HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+           f"Connection: Upgrade\r\nSec-WebSocket-Key: {NONCE}\r\nSec-WebSocket-Version: 13\r\n"
+           f"X-API-Key: {KEY}\r\n\r\n")
+
+
+@pytest.fixture
+def http_server(io_loop, _unused_port, app, config):
+    """The hub's server (serve.py's), not pytest-tornado's plain HTTPServer."""
+    server = DirectUpgradeServer(app, xheaders=config.xheaders, pending=app.state.pending,
+                                 idle_connection_timeout=config.handshake_timeout)
+    server.add_socket(_unused_port[0])
+    yield server
+    server.stop()
+    io_loop.run_sync(server.close_all_connections)
+
+
+@pytest.mark.parametrize("request_text", [
+    REQUEST,
+    REQUEST.replace("Upgrade: websocket", "upgrade:\twebsocket \t"),
+    REQUEST.replace("Host: 127.0.0.1\r\n", "Host: 127.0.0.1\r\nX-Empty:\r\nX-Twice: 1\r\nx-twice: 2\r\n"),
+])
+def test_what_it_reads_is_what_tornado_reads(request_text):
+    data = request_text.encode() + b"\x81\x80"  # a frame right behind it stays on the socket
+    length, line, headers = direct.parse(data)
+    assert length == len(request_text)
+    assert tuple(line) == ("GET", "/subscribe?clientName=a", "HTTP/1.1")
+    tornados = HTTPHeaders.parse(request_text.split("\r\n", 1)[1][:-2])
+    assert sorted(headers.get_all()) == sorted(tornados.get_all())
+
+
+@pytest.mark.parametrize("request_text", [
+    REQUEST[:-2],  # not whole yet
+    REQUEST.replace("\r\n", "\n"),
+    "\r\n" + REQUEST,
+    REQUEST.replace("GET", "POST"),
+    REQUEST.replace("HTTP/1.1", "HTTP/1.0"),
+    REQUEST.replace("/subscribe?", "/subscribe/x?"),
+    REQUEST.replace("/subscribe?", "/mqtt?"),
+    REQUEST.replace("/subscribe?clientName=a", "/subscribe#a"),
+    REQUEST.replace("Upgrade: websocket\r\n", "Upgrade: websocket\r\n folded\r\n"),
+    REQUEST.replace("Upgrade: websocket", "Upgrade : websocket"),
+    REQUEST.replace("Upgrade: websocket", "Upgrade websocket"),
+    REQUEST.replace("clientName=a", "clientName=\xe9"),
+    REQUEST.replace("X-API-Key", "X-API-Name: caf\xe9\r\nX-API-Key"),
+])
+def test_anything_else_is_left_to_tornado(request_text):
+    assert direct.parse(request_text.encode("latin-1")) is None
+
+
+def served(http_server) -> asyncio.Event:
+    """Set once the server has taken the next connection it accepts."""
+    taken = asyncio.Event()
+    serve_stream = http_server.serve_stream
+
+    def spy(stream: IOStream, address: tuple) -> None:
+        serve_stream(stream, address)
+        taken.set()
+    http_server.serve_stream = spy
+    return taken
+
+
+async def connect(base_url: str) -> IOStream:
+    port = int(base_url.rsplit(":", 1)[1])
+    return await TCPClient().connect("127.0.0.1", port)
+
+
+@QUICK_RETAIN
+@pytest.mark.gen_test
+async def test_a_plain_upgrade_is_done_as_accepted(app, http_server, http_client, base_url):
+    assert (await post(http_client, base_url, {"event": "t", "data": 1, "retain": True})).code == 201
+    stream = await connect(base_url)
+    # The request and the first frame in one write: the frame is the reader's.
+    await stream.write(REQUEST.encode() + upgrade_frame({"action": "subscribe", "event": "t", "id": 1}))
+    head = await stream.read_until(b"\r\n\r\n")
+    assert http_server.upgraded == 1
+    sock = only_socket(app)
+    assert fast(sock) and sock.client_name == "a" and not app.state.pending.total
+    client = RawClient(stream)
+    assert json.loads((await client.read_frame())[1])["data"] == 1  # the retained value
+    await client.send(b"\x88\x82" + b"\0\0\0\0" + (1000).to_bytes(2, "big"))
+    assert await client.read_close() == 1000
+    assert await stream.read_until_close() == b""
+    assert not app.state.sockets
+    # Tornado's path (a subprotocol offered) answers the same bytes.
+    other, tornados = await handshake(base_url, "/subscribe?clientName=a", "Sec-WebSocket-Protocol: x")
+    assert http_server.upgraded == 1
+    assert without_date(head) == without_date(tornados)
+    other.stream.close()
+
+
+@pytest.mark.gen_test
+async def test_a_request_not_yet_sent_is_waited_for(app, http_server, base_url):
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    assert app.state.pending.total == 1
+    await stream.write(REQUEST.encode())
+    assert (await stream.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+    assert http_server.upgraded == 1 and not app.state.pending.total
+    stream.close()
+
+
+@pytest.mark.gen_test
+async def test_a_partial_request_goes_to_tornado(app, http_server, base_url):
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    await stream.write(REQUEST[:20].encode())
+    await stream.write(REQUEST[20:].encode())
+    assert (await stream.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+    assert http_server.upgraded in (0, 1)  # 1 only if both writes came before the server looked
+    assert fast(only_socket(app))
+    stream.close()
+
+
+@pytest.mark.config(handshake_timeout=0.2)
+@pytest.mark.gen_test
+async def test_no_request_within_the_handshake_timeout_closes_it(app, http_server, base_url):
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    started = asyncio.get_running_loop().time()
+    assert await stream.read_until_close() == b""
+    assert asyncio.get_running_loop().time() - started < 2
+    assert not app.state.pending.total
+
+
+@pytest.mark.gen_test
+async def test_refusals_are_tornados_and_count_once(app, http_server, base_url):
+    _, head = await handshake(base_url, "/subscribe?clientName=x", key="wrong")
+    assert head.startswith(b"HTTP/1.1 401 ")
+    assert app.state.errors["auth"] == 1
+    assert http_server.upgraded == 0
+
+
+@pytest.mark.config(xheaders=True)
+@pytest.mark.gen_test
+async def test_xheaders_take_tornados_path(app, http_server, base_url):
+    client, head = await handshake(base_url, "/subscribe?clientName=x", "X-Real-Ip: 10.1.2.3")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    assert http_server.upgraded == 0
+    assert only_socket(app).request.remote_ip == "10.1.2.3"
+    client.stream.close()
+
+
+@pytest.mark.gen_test
+async def test_shutdown_closes_the_connections_still_waiting(app, http_server, base_url):
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    http_server.stop()
+    await http_server.close_all_connections()
+    assert await stream.read_until_close() == b""
+    assert not app.state.pending.total
