@@ -160,11 +160,10 @@ class PublishSocket(HubSocket):
     rate: PublishRate | None = None
     reads = False  # the original clients never read it: pinged only with protocol=2
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._acks: set[asyncio.Future[None]] = set()  # pending acks of retained publishes
-
     def opened(self) -> None:
+        # Here rather than in a constructor: server/upgrade.py builds a
+        # handler without Tornado's constructors unless its class has its own.
+        self._acks: set[asyncio.Future[None]] = set()  # pending acks of retained publishes
         rates = self.state.rates
         if rates is not None:
             self.rate = PublishRate(rates.rate, rates.bucket(self.key_fingerprint, self.client_name))

@@ -29,7 +29,10 @@ Tornado internals this relies on (pinned by tests/server/test_upgrade.py):
   (and ``RequestHandler._execute``) set before ``open()``: ``path_args``,
   ``path_kwargs``, ``open_args``, ``open_kwargs``, ``ws_connection``, the
   protocol's ``stream`` and ``selected_subprotocol``, ``start_pinging()``, the
-  handler's status (101) and ``_finished``.
+  handler's status (101) and ``_finished``;
+- what ``RequestHandler.__init__`` and ``WebSocketHandler.__init__`` set,
+  which ``build_handler`` sets itself (less the template namespace and the
+  response headers, which an upgraded handler drops after ``open()``).
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any
 
 from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, HTTPServerRequest, RequestStartLine
 from tornado.iostream import IOStream, StreamClosedError
+from tornado.websocket import WebSocketHandler
 
 from .access import Admission, Refused, assess, presented_key
 from .logs import log_request
@@ -132,7 +136,7 @@ class FastUpgrade(HTTPMessageDelegate):
         calls this too, once it has taken the request off the socket)."""
         request = self.request
         state = self.application.state
-        handler = self.route(self.application, request, state=state)
+        handler = build_handler(self.route, self.application, request, state)
         handler.admit(admission)
         handler.upgrading()
         handler.path_args, handler.path_kwargs = [], {}  # what _execute sets: the routes have no groups
@@ -157,6 +161,38 @@ class FastUpgrade(HTTPMessageDelegate):
             protocol._abort()
             return
         protocol.start_reading()
+
+
+def build_handler(route: type[HubSocket], application: Any, request: HTTPServerRequest, state: Any) -> HubSocket:
+    """``route(application, request, state=state)``, less what an upgraded
+    handler drops right after ``open()`` (upgraded.release_upgrade_state):
+    Tornado's ``RequestHandler.__init__`` builds a template namespace and the
+    response's headers, a formatted Date among them, for a response never
+    sent. The attributes are the ones those constructors set (pinned by
+    tests/server/test_upgrade.py); a route with a constructor of its own is
+    built by it."""
+    if route.__init__ is not WebSocketHandler.__init__:
+        return route(application, request, state=state)
+    handler = route.__new__(route)
+    # RequestHandler.__init__ (its close callback is one detach() clears at once):
+    handler.application = application
+    handler.request = request
+    handler._headers_written = False
+    handler._finished = False
+    handler._auto_finish = True
+    handler._prepared_future = None
+    handler.ui = None  # type: ignore[assignment]
+    handler._headers = None  # type: ignore[assignment]
+    handler._write_buffer = []
+    handler._status_code = 200
+    handler._reason = "OK"
+    handler.initialize(state=state)
+    # WebSocketHandler.__init__:
+    handler.ws_connection = None
+    handler.close_code = None
+    handler.close_reason = None
+    handler._on_close_called = False
+    return handler
 
 
 def write_now(stream: IOStream, data: bytes) -> None:

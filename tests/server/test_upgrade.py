@@ -11,11 +11,11 @@ import os
 from urllib.parse import urlparse
 
 import pytest
-from tornado.httputil import HTTPHeaders, RequestStartLine
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 from tornado.tcpclient import TCPClient
 
 from picloud.server import upgrade
-from picloud.server.sockets import HubSocket
+from picloud.server.sockets import HubSocket, InfoSocket, PublishSocket, SubscribeSocket
 from tests.server.test_reader import RawClient
 from tests.support.hub import KEY, QUICK_RETAIN, post
 
@@ -157,3 +157,25 @@ async def test_a_blocked_address_is_refused_even_with_the_right_key(ws, app, bas
         await handshake(base_url, "/subscribe?clientName=x", key=base64.b64encode(os.urandom(9)).decode())
     _, head = await handshake(base_url, "/subscribe?clientName=x")
     assert head.startswith(b"HTTP/1.1 429 ")
+
+
+class Connection:
+    """What RequestHandler.__init__ asks of a request's connection."""
+
+    context = None
+
+    def set_close_callback(self, callback) -> None:
+        pass
+
+
+@pytest.mark.parametrize("route", [SubscribeSocket, PublishSocket, InfoSocket])
+def test_a_handler_built_for_the_upgrade_has_what_tornados_constructors_set(app, route):
+    request = HTTPServerRequest(connection=Connection(), start_line=RequestStartLine("GET", "/x", "HTTP/1.1"),
+                                headers=HTTPHeaders({"Host": "pi"}))
+    built = upgrade.build_handler(route, app, request, app.state)
+    constructed = route(app, request, state=app.state)
+    assert type(built) is route
+    assert set(vars(built)) == set(vars(constructed))
+    made_for_a_response = {"ui", "_headers"}  # dropped after open() (upgraded.py)
+    assert {name: value for name, value in vars(built).items() if name not in made_for_a_response} == {
+        name: value for name, value in vars(constructed).items() if name not in made_for_a_response}
