@@ -19,7 +19,8 @@ Tornado internals this relies on besides upgrade.py's and takeover.py's
 (pinned by tests/server/test_direct.py): ``httpserver._HTTPRequestContext``
 and what ``HTTPServer.handle_stream`` does with it (an
 ``HTTP1ServerConnection`` added to ``_connections``, ``start_serving``),
-the server's ``conn_params``, ``protocol`` and ``trusted_downstream``.
+the server's ``conn_params``, ``protocol`` and ``trusted_downstream``,
+and ``HTTP1Connection.params``, read when the headers are read.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ import re
 import socket
 from typing import Any
 
-from tornado.http1connection import HTTP1Connection, HTTP1ServerConnection
+from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters, HTTP1ServerConnection
 from tornado.httpserver import HTTPServer, _HTTPRequestContext
-from tornado.httputil import HTTPHeaders, HTTPInputError, HTTPMessageDelegate, HTTPServerRequest, RequestStartLine
+from tornado.httputil import (
+    HTTPConnection,
+    HTTPHeaders,
+    HTTPInputError,
+    HTTPMessageDelegate,
+    HTTPServerConnectionDelegate,
+    HTTPServerRequest,
+    RequestStartLine,
+)
 from tornado.iostream import IOStream
 from tornado.log import app_log
 
@@ -123,14 +132,12 @@ class DirectUpgradeServer(KeepaliveHTTPServer):
         if upgrade_now(self, stream, waiting.address):
             self.upgraded += 1
             return
-        if timeout is not None:
-            params = copy.copy(params)
-            params.header_timeout = left
-        # HTTPServer.handle_stream, with the time already waited counted.
+        # HTTPServer.handle_stream, with the time already waited counted
+        # against the first request's headers only.
         context = _HTTPRequestContext(stream, waiting.address, self.protocol, self.trusted_downstream)
         connection = HTTP1ServerConnection(stream, params, context)
         self._connections.add(connection)
-        connection.start_serving(self)
+        connection.start_serving(self if timeout is None else FirstHeadersDue(self, left))
 
     def timed_out(self, waiting: Waiting) -> None:
         if self._waiting.pop(waiting.stream, None) is not None:
@@ -150,6 +157,27 @@ class DirectUpgradeServer(KeepaliveHTTPServer):
             waiting.stop()
             self.expired(stream)
         await super().close_all_connections()
+
+
+class FirstHeadersDue(HTTPServerConnectionDelegate):
+    """The server, for a connection that waited for its first bytes: its
+    first request's headers are due within what is left of the handshake
+    timeout; the requests after it on a keep-alive connection get the whole
+    idle timeout, as on any other connection."""
+
+    def __init__(self, server: HTTPServer, left: float) -> None:
+        self.server = server
+        self.first: HTTP1ConnectionParameters | None = copy.copy(server.conn_params)
+        self.first.header_timeout = left
+
+    def start_request(self, server_conn: object, request_conn: HTTPConnection) -> HTTPMessageDelegate:
+        if self.first is not None:
+            # Read by HTTP1Connection when it reads the headers, not before.
+            request_conn.params, self.first = self.first, None  # type: ignore[attr-defined]
+        return self.server.start_request(server_conn, request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        self.server.on_close(server_conn)
 
 
 class Waiting:

@@ -175,3 +175,43 @@ async def test_shutdown_closes_the_connections_still_waiting(app, http_server, b
     await http_server.close_all_connections()
     assert await stream.read_until_close() == b""
     assert not app.state.pending.total
+
+
+async def get_healthz(stream: IOStream) -> bytes:
+    await stream.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head = await stream.read_until(b"\r\n\r\n")
+    length = int(HTTPHeaders.parse(head.decode("latin-1").split("\r\n", 1)[1])["Content-Length"])
+    await stream.read_bytes(length)
+    return head
+
+
+@pytest.mark.config(handshake_timeout=1.0)
+@pytest.mark.gen_test(timeout=10)
+async def test_a_connection_that_waited_has_the_rest_of_the_timeout_for_its_first_headers(
+    app, http_server, base_url
+):
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    accepted = asyncio.get_running_loop().time()
+    await asyncio.sleep(0.6)  # the time that passes is what is tested
+    await stream.write(b"GET /healthz HTTP/1.1\r\n")  # and the rest never comes
+    assert await stream.read_until_close() == b""
+    assert asyncio.get_running_loop().time() - accepted < 1.4  # not 0.6 + a whole second
+    assert not app.state.pending.total
+
+
+@pytest.mark.config(handshake_timeout=1.0)
+@pytest.mark.gen_test(timeout=10)
+async def test_a_connection_that_waited_keeps_the_whole_idle_timeout_after_its_first_request(
+    app, http_server, base_url
+):
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    await asyncio.sleep(0.7)  # 0.3 s of the handshake timeout left
+    assert (await get_healthz(stream)).startswith(b"HTTP/1.1 200 ")
+    await asyncio.sleep(0.5)  # idle for longer than that, within the idle timeout
+    assert (await get_healthz(stream)).startswith(b"HTTP/1.1 200 ")
+    assert http_server.upgraded == 0
+    stream.close()
