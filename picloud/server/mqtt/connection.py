@@ -69,7 +69,7 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
         self._pacer: asyncio.Future[None] | None = None
         self._replaying = False  # inside a new subscription's replay: not counted
         self._paced_counted = 0  # bytes added to _paced outside a replay
-        self._deadline: Any = None  # the handshake timeout's
+        self._deadline: asyncio.TimerHandle | None = None  # the handshake timeout's
         self.bucket: TokenBucket | None = None  # under --publish-rate
         self.held = False  # not read for now: over its publish rate
         self._inbound = 0  # bytes charged to the hub's inbound budget
@@ -88,7 +88,11 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
 
     def begin(self) -> None:
         """CONNECT must come within the handshake timeout."""
-        self._deadline = IOLoop.current().call_later(self.state.config.handshake_timeout, self._no_connect)
+        # asyncio's own timer, not IOLoop.call_later: Tornado's wrapper and
+        # remove_timeout (with IOLoop.current() each time) cost more per
+        # connection than the timer itself.
+        self._deadline = asyncio.get_running_loop().call_later(self.state.config.handshake_timeout,
+                                                               self._no_connect)
 
     def _no_connect(self) -> None:
         self._deadline = None
@@ -174,7 +178,7 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:
-            IOLoop.current().remove_timeout(self._deadline)
+            self._deadline.cancel()
             self._deadline = None
 
     # -- writing ---------------------------------------------------------------------
@@ -251,6 +255,9 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
         self.close_transport()
 
     def close_transport(self) -> None:
+        # Closing here, so the stream need not tell us through the future
+        # read_directly gave it (a loop callback per connection for nothing).
+        self._stop_reading_directly()
         self.stream.close()
 
     def throttled_address(self) -> str | None:
