@@ -44,7 +44,7 @@ from tornado.httputil import (
 from tornado.iostream import IOStream
 from tornado.log import app_log
 
-from .app import UPGRADES
+from .app import UPGRADES, PiCloudApp
 from .keepalive import KeepaliveHTTPServer
 from .takeover import give_back_reads, take_reads
 from .upgrade import FastUpgrade
@@ -101,19 +101,19 @@ class DirectUpgradeServer(KeepaliveHTTPServer):
     def initialize(self, *args: Any, **kwargs: Any) -> None:
         super().initialize(*args, **kwargs)
         self._waiting: dict[IOStream, Waiting] = {}
+        # FastUpgrade is the hub application's: over any other, Tornado's path only.
+        self.direct = isinstance(self.request_callback, PiCloudApp)
 
     def serve_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
         # TLS must be read through the stream, and --xheaders rewrites the
         # context from the request's headers: both stay on Tornado's path.
-        if type(stream) is not IOStream or self.xheaders:
+        if type(stream) is not IOStream or self.xheaders or not self.direct:
             super().serve_stream(stream, address)
             return
         done = upgrade_now(self, stream, address)
-        if done:
-            self.upgraded += 1
-        elif done is None:
+        if done is None:
             self._waiting[stream] = Waiting(self, stream, address)
-        else:
+        elif not done:
             super().serve_stream(stream, address)
 
     def readable(self, waiting: Waiting) -> None:
@@ -130,7 +130,6 @@ class DirectUpgradeServer(KeepaliveHTTPServer):
                 self.expired(stream)
                 return
         if upgrade_now(self, stream, waiting.address):
-            self.upgraded += 1
             return
         # HTTPServer.handle_stream, with the time already waited counted
         # against the first request's headers only.
@@ -145,18 +144,27 @@ class DirectUpgradeServer(KeepaliveHTTPServer):
             self.expired(waiting.stream)
 
     def expired(self, stream: IOStream) -> None:
-        """No request within the handshake timeout: closed, no answer."""
+        """Closed without an answer: no request within the handshake
+        timeout, the hub stopping, or an upgrade that failed on the way."""
         if self.pending is not None:
             self.pending.settle(stream)
         stream.close()
 
+    def stop(self) -> None:
+        super().stop()
+        # Now, not after the shutdown's drain: a request that came during it
+        # would be upgraded once the hub had closed the sockets it knew of.
+        self._expire_waiting()
+
     async def close_all_connections(self) -> None:
-        # The connections still waiting are in no HTTP/1 connection's list.
+        self._expire_waiting()  # they are in no HTTP/1 connection's list
+        await super().close_all_connections()
+
+    def _expire_waiting(self) -> None:
         while self._waiting:
             stream, waiting = self._waiting.popitem()
             waiting.stop()
             self.expired(stream)
-        await super().close_all_connections()
 
 
 class FirstHeadersDue(HTTPServerConnectionDelegate):
@@ -212,9 +220,11 @@ class Waiting:
             self.stream.io_loop.remove_timeout(self.timer)
 
 
-def upgrade_now(server: HTTPServer, stream: IOStream, address: Any) -> bool | None:
-    """Whether the connection's request was a plain upgrade, now done; on
-    False nothing was read, counted or answered; None: nothing came yet."""
+def upgrade_now(server: DirectUpgradeServer, stream: IOStream, address: Any) -> bool | None:
+    """Whether this path took the connection: its request was a plain
+    upgrade, now done (counted in ``upgraded``), or it failed on the way and
+    the connection is closed. False: nothing was read, counted or answered,
+    the request is Tornado's; None: nothing came yet."""
     sock = stream.socket
     try:
         data = sock.recv(PEEK_BYTES, socket.MSG_PEEK)
@@ -235,20 +245,25 @@ def upgrade_now(server: HTTPServer, stream: IOStream, address: Any) -> bool | No
         request = HTTPServerRequest(connection=connection, start_line=start_line, headers=headers)
     except HTTPInputError:  # a Host Tornado refuses: its path answers it
         return False
-    application: Any = server.request_callback  # the PiCloudApp
-    fast = FastUpgrade(application, request, route, UNUSED)
+    fast = FastUpgrade(server.request_callback, request, route, UNUSED)
     try:
         admission = fast.admission(start_line, headers)
         if admission is None:
             return False
         # Only now is the request taken off the socket: the peeked bytes are
         # there, so one read of its length takes exactly it.
-        if sock.recv(length) != data[:length]:
-            raise OSError("the request read is not the one peeked")
+        try:
+            taken = sock.recv(length)
+        except OSError:
+            taken = b""  # a reset between the peek and the read: the peer is gone
+        if taken != data[:length]:
+            server.expired(stream)  # quietly, as Tornado's path ends a connection that reset
+            return True
         fast.upgrade(admission, headers)
     except Exception:
         # What Tornado's path does when a delegate raises: log, hang up.
         app_log.error("Uncaught exception %s %s (%s)", "GET", request.path, request.remote_ip, exc_info=True)
-        application.state.pending.settle(stream)
-        stream.close()
+        server.expired(stream)
+        return True
+    server.upgraded += 1
     return True

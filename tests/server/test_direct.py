@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import pytest
 from tornado.httputil import HTTPHeaders
@@ -89,7 +90,7 @@ async def connect(base_url: str) -> IOStream:
 
 @QUICK_RETAIN
 @pytest.mark.gen_test
-async def test_a_plain_upgrade_is_done_as_accepted(app, http_server, http_client, base_url):
+async def test_a_plain_upgrade_is_done_here_with_tornados_101(app, http_server, http_client, base_url):
     assert (await post(http_client, base_url, {"event": "t", "data": 1, "retain": True})).code == 201
     stream = await connect(base_url)
     # The request and the first frame in one write: the frame is the reader's.
@@ -171,10 +172,11 @@ async def test_shutdown_closes_the_connections_still_waiting(app, http_server, b
     taken = served(http_server)
     stream = await connect(base_url)
     await taken.wait()
-    http_server.stop()
-    await http_server.close_all_connections()
+    http_server.stop()  # at once: a request coming in the shutdown's drain is not taken
+    assert not http_server._waiting
     assert await stream.read_until_close() == b""
     assert not app.state.pending.total
+    await http_server.close_all_connections()
 
 
 async def get_healthz(stream: IOStream) -> bytes:
@@ -215,3 +217,38 @@ async def test_a_connection_that_waited_keeps_the_whole_idle_timeout_after_its_f
     assert (await get_healthz(stream)).startswith(b"HTTP/1.1 200 ")
     assert http_server.upgraded == 0
     stream.close()
+
+
+@pytest.mark.gen_test
+async def test_a_request_there_when_accepted_is_upgraded_before_the_loop_turns(app, http_server, base_url):
+    upgraded_as_served: list[int] = []
+    serve_stream = http_server.serve_stream
+
+    def spy(stream: IOStream, address: tuple) -> None:
+        serve_stream(stream, address)
+        upgraded_as_served.append(http_server.upgraded)
+    http_server.serve_stream = spy
+    # Blocking: connected and the request sent before the server's loop runs again.
+    sock = socket.create_connection(("127.0.0.1", int(base_url.rsplit(":", 1)[1])))
+    sock.sendall(REQUEST.encode())
+    stream = IOStream(sock)
+    assert (await stream.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+    assert upgraded_as_served == [1] and not http_server._waiting
+    assert fast(only_socket(app)) and not app.state.pending.total
+    stream.close()
+
+
+@pytest.mark.gen_test
+async def test_an_upgrade_that_fails_on_the_way_is_logged_closed_and_not_counted(
+    app, http_server, base_url, monkeypatch, caplog
+):
+    def fail(*args: object) -> None:
+        raise RuntimeError("no room for it")
+    monkeypatch.setattr(direct.FastUpgrade, "upgrade", fail)
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    await stream.write(REQUEST.encode())
+    assert await stream.read_until_close() == b""
+    assert http_server.upgraded == 0 and not app.state.pending.total and not app.state.sockets
+    assert "Uncaught exception GET /subscribe" in caplog.text and "no room for it" in caplog.text
