@@ -83,6 +83,14 @@ def served(http_server) -> asyncio.Event:
     return taken
 
 
+async def connected(http_server, base_url: str) -> IOStream:
+    """A connection the server has taken, and which has sent nothing yet."""
+    taken = served(http_server)
+    stream = await connect(base_url)
+    await taken.wait()
+    return stream
+
+
 async def connect(base_url: str) -> IOStream:
     port = int(base_url.rsplit(":", 1)[1])
     return await TCPClient().connect("127.0.0.1", port)
@@ -114,9 +122,7 @@ async def test_a_plain_upgrade_is_done_here_with_tornados_101(app, http_server, 
 
 @pytest.mark.gen_test
 async def test_a_request_not_yet_sent_is_waited_for(app, http_server, base_url):
-    taken = served(http_server)
-    stream = await connect(base_url)
-    await taken.wait()
+    stream = await connected(http_server, base_url)
     assert app.state.pending.total == 1
     await stream.write(REQUEST.encode())
     assert (await stream.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
@@ -126,9 +132,7 @@ async def test_a_request_not_yet_sent_is_waited_for(app, http_server, base_url):
 
 @pytest.mark.gen_test
 async def test_a_partial_request_goes_to_tornado(app, http_server, base_url):
-    taken = served(http_server)
-    stream = await connect(base_url)
-    await taken.wait()
+    stream = await connected(http_server, base_url)
     await stream.write(REQUEST[:20].encode())
     await stream.write(REQUEST[20:].encode())
     assert (await stream.read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
@@ -140,9 +144,7 @@ async def test_a_partial_request_goes_to_tornado(app, http_server, base_url):
 @pytest.mark.config(handshake_timeout=0.2)
 @pytest.mark.gen_test
 async def test_no_request_within_the_handshake_timeout_closes_it(app, http_server, base_url):
-    taken = served(http_server)
-    stream = await connect(base_url)
-    await taken.wait()
+    stream = await connected(http_server, base_url)
     started = asyncio.get_running_loop().time()
     assert await stream.read_until_close() == b""
     assert asyncio.get_running_loop().time() - started < 2
@@ -169,9 +171,7 @@ async def test_xheaders_take_tornados_path(app, http_server, base_url):
 
 @pytest.mark.gen_test
 async def test_shutdown_closes_the_connections_still_waiting(app, http_server, base_url):
-    taken = served(http_server)
-    stream = await connect(base_url)
-    await taken.wait()
+    stream = await connected(http_server, base_url)
     http_server.stop()  # at once: a request coming in the shutdown's drain is not taken
     assert not http_server._waiting
     assert await stream.read_until_close() == b""
@@ -192,9 +192,7 @@ async def get_healthz(stream: IOStream) -> bytes:
 async def test_a_connection_that_waited_has_the_rest_of_the_timeout_for_its_first_headers(
     app, http_server, base_url
 ):
-    taken = served(http_server)
-    stream = await connect(base_url)
-    await taken.wait()
+    stream = await connected(http_server, base_url)
     accepted = asyncio.get_running_loop().time()
     await asyncio.sleep(0.6)  # the time that passes is what is tested
     await stream.write(b"GET /healthz HTTP/1.1\r\n")  # and the rest never comes
@@ -208,9 +206,7 @@ async def test_a_connection_that_waited_has_the_rest_of_the_timeout_for_its_firs
 async def test_a_connection_that_waited_keeps_the_whole_idle_timeout_after_its_first_request(
     app, http_server, base_url
 ):
-    taken = served(http_server)
-    stream = await connect(base_url)
-    await taken.wait()
+    stream = await connected(http_server, base_url)
     await asyncio.sleep(0.7)  # 0.3 s of the handshake timeout left
     assert (await get_healthz(stream)).startswith(b"HTTP/1.1 200 ")
     await asyncio.sleep(0.5)  # idle for longer than that, within the idle timeout
@@ -245,9 +241,7 @@ async def test_an_upgrade_that_fails_on_the_way_is_logged_closed_and_not_counted
     def fail(*args: object) -> None:
         raise RuntimeError("no room for it")
     monkeypatch.setattr(direct.FastUpgrade, "upgrade", fail)
-    taken = served(http_server)
-    stream = await connect(base_url)
-    await taken.wait()
+    stream = await connected(http_server, base_url)
     await stream.write(REQUEST.encode())
     assert await stream.read_until_close() == b""
     assert http_server.upgraded == 0 and not app.state.pending.total and not app.state.sockets
