@@ -65,7 +65,8 @@
         if (chart.custom) {
             return chart.custom;
         }
-        var now = Math.floor(D.now());
+        // Whole seconds, rounded up: a reading of this second is in.
+        var now = Math.ceil(D.now());
         return {from: now - RANGES[chart.range], to: now};
     }
 
