@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..exceptions import ConfigError, ProtocolError
 from ..wire.topics import validate_filter
@@ -38,7 +39,22 @@ def allows(role: str | None, action: str) -> bool:
 
 def fingerprint(key: str) -> bytes:
     """What a connection remembers of its key: enough to recheck it, not to use it."""
+    if len(key) > MAX_CACHED_KEY:
+        return _digest(key)
+    return _cached_digest(key)
+
+
+#: Keys longer than this are hashed each time: the cache holds at most 64 of
+#: them, and with --no-auth any string a client sends is a key.
+MAX_CACHED_KEY = 256
+
+
+def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+# A hub's few keys, presented by every connection that comes.
+_cached_digest = lru_cache(maxsize=64)(_digest)
 
 
 NAME_PREFIX = "name="

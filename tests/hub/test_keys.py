@@ -1,13 +1,16 @@
-"""Keys with roles (picloud/hub/keys.py): the keys file's format.
+"""Keys with roles (picloud/hub/keys.py): the keys file's format, fingerprints.
 Reading the files is server/test_keyfiles.py's; what each role may reach is
 server/test_access.py's, rotation server/test_rotation.py's."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from picloud.exceptions import ConfigError
-from picloud.hub.keys import Grant, parse_keys_file
+from picloud.hub import keys
+from picloud.hub.keys import Grant, fingerprint, parse_keys_file
 from tests.support.keys import KEYS
 
 
@@ -51,3 +54,21 @@ def test_bad_keys_file_lines_are_named(text, error):
     with pytest.raises(ConfigError) as info:
         parse_keys_file(text, "keys file 'k'")
     assert str(info.value) == f"keys file 'k' {error}"
+
+
+@pytest.mark.parametrize("key", ["k", "ключ-\udc80", "x" * 256, "y" * 257, "z" * 10_000])
+def test_a_fingerprint_is_the_keys_sha256_cached_or_not(key):
+    expected = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+    assert fingerprint(key) == expected
+    assert fingerprint(key) == expected  # the second time from the cache, where it is kept
+
+
+def test_a_key_is_hashed_once_and_a_long_one_each_time():
+    cache = keys._cached_digest
+    fingerprint("short-key-0123456789")
+    hits = cache.cache_info().hits
+    fingerprint("short-key-0123456789")
+    assert cache.cache_info().hits == hits + 1
+    size = cache.cache_info().currsize
+    fingerprint("w" * (keys.MAX_CACHED_KEY + 1))
+    assert cache.cache_info().currsize == size
