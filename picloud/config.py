@@ -51,6 +51,13 @@ class Config:
         9000, kind="int", minimum=0, maximum=65535, env="PORT", group="network",
         help="Port to listen on; 0 picks a free one.",
     )
+    defer_accept = Setting(
+        1, kind="int", minimum=0, maximum=3600, group="network",
+        help="Seconds a new connection may wait in the kernel for its first bytes; 0 takes it at once.",
+        doc="Clients send their request as they connect, so the hub is woken once, the request there; one "
+        "that sends nothing reaches the hub about this much later, and then has the handshake timeout. "
+        "Linux only (TCP_DEFER_ACCEPT), the HTTP port only.",
+    )
     xheaders = Setting(
         False, kind="bool", group="network", help="Trust X-Forwarded-For / X-Real-IP from a reverse proxy.",
         doc="So that /info and the logs show the devices' real addresses behind etc/nginx/picloud.conf. "

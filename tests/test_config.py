@@ -39,7 +39,7 @@ def test_defaults_are_those_of_the_dataclass_it_replaced(tmp_path):
         "auth_fail_limit": 20, "auth_block": 60.0, "max_total_subscriptions": 100_000,
         "max_retained": 10_000, "max_retained_bytes": 16 * MIB, "max_retained_value_bytes": 256 * 1024,
         "record": (), "no_record": False, "record_raw_days": 7.0, "record_rollup_days": 365.0,
-        "store_max_bytes": 256 * MIB, "record_max_series": 2000,
+        "store_max_bytes": 256 * MIB, "record_max_series": 2000, "defer_accept": 1,
     }
 
 

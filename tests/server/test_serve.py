@@ -20,8 +20,10 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, websocket_connect
 
+from picloud.config import Config
 from picloud.server.addresses import lan_address
 from picloud.server.keyfiles import load_or_create_key
+from picloud.server.serve import listen
 from tests.support.hub import KEY, MANY_AT_ONCE, read_json, send_json
 from tests.support.process import HubProcess, http_publish
 from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
@@ -242,6 +244,40 @@ def test_slow_and_silent_handshakes_time_out_without_blocking_others(hub_process
     for sock in dribblers + silent:
         sock.close()
     sub.close()
+
+
+def silent_until_closed(port: int) -> float:
+    """Seconds from connecting, sending nothing, until the hub hangs up."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(15)
+        assert sock.recv(100) == b""
+    return time.monotonic() - started
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_DEFER_ACCEPT"), reason="Linux's TCP_DEFER_ACCEPT")
+def test_a_connection_that_sends_nothing_waits_in_the_kernel_first_then_times_out(hub_process):
+    # The kernel hands it over once it has retransmitted its SYN-ACK (after
+    # a second), so 1 s passes before the 0.3 s of the handshake start.
+    deferred = hub_process("--api-key", KEY, "--handshake-timeout", "0.3")
+    assert 1.3 <= silent_until_closed(deferred.port) < 10
+    at_once = hub_process("--api-key", KEY, "--handshake-timeout", "0.3", "--defer-accept", "0")
+    assert silent_until_closed(at_once.port) < 1.0
+    # What sends its request as it connects is served as ever.
+    sub = RawWS(deferred.port, "/subscribe?clientName=prompt", key=KEY)
+    assert sub.status == 101
+    sub.close()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_DEFER_ACCEPT"), reason="Linux's TCP_DEFER_ACCEPT")
+@pytest.mark.parametrize("seconds", [0, 1])
+def test_the_listening_sockets_defer_accept_as_configured(seconds):
+    sockets = listen(Config(port=0, host="127.0.0.1", defer_accept=seconds))
+    try:
+        assert bool(sockets[0].getsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT)) == bool(seconds)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 # -- what outlives a restart, a shutdown, a kill -----------------------------------------
