@@ -51,7 +51,7 @@ from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
 from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, Event, FrameParser, Unmask, native, unmask_python
-from .takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, receive, take_reads
+from .takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, receive, take_reads, write_now
 from .upgraded import release_upgrade_state
 
 UNMASK: Unmask = unmask_python
@@ -240,7 +240,7 @@ class ReaderProtocol(WebSocketProtocol13):
                 if self.close_code is None:  # else it holds our failure code
                     self.close_code = code
                     self.close_reason = reason or None
-                self.close(code)  # echo (RFC 6455 5.5.1), then the socket closes
+                self._echo_close(code)
                 self._finish()
                 return False
             elif kind == FAIL:
@@ -252,6 +252,14 @@ class ReaderProtocol(WebSocketProtocol13):
                 # peer that never answers.
                 self.close(code, reason)
         return True
+
+    def _echo_close(self, code: int | None) -> None:
+        """The peer's close answered (RFC 6455 5.5.1), then the socket closes:
+        Tornado's ``close``, with the frame written straight to the socket."""
+        if not self.server_terminated and not self.stream.closed():
+            self.server_terminated = True
+            write_now(self.stream, b"\x88\x00" if code is None else b"\x88\x02" + code.to_bytes(2, "big"))
+        self.close(code)
 
     def _pong(self, data: bytes) -> None:
         send_pong = getattr(self, "_send_pong", None)

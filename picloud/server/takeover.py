@@ -9,6 +9,9 @@ READ interest (``IOStream._handle_events`` keeps it while ``reading()``), and
 that the stream closed. Tornado internals (``_handle_read``,
 ``_read_future``, ``_add_io_state``), pinned by setup.cfg's range and
 tests/server/test_reader.py.
+
+``write_now`` is the other direction: a short write (a 101, a close frame)
+sent straight to the socket when nothing waits before it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Callable
 
 from tornado.concurrent import Future
 from tornado.ioloop import IOLoop
-from tornado.iostream import IOStream
+from tornado.iostream import IOStream, StreamClosedError
 
 READ_CHUNK = 64 * 1024  # Tornado's read_chunk_size: one socket read at most
 # Then other connections get their turn: 256 KiB of one peer's packets is
@@ -61,3 +64,22 @@ def receive(stream: IOStream, sock: Any) -> bytes | None:
         stream.close()
         return None
     return data
+
+
+def write_now(stream: IOStream, data: bytes) -> None:
+    """Write to a plain socket directly when nothing waits before it, as
+    server/outbox.py does; through the stream otherwise (TLS, a full buffer)."""
+    if type(stream) is IOStream and not stream._write_buffer:
+        try:
+            sent = stream.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # the stream sees the failure and closes
+        if sent == len(data):
+            return
+        data = data[sent:]
+    try:
+        stream.write(data)
+    except StreamClosedError:
+        pass

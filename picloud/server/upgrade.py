@@ -43,13 +43,13 @@ import sys
 from typing import Any
 
 from tornado.httputil import HTTPHeaders, HTTPMessageDelegate, HTTPServerRequest, RequestStartLine
-from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketHandler
 
 from .access import Admission, Refused, assess, presented_key
 from .logs import log_request
 from .publish import SERVER, http_date
 from .sockets import HubSocket, has_room
+from .takeover import write_now
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 1.3
 #: Headers that make a request one for Tornado's path: a body, a
@@ -193,22 +193,3 @@ def build_handler(route: type[HubSocket], application: Any, request: HTTPServerR
     handler.close_reason = None
     handler._on_close_called = False
     return handler
-
-
-def write_now(stream: IOStream, data: bytes) -> None:
-    """Write to a plain socket directly when nothing waits before it, as
-    server/outbox.py does; through the stream otherwise (TLS, a full buffer)."""
-    if type(stream) is IOStream and not stream._write_buffer:
-        try:
-            sent = stream.socket.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = 0  # the stream sees the failure and closes
-        if sent == len(data):
-            return
-        data = data[sent:]
-    try:
-        stream.write(data)
-    except StreamClosedError:
-        pass

@@ -152,11 +152,13 @@ async def test_binary_messages_reach_on_message(ws, base_url):
 
 
 @pytest.mark.gen_test
-async def test_close_handshake_is_echoed_and_on_close_runs(http_server, base_url, app):
+@pytest.mark.parametrize(("sent", "echoed"), [(struct.pack("!H", 1000) + b"bye", struct.pack("!H", 1000)),
+                                              (struct.pack("!H", 4000), struct.pack("!H", 4000)), (b"", b"")])
+async def test_close_handshake_is_echoed_and_on_close_runs(http_server, base_url, app, sent, echoed):
     client = await RawClient.connect(base_url)
     assert app.state.pubsub.connection_count == 1
-    await client.send(frame(CLOSE, struct.pack("!H", 1000) + b"bye"))
-    assert await client.read_frame() == (CLOSE, struct.pack("!H", 1000))
+    await client.send(frame(CLOSE, sent))
+    assert await client.read_frame() == (CLOSE, echoed)
     assert await client.closed_by_server()
     await until(lambda: app.state.pubsub.connection_count == 0 and not app.state.sockets)
 
