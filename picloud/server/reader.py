@@ -25,7 +25,8 @@ checked by tests/server/test_reader.py):
   builds ours from the same three.
 - ``WebSocketProtocol13._accept_connection`` awaits ``_receive_frame_loop()``
   after ``open()``; that coroutine is what is replaced here.
-- Reused as they are: ``close()`` (close frames, the 5 s close timeout),
+- Reused as they are: ``close()`` (close frames, the 5 s close timeout; a
+  peer's close is answered by ``_echo_close``, which writes the frame first),
   ``_abort()``, ``_send_pong()`` (6.5+: one pong outstanding; 6.4 has only
   ``_write_frame()``), ``_run_callback()``, and the attributes
   ``client_terminated``, ``server_terminated``, ``close_code``,
@@ -67,7 +68,6 @@ if native is not None:
     UNMASK = native.unmask
 
 log = logging.getLogger("picloud.reader")
-
 
 
 class ReaderProtocol(WebSocketProtocol13):
