@@ -9,16 +9,14 @@ MqttError (the connection is then closed [MQTT-4.8.0-1]); nothing else.
 
 from __future__ import annotations
 
-import struct
 from types import ModuleType
 from typing import Callable
 
 from .. import speedups
+from .bodies import Reader, connect_body, subscribe_body, unsubscribe_body
 from .packets import (
-    BRIDGE_BIT,
     CONNECT,
     DISCONNECT,
-    LEVELS,
     PINGREQ,
     PUBACK,
     PUBCOMP,
@@ -29,12 +27,9 @@ from .packets import (
     UNSUBSCRIBE,
     Ack,
     Bare,
-    Connect,
     MqttError,
     Packet,
     Publish,
-    Subscribe,
-    Unsubscribe,
 )
 
 #: Fixed-header flags each packet type must carry [MQTT-2.2.2-1] (PUBLISH's vary).
@@ -120,47 +115,6 @@ def split_python(buffer: bytes | bytearray, max_packet: int) -> tuple[list[Packe
     return packets, start
 
 
-class Reader:
-    """Reads the fields of one packet body, raising MqttError past its end."""
-
-    __slots__ = ("at", "data")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.at = 0
-
-    def take(self, count: int) -> bytes:
-        if self.at + count > len(self.data):
-            raise MqttError("packet ends inside a field")
-        piece = self.data[self.at:self.at + count]
-        self.at += count
-        return piece
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def u16(self) -> int:
-        value: int = struct.unpack("!H", self.take(2))[0]
-        return value
-
-    def binary(self) -> bytes:
-        return self.take(self.u16())
-
-    def text(self) -> str:
-        raw = self.binary()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MqttError("a string is not valid utf-8 [MQTT-1.5.3-1]") from None
-        if "\x00" in text:
-            raise MqttError("a string contains U+0000 [MQTT-1.5.3-2]")
-        return text
-
-    @property
-    def left(self) -> int:
-        return len(self.data) - self.at
-
-
 def decode(first: int, body: bytes) -> Packet:
     kind, flags = first >> 4, first & 0x0F
     if kind == PUBLISH:
@@ -172,16 +126,16 @@ def decode(first: int, body: bytes) -> Packet:
         raise MqttError(f"packet type {kind} with flags {flags:#x} [MQTT-2.2.2-2]")
     reader = Reader(body)
     if kind == CONNECT:
-        return _connect(reader)
+        return connect_body(reader)
     if kind in (PUBACK, PUBREC, PUBREL, PUBCOMP):
         packet_id = reader.u16()
         if reader.left:
             raise MqttError("bytes after the packet id")
         return Ack(kind, packet_id)
     if kind == SUBSCRIBE:
-        return _subscribe(reader)
+        return subscribe_body(reader)
     if kind == UNSUBSCRIBE:
-        return _unsubscribe(reader)
+        return unsubscribe_body(reader)
     if body:
         raise MqttError(f"packet type {kind} has a body")
     return Bare(kind)
@@ -234,64 +188,6 @@ def _check_topic(raw: bytes) -> str:
         _topics.clear()
     _topics[raw] = topic
     return topic
-
-
-def _connect(reader: Reader) -> Connect:
-    name = reader.text()
-    level = reader.u8()
-    base = level & ~BRIDGE_BIT
-    if name not in LEVELS.values():
-        raise MqttError(f"not an mqtt connect: protocol name {name[:20]!r} [MQTT-3.1.2-1]")
-    flags = reader.u8()
-    if flags & 1:
-        raise MqttError("connect flags reserved bit set [MQTT-3.1.2-3]")
-    keepalive = reader.u16()
-    connect = Connect(level=base, client_id="", clean=bool(flags & 2), keepalive=keepalive,
-                      bridge=bool(level & BRIDGE_BIT))
-    if LEVELS.get(base) != name:
-        # An unknown level, or a name not that of its level ("MQIsdp" at 4):
-        # the broker answers return code 1 [MQTT-3.1.2-2], so the rest need
-        # not be read.
-        connect.level = base if base not in LEVELS else -base
-        return connect
-    connect.client_id = reader.text()
-    will_qos = (flags >> 3) & 3
-    if flags & 4:
-        if will_qos == 3:
-            raise MqttError("will qos 3 [MQTT-3.1.2-14]")
-        connect.will_topic = reader.text()
-        connect.will_payload = reader.binary()
-        connect.will_qos = will_qos
-        connect.will_retain = bool(flags & 32)
-    elif will_qos or flags & 32:
-        raise MqttError("will qos or retain without a will [MQTT-3.1.2-11]")
-    if flags & 128:
-        connect.username = reader.text()
-    if flags & 64:
-        connect.password = reader.binary()
-    return connect
-
-
-def _subscribe(reader: Reader) -> Subscribe:
-    packet = Subscribe(reader.u16())
-    while reader.left:
-        topic = reader.text()
-        qos = reader.u8()
-        if qos & ~3 or qos == 3:
-            raise MqttError(f"subscribe options {qos:#x} [MQTT-3.8.3-4]")
-        packet.filters.append((topic, qos))
-    if not packet.filters:
-        raise MqttError("subscribe without a topic filter [MQTT-3.8.3-3]")
-    return packet
-
-
-def _unsubscribe(reader: Reader) -> Unsubscribe:
-    packet = Unsubscribe(reader.u16())
-    while reader.left:
-        packet.filters.append(reader.text())
-    if not packet.filters:
-        raise MqttError("unsubscribe without a topic filter [MQTT-3.10.3-2]")
-    return packet
 
 
 def native_split(module: ModuleType) -> Callable[[bytes | bytearray, int], tuple[list[Packet], int]]:
