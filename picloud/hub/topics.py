@@ -24,7 +24,8 @@ from collections.abc import Callable, Sequence
 from operator import attrgetter
 
 from ..exceptions import ProtocolError
-from ..wire.codec import created_at_in, dumps, loads, publish_parts
+from ..wire.codec import dumps, loads
+from ..wire.framefields import created_at_in, publish_parts
 from .message import Message
 
 MAX_EVENTS = 2000

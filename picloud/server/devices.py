@@ -18,7 +18,8 @@ from tornado.web import RequestHandler
 
 from ..exceptions import BrokerError, ProtocolError
 from ..hub.presence import presence_event
-from ..wire.codec import event_in, loads, validate_client_name
+from ..wire.codec import loads, validate_client_name
+from ..wire.framefields import event_in
 from .access import AccessMixin, Refused
 from .queries import broker_answer
 

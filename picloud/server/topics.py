@@ -11,7 +11,7 @@ whether each has a retained value is asked of the broker, once a request.
 
 from __future__ import annotations
 
-from ..wire.codec import event_in
+from ..wire.framefields import event_in
 from .queries import QueryHandler, broker_answer
 
 
