@@ -10,6 +10,17 @@ import struct
 from .packets import BRIDGE_BIT, LEVELS, Connect, MqttError, Subscribe, Unsubscribe
 
 
+def decode_string(raw: bytes) -> str:
+    """An MQTT string's text: UTF-8 without U+0000."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise MqttError("a string is not valid utf-8 [MQTT-1.5.3-1]") from None
+    if "\x00" in text:
+        raise MqttError("a string contains U+0000 [MQTT-1.5.3-2]")
+    return text
+
+
 class Reader:
     """Reads the fields of one packet body, raising MqttError past its end."""
 
@@ -37,14 +48,7 @@ class Reader:
         return self.take(self.u16())
 
     def text(self) -> str:
-        raw = self.binary()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise MqttError("a string is not valid utf-8 [MQTT-1.5.3-1]") from None
-        if "\x00" in text:
-            raise MqttError("a string contains U+0000 [MQTT-1.5.3-2]")
-        return text
+        return decode_string(self.binary())
 
     @property
     def left(self) -> int:

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Callable
 
 from .. import speedups
-from .bodies import Reader, connect_body, subscribe_body, unsubscribe_body
+from .bodies import Reader, connect_body, decode_string, subscribe_body, unsubscribe_body
 from .packets import (
     CONNECT,
     DISCONNECT,
@@ -174,12 +174,7 @@ def _publish_at(first: int, data: bytes, at: int, stop: int) -> Publish:
 
 
 def _check_topic(raw: bytes) -> str:
-    try:
-        topic = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MqttError("a string is not valid utf-8 [MQTT-1.5.3-1]") from None
-    if "\x00" in topic:
-        raise MqttError("a string contains U+0000 [MQTT-1.5.3-2]")
+    topic = decode_string(raw)
     if not topic:
         raise MqttError("publish to an empty topic [MQTT-4.7.3-1]")
     if "+" in topic or "#" in topic:
