@@ -52,11 +52,13 @@ class Config:
         help="Port to listen on; 0 picks a free one.",
     )
     defer_accept = Setting(
-        1, kind="int", minimum=0, maximum=3600, group="network",
+        1, kind="int", minimum=0, maximum=60, group="network",
         help="Seconds a new connection may wait in the kernel for its first bytes; 0 takes it at once.",
-        doc="Clients send their request as they connect, so the hub is woken once, the request there; one "
-        "that sends nothing reaches the hub about this much later, and then has the handshake timeout. "
-        "Linux only (TCP_DEFER_ACCEPT), the HTTP port only.",
+        doc="Clients send their request as they connect, so the hub is woken once, the request there. One "
+        "that sends nothing is handed over when it answers the kernel's resent SYN-ACK (the seconds are "
+        "rounded up to those resends: 1, 3, 7, 15, 31, 63), then has the handshake timeout. Such "
+        "connections wait in the listen backlog (1024, or --max-pending if more), past which SYN cookies "
+        "take new ones at once. Linux only (TCP_DEFER_ACCEPT), the HTTP port only.",
     )
     xheaders = Setting(
         False, kind="bool", group="network", help="Trust X-Forwarded-For / X-Real-IP from a reverse proxy.",

@@ -57,6 +57,11 @@ def _digest(key: str) -> bytes:
 _cached_digest = lru_cache(maxsize=64)(_digest)
 
 
+def forget_fingerprints() -> None:
+    """Drop the cached keys (SIGHUP replaced them): a revoked key is not kept."""
+    _cached_digest.cache_clear()
+
+
 NAME_PREFIX = "name="
 
 

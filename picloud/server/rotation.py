@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from ..exceptions import ConfigError
-from ..hub.keys import ADMIN_GRANT, Grant, allows, fingerprint
+from ..hub.keys import ADMIN_GRANT, Grant, allows, fingerprint, forget_fingerprints
 from .keyfiles import keys_from_config
 from .state import HubState, OpenSocket
 
@@ -39,6 +39,7 @@ def reload_keys(state: HubState) -> int:
         log.error("keeping the old keys: the new settings name no key")
         return 0
     state.auth.replace(keys)
+    forget_fingerprints()
     grants = {fingerprint(key): grant for key, grant in keys.items()}
     closed = 0
     for sock in list(state.sockets):

@@ -76,9 +76,15 @@ def warn_weak_keys(keys: Mapping[str, object]) -> None:
         )
 
 
+#: The HTTP port's listen backlog at least (Tornado's default is 128).
+LISTEN_BACKLOG = 1024
+
+
 def listen(config: Config) -> list[socket.socket]:
     try:
-        sockets = bind_sockets(config.port, config.host or None)
+        # A backlog past Tornado's 128: with deferred accept the connections
+        # that have sent nothing yet wait in the kernel's queue, not the hub's.
+        sockets = bind_sockets(config.port, config.host or None, backlog=max(LISTEN_BACKLOG, config.max_pending))
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise ConfigError(f"port {config.port} is already in use") from None
@@ -86,13 +92,23 @@ def listen(config: Config) -> list[socket.socket]:
             raise ConfigError(f"no permission to listen on port {config.port}") from None
         raise ConfigError(f"cannot listen on {config.host or '*'}:{config.port}: {exc.strerror}") from None
     if config.defer_accept and hasattr(socket, "TCP_DEFER_ACCEPT"):
-        # As nginx's "deferred": a connection taken with its request already
-        # there is upgraded at once, instead of waiting for its first bytes
-        # (server/direct.py), which costs a registration, a timer and a loop
-        # turn; about a tenth of what a short-lived websocket costs.
-        for sock in sockets:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, config.defer_accept)
+        defer_accept(sockets, config.defer_accept)
     return sockets
+
+
+def defer_accept(sockets: list[socket.socket], seconds: int) -> None:
+    """A connection is taken once its first bytes are there (nginx's and
+    HAProxy's deferred accept): one taken with its request is upgraded at
+    once, instead of waiting for it (server/direct.py), which costs a
+    registration, a timer and a loop turn, about a tenth of what a
+    short-lived websocket costs. Where the kernel refuses it, the hub runs
+    without."""
+    for sock in sockets:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, seconds)
+        except OSError as exc:
+            log.warning("no deferred accept (TCP_DEFER_ACCEPT refused: %s)", (exc.strerror or str(exc)).lower())
+            return
 
 
 async def serve(config: Config) -> None:

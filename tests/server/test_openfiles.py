@@ -41,7 +41,8 @@ def test_hub_raises_its_open_files_limit(hub_process):
 
 
 def test_running_out_of_file_descriptors_refuses_instead_of_spinning(hub_process):
-    hub = hub_process("--api-key", KEY, *MANY_AT_ONCE)
+    # Taken at once (no deferred accept), so that the hub holds the silent ones.
+    hub = hub_process("--api-key", KEY, "--defer-accept", "0", *MANY_AT_ONCE)
     soft, hard = resource.prlimit(hub.proc.pid, resource.RLIMIT_NOFILE)
     resource.prlimit(hub.proc.pid, resource.RLIMIT_NOFILE, (120, hard))
     flood = [socket.create_connection(("127.0.0.1", hub.port), timeout=5) for _ in range(200)]

@@ -11,6 +11,7 @@ from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
 from picloud.config import Config
+from picloud.hub import keys
 from picloud.server.app import make_app
 from picloud.server.rotation import reload_keys
 from tests.support.hub import read_json, send_json, subscribed, ws_status
@@ -30,6 +31,10 @@ async def test_reload_closes_only_revoked_connections(app, ws, keys_path, http_c
     await subscribed(kept, "t")
     keys_path.write_text("admin-key-0123456789ab admin\nnew-key-0123456789ab publish\n")
     assert reload_keys(app.state) == 1
+    # Nor is the revoked key kept in the fingerprints' cache: looking it up misses.
+    misses = keys._cached_digest.cache_info().misses
+    keys._cached_digest("sub-key-0123456789ab")
+    assert keys._cached_digest.cache_info().misses == misses + 1
     assert await revoked.read_message() is None
     assert revoked.close_code == 1008
     pub = await ws("/publish", key="new-key-0123456789ab", clientName="p")

@@ -23,7 +23,7 @@ from tornado.websocket import WebSocketClosedError, websocket_connect
 from picloud.config import Config
 from picloud.server.addresses import lan_address
 from picloud.server.keyfiles import load_or_create_key
-from picloud.server.serve import listen
+from picloud.server.serve import defer_accept, listen
 from tests.support.hub import KEY, MANY_AT_ONCE, read_json, send_json
 from tests.support.process import HubProcess, http_publish
 from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
@@ -203,8 +203,10 @@ def test_messages_accepted_before_sigterm_reach_a_subscriber_before_its_1001(hub
 TIMEOUT = 1.0
 
 
-def test_slow_and_silent_handshakes_time_out_without_blocking_others(hub_process):
-    hub = hub_process("--api-key", KEY, "--handshake-timeout", str(TIMEOUT), *MANY_AT_ONCE)
+# Deferred, the silent ones wait in the kernel at first; not, in the hub.
+@pytest.mark.parametrize("defer", ["1", "0"])
+def test_slow_and_silent_handshakes_time_out_without_blocking_others(hub_process, defer):
+    hub = hub_process("--api-key", KEY, "--handshake-timeout", str(TIMEOUT), "--defer-accept", defer, *MANY_AT_ONCE)
     request = f"GET /subscribe?clientName=slow HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\n".encode()
     dribblers = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(30)]
     silent = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(30)]
@@ -267,6 +269,13 @@ def test_a_connection_that_sends_nothing_waits_in_the_kernel_first_then_times_ou
     sub = RawWS(deferred.port, "/subscribe?clientName=prompt", key=KEY)
     assert sub.status == 101
     sub.close()
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_DEFER_ACCEPT"), reason="Linux's TCP_DEFER_ACCEPT")
+def test_a_socket_that_refuses_deferred_accept_is_served_without(caplog):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        defer_accept([sock], 1)
+    assert "no deferred accept (TCP_DEFER_ACCEPT refused: " in caplog.text
 
 
 @pytest.mark.skipif(not hasattr(socket, "TCP_DEFER_ACCEPT"), reason="Linux's TCP_DEFER_ACCEPT")
