@@ -2,7 +2,8 @@
 that records: what a chart draws is what GET /readings returned, with the
 min/max band where the points are aggregated, live points appended, several
 events on one chart, CSV; the cards follow a live publish; readings survive
-a restart of the hub. Days past are written into the hub's database before
+a restart of the hub, and a browser whose clock is off by seconds still
+charts the latest. Days past are written into the hub's database before
 it starts, by the code the hub records with (tests/support/dashboard.py)."""
 
 from __future__ import annotations
@@ -145,6 +146,28 @@ def test_a_chart_draws_what_readings_returned_and_live_points(tab, hub_process, 
     assert http_publish(hub.url, KEY, "office/temp", {"value": 19.0, "unit": "°C"}) == 201
     page.wait_for_function("() => PiCloudDash.chart.plot.data[0].length === 4")
     assert page.evaluate(DRAWN)[0][-1][1] == 19.0
+
+
+@pytest.mark.parametrize("behind", [1.5, -1.5, 30.0])
+def test_a_browser_clock_off_by_seconds_charts_the_hubs_latest_reading(tab, hub_process, behind: float) -> None:
+    dash_hub = hub_process(*HUB_ARGS)
+    # The browser's clock is `behind` seconds behind the hub's (a Pi without
+    # network time is the usual cause); a chart's range must still end at the
+    # hub's now, not leave off what was published in the last seconds.
+    page = tab()
+    page.add_init_script(f"(() => {{ const real = Date.now; Date.now = () => real() - {behind * 1000}; }})()")
+    log_in(page, dash_hub.url)
+    hub_now = page.evaluate("() => PiCloudDash.now()")
+    assert abs(hub_now - time.time()) < 0.5
+    assert http_publish(dash_hub.url, KEY, "attic/temp", {"value": 12.5, "unit": "°C"}) == 201
+    wait_recorded(dash_hub.url, "attic/temp")
+    stamped = get_json(f"{dash_hub.url}/readings?event=attic/temp")["series"][0]["t"][-1]
+    page.evaluate("() => { location.hash = '#chart?e=attic/temp&range=1h'; }")
+    page.wait_for_function(READY)
+    asked = urllib.parse.parse_qs(page.evaluate("() => PiCloudDash.chart.requests['attic/temp']").split("?", 1)[1])
+    assert float(asked["to"][0]) >= stamped
+    page.wait_for_function("() => PiCloudDash.chart.plot.data[0].length === 1")
+    assert page.evaluate(DRAWN)[0][-1][1] == 12.5
 
 
 def test_a_week_with_its_band_several_events_ranges_and_csv(tab, hub_process, week: Path) -> None:
