@@ -66,7 +66,6 @@
     function fetchStats(apiKey) {
         var asked = Date.now();
         return D.api("stats", {headers: {"X-API-Key": apiKey}}).then(function (answer) {
-            var heard = Date.now();
             if (answer.status === 401) {
                 return {result: "wrong-key"};
             }
@@ -77,12 +76,13 @@
             if (!answer.ok) {
                 return {result: "unreachable"};
             }
-            // The hub stamped its answer between asking and hearing: the
-            // midpoint is the best guess of when (as NTP guesses). Even a
-            // second's skew counts: a chart's range ends at the hub's now.
+            // The hub stamped its answer after it was asked for: taken as
+            // stamped then, the hub's now is never behind its clock (ahead by
+            // the answer's time at most), so a chart's range, which ends at
+            // it, takes in the latest reading. Even a second's skew counts.
             var hubNow = Date.parse(answer.body.created_at) / 1000;
             if (isFinite(hubNow)) {
-                D.skew = hubNow - (asked + heard) / 2000;
+                D.skew = hubNow - asked / 1000;
             }
             return {result: "ok", stats: answer.body};
         });
