@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -97,12 +96,11 @@ configuration page lists them with what each is for.
 @settings_options
 def serve(**options: Any) -> None:
     """Run the hub."""
+    from .server.logs import configure
     from .server.serve import run
 
     config = Config(**options)
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure(config.log_level)
     try:
         run(config)
     except ConfigError as exc:

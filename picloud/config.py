@@ -312,8 +312,9 @@ class Config:
     log_level = Setting(
         "info", kind="choice", choices=LOG_LEVELS, ignore_case=True, group="logging",
         help="Log this level and above.",
-        doc="At info, a line per connection and per HTTP request, except successful HTTP publishes and "
-        "dashboard polls (at debug).",
+        doc="At info, a line as each connection opens and closes and one per HTTP request, except "
+        "successful HTTP publishes, dashboard polls and websocket upgrades (at debug: the connection's "
+        "line names the client).",
     )
 
     def __init__(self, **overrides: Any) -> None:

@@ -9,19 +9,38 @@ from typing import Any
 from tornado.log import gen_log
 from tornado.web import HTTPError
 
+#: ``picloud serve``'s log line.
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 access_log = logging.getLogger("picloud.access")
 error_log = logging.getLogger("picloud.handlers")
+
+
+def configure(level: str) -> None:
+    """``picloud serve``'s logging: FORMAT on stderr from ``level`` up.
+
+    A record also looks up its caller's file and line, thread and process,
+    none of which FORMAT shows: a third of what a line costs, and a hub logs
+    each connection and disconnection (the logging HOWTO's "Optimization"
+    section names these switches).
+    """
+    logging.basicConfig(level=level.upper(), format=FORMAT)
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def log_request(handler: Any) -> None:
     """Access log without the query string, which may carry ``apiKey``."""
     status = handler.get_status()
     if status < 400:
-        if not access_log.isEnabledFor(logging.INFO):
-            return  # the common case, and the formatting below is not free
         # Pages poll some routes every few seconds, and a sensor may publish
         # every second: on a Pi's SD card a line each is wear, not insight.
-        log_method = access_log.debug if getattr(handler, "routine", False) else access_log.info
+        routine = getattr(handler, "routine", False)
+        if not access_log.isEnabledFor(logging.DEBUG if routine else logging.INFO):
+            return  # the common case, and the formatting below is not free
+        log_method = access_log.debug if routine else access_log.info
     elif status < 500:
         log_method = access_log.warning
     else:

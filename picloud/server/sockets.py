@@ -41,6 +41,9 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
     missed_pings = 0
     answers_pings = False
     reads = True  # whether the client is known to read this socket (keepalive.py)
+    # Its 101 is logged at debug level: the connect line that follows says
+    # the same and more, and a house that reconnects writes every line of it.
+    routine = True
 
     def prepare(self) -> None:
         self.check_access()

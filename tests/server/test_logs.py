@@ -5,10 +5,11 @@ whether from a query string or a malformed request."""
 from __future__ import annotations
 
 import logging
+import re
 import socket
 
 import pytest
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
 from picloud.config import Config
@@ -49,6 +50,33 @@ async def test_access_log_never_contains_the_query_key(http_client, base_url, ca
         )
     assert caplog.text.count("/publish") == 2
     assert KEY not in caplog.text
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("origin", [None, "http://example.com"], ids=["plain", "tornados-path"])
+async def test_an_upgrade_logs_its_connect_line_and_its_101_only_at_debug(http_client, base_url, caplog, origin):
+    """A plain upgrade (server/upgrade.py) and a browser's, which Tornado answers."""
+    caplog.set_level("INFO")
+    caplog.set_level("DEBUG", logger="picloud.access")
+    headers = {"X-API-Key": KEY} | ({"Origin": origin} if origin else {})
+    url = f"{base_url.replace('http', 'ws', 1)}/subscribe?clientName=logged"
+    conn = await websocket_connect(HTTPRequest(url, headers=headers))
+    conn.close()
+    access = [(r.levelname, r.getMessage().split()[0]) for r in caplog.records if r.name == "picloud.access"]
+    assert access == [("DEBUG", "101")]
+    connects = [r.getMessage() for r in caplog.records if r.name == "picloud.handlers" and r.levelname == "INFO"]
+    assert connects and connects[0].startswith("connect /subscribe 'logged' from 127.0.0.1:")
+
+
+def test_the_hubs_log_lines_carry_time_level_logger_and_message(hub_process):
+    hub = hub_process("--api-key", KEY)
+    with socket.create_connection(("127.0.0.1", hub.port), timeout=5) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert sock.recv(100).startswith(b"HTTP/1.1 200")
+    hub.stop()
+    line = next(line for line in hub.stderr.splitlines() if "GET /healthz" in line)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO picloud\.access: 200 GET /healthz "
+                        r"\(127\.0\.0\.1\) \d+\.\dms", line), line
 
 
 def test_malformed_requests_do_not_log_their_keys(hub_process):
