@@ -105,6 +105,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--baseline", metavar="REV", required=True, help="the git revision to compare with")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated: connect, mqtt-connect")
     parser.add_argument("--count", type=int, default=300, help="connections counted per hub (default 300)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning"), default="warning",
+                        help="the hubs' (default warning, as python -m bench runs them; info is a hub's default)")
     parser.add_argument("--baseline-cache", type=Path, metavar="DIR",
                         help="where the baseline's worktree and venv are kept (as python -m bench's)")
     args = parser.parse_args(argv)
@@ -128,12 +130,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     key = secrets.token_hex(16)
     print(f"instructions per connection, {args.count} connections, current tree against {args.baseline} "
-          f"({other.sha[:12]})")
+          f"({other.sha[:12]}), hubs at log level {args.log_level}")
     print(f"{'scenario':<14} {'current':>12} {'baseline':>12} {'ratio':>7}")
     for scenario in args.scenarios.split(","):
         counts = []
         for name in ("picloud", "baseline"):
-            command = server_commands(key, other.python)[name]
+            # The last --log-level given is the one a hub takes.
+            command = [*server_commands(key, other.python)[name], "--log-level", args.log_level]
             try:
                 counts.append(instructions_per_connection(name, command, scenario, key, args.count))
             except (CallgrindError, RuntimeError, OSError) as exc:
