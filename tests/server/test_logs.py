@@ -14,7 +14,9 @@ from tornado.websocket import websocket_connect
 
 from picloud.config import Config
 from picloud.server.app import make_app
+from picloud.wire.mqtt.packets import Connect, encode_connect
 from tests.support.hub import KEY
+from tests.support.rawws import OP_BINARY, RawWS
 
 
 @pytest.mark.gen_test
@@ -66,6 +68,20 @@ async def test_an_upgrade_logs_its_connect_line_and_its_101_only_at_debug(http_c
     assert access == [("DEBUG", "101")]
     connects = [r.getMessage() for r in caplog.records if r.name == "picloud.handlers" and r.levelname == "INFO"]
     assert connects and connects[0].startswith("connect /subscribe 'logged' from 127.0.0.1:")
+
+
+def test_an_mqtt_websockets_101_is_logged_at_debug_and_its_connect_line_at_info(hub_process):
+    hub = hub_process("--api-key", KEY, "--log-level", "debug")
+    ws = RawWS(hub.port, "/mqtt", key=None, headers={"Sec-WebSocket-Protocol": "mqtt"})
+    assert ws.status == 101
+    ws.send_frame(OP_BINARY, encode_connect(Connect(level=4, client_id="logged", clean=True, keepalive=60,
+                                                    username="u", password=KEY.encode())))
+    assert ws.recv_frame() == (OP_BINARY, b"\x20\x02\x00\x00")  # CONNACK, accepted
+    ws.close()
+    hub.stop()
+    lines = hub.stderr.splitlines()
+    assert any("DEBUG picloud.access: 101 GET /mqtt" in line for line in lines), hub.stderr[-2000:]
+    assert any("INFO picloud.mqtt: connect mqtt 'logged' from 127.0.0.1:" in line for line in lines)
 
 
 def test_the_hubs_log_lines_carry_time_level_logger_and_message(hub_process):

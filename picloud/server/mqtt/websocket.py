@@ -61,6 +61,7 @@ class WebSocketMqttConnection(MqttConnection):
 
 class MqttOverWebSocket(WithholdsQuery, ReaderMixin, WebSocketHandler):
     conn: WebSocketMqttConnection | None = None
+    routine = True  # its 101 at debug level, as a HubSocket's: CONNECT's line names the client
 
     def initialize(self, state: HubState) -> None:
         self.state = state
