@@ -20,9 +20,9 @@ def configure(level: str) -> None:
     """``picloud serve``'s logging: FORMAT on stderr from ``level`` up.
 
     A record also looks up its caller's file and line, thread and process,
-    none of which FORMAT shows: a third of what a line costs, and a hub logs
-    each connection and disconnection (the logging HOWTO's "Optimization"
-    section names these switches).
+    none of which FORMAT shows: about a quarter of what a line costs, and a
+    hub logs each connection and disconnection (the logging HOWTO's
+    "Optimization" section names these switches).
     """
     logging.basicConfig(level=level.upper(), format=FORMAT)
     logging._srcfile = None
