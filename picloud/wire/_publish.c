@@ -83,8 +83,10 @@ static int scan_string(Cursor *c, int *plain) {
  * same text. */
 static int scan_number(Cursor *c, int *canonical) {
     const unsigned char *p = c->p, *end = c->end, *start;
-    int negative = 0, int_digits = 0, frac_digits = 0, lead_zeros = 0, int_zero;
-    int frac_last_zero = 0;
+    /* Counts as wide as the text: a number of 2^31 digits must not wrap
+     * into one that looks short. */
+    Py_ssize_t int_digits = 0, frac_digits = 0, lead_zeros = 0;
+    int negative = 0, int_zero, frac_last_zero = 0;
     if (p < end && *p == '-') {
         negative = 1;
         p++;
@@ -100,13 +102,13 @@ static int scan_number(Cursor *c, int *canonical) {
         while (p < end && *p >= '0' && *p <= '9')
             p++;
     }
-    int_digits = (int)(p - start);
+    int_digits = p - start;
     int_zero = (int_digits == 1 && *start == '0');
     if (p < end && *p == '.') {
         const unsigned char *frac = ++p;
         while (p < end && *p >= '0' && *p <= '9')
             p++;
-        frac_digits = (int)(p - frac);
+        frac_digits = p - frac;
         if (frac_digits == 0)
             return 0;
         frac_last_zero = p[-1] == '0';
@@ -122,7 +124,7 @@ static int scan_number(Cursor *c, int *canonical) {
     if (frac_digits == 0) {
         *canonical = !(negative && int_zero); /* -0 reads back as 0 */
     } else {
-        int significant = int_zero ? frac_digits - lead_zeros : int_digits + frac_digits;
+        Py_ssize_t significant = int_zero ? frac_digits - lead_zeros : int_digits + frac_digits;
         int only_zero = frac_digits == 1 && frac_last_zero; /* 1.0, written so */
         *canonical = significant <= MAX_FLOAT_DIGITS && (only_zero || !frac_last_zero)
                      && int_digits <= MAX_FLOAT_DIGITS
@@ -429,6 +431,11 @@ static PyObject *scan(PyObject *module, PyObject *text) {
         id_obj = PyUnicode_DecodeASCII((const char *)id, id_len, "strict");
     } else {
         char digits[MAX_INT_DIGITS + 2];
+        if (id_len > MAX_INT_DIGITS + 1) { /* scan_number lets no longer one through */
+            Py_DECREF(event_obj);
+            Py_DECREF(data_obj);
+            Py_RETURN_NONE;
+        }
         memcpy(digits, id, (size_t)id_len);
         digits[id_len] = '\0';
         id_obj = PyLong_FromString(digits, NULL, 10);

@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import random
+import sys
 from typing import Any
 
 import pytest
@@ -79,6 +80,22 @@ LEFT = [
 @pytest.mark.parametrize("text", LEFT)
 def test_what_the_ordinary_parse_must_word_or_rewrite_is_left_to_it(text: str | bytes) -> None:
     assert native.scan(text) is None
+
+
+@needs_native
+@pytest.mark.skipif(sys.maxsize < 2**32, reason="a 2 GiB frame does not fit a 32-bit process")
+@pytest.mark.skipif(os.environ.get(DISABLE_ENV, "") not in ("", "0"),
+                    reason="4 GiB and 10 s each: the C code is the same in both of the suite's passes")
+@pytest.mark.parametrize("field", ["id", "data"])
+def test_a_number_of_two_to_the_31_digits_is_left_to_the_ordinary_parse(field: str) -> None:
+    """Its digit count must not wrap into a short one (a numeric id is then
+    copied into a 20-byte buffer): what a --max-message-bytes of 2 GiB lets in."""
+    text = bytearray(b'{"event":"t","%s":' % field.encode())
+    text += b"1" * 2**31
+    text += b"}"
+    frame = bytes(text)
+    del text
+    assert native.scan(frame) is None
 
 
 @needs_native

@@ -146,10 +146,30 @@ split(PyObject *module, PyObject *args)
     Py_buffer view;
     Py_ssize_t max_packet, start = 0, end;
     const unsigned char *data;
-    PyObject *packets;
+    PyObject *packets, *limit;
     (void)module;
-    if (!PyArg_ParseTuple(args, "y*n", &view, &max_packet))
+    if (!PyArg_ParseTuple(args, "y*O!", &view, &PyLong_Type, &limit))
         return NULL;
+    max_packet = PyLong_AsSsize_t(limit);
+    if (max_packet == -1 && PyErr_Occurred()) {
+        /* A limit past Py_ssize_t (2 GiB on armv7): no packet in the buffer
+         * is over it, unless it is negative, when every one is. */
+        PyObject *zero;
+        int negative;
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        PyErr_Clear();
+        zero = PyLong_FromLong(0);
+        negative = zero == NULL ? -1 : PyObject_RichCompareBool(limit, zero, Py_LT);
+        Py_XDECREF(zero);
+        if (negative < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        max_packet = negative ? -1 : PY_SSIZE_T_MAX;
+    }
     if (Publish == NULL) {
         PyBuffer_Release(&view);
         PyErr_SetString(PyExc_RuntimeError, "_packets.configure() was not called");
@@ -193,7 +213,7 @@ split(PyObject *module, PyObject *args)
             body = start + 1 + used;
         }
         if (length > max_packet) {
-            PyErr_Format(MqttError, "packet of %zd bytes is over the limit of %zd", length, max_packet);
+            PyErr_Format(MqttError, "packet of %zd bytes is over the limit of %S", length, limit);
             goto error;
         }
         stop = body + length;

@@ -75,6 +75,17 @@ def test_the_c_twin_splits_and_refuses_as_the_python_code_does(case):
     assert _outcomes(NativeParser(limit), chunks) == _outcomes(PythonParser(limit), chunks)
 
 
+@pytest.mark.parametrize("limit", [2**63, 2**80, -(2**63) - 1])
+def test_a_limit_past_the_machines_word_splits_as_in_python(limit):
+    """As a ``--max-message-bytes`` of 2 GiB or more is on armv7, where
+    Py_ssize_t has 32 bits: no packet is over a huge limit, every one over a
+    negative one."""
+    data = p.encode(p.Publish("t", b"x" * 200)) + b"\xc0\x00"
+    assert _outcomes(NativeParser(limit), [data]) == _outcomes(PythonParser(limit), [data])
+    with pytest.raises(TypeError):
+        _packets.split(data, 1.5)
+
+
 @given(st.lists(packets, min_size=1, max_size=5), st.booleans())
 def test_bytes_and_bytearrays_split_alike(sent, as_bytearray):
     data = b"".join(p.encode(packet) for packet in sent)
