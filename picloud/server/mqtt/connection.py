@@ -69,6 +69,7 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
         self._pacer: asyncio.Future[None] | None = None
         self._replaying = False  # inside a new subscription's replay: not counted
         self._paced_counted = 0  # bytes added to _paced outside a replay
+        self._replayed = 0  # bytes added to _paced by the replay under way
         self._deadline: asyncio.TimerHandle | None = None  # the handshake timeout's
         self.bucket: TokenBucket | None = None  # under --publish-rate
         self.held = False  # not read for now: over its publish rate
@@ -188,12 +189,23 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
         if paced is None:
             QueuedSocket.deliver(self, _Framed(data))
             return
+        if self._queue is None:
+            return  # stopped (over a limit, or closing): nothing goes out after that
+        config = self.state.config
         if not self._replaying:
             # Live messages while a replay is written, or another replay: the
             # queue's limit holds for them.
             self._paced_counted += len(data)
-            if self._paced_counted > self.state.config.max_queue_bytes:
+            if self._paced_counted > config.max_queue_bytes:
                 self._overflow()
+                return
+        else:
+            # A replay is the hub's retained values at most once per filter:
+            # one SUBSCRIBE of many overlapping filters (#, +/#, a/#, ...)
+            # would hold a copy for each while the client does not read.
+            self._replayed += len(data)
+            if self._replayed > config.max_retained_bytes + config.max_queue_bytes:
+                self._overflow(config.max_retained_bytes + config.max_queue_bytes)
                 return
         paced.append(data)
 
@@ -227,13 +239,13 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
     def close_slow(self) -> None:
         self.close_later()
 
-    def _overflow(self) -> None:
+    def _overflow(self, limit: int | None = None) -> None:
         # Always disconnect: a PUBLISH or an ack dropped from the queue would
         # leave a QoS 1/2 message in flight for good (the drop policy suits
         # websocket frames, which need no answer).
         self.outbox.slow_consumers += 1
         log.warning("slow consumer mqtt %s: over %d queued bytes, disconnecting",
-                    self.describe(), self.outbox.max_queue_bytes)
+                    self.describe(), self.outbox.max_queue_bytes if limit is None else limit)
         self.stop_queue()
         self.close_later()
 

@@ -23,6 +23,8 @@ class Paced:
     _pacer: asyncio.Future[None] | None
     _replaying: bool
     _paced_counted: int
+    _replayed: int
+    _queue: list[bytes] | None  # QueuedSocket's: None once stopped
     _socket: Any
     _wrap: Callable[[bytes], bytes] | None
     direct: bool
@@ -42,11 +44,15 @@ class Paced:
             # CONNACK and SUBACK with its retained values: one send, not two).
             self._paced = self.take_queue()
             self.direct = False
-            self._paced_counted = 0
+            self._paced_counted = self._replayed = 0
             self._replaying = True
 
     def end_pace(self) -> None:
         self._replaying = False
+        if self._queue is None:  # stopped meanwhile (over a limit, or closing): nothing more goes out
+            if self._pacer is None or self._pacer.done():
+                self._paced = None
+            return
         if self._paced is not None and (self._pacer is None or self._pacer.done()):
             # Most replays are small: what the socket takes at once needs no task.
             data = b"".join(self._paced)

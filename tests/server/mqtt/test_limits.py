@@ -5,6 +5,7 @@ a client asked for (retained values) is paced by its socket, not the queue."""
 
 from __future__ import annotations
 
+import socket
 import time
 
 from picloud.wire.mqtt import packets as p
@@ -72,3 +73,34 @@ def test_a_burst_of_retained_values_a_client_asked_for_is_paced_not_a_slow_consu
     device.disconnect()
     hub.stop()
     assert "slow consumer" not in hub.stderr
+
+
+def test_one_subscribe_of_many_overlapping_filters_cannot_hold_the_retained_values_many_times(hub_process):
+    """Every filter replays what it matches: 40 filters that each match all
+    of 200 KB of retained values, to a client that never reads, would hold
+    8 MB. A replay is allowed the hub's retained bytes and a queue's worth."""
+    hub = hub_process("--api-key", KEY, "--max-queue-bytes", "65536", "--max-retained-bytes", "262144")
+    device = RawMqtt(hub.mqtt_port, "device")
+    device.send(b"".join(p.encode_publish(p.string(f"a/b/c/d/e/{n:03d}"), b"x" * 2000, retain=True)
+                         for n in range(100)))
+    device.send(p.encode_publish(p.string("done"), b"", 1, packet_id=1))
+    assert device.read().kind == p.PUBACK
+    levels = "abcde"
+    filters = [("/".join(level if (mask >> i) & 1 else "+" for i, level in enumerate(levels[:depth])) + "/#"
+                if depth else "#") for depth in range(6) for mask in range(2 ** depth)][:40]
+    assert len(set(filters)) == 40
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stalled.connect(("127.0.0.1", hub.mqtt_port))
+    stalled.sendall(p.encode_connect(p.Connect(4, "stalled", True, 0, username="u", password=KEY.encode()))
+                    + p.encode_subscribe(p.Subscribe(1, [(f, 0) for f in filters])))
+    wait_until(lambda: metrics(hub)["picloud_slow_consumers_total"] >= 1, "the stalled client dropped")
+    one = Peer(hub.mqtt_port, "one")  # a replay within the limit is whole
+    one.subscribe(("#", 0))
+    assert sorted(one.receive().topic for _ in range(100)) == [f"a/b/c/d/e/{n:03d}" for n in range(100)]
+    one.close()
+    device.disconnect()
+    stalled.close()
+    hub.stop()
+    assert "slow consumer mqtt 'stalled' from" in hub.stderr and "over 327680 queued bytes" in hub.stderr
+    assert "Traceback" not in hub.stderr
