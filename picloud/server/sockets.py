@@ -47,6 +47,10 @@ class HubSocket(AccessMixin, QueuedSocket, ReaderMixin, WebSocketHandler):
 
     def prepare(self) -> None:
         self.check_access()
+        if self.state.stopping:
+            # A request that was on its way when the drain began: a socket
+            # opened now would get no 1001 and be cut at exit.
+            raise Refused(503, "the hub is shutting down")
         if not has_room(self.state):
             raise Refused(503, f"too many connections (limit {self.state.config.max_connections})")
         self.upgrading()

@@ -129,7 +129,7 @@ class FastUpgrade(HTTPMessageDelegate):
             admission = assess(state, self.request, presented_key(self.request), self.route)
         except Refused:
             return None
-        return admission if has_room(state) else None
+        return admission if has_room(state) and not state.stopping else None
 
     def upgrade(self, admission: Admission, headers: HTTPHeaders) -> None:
         """The 101 written, the socket opened and reading (server/direct.py

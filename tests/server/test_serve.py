@@ -25,8 +25,9 @@ from picloud.server.addresses import lan_address
 from picloud.server.keyfiles import load_or_create_key
 from picloud.server.serve import defer_accept, listen
 from tests.support.hub import KEY, MANY_AT_ONCE, read_json, send_json
-from tests.support.process import HubProcess, http_publish
-from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
+from tests.support.process import HubProcess, http_publish, metrics
+from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS, read_head, upgrade_request
+from tests.support.redisserver import wait_until
 from tests.support.statedb import DATABASE, copy_as_left, integrity, query, retained_data
 
 # -- the key the hub serves with ---------------------------------------------------------
@@ -158,6 +159,25 @@ def test_signal_closes_websockets_with_1001_and_exits_0(hub_process, sig):
 
     assert asyncio.run(scenario()) == 1001
     assert hub.proc.wait(timeout=5) == 0
+
+
+def test_an_upgrade_still_on_its_way_when_the_drain_begins_is_refused_with_503(hub_process):
+    """Its socket would get no 1001 and be cut at exit, unlike the others."""
+    hub = hub_process("--api-key", KEY, "--shutdown-drain", "10")
+    holder = RawWS(hub.port, "/subscribe?clientName=holder", key=KEY)  # never answers the 1001: the drain lasts
+    assert holder.status == 101
+    late = socket.create_connection(("127.0.0.1", hub.port), timeout=10)
+    request = upgrade_request("/subscribe?clientName=late", {"X-API-Key": KEY})
+    late.sendall(request[:30])
+    wait_until(lambda: metrics(hub)["picloud_pending_connections"] == 1, "the late request's start read")
+    hub.proc.send_signal(signal.SIGTERM)
+    assert holder.recv_until_close() == 1001  # the drain has begun
+    late.sendall(request[30:])
+    status, _ = read_head(late)
+    assert status == 503
+    holder.send_frame(OP_CLOSE, struct.pack("!H", 1001))
+    assert hub.proc.wait(timeout=10) == 0
+    assert "connect /subscribe 'late'" not in hub.stderr
 
 
 BATCHES = 4
