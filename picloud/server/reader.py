@@ -253,6 +253,16 @@ class ReaderProtocol(WebSocketProtocol13):
                 self.close(code, reason)
         return True
 
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """Tornado's ``close``, after which nothing more is sent: no data
+        frame may follow the hub's close frame (RFC 6455 5.5.1), and the
+        handler's queue would go on writing until the peer answers."""
+        if not self.server_terminated:
+            stop_queue = getattr(self.handler, "stop_queue", None)
+            if stop_queue is not None:
+                stop_queue()  # close_gracefully flushed what was queued before this
+        super().close(code, reason)
+
     def _echo_close(self, code: int | None) -> None:
         """The peer's close answered (RFC 6455 5.5.1), then the socket closes:
         Tornado's ``close``, with the frame written straight to the socket."""

@@ -26,7 +26,8 @@ from picloud.server.upgraded import UpgradedRequest
 from picloud.wire.frameparser import BINARY, CLOSE, PING, PONG, TEXT, unmask_python
 from tests.support.frames import MASK, frame
 from tests.support.hub import KEY, SMALL_LIMITS, read_json, send_json, subscribed
-from tests.support.rawws import RawWS
+from tests.support.process import http_publish
+from tests.support.rawws import OP_CLOSE, OP_TEXT, RawWS
 
 MAX = 300_000
 pytestmark = pytest.mark.config(max_message_bytes=MAX)
@@ -331,6 +332,25 @@ def test_publishers_resetting_right_after_sending_leave_nothing_behind(hub_proce
         if not left:
             break
     assert left == []
+
+
+def test_nothing_follows_the_hubs_close_frame(hub_process):
+    """A subscriber that broke the protocol is sent 1002 and has not answered
+    yet: what is published meanwhile is not sent after the close frame."""
+    hub = hub_process("--api-key", KEY)
+    sub = RawWS(hub.port, "/subscribe?clientName=broken", key=KEY)
+    sub.send_text(json.dumps({"action": "subscribe", "event": "t"}))
+    sub.send_text("barrier")
+    assert json.loads(sub.recv_frame()[1])["action"] == "error"
+    sub.send_frame(OP_TEXT, b"unmasked", mask=False)
+    assert sub.recv_frame()[0] == OP_CLOSE
+    for n in range(3):
+        assert http_publish(hub, KEY, {"event": "t", "data": n}) == 201
+    sub.send_frame(OP_CLOSE, struct.pack("!H", 1002))  # the hub now closes the connection
+    after = []
+    while (received := sub.recv_frame()) is not None:
+        after.append(received)
+    assert after == []
 
 
 # -- ReaderMixin with handlers other than the hub's ---------------------------------
