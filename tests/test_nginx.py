@@ -123,7 +123,7 @@ async def test_websockets_through_nginx_show_the_devices_address(nginx):
     sub.close()
     info.close()
     assert hub.stop() == 0
-    assert f"GET /subscribe ({DEVICE_IP})" in hub.stderr  # the log names the device too
+    assert f"connect /subscribe 'kitchen' from {DEVICE_IP}:" in hub.stderr  # the log names the device too
 
 
 @pytest.mark.parametrize("nginx", [("--auth-fail-limit", "3", "--max-pending-per-ip", "2")], indirect=True)
