@@ -200,12 +200,14 @@ class MqttConnection(Paced, QueuedSocket, DirectReading):
                 self._overflow()
                 return
         else:
-            # A replay is the hub's retained values at most once per filter:
-            # one SUBSCRIBE of many overlapping filters (#, +/#, a/#, ...)
-            # would hold a copy for each while the client does not read.
+            # Each filter replays what it matches: one SUBSCRIBE of many
+            # overlapping filters (#, +/#, a/#, ...) would hold the retained
+            # values once per filter while the client does not read. A replay
+            # may hold all of them once, and a queue's worth.
             self._replayed += len(data)
-            if self._replayed > config.max_retained_bytes + config.max_queue_bytes:
-                self._overflow(config.max_retained_bytes + config.max_queue_bytes)
+            limit = config.max_retained_bytes + config.max_queue_bytes
+            if self._replayed > limit:
+                self._overflow(limit)
                 return
         paced.append(data)
 
