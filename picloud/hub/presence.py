@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..exceptions import ProtocolError
-from ..wire.codec import encode_publish, loads, utc_timestamp, validate_event
+from ..wire.codec import encode_publish_json, loads, stamp_now, validate_event
 from .message import Message
 from .retained import Retained
 
@@ -40,6 +40,16 @@ MAX_OFFLINE = 1000
 
 def presence_event(client_name: str) -> str:
     return PREFIX + client_name
+
+
+def presence_frame(event: str, online: bool | None) -> bytes:
+    """``encode_publish(event, {"online": online, "since": now}, now)`` (data
+    null for None), byte for byte, with the time formatted once: every
+    connection and disconnection announces one."""
+    stamp = stamp_now()
+    if online is None:
+        return encode_publish_json(event, b"null", stamp)
+    return encode_publish_json(event, b'{"online":%s,"since":%s}' % (b"true" if online else b"false", stamp), stamp)
 
 
 class Relay(Protocol):
@@ -127,9 +137,7 @@ class Presence:
         except ProtocolError as exc:
             log.debug("no presence for client %r: %s", client_name, exc)
             return
-        now = utc_timestamp()
-        data = None if online is None else {"online": online, "since": now}
-        message = Message(event, encode_publish(event, data, now))
+        message = Message(event, presence_frame(event, online))
         message.retain = True
         message.clears = online is None
         # Not counted as published by clients: PubSub.publish_message is not called.

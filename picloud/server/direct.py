@@ -6,7 +6,7 @@ reading of the request still costs about as much again: the connection's
 request-loop coroutine (a task, a loop turn later), the header read with
 its timeout, ``HTTPHeaders.parse`` line by line, the routing delegate. A
 device's request has often arrived by the time its connection is accepted,
-so the server looks at it there, with ``MSG_PEEK`` (and otherwise when its
+so the server looks at it there (server/plainrequest.py), with ``MSG_PEEK`` (and otherwise when its
 first bytes come, within the handshake timeout): nothing is taken off the
 socket unless the request is upgraded here. A complete request for
 ``/subscribe``, ``/publish`` or ``/info`` that this strict parser reads
@@ -26,7 +26,6 @@ and ``HTTP1Connection.params``, read when the headers are read.
 from __future__ import annotations
 
 import copy
-import re
 import socket
 from typing import Any
 
@@ -34,56 +33,22 @@ from tornado.http1connection import HTTP1Connection, HTTP1ConnectionParameters, 
 from tornado.httpserver import HTTPServer, _HTTPRequestContext
 from tornado.httputil import (
     HTTPConnection,
-    HTTPHeaders,
     HTTPInputError,
     HTTPMessageDelegate,
     HTTPServerConnectionDelegate,
-    HTTPServerRequest,
-    RequestStartLine,
 )
 from tornado.iostream import IOStream
 from tornado.log import app_log
 
 from .app import UPGRADES, PiCloudApp
 from .keepalive import KeepaliveHTTPServer
+from .plainrequest import build_request, parse
 from .takeover import give_back_reads, take_reads
 from .upgrade import FastUpgrade
 
 #: What one peek may see: a device's upgrade request is a few hundred bytes.
 PEEK_BYTES = 4096
-#: The request line of an upgrade this path may take: the query (if any) is
-#: Tornado's request-target (visible ASCII), the path one of UPGRADES.
-REQUEST_LINE = re.compile(r"GET (/(?:subscribe|publish|info)(?:\?[\x21-\x7e]*)?) HTTP/1\.1\r\n")
-#: Header lines Tornado's parser takes as they are: a token, a colon, a value
-#: of visible ASCII with inner spaces and tabs, CRLF; then the empty line.
-HEADER_LINE = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e](?:[\x21-\x7e \t]*[\x21-\x7e])?)?)[ \t]*\r\n"
-)
-HEADER_LINES = re.compile(f"(?:{HEADER_LINE.pattern})*")
 UNUSED = HTTPMessageDelegate()  # FastUpgrade's fallback, never called here
-
-
-def parse(data: bytes) -> tuple[int, RequestStartLine, HTTPHeaders] | None:
-    """The request's length, line and headers, if ``data`` starts with a
-    whole plain upgrade request this parser reads; None otherwise."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        return None
-    text = data[:end + 2].decode("latin-1")
-    line = REQUEST_LINE.match(text)
-    if line is None:
-        return None
-    start = line.end()
-    if HEADER_LINES.fullmatch(text, start) is None:
-        return None
-    headers = HTTPHeaders()
-    # What HTTPHeaders.add does, without its checks: the lines passed stricter ones.
-    for name, value in HEADER_LINE.findall(text, start):
-        if name in headers:
-            headers.add(name, value)
-        else:
-            headers[name] = value
-    return end + 4, RequestStartLine("GET", line.group(1), "HTTP/1.1"), headers
 
 
 class DirectUpgradeServer(KeepaliveHTTPServer):
@@ -242,7 +207,7 @@ def upgrade_now(server: DirectUpgradeServer, stream: IOStream, address: Any) -> 
     context = _HTTPRequestContext(stream, address, server.protocol, server.trusted_downstream)
     connection = HTTP1Connection(stream, False, server.conn_params, context)
     try:
-        request = HTTPServerRequest(connection=connection, start_line=start_line, headers=headers)
+        request = build_request(connection, start_line, headers)
     except HTTPInputError:  # a Host Tornado refuses: its path answers it
         return False
     fast = FastUpgrade(server.request_callback, request, route, UNUSED)

@@ -1,17 +1,20 @@
 """Presence (picloud/hub/presence.py) without sockets: offline after a restart,
-and the offline names kept within a bound."""
+the offline names kept within a bound, and the frames it announces."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
+import pytest
+
 from picloud.brokers.memory import MemoryBroker
-from picloud.hub.presence import MAX_OFFLINE
+from picloud.hub.presence import MAX_OFFLINE, presence_event, presence_frame
 from picloud.hub.pubsub import PubSub
 from picloud.hub.retained import Retained
 from picloud.stores.sqlite.database import FILE_NAME
 from picloud.stores.sqlite.store import SqliteStore
+from picloud.wire.codec import encode_publish, loads
 
 
 def test_presence_from_before_a_restart_is_marked_offline(tmp_path):
@@ -88,3 +91,13 @@ def test_a_device_online_here_or_on_another_hub_is_not_forgotten():
     assert pubsub.presence.forget("near") is False and pubsub.presence.forget("far") is False
     assert watcher.got == []
     assert json.loads(pubsub.retained.get("$SYS/clients/near").payload)["data"]["online"] is True
+
+
+@pytest.mark.parametrize("online", [True, False, None])
+@pytest.mark.parametrize("name", ["plug", "caf\u00e9 \"2\""])
+def test_a_presence_frame_is_what_encode_publish_makes_of_it(online, name):
+    event = presence_event(name)
+    frame = presence_frame(event, online)
+    created_at = loads(frame)["created_at"]
+    data = None if online is None else {"online": online, "since": created_at}
+    assert frame == encode_publish(event, data, created_at)

@@ -38,39 +38,6 @@ def http_server(io_loop, _unused_port, app, config):
     io_loop.run_sync(server.close_all_connections)
 
 
-@pytest.mark.parametrize("request_text", [
-    REQUEST,
-    REQUEST.replace("Upgrade: websocket", "upgrade:\twebsocket \t"),
-    REQUEST.replace("Host: 127.0.0.1\r\n", "Host: 127.0.0.1\r\nX-Empty:\r\nX-Twice: 1\r\nx-twice: 2\r\n"),
-])
-def test_what_it_reads_is_what_tornado_reads(request_text):
-    data = request_text.encode() + b"\x81\x80"  # a frame right behind it stays on the socket
-    length, line, headers = direct.parse(data)
-    assert length == len(request_text)
-    assert tuple(line) == ("GET", "/subscribe?clientName=a", "HTTP/1.1")
-    tornados = HTTPHeaders.parse(request_text.split("\r\n", 1)[1][:-2])
-    assert sorted(headers.get_all()) == sorted(tornados.get_all())
-
-
-@pytest.mark.parametrize("request_text", [
-    REQUEST[:-2],  # not whole yet
-    REQUEST.replace("\r\n", "\n"),
-    "\r\n" + REQUEST,
-    REQUEST.replace("GET", "POST"),
-    REQUEST.replace("HTTP/1.1", "HTTP/1.0"),
-    REQUEST.replace("/subscribe?", "/subscribe/x?"),
-    REQUEST.replace("/subscribe?", "/mqtt?"),
-    REQUEST.replace("/subscribe?clientName=a", "/subscribe#a"),
-    REQUEST.replace("Upgrade: websocket\r\n", "Upgrade: websocket\r\n folded\r\n"),
-    REQUEST.replace("Upgrade: websocket", "Upgrade : websocket"),
-    REQUEST.replace("Upgrade: websocket", "Upgrade websocket"),
-    REQUEST.replace("clientName=a", "clientName=\xe9"),
-    REQUEST.replace("X-API-Key", "X-API-Name: caf\xe9\r\nX-API-Key"),
-])
-def test_anything_else_is_left_to_tornado(request_text):
-    assert direct.parse(request_text.encode("latin-1")) is None
-
-
 def served(http_server) -> asyncio.Event:
     """Set once the server has taken the next connection it accepts."""
     taken = asyncio.Event()
