@@ -13,7 +13,7 @@ Standard library only: the protocol-neutral core imports the table.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Generic, Literal, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, Callable, Generic, Literal, TypeVar, cast, overload
 
 T = TypeVar("T")
 
@@ -35,7 +35,8 @@ class Setting(Generic[T]):
     """One setting: a row of the table, and the descriptor of its attribute.
 
     On the class (``Config.port``) it is the row; on an instance
-    (``config.port``) the value, kept in the instance's ``__dict__``.
+    (``config.port``) the value, kept in the instance's ``__dict__`` and
+    read from there as any attribute is (see ``__get__``).
     """
 
     name: str
@@ -122,16 +123,19 @@ class Setting(Generic[T]):
         if not hasattr(self, "env"):
             self.env = f"PICLOUD_{name.upper()}"
 
-    @overload
-    def __get__(self, obj: None, owner: type | None = None) -> Setting[T]: ...
+    if TYPE_CHECKING:
+        # For mypy only. At run time the class has no __get__: a data
+        # descriptor without one leaves instance reads to the instance's
+        # __dict__ (a plain attribute lookup, where a __get__ would be a
+        # Python call on every read of every setting, several per MQTT
+        # connection), and a read on the class returns the row.
+        @overload
+        def __get__(self, obj: None, owner: type | None = None) -> Setting[T]: ...
 
-    @overload
-    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+        @overload
+        def __get__(self, obj: object, owner: type | None = None) -> T: ...
 
-    def __get__(self, obj: object, owner: type | None = None) -> Setting[T] | T:
-        if obj is None:
-            return self
-        return cast(T, obj.__dict__[self.name])
+        def __get__(self, obj: object, owner: type | None = None) -> Setting[T] | T: ...
 
     def __set__(self, obj: object, value: T) -> None:
         if self.kind == "dir":  # a directory is always a Path, whoever sets it

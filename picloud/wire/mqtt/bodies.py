@@ -5,8 +5,6 @@ and decodes the others). Every malformed field raises MqttError.
 
 from __future__ import annotations
 
-import struct
-
 from .packets import BRIDGE_BIT, LEVELS, Connect, MqttError, Subscribe, Unsubscribe
 
 
@@ -30,22 +28,41 @@ class Reader:
         self.data = data
         self.at = 0
 
+    # Each field read in one call (a client's CONNECT and SUBSCRIBE are read
+    # field by field on every connection).
+
     def take(self, count: int) -> bytes:
-        if self.at + count > len(self.data):
+        at = self.at
+        end = at + count
+        if end > len(self.data):
             raise MqttError("packet ends inside a field")
-        piece = self.data[self.at:self.at + count]
-        self.at += count
-        return piece
+        self.at = end
+        return self.data[at:end]
 
     def u8(self) -> int:
-        return self.take(1)[0]
+        at = self.at
+        if at >= len(self.data):
+            raise MqttError("packet ends inside a field")
+        self.at = at + 1
+        return self.data[at]
 
     def u16(self) -> int:
-        value: int = struct.unpack("!H", self.take(2))[0]
-        return value
+        data, at = self.data, self.at
+        if at + 2 > len(data):
+            raise MqttError("packet ends inside a field")
+        self.at = at + 2
+        return (data[at] << 8) | data[at + 1]
 
     def binary(self) -> bytes:
-        return self.take(self.u16())
+        data, at = self.data, self.at
+        start = at + 2
+        if start > len(data):
+            raise MqttError("packet ends inside a field")
+        end = start + ((data[at] << 8) | data[at + 1])
+        if end > len(data):
+            raise MqttError("packet ends inside a field")
+        self.at = end
+        return data[start:end]
 
     def text(self) -> str:
         return decode_string(self.binary())

@@ -48,3 +48,20 @@ def test_filters_and_their_options():
         subscribe_body(Reader(struct.pack("!H", 7) + text("a") + b"\x03"))
     with pytest.raises(MqttError, match="without a topic filter"):
         unsubscribe_body(Reader(struct.pack("!H", 7)))
+
+
+CONNECT_WITH_EVERYTHING = (text("MQTT") + bytes([4, 0b11101110]) + struct.pack("!H", 30) + text("dev-1")
+                           + text("dev-1/status") + text(b"gone") + text("user") + text(b"\x00key"))
+
+
+@pytest.mark.parametrize("cut", range(len(CONNECT_WITH_EVERYTHING)))
+def test_a_connect_cut_anywhere_ends_inside_a_field(cut):
+    with pytest.raises(MqttError, match="packet ends inside a field"):
+        connect_body(Reader(CONNECT_WITH_EVERYTHING[:cut]))
+
+
+@pytest.mark.parametrize("cut", [1, 3, 4, 5, 6, 7])  # 2: a packet id and no filter, refused as such
+def test_a_subscribe_cut_inside_a_field_says_so(cut):
+    body = struct.pack("!H", 7) + text("a/#") + b"\x01"
+    with pytest.raises(MqttError, match="packet ends inside a field"):
+        subscribe_body(Reader(body[:cut]))
