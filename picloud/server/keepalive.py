@@ -25,6 +25,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from tornado.httpserver import HTTPServer
+from tornado.httputil import HTTPConnection, HTTPMessageDelegate
 from tornado.ioloop import PeriodicCallback
 from tornado.websocket import WebSocketClosedError
 
@@ -114,6 +115,18 @@ class KeepaliveHTTPServer(HTTPServer):
     def serve_stream(self, stream: Any, address: tuple[Any, ...]) -> None:
         """Serve an admitted connection (server/direct.py takes some first)."""
         super().handle_stream(stream, address)
+
+    def start_request(self, server_conn: Any, request_conn: HTTPConnection) -> HTTPMessageDelegate:
+        """The next request on a connection: Tornado asks once the response
+        to the one before has been written. A connection that has not shown
+        a valid key in its time (``Pending.overdue``) is closed here instead,
+        between two requests, as an idle keep-alive connection may be."""
+        stream = server_conn.stream
+        if self.pending is not None and self.pending.overdue(stream):
+            log.debug("closing a connection from %s that showed no key in %gs",
+                      getattr(server_conn.context, "remote_ip", "?"), self.pending.key_timeout)
+            stream.close()
+        return super().start_request(server_conn, request_conn)
 
     def on_close(self, server_conn: Any) -> None:
         if self.pending is not None:

@@ -9,7 +9,13 @@ on the unauthenticated alone, so the devices already in are never the ones
 refused.
 
 A connection leaves this count when a request on it passes the key check
-(server/access.py, server/fastpublish.py) or when it closes. Behind a reverse
+(server/access.py, server/fastpublish.py) or when it closes. One that keeps
+sending requests without a valid key (401 after 401, or only the keyless
+routes: the health check, the dashboard's files) would keep its place for
+as long as it likes, so it has ``key_timeout`` seconds from its accept to
+show one (the handshake timeout; NATS's auth timeout is the same idea): past
+that, it is closed once the response it is being sent is done, before its
+next request (``overdue``, read by server/keepalive.py). Behind a reverse
 proxy every connection comes from the proxy, so with ``--xheaders`` the
 per-address cap does not apply at accept time (the proxy holds the slow
 clients itself); the total does.
@@ -18,13 +24,15 @@ clients itself); the total does.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Hashable
 
 log = logging.getLogger("picloud.pending")
 
 
 class Pending:
-    def __init__(self, max_total: int, max_per_address: int, per_address: bool = True) -> None:
+    def __init__(self, max_total: int, max_per_address: int, per_address: bool = True,
+                 key_timeout: float = 5.0) -> None:
         self.max_total = max_total
         self.max_per_address = max_per_address
         self.per_address = per_address
@@ -32,6 +40,8 @@ class Pending:
         self.refused = 0
         self._by_address: dict[str, int] = {}
         self._connections: dict[Hashable, str] = {}
+        self.key_timeout = key_timeout
+        self._since: dict[Hashable, float] = {}  # connection -> monotonic time it was admitted
         self._full_logged: set[str] = set()  # what was logged since the count last fell
 
     def admit(self, connection: Hashable, address: str) -> bool:
@@ -48,6 +58,7 @@ class Pending:
         if key:
             self._by_address[key] = self._by_address.get(key, 0) + 1
         self._connections[connection] = key
+        self._since[connection] = time.monotonic()
         return True
 
     def settle(self, connection: Hashable) -> None:
@@ -55,6 +66,7 @@ class Pending:
         key = self._connections.pop(connection, None)
         if key is None:
             return
+        del self._since[connection]
         self.total -= 1
         self._full_logged.discard("")
         if key:
@@ -67,6 +79,11 @@ class Pending:
 
     def is_pending(self, connection: Hashable) -> bool:
         return connection in self._connections
+
+    def overdue(self, connection: Hashable) -> bool:
+        """Whether ``connection`` is still pending ``key_timeout`` seconds after its accept."""
+        since = self._since.get(connection)
+        return since is not None and time.monotonic() - since > self.key_timeout
 
     def addresses(self) -> int:
         return len(self._by_address)

@@ -69,7 +69,8 @@ class HubState:
         # What every websocket holds of frames and messages not yet complete.
         self.inbound = ByteBudget(config.max_total_inbound_bytes)
         # Behind a proxy every connection comes from it: only the total applies.
-        self.pending = Pending(config.max_pending, config.max_pending_per_ip, per_address=not config.xheaders)
+        self.pending = Pending(config.max_pending, config.max_pending_per_ip, per_address=not config.xheaders,
+                               key_timeout=config.handshake_timeout)
         self.throttle = AuthThrottle(config.auth_fail_limit, config.auth_block)
         # Off by default: one generated key may be every device of a house.
         self.rates = PublishRates(config.publish_rate, config.publish_burst) if config.publish_rate > 0 else None

@@ -1,6 +1,7 @@
 """--max-pending and --max-pending-per-ip: connections that have not shown a
 key are capped, so a keyless flood cannot take the descriptors of devices
-that have one (server/pending.py), on a real hub process."""
+that have one, and have the handshake timeout to show one
+(server/pending.py), on a real hub process."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import json
 import select
 import socket
 import time
+
+import pytest
+from tornado.httputil import HTTPHeaders
 
 from tests.support.hub import KEY
 from tests.support.rawws import OP_TEXT, RawWS
@@ -140,3 +144,55 @@ def test_connections_that_showed_a_key_are_not_pending(hub_process):
         sock.close()
     for sub in subs:
         sub.close()
+
+
+def keep_alive_get(sock: socket.socket, path: str, key: str | None = None) -> bytes:
+    """One keep-alive GET on ``sock``: its whole response (they have a Content-Length), or b"" once closed."""
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode()
+                 + (b"X-API-Key: " + key.encode() + b"\r\n" if key else b"") + b"\r\n")
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return response
+        response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    length = int(HTTPHeaders.parse(head.decode("latin-1").split("\r\n", 1)[1]).get("Content-Length", "0"))
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head
+
+
+@pytest.mark.parametrize("path", ["/retained?event=t", "/healthz"])
+def test_a_connection_that_never_shows_a_key_is_closed_after_the_handshake_timeout(hub_process, path):
+    """401 after 401 (or only keyless routes) on one keep-alive connection
+    would hold its place for good; past the timeout it is closed between
+    two requests, and its place is free again."""
+    hub = hub_process("--api-key", KEY, "--handshake-timeout", "0.5", "--max-pending-per-ip", "1")
+    sock = socket.create_connection(("127.0.0.1", hub.port), timeout=5, source_address=("127.0.0.5", 0))
+    answers = []
+    start = time.monotonic()
+    while time.monotonic() - start < 5:
+        head = keep_alive_get(sock, path)
+        if not head:
+            break
+        answers.append(head.split(b" ", 2)[1])
+        time.sleep(0.1)  # a client polling, well within the idle timeout
+    elapsed = time.monotonic() - start
+    assert answers and set(answers) == ({b"401"} if path.startswith("/retained") else {b"200"})
+    assert 0.5 <= elapsed < 2, f"closed after {elapsed:.2f}s"
+    # The one place of its address is free: a new keyless connection is read and answered.
+    again = socket.create_connection(("127.0.0.1", hub.port), timeout=5, source_address=("127.0.0.5", 0))
+    assert keep_alive_get(again, path).split(b" ", 2)[1] in (b"401", b"200")
+    again.close()
+    sock.close()
+
+
+def test_a_connection_that_showed_a_key_stays_past_the_handshake_timeout(hub_process):
+    hub = hub_process("--api-key", KEY, "--handshake-timeout", "0.5")
+    sock = socket.create_connection(("127.0.0.1", hub.port), timeout=5)
+    start = time.monotonic()
+    while time.monotonic() - start < 1.5:
+        assert keep_alive_get(sock, "/retained?event=t", KEY).startswith(b"HTTP/1.1 200")
+        time.sleep(0.1)
+    sock.close()
