@@ -27,11 +27,12 @@ checked by tests/server/test_reader.py):
   after ``open()``; that coroutine is what is replaced here.
 - Reused as they are: ``close()`` (close frames, the 5 s close timeout; a
   peer's close is answered by ``_echo_close``, which writes the frame first),
-  ``_abort()``, ``_send_pong()`` (6.5+: one pong outstanding; 6.4 has only
-  ``_write_frame()``), ``_run_callback()``, and the attributes
+  ``_abort()``, ``_send_pong()`` (at most one pong outstanding, so that a
+  peer that pings and never reads cannot queue pongs without bound: why
+  setup.cfg asks for Tornado 6.5), ``_run_callback()``, and the attributes
   ``client_terminated``, ``server_terminated``, ``close_code``,
-  ``close_reason``, ``_received_pong`` (6.5+) or ``last_pong`` (6.4), read by
-  the ping timeout, ``params.max_message_size`` and ``_decompressor``.
+  ``close_reason``, ``_received_pong``, read by the ping timeout,
+  ``params.max_message_size`` and ``_decompressor``.
 - ``handler.on_ws_connection_close(code, reason)`` runs ``on_close`` once.
 - Reading directly: takeover.py's, and ``_read_buffer_size``.
 - After ``open()``, ``upgraded.release_upgrade_state`` replaces
@@ -47,7 +48,6 @@ from typing import Any, Callable, cast
 
 from tornado import gen
 from tornado.concurrent import Future
-from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
@@ -227,12 +227,10 @@ class ReaderProtocol(WebSocketProtocol13):
                     gen.convert_yielded(result).add_done_callback(self._resume)
                     return False
             elif kind == PING:
-                self._pong(value)
+                self._send_pong(value)
                 self._run_callback(handler.on_ping, value)
             elif kind == PONG:
-                self._received_pong = True  # Tornado >= 6.5's ping timeout reads this
-                if hasattr(self, "last_pong"):  # Tornado 6.4's reads this
-                    self.last_pong = IOLoop.current().time()
+                self._received_pong = True  # what Tornado's ping timeout reads
                 self._run_callback(handler.on_pong, value)
             elif kind == CLOSE:
                 code, reason = value
@@ -270,16 +268,6 @@ class ReaderProtocol(WebSocketProtocol13):
             self.server_terminated = True
             write_now(self.stream, b"\x88\x00" if code is None else b"\x88\x02" + code.to_bytes(2, "big"))
         self.close(code)
-
-    def _pong(self, data: bytes) -> None:
-        send_pong = getattr(self, "_send_pong", None)
-        if send_pong is not None:  # Tornado >= 6.5: at most one pong outstanding
-            send_pong(data)
-            return
-        try:
-            self._write_frame(True, PONG, data)
-        except StreamClosedError:
-            self._abort()
 
     def _resume(self, future: Any) -> None:
         try:

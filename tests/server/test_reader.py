@@ -279,11 +279,11 @@ def test_tornado_internals_the_reader_replaces_are_there():
     for attribute in ("_decompressor", "close_code", "close_reason", "params"):
         assert f"self.{attribute}" in init, attribute
     # The ping timeout reads what the reader sets when a pong arrives.
-    # (6.5+: _received_pong; 6.4: last_pong)
-    flags = [flag for flag in ("_received_pong", "last_pong") if f"self.{flag}" in init]
-    assert len(flags) == 1, flags
-    pinging = inspect.getsource(WebSocketProtocol13.periodic_ping)
-    assert f"self.{flags[0]}" in pinging
+    assert "self._received_pong" in init
+    assert "self._received_pong" in inspect.getsource(WebSocketProtocol13.periodic_ping)
+    # Pongs go out one at a time: the latest ping waits for the one before's.
+    send_pong = inspect.getsource(WebSocketProtocol13._send_pong)
+    assert "self._pending_pong = data" in send_pong and "self.server_terminated" in send_pong
     handler_close = inspect.getsource(WebSocketHandler.on_ws_connection_close)
     assert "on_connection_close" in handler_close
 
@@ -309,10 +309,29 @@ async def test_a_pong_is_recorded_for_the_ping_timeout(http_server, base_url, ap
     opcode, reply = await client.read_frame()
     assert opcode == TEXT
     assert json.loads(reply)["action"] == "error"
-    if "last_pong" in vars(protocol):  # Tornado 6.4
-        assert protocol.last_pong > 0
-    else:
-        assert protocol._received_pong is True
+    assert protocol._received_pong is True
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_peer_that_pings_and_never_reads_has_one_pong_waiting_at_most(http_server, base_url, app):
+    """RFC 6455 5.5.3 lets a pong answer only the latest ping: pongs to a
+    peer that never reads them do not pile up in the hub's memory."""
+    client = await RawClient.connect(base_url, "/subscribe?clientName=pinger")
+    (handler,) = app.state.sockets
+    count, seen = 60_000, asyncio.Event()
+    pings = 0
+
+    def on_ping(data: bytes) -> None:
+        nonlocal pings
+        pings += 1
+        if pings == count:
+            seen.set()
+    handler.on_ping = on_ping
+    burst = frame(PING, b"p" * 125) * 1000  # 8 MB of pongs in all, past any socket buffers
+    for _ in range(count // 1000):
+        await client.send(burst)
+    await seen.wait()
+    assert len(handler.ws_connection.stream._write_buffer) <= 2 * 127
 
 
 def test_publishers_resetting_right_after_sending_leave_nothing_behind(hub_process):
