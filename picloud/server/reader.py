@@ -27,9 +27,8 @@ checked by tests/server/test_reader.py):
   after ``open()``; that coroutine is what is replaced here.
 - Reused as they are: ``close()`` (close frames, the 5 s close timeout; a
   peer's close is answered by ``_echo_close``, which writes the frame first),
-  ``_abort()``, ``_send_pong()`` (at most one pong outstanding, so that a
-  peer that pings and never reads cannot queue pongs without bound: why
-  setup.cfg asks for Tornado 6.5), ``_run_callback()``, and the attributes
+  ``_abort()``, ``_write_frame()`` (pongs, one outstanding at most: see
+  ``_answer_ping``), ``_run_callback()``, and the attributes
   ``client_terminated``, ``server_terminated``, ``close_code``,
   ``close_reason``, ``_received_pong``, read by the ping timeout,
   ``params.max_message_size`` and ``_decompressor``.
@@ -84,6 +83,8 @@ class ReaderProtocol(WebSocketProtocol13):
         # A handler's on_messages takes every message of one read at once
         # (one pass through the hub for a publisher's burst); see _dispatch.
         self._on_messages: Callable[[list[str | bytes]], None] | None = None
+        self._pong_out: Future[None] | None = None  # the pong being written
+        self._next_pong: bytes | None = None  # the latest ping's, waiting for it
 
     async def _receive_frame_loop(self) -> None:
         if self._decompressor is not None:
@@ -227,7 +228,7 @@ class ReaderProtocol(WebSocketProtocol13):
                     gen.convert_yielded(result).add_done_callback(self._resume)
                     return False
             elif kind == PING:
-                self._send_pong(value)
+                self._answer_ping(value)
                 self._run_callback(handler.on_ping, value)
             elif kind == PONG:
                 self._received_pong = True  # what Tornado's ping timeout reads
@@ -268,6 +269,33 @@ class ReaderProtocol(WebSocketProtocol13):
             self.server_terminated = True
             write_now(self.stream, b"\x88\x00" if code is None else b"\x88\x02" + code.to_bytes(2, "big"))
         self.close(code)
+
+    def _answer_ping(self, data: bytes) -> None:
+        """A pong, with at most one being written: to a peer that pings and
+        never reads, pongs would pile up in the stream's buffer without
+        bound. RFC 6455 5.5.3 lets a pong answer only the latest of the pings
+        received meanwhile. Tornado 6.6's ``_send_pong`` does the same; 6.5's
+        writes every pong, so the hub does it itself on both."""
+        if self._pong_out is not None:
+            self._next_pong = data
+            return
+        self._next_pong = None
+        if self.server_terminated:
+            return  # nothing may follow the close frame
+        try:
+            written = self._write_frame(True, PONG, data)
+        except StreamClosedError:
+            self._abort()
+            return
+        if not written.done():
+            self._pong_out = written
+            written.add_done_callback(self._pong_written)
+
+    def _pong_written(self, written: Future[None]) -> None:
+        self._pong_out = None
+        data, self._next_pong = self._next_pong, None
+        if data is not None and not written.cancelled() and written.exception() is None:
+            self._answer_ping(data)
 
     def _resume(self, future: Any) -> None:
         try:
