@@ -73,8 +73,8 @@ class Config:
     )
     handshake_timeout = Setting(
         5.0, kind="float", minimum=0.1, group="network", help="Seconds a client has to send its request headers.",
-        doc="Idle HTTP connections are closed after as long, and so is a connection that has not shown a "
-        "valid key by then, once the response it is being sent is done.",
+        doc="Idle HTTP connections are closed after as long; a connection that has not shown a valid key "
+        "by then has its next request answered with Connection: close.",
     )
 
     api_key = Setting[Optional[str]](

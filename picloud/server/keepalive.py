@@ -117,21 +117,50 @@ class KeepaliveHTTPServer(HTTPServer):
         super().handle_stream(stream, address)
 
     def start_request(self, server_conn: Any, request_conn: HTTPConnection) -> HTTPMessageDelegate:
-        """The next request on a connection: Tornado asks once the response
-        to the one before has been written. A connection that has not shown
-        a valid key in its time (``Pending.overdue``) is closed here instead,
-        between two requests, as an idle keep-alive connection may be."""
-        stream = server_conn.stream
-        if self.pending is not None and self.pending.overdue(stream):
-            log.debug("closing a connection from %s that showed no key in %gs",
-                      getattr(server_conn.context, "remote_ip", "?"), self.pending.key_timeout)
-            stream.close()
-        return super().start_request(server_conn, request_conn)
+        delegate = super().start_request(server_conn, request_conn)
+        if self.pending is not None and self.pending.is_pending(server_conn.stream):
+            return KeyDue(delegate, self.pending, server_conn.stream, request_conn)
+        return delegate
 
     def on_close(self, server_conn: Any) -> None:
         if self.pending is not None:
             self.pending.settle(server_conn.stream)
         super().on_close(server_conn)
+
+
+class KeyDue(HTTPMessageDelegate):
+    """A request on a connection that has not shown a valid key yet. If its
+    headers come after the connection's time to show one
+    (``Pending.overdue``), it is answered as any other, with ``Connection:
+    close``, and the connection closes after it: announced, so that a client
+    or a proxy reusing the connection sends nothing more on it. Tornado's
+    ``HTTP1Connection._disconnect_on_finish``, set from the request's own
+    headers just before these are handed on, is what it does that with
+    (pinned by tests/server/test_pending.py)."""
+
+    __slots__ = ("delegate", "pending", "request_conn", "stream")
+
+    def __init__(self, delegate: HTTPMessageDelegate, pending: Pending, stream: Any,
+                 request_conn: HTTPConnection) -> None:
+        self.delegate = delegate
+        self.pending = pending
+        self.stream = stream
+        self.request_conn = request_conn
+
+    def headers_received(self, start_line: Any, headers: Any) -> Any:
+        if self.pending.overdue(self.stream):
+            log.debug("closing a connection that showed no key in %gs after this request", self.pending.key_timeout)
+            self.request_conn._disconnect_on_finish = True  # type: ignore[attr-defined]
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Any:
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self.delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self.delegate.on_connection_close()
 
 
 class Pingable(Protocol):

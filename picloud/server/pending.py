@@ -14,8 +14,8 @@ sending requests without a valid key (401 after 401, or only the keyless
 routes: the health check, the dashboard's files) would keep its place for
 as long as it likes, so it has ``key_timeout`` seconds from its accept to
 show one (the handshake timeout; NATS's auth timeout is the same idea): past
-that, it is closed once the response it is being sent is done, before its
-next request (``overdue``, read by server/keepalive.py). Behind a reverse
+that, its next request is answered with ``Connection: close`` and the
+connection closed after it (``overdue``, read by server/keepalive.py). Behind a reverse
 proxy every connection comes from the proxy, so with ``--xheaders`` the
 per-address cap does not apply at accept time (the proxy holds the slow
 clients itself); the total does.
