@@ -33,7 +33,7 @@ HEADER_LINES = re.compile(f"(?:{TOKEN}:[\\x21-\\x7e \\t]*\\r\\n)*")
 HEADER_LINE = re.compile(f"({TOKEN}):[ \\t]*([\\x21-\\x7e \\t]*)\\r\\n")
 #: A Host that RFC 3986's grammar (Tornado's check) takes, in its common shape.
 PLAIN_HOST = re.compile(r"([0-9A-Za-z.\-]+)(?::[0-9]+)?")
-#: Fewer fields than any limit Tornado sets on a query's.
+#: Far fewer fields than Tornado's limit on a query's (1000 by default; the hub never lowers it).
 MAX_PLAIN_FIELDS = 16
 
 
