@@ -118,9 +118,14 @@ class KeepaliveHTTPServer(HTTPServer):
 
     def start_request(self, server_conn: Any, request_conn: HTTPConnection) -> HTTPMessageDelegate:
         delegate = super().start_request(server_conn, request_conn)
-        if self.pending is not None and self.pending.is_pending(server_conn.stream):
-            return KeyDue(delegate, self.pending, server_conn.stream, request_conn)
-        return delegate
+        pending = self.pending
+        if pending is None or not pending.is_pending(server_conn.stream):
+            return delegate
+        if pending.overdue(server_conn.stream):
+            # Past its time after a request KeyDue could not mark (a refused
+            # upgrade, HTTP/1.0): closed now, between two requests.
+            server_conn.stream.close()
+        return KeyDue(delegate, pending, server_conn.stream, request_conn)
 
     def on_close(self, server_conn: Any) -> None:
         if self.pending is not None:
@@ -136,7 +141,10 @@ class KeyDue(HTTPMessageDelegate):
     or a proxy reusing the connection sends nothing more on it. Tornado's
     ``HTTP1Connection._disconnect_on_finish``, set from the request's own
     headers just before these are handed on, is what it does that with
-    (pinned by tests/server/test_pending.py)."""
+    (pinned by tests/server/test_pending.py). Not for an upgrade, whose 101
+    Tornado would then send with ``Connection: close``, nor for HTTP/1.0,
+    which Tornado answers ``Keep-Alive`` whatever the flag says: those are
+    closed before their next request instead (``start_request``)."""
 
     __slots__ = ("delegate", "pending", "request_conn", "stream")
 
@@ -148,7 +156,7 @@ class KeyDue(HTTPMessageDelegate):
         self.request_conn = request_conn
 
     def headers_received(self, start_line: Any, headers: Any) -> Any:
-        if self.pending.overdue(self.stream):
+        if start_line.version == "HTTP/1.1" and "Upgrade" not in headers and self.pending.overdue(self.stream):
             log.debug("closing a connection that showed no key in %gs after this request", self.pending.key_timeout)
             self.request_conn._disconnect_on_finish = True  # type: ignore[attr-defined]
         return self.delegate.headers_received(start_line, headers)

@@ -17,7 +17,7 @@ from tornado.http1connection import HTTP1Connection
 from tornado.httputil import HTTPHeaders
 
 from tests.support.hub import KEY
-from tests.support.rawws import OP_TEXT, RawWS
+from tests.support.rawws import OP_TEXT, RawWS, encode_client_frame, upgrade_request
 
 HALF_SENT = b"GET /subscribe?clientName=flood HTTP/1.1\r\nHost: x\r\n"
 
@@ -148,9 +148,11 @@ def test_connections_that_showed_a_key_are_not_pending(hub_process):
         sub.close()
 
 
-def keep_alive_get(sock: socket.socket, path: str, key: str | None = None) -> bytes:
-    """One keep-alive GET on ``sock``: its whole response (they have a Content-Length), or b"" once closed."""
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode()
+def keep_alive_get(sock: socket.socket, path: str, key: str | None = None, version: str = "1.1") -> bytes:
+    """One keep-alive GET on ``sock``: its response's head (the body, of its
+    Content-Length, read past), or b"" once closed."""
+    keep = "Connection: keep-alive\r\n" if version == "1.0" else ""
+    sock.sendall(f"GET {path} HTTP/{version}\r\nHost: x\r\n{keep}".encode()
                  + (b"X-API-Key: " + key.encode() + b"\r\n" if key else b"") + b"\r\n")
     response = b""
     while b"\r\n\r\n" not in response:
@@ -218,4 +220,37 @@ def test_a_connection_that_showed_a_key_stays_past_the_handshake_timeout(hub_pro
     while time.monotonic() - start < 1.5:
         assert keep_alive_get(sock, "/retained?event=t", KEY).startswith(b"HTTP/1.1 200")
         time.sleep(0.1)
+    sock.close()
+
+
+def test_an_upgrade_past_the_time_gets_a_working_socket(hub_process):
+    """A browser's upgrade (Tornado's path: it sends Origin) as the first
+    request after the time is up: a 101 with Connection: Upgrade, not close."""
+    hub = hub_process("--api-key", KEY, "--handshake-timeout", "0.5")
+    sock = socket.create_connection(("127.0.0.1", hub.port), timeout=5)
+    start = time.monotonic()
+    for step in (0.0, 0.3):  # well within the idle timeout, which is 0.5 s too
+        time.sleep(max(0.0, start + step - time.monotonic()))
+        assert keep_alive_get(sock, "/healthz").startswith(b"HTTP/1.1 200")
+    time.sleep(max(0.0, start + 0.6 - time.monotonic()))  # the page opens its socket later
+    sock.sendall(upgrade_request("/subscribe?clientName=page", {"X-API-Key": KEY, "Origin": "http://127.0.0.1"}))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, f"closed after {head!r}"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101") and b"Connection: Upgrade" in head, head
+    sock.sendall(encode_client_frame(0x9, b"still there?"))
+    assert sock.recv(64) == b"\x8a\x0cstill there?"
+    sock.close()
+
+
+def test_http_1_0_keep_alive_past_the_time_is_closed_before_its_next_request(hub_process):
+    hub = hub_process("--api-key", KEY, "--handshake-timeout", "0.5")
+    sock = socket.create_connection(("127.0.0.1", hub.port), timeout=5)
+    start, answered = time.monotonic(), 0
+    while time.monotonic() - start < 5 and keep_alive_get(sock, "/healthz", version="1.0"):
+        answered += 1
+        time.sleep(0.1)
+    assert answered and 0.5 <= time.monotonic() - start < 2
     sock.close()

@@ -518,3 +518,32 @@ async def test_the_connection_that_would_cross_the_inbound_budget_is_closed_1009
     await hold(third, 3000)
     assert await third.read_frame() == (PONG, b"held")
     assert app.state.inbound.used == 3000
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_latest_ping_held_back_is_answered(http_server, base_url, app):
+    """While a pong waits to be written the pings after it are not answered
+    one by one, but the last of them is, once the peer reads again."""
+    client = await RawClient.connect(base_url, "/subscribe?clientName=pinger")
+    (handler,) = app.state.sockets
+    count, seen = 60_000, asyncio.Event()
+    pings = 0
+
+    def on_ping(data: bytes) -> None:
+        nonlocal pings
+        pings += 1
+        if pings == count:
+            seen.set()
+    handler.on_ping = on_ping
+    for start in range(0, count, 1000):
+        await client.send(b"".join(frame(PING, b"%06d" % n + b"p" * 119) for n in range(start, start + 1000)))
+    await seen.wait()
+    last = b"%06d" % (count - 1) + b"p" * 119
+    pongs = 0
+    while True:
+        opcode, payload = await client.read_frame()
+        assert opcode == PONG
+        pongs += 1
+        if payload == last:
+            break
+    assert pongs < count
