@@ -6,14 +6,14 @@ reading of the request still costs about as much again: the connection's
 request-loop coroutine (a task, a loop turn later), the header read with
 its timeout, ``HTTPHeaders.parse`` line by line, the routing delegate. A
 device's request has often arrived by the time its connection is accepted,
-so the server looks at it there (server/plainrequest.py), with ``MSG_PEEK`` (and otherwise when its
+so the server looks at it there, with ``MSG_PEEK`` (and otherwise when its
 first bytes come, within the handshake timeout): nothing is taken off the
 socket unless the request is upgraded here. A complete request for
 ``/subscribe``, ``/publish`` or ``/info`` that this strict parser reads
-(CRLF lines, ASCII, no folding, nothing a Tornado parse would refuse) then
-goes through FastUpgrade's own checks; anything else (a partial request,
-any other path or shape, a refusal, TLS, ``--xheaders``) is handed to
-Tornado's path with the socket as it was.
+(CRLF lines, ASCII, no folding, nothing a Tornado parse would refuse;
+server/plainrequest.py) then goes through FastUpgrade's own checks;
+anything else (a partial request, any other path or shape, a refusal, TLS,
+``--xheaders``) is handed to Tornado's path with the socket as it was.
 
 Tornado internals this relies on besides upgrade.py's and takeover.py's
 (pinned by tests/server/test_direct.py): ``httpserver._HTTPRequestContext``

@@ -9,16 +9,18 @@ on the unauthenticated alone, so the devices already in are never the ones
 refused.
 
 A connection leaves this count when a request on it passes the key check
-(server/access.py, server/fastpublish.py) or when it closes. One that keeps
-sending requests without a valid key (401 after 401, or only the keyless
-routes: the health check, the dashboard's files) would keep its place for
-as long as it likes, so it has ``key_timeout`` seconds from its accept to
-show one (the handshake timeout; NATS's auth timeout is the same idea): past
-that, its next request is answered with ``Connection: close`` and the
-connection closed after it (``overdue``, read by server/keepalive.py). Behind a reverse
-proxy every connection comes from the proxy, so with ``--xheaders`` the
-per-address cap does not apply at accept time (the proxy holds the slow
+(server/access.py, server/fastpublish.py) or when it closes. Behind a
+reverse proxy every connection comes from the proxy, so with ``--xheaders``
+the per-address cap does not apply at accept time (the proxy holds the slow
 clients itself); the total does.
+
+One that keeps sending requests without a valid key (401 after 401, or only
+the keyless routes: the health check, the dashboard's files) would keep its
+place for as long as it likes, so it has ``key_timeout`` seconds from its
+accept to show one (the handshake timeout; NATS's auth timeout is the same
+idea): past that, its next request is answered with ``Connection: close``
+and the connection closed after it (``overdue``, read by
+server/keepalive.py).
 """
 
 from __future__ import annotations

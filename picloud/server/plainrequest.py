@@ -54,13 +54,10 @@ def parse(data: bytes) -> tuple[int, RequestStartLine, HTTPHeaders] | None:
     if " \r\n" in text or "\t\r\n" in text:
         fields = [(name, value.rstrip(" \t")) for name, value in fields]
     headers = HTTPHeaders()
-    if len({name.lower() for name, _ in fields}) == len(fields):
-        for name, value in fields:
-            headers[name] = value
-        return end + 4, RequestStartLine("GET", line.group(1), "HTTP/1.1"), headers
-    # What HTTPHeaders.add does, without its checks: the lines passed stricter ones.
+    repeats = len({name.lower() for name, _ in fields}) < len(fields)
     for name, value in fields:
-        if name in headers:
+        # What HTTPHeaders.add does, without its checks: the lines passed stricter ones.
+        if repeats and name in headers:
             headers.add(name, value)
         else:
             headers[name] = value
