@@ -125,6 +125,7 @@ class KeepaliveHTTPServer(HTTPServer):
             # Past its time after a request KeyDue could not mark (a refused
             # upgrade, HTTP/1.0): closed now, between two requests.
             server_conn.stream.close()
+            return delegate
         return KeyDue(delegate, pending, server_conn.stream, request_conn)
 
     def on_close(self, server_conn: Any) -> None:
@@ -145,8 +146,6 @@ class KeyDue(HTTPMessageDelegate):
     Tornado would then send with ``Connection: close``, nor for HTTP/1.0,
     which Tornado answers ``Keep-Alive`` whatever the flag says: those are
     closed before their next request instead (``start_request``)."""
-
-    __slots__ = ("delegate", "pending", "request_conn", "stream")
 
     def __init__(self, delegate: HTTPMessageDelegate, pending: Pending, stream: Any,
                  request_conn: HTTPConnection) -> None:

@@ -41,9 +41,9 @@ class Pending:
         self.total = 0
         self.refused = 0
         self._by_address: dict[str, int] = {}
-        self._connections: dict[Hashable, str] = {}
+        # connection -> its address key and the monotonic time it was admitted
+        self._connections: dict[Hashable, tuple[str, float]] = {}
         self.key_timeout = key_timeout
-        self._since: dict[Hashable, float] = {}  # connection -> monotonic time it was admitted
         self._full_logged: set[str] = set()  # what was logged since the count last fell
 
     def admit(self, connection: Hashable, address: str) -> bool:
@@ -59,16 +59,15 @@ class Pending:
         self.total += 1
         if key:
             self._by_address[key] = self._by_address.get(key, 0) + 1
-        self._connections[connection] = key
-        self._since[connection] = time.monotonic()
+        self._connections[connection] = (key, time.monotonic())
         return True
 
     def settle(self, connection: Hashable) -> None:
         """``connection`` showed a key, or closed: it is pending no more."""
-        key = self._connections.pop(connection, None)
-        if key is None:
+        entry = self._connections.pop(connection, None)
+        if entry is None:
             return
-        del self._since[connection]
+        key = entry[0]
         self.total -= 1
         self._full_logged.discard("")
         if key:
@@ -84,8 +83,8 @@ class Pending:
 
     def overdue(self, connection: Hashable) -> bool:
         """Whether ``connection`` is still pending ``key_timeout`` seconds after its accept."""
-        since = self._since.get(connection)
-        return since is not None and time.monotonic() - since > self.key_timeout
+        entry = self._connections.get(connection)
+        return entry is not None and time.monotonic() - entry[1] > self.key_timeout
 
     def addresses(self) -> int:
         return len(self._by_address)
