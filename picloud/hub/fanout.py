@@ -74,7 +74,12 @@ class Fanout:
         """``deliver`` each of ``messages`` (one read's, in order), with what
         depends only on the event (recorded or not, its topic, its
         subscribers) looked up once for each run of messages of one event."""
-        for run in runs(messages):
+        self.deliver_runs(runs(messages))
+
+    def deliver_runs(self, event_runs: Sequence[Sequence[Message]]) -> None:
+        """``deliver_many`` of messages already cut into runs of one event
+        (``message.runs``)."""
+        for run in event_runs:
             if len(run) == 1:
                 self.deliver(run[0])
                 continue

@@ -22,10 +22,15 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from itertools import chain, islice
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from ..config import Config
+from ..wire.stamp import stamp_run
 from .message import Message, runs
+
+_MESSAGE_OF = itemgetter(1)  # of a kept (when, message)
+_PAYLOAD_OF = attrgetter("payload")
 
 
 class Page(NamedTuple):
@@ -117,10 +122,7 @@ class History:
         """``stamp`` each of ``messages`` in order, the event's counter and
         kept messages looked up once for each run of one event's messages."""
         for run in runs(messages):
-            if len(run) == 1:
-                self.stamp(run[0])
-            else:
-                self._stamp_run(run[0].event, run)
+            self.stamp_run(run)
 
     def _take_seq(self, event: str) -> int:
         """``event``'s last seq, taken out of the counters: put back after
@@ -133,20 +135,15 @@ class History:
                 self._forget_oldest()
         return seq
 
-    def _stamp_run(self, event: str, run: Sequence[Message]) -> None:
-        counts = self._seq
+    def stamp_run(self, run: Sequence[Message]) -> None:
+        """``stamp`` each of ``run``, messages all of one event (``message.runs``)."""
+        if len(run) == 1:
+            self.stamp(run[0])
+            return
+        event = run[0].event
         seq = self._take_seq(event)
-        tail = self._tail
-        added = longest = 0
-        for message in run:
-            seq += 1
-            message.seq = seq
-            message.payload = payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, tail)
-            length = len(payload)
-            added += length
-            if length > longest:
-                longest = length
-        counts[event] = seq
+        added, longest = stamp_run(run, seq, self._tail)
+        self._seq[event] = seq + len(run)
         size = self.size
         if not size:
             return
@@ -164,7 +161,8 @@ class History:
         entries = [(when, message) for message in run]
         pushed = len(kept) + len(entries) - size  # out of the deque's far end by the extend
         if pushed > 0:
-            self.bytes -= sum(len(message.payload) for _, message in islice(chain(kept, entries), pushed))
+            pushed_out = map(_MESSAGE_OF, islice(chain(kept, entries), pushed))
+            self.bytes -= sum(map(len, map(_PAYLOAD_OF, pushed_out)))  # no Python frame per message
         self.bytes += added
         kept.extend(entries)
 

@@ -15,7 +15,7 @@ from typing import Any, Union
 
 from ..config import Config
 from ..exceptions import ProtocolError
-from ..wire.codec import encode_publish, encode_publish_json, stamp_now, utc_timestamp, validate_event
+from ..wire.codec import cached_publish_head, created_at_end, encode_publish, stamp_now, utc_timestamp, validate_event
 from ..wire.requests import Publication
 from ..wire.scan import Parts
 from ..wire.topics import check_publishable
@@ -23,7 +23,7 @@ from .broker import Broker
 from .history import History
 from .joining import Joining
 from .limits import batch_over_limit
-from .message import Connection, Message
+from .message import Connection, Message, runs
 from .presence import Presence
 from .retained import Retained
 from .rights import Permissions
@@ -151,15 +151,22 @@ class PubSub(Joining, Subscriptions):
             publish(message)
         return messages
 
-    def publish_each(self, batches: Sequence[Batch], permissions: Permissions | None = None) -> list[Outcome]:
+    def publish_each(
+        self, batches: Sequence[Batch], permissions: Permissions | None = None, *, answered_only: bool = False
+    ) -> list[Outcome]:
         """Publish batches that stand on their own (the frames of one read):
         each all or nothing, in order, in one pass. A batch that failed to
         parse is given as its ProtocolError; each outcome is what
-        ``publish_batch`` returns, or the error it raises."""
+        ``publish_batch`` returns, or the error it raises. With
+        ``answered_only`` the outcomes leave out the plain messages without
+        an ``id`` that were not asked to be retained: nothing answers those."""
         outcomes: list[Outcome] = []
         ready: list[Message] = []
         prepare = self._prepare_batch
         stamp = stamp_now()  # once: the messages of one read arrived together
+        # encode_publish_json's parts, the head taken once per run of one event.
+        end = created_at_end(stamp)
+        head_event, head = None, b""
         for items in batches:
             if type(items) is tuple:  # Parts: one plain message, its data already encoded
                 event, data, retain, request_id = items
@@ -168,12 +175,16 @@ class PubSub(Joining, Subscriptions):
                     refused.id = request_id
                     outcomes.append(refused)
                     continue
-                message = Message(event, encode_publish_json(event, data, stamp))
+                if event != head_event:
+                    head_event, head = event, cached_publish_head(event)
+                message = Message(event, head + data + end)
+                ready.append(message)
                 if retain:
                     message.retain = True
                     message.clears = data == b"null"
+                elif answered_only and request_id is None:
+                    continue
                 outcomes.append([(message, request_id)])
-                ready.append(message)
                 continue
             if isinstance(items, ProtocolError):
                 outcomes.append(items)
@@ -239,14 +250,21 @@ class PubSub(Joining, Subscriptions):
 
     def accept_many(self, messages: Sequence[Message]) -> None:
         """``accept`` each of ``messages`` in order (``Broker.publish_many``)."""
-        if any(message.event.startswith("$SYS/") for message in messages):
-            for message in messages:
-                self.accept(message)
-            return
-        self.history.stamp_many(messages)
-        for message in messages:
-            if message.retain:
-                self.retained.update(message, message.clears)
+        self.accept_runs(runs(messages))
+
+    def accept_runs(self, event_runs: Sequence[Sequence[Message]]) -> None:
+        """``accept_many`` of messages already cut into runs of one event
+        (``message.runs``)."""
+        stamp_run = self.history.stamp_run
+        for run in event_runs:
+            if len(run) == 1 or run[0].event.startswith("$SYS/"):
+                for message in run:
+                    self.accept(message)
+                continue
+            stamp_run(run)
+            for message in run:
+                if message.retain:
+                    self.retained.update(message, message.clears)
 
     def publish(
         self, event: str, data: Any = None, *, created_at: str | None = None, retain: bool = False

@@ -34,7 +34,7 @@ from tornado.ioloop import IOLoop
 from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
 from ..config import SLOW_POLICIES
-from ..wire.frames import encode_frame
+from ..wire.frames import encode_frame, text_frames
 
 log = logging.getLogger("picloud.outbox")
 
@@ -192,7 +192,7 @@ class QueuedSocket:
         queue = self._queue
         if queue is None:
             return
-        frames = [message._frame if message._frame is not None else message.frame for message in messages]
+        frames = text_frames(messages)  # type: ignore[arg-type]  # a Framed's _frame is read-only to it
         size = sum(map(len, frames))
         if not queue:
             buffered = self._stream._write_buffer

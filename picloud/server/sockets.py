@@ -210,10 +210,9 @@ class PublishSocket(HubSocket):
                     batches[index] = parse_publications(messages[index])
                 except ProtocolError as exc:
                     batches[index] = exc
-        for outcome in self.state.pubsub.publish_each(batches, self.permissions):
+        # Most readings have no id and are not retained: left out, nothing answers them.
+        for outcome in self.state.pubsub.publish_each(batches, self.permissions, answered_only=True):
             if type(outcome) is list:
-                if len(outcome) == 1 and outcome[0][1] is None and outcome[0][0].not_retained is None:
-                    continue  # no id, nothing refused: nothing to answer (most readings)
                 self._acknowledge(outcome)
             else:
                 self.send_error_frame(outcome)  # type: ignore[arg-type]  # a ProtocolError

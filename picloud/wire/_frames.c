@@ -234,9 +234,99 @@ unmask(PyObject *module, PyObject *args)
     return out;
 }
 
+PyDoc_STRVAR(text_frames_doc,
+"text_frames(messages) -> list of bytes\n\n"
+"Each message's _frame, its payload framed as one unmasked text frame and\n"
+"kept in _frame where it was None (picloud/wire/frames.py text_frames_python).");
+
+static PyObject *str_frame, *str_payload;
+
+static PyObject *
+text_frame(PyObject *payload)
+{
+    Py_ssize_t length, head;
+    PyObject *frame;
+    unsigned char *out;
+
+    if (!PyBytes_Check(payload)) {
+        PyErr_Format(PyExc_TypeError, "payload must be bytes, not %.50s", Py_TYPE(payload)->tp_name);
+        return NULL;
+    }
+    length = PyBytes_GET_SIZE(payload);
+    head = length < 126 ? 2 : (length <= 0xFFFF ? 4 : 10);
+    frame = PyBytes_FromStringAndSize(NULL, head + length);
+    if (frame == NULL) {
+        return NULL;
+    }
+    out = (unsigned char *)PyBytes_AS_STRING(frame);
+    out[0] = 0x80 | OP_TEXT;
+    if (head == 2) {
+        out[1] = (unsigned char)length;
+    } else if (head == 4) {
+        out[1] = 126;
+        out[2] = (unsigned char)(length >> 8);
+        out[3] = (unsigned char)length;
+    } else {
+        uint64_t wide = (uint64_t)length;
+        int k;
+        out[1] = 127;
+        for (k = 0; k < 8; k++) {
+            out[2 + k] = (unsigned char)(wide >> (56 - 8 * k));
+        }
+    }
+    memcpy(out + head, PyBytes_AS_STRING(payload), (size_t)length);
+    return frame;
+}
+
+static PyObject *
+text_frames(PyObject *module, PyObject *messages)
+{
+    PyObject *fast, *frames;
+    Py_ssize_t count, i;
+
+    (void)module;
+    fast = PySequence_Fast(messages, "messages must be a sequence");
+    if (fast == NULL) {
+        return NULL;
+    }
+    count = PySequence_Fast_GET_SIZE(fast);
+    frames = PyList_New(count);
+    if (frames == NULL) {
+        Py_DECREF(fast);
+        return NULL;
+    }
+    for (i = 0; i < count; i++) {
+        PyObject *message = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *frame = PyObject_GetAttr(message, str_frame);
+        if (frame == Py_None) {
+            PyObject *payload = PyObject_GetAttr(message, str_payload);
+            Py_DECREF(frame);
+            if (payload == NULL) {
+                goto fail;
+            }
+            frame = text_frame(payload);
+            Py_DECREF(payload);
+            if (frame == NULL || PyObject_SetAttr(message, str_frame, frame) < 0) {
+                Py_XDECREF(frame);
+                goto fail;
+            }
+        } else if (frame == NULL) {
+            goto fail;
+        }
+        PyList_SET_ITEM(frames, i, frame);
+    }
+    Py_DECREF(fast);
+    return frames;
+fail:
+    Py_DECREF(fast);
+    Py_DECREF(frames);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"parse_common", (PyCFunction)(void (*)(void))parse_common, METH_FASTCALL, parse_common_doc},
     {"unmask", unmask, METH_VARARGS, unmask_doc},
+    {"text_frames", text_frames, METH_O, text_frames_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -252,5 +342,10 @@ static struct PyModuleDef frames_module = {
 PyMODINIT_FUNC
 PyInit__frames(void)
 {
+    str_frame = PyUnicode_InternFromString("_frame");
+    str_payload = PyUnicode_InternFromString("payload");
+    if (str_frame == NULL || str_payload == NULL) {
+        return NULL;
+    }
     return PyModule_Create(&frames_module);
 }

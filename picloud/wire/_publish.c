@@ -18,6 +18,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_DEPTH 32
@@ -452,10 +454,88 @@ static PyObject *scan(PyObject *module, PyObject *text) {
     return result;
 }
 
+
+/* stamp_run(messages, seq, tail) -> (added, longest): the C twin of
+ * picloud/wire/stamp.py stamp_run_python. Each message's payload (a publish
+ * frame, bytes) gets ,"seq":N and tail spliced in for its closing brace, N
+ * counting on from seq; its seq attribute is set to N. Returns the bytes of
+ * the new payloads and the longest of them. */
+static PyObject *str_payload, *str_seq;
+
+static PyObject *stamp_run(PyObject *self, PyObject *args) {
+    PyObject *messages, *tail, *fast;
+    long long seq;
+    Py_ssize_t count, i, added = 0, longest = 0, tail_len;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OLS:stamp_run", &messages, &seq, &tail))
+        return NULL;
+    fast = PySequence_Fast(messages, "messages must be a sequence");
+    if (fast == NULL)
+        return NULL;
+    count = PySequence_Fast_GET_SIZE(fast);
+    tail_len = PyBytes_GET_SIZE(tail);
+    for (i = 0; i < count; i++) {
+        PyObject *message = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *payload, *stamped, *number;
+        char digits[24];
+        Py_ssize_t head_len, length;
+        int digits_len;
+        char *out;
+        if (seq == LLONG_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "seq past the largest 64-bit integer");
+            goto fail;
+        }
+        seq++;
+        payload = PyObject_GetAttr(message, str_payload);
+        if (payload == NULL)
+            goto fail;
+        if (!PyBytes_Check(payload)) {
+            PyErr_Format(PyExc_TypeError, "payload must be bytes, not %.50s", Py_TYPE(payload)->tp_name);
+            Py_DECREF(payload);
+            goto fail;
+        }
+        head_len = PyBytes_GET_SIZE(payload);
+        if (head_len > 0)
+            head_len--; /* the closing brace, as payload[:-1] drops it */
+        digits_len = snprintf(digits, sizeof digits, "%lld", seq);
+        length = head_len + 7 + digits_len + tail_len;
+        stamped = PyBytes_FromStringAndSize(NULL, length);
+        if (stamped == NULL) {
+            Py_DECREF(payload);
+            goto fail;
+        }
+        out = PyBytes_AS_STRING(stamped);
+        memcpy(out, PyBytes_AS_STRING(payload), (size_t)head_len);
+        memcpy(out + head_len, ",\"seq\":", 7);
+        memcpy(out + head_len + 7, digits, (size_t)digits_len);
+        memcpy(out + head_len + 7 + digits_len, PyBytes_AS_STRING(tail), (size_t)tail_len);
+        Py_DECREF(payload);
+        number = PyLong_FromLongLong(seq);
+        if (number == NULL || PyObject_SetAttr(message, str_seq, number) < 0 ||
+            PyObject_SetAttr(message, str_payload, stamped) < 0) {
+            Py_XDECREF(number);
+            Py_DECREF(stamped);
+            goto fail;
+        }
+        Py_DECREF(number);
+        Py_DECREF(stamped);
+        added += length;
+        if (length > longest)
+            longest = length;
+    }
+    Py_DECREF(fast);
+    return Py_BuildValue("(nn)", added, longest);
+fail:
+    Py_DECREF(fast);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O,
      "scan(text) -> (event, data, retain, id) or None: a publish frame's parts, data as the hub "
      "encodes it; None where the ordinary parse must decide."},
+    {"stamp_run", stamp_run, METH_VARARGS,
+     "stamp_run(messages, seq, tail) -> (added, longest): seq and tail spliced into each payload."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -465,5 +545,9 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__publish(void) {
+    str_payload = PyUnicode_InternFromString("payload");
+    str_seq = PyUnicode_InternFromString("seq");
+    if (str_payload == NULL || str_seq == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }

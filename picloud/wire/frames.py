@@ -7,7 +7,10 @@ published message once and hands the same bytes to every subscriber.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Optional, Protocol
+
+from .speedups import load
 
 # Opcodes (RFC 6455 5.2), for frames both ways.
 TEXT = 0x1
@@ -72,3 +75,30 @@ def unmask_python(mask: bytes, data: bytes) -> bytes:
 
 #: ``unmask(mask, data)``: XOR ``data`` with the 4-byte ``mask``.
 Unmask = Callable[[bytes, bytes], bytes]
+
+
+class Framing(Protocol):
+    """What ``text_frames`` frames: hub/message.py's Message (its frame kept
+    in ``_frame``), or a frame already made."""
+
+    _frame: Optional[bytes]
+    payload: bytes
+
+
+def text_frames_python(messages: Sequence[Framing]) -> list[bytes]:
+    """Each message's text frame, made and kept in its ``_frame`` where it
+    has none yet (the first subscriber's delivery; the rest share it)."""
+    frames = []
+    for message in messages:
+        frame = message._frame
+        if frame is None:
+            frame = message._frame = encode_frame(message.payload)
+        frames.append(frame)
+    return frames
+
+
+_native = load("picloud.wire._frames")
+#: ``text_frames_python``, in C where picloud/wire/_frames.c is built.
+text_frames: Callable[[Sequence[Framing]], list[bytes]] = (
+    _native.text_frames if _native is not None else text_frames_python
+)

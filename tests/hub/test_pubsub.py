@@ -161,6 +161,30 @@ def test_publish_each_publishes_every_batch_on_its_own_in_order():
     assert hub.published == 4
 
 
+def test_publish_each_answered_only_leaves_out_what_nothing_answers():
+    """Plain parts without an id and not retained publish all the same, and
+    only they are left out of the outcomes."""
+    from picloud.wire.requests import Publication
+
+    hub = PubSub(MemoryBroker())
+    inbox = Inbox()
+    hub.subscribe(inbox, "t")
+    batches = [
+        ("t", b"1", False, None),  # left out
+        ("t", b"2", False, "a"),  # its ack
+        ("t", b"3", True, None),  # retained: stored, maybe refused
+        [Publication("t", 4)],  # parsed the ordinary way: kept
+        ("t", b"5", False, None),  # left out
+    ]
+    outcomes = hub.publish_each(batches, answered_only=True)
+    assert [m["data"] for m in inbox.decoded()] == [1, 2, 3, 4, 5]
+    assert [m["seq"] for m in inbox.decoded()] == [1, 2, 3, 4, 5]
+    answered = [[(json.loads(m.payload)["data"], i) for m, i in o] for o in outcomes]
+    assert answered == [[(2, "a")], [(3, None)], [(4, None)]]
+    assert len(hub.publish_each(batches)) == 5
+    assert hub.published == 10
+
+
 def test_join_refuses_a_subscription_over_the_limit_for_every_front_end():
     hub = PubSub(MemoryBroker(), max_subscriptions=2)
     conn, confirmed = Inbox(), []

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from picloud.hub.limits import ByteBudget
 from picloud.wire import frameparser, speedups
+from picloud.wire import frames as frames_module
 from picloud.wire.frameparser import BINARY, CLOSE, PING, PONG, TEXT, FrameParser, unmask_python
 
 try:
@@ -261,3 +262,51 @@ def test_unmask_takes_any_buffer_and_a_4_byte_mask_only(c: ModuleType) -> None:
     for mask in (b"", b"abc", b"abcde"):
         with pytest.raises(ValueError):
             c.unmask(mask, b"data")
+
+
+# -- text_frames ------------------------------------------------------------------
+
+
+class _Message:
+    """What text_frames reads and writes: hub/message.py's Message's two fields."""
+
+    __slots__ = ("_frame", "payload")
+
+    def __init__(self, payload: bytes, frame: bytes | None = None) -> None:
+        self.payload = payload
+        self._frame = frame
+
+
+# Lengths at the edges of the three header sizes (125/126, 65535/65536).
+payload_lengths = st.sampled_from([0, 1, 125, 126, 127, 65535, 65536, 70000]) | st.integers(0, 300)
+
+
+@given(st.lists(st.tuples(payload_lengths, st.booleans()), max_size=8))
+def test_text_frames_is_text_frames_python(c: ModuleType, shapes: list[tuple[int, bool]]) -> None:
+    def made() -> list[_Message]:
+        return [_Message(bytes([65 + index % 26]) * length, b"kept %d" % index if framed else None)
+                for index, (length, framed) in enumerate(shapes)]
+
+    ours, reference = made(), made()
+    frames = c.text_frames(ours)
+    assert frames == frames_module.text_frames_python(reference)
+    assert [message._frame for message in ours] == [message._frame for message in reference] == frames
+    assert all(type(frame) is bytes for frame in frames)
+
+
+def test_text_frames_keeps_each_frame_for_the_next_subscriber(c: ModuleType) -> None:
+    messages = [_Message(b'{"a":1}'), _Message(b"x" * 200)]
+    first = c.text_frames(messages)
+    assert first == [frames_module.encode_frame(b'{"a":1}'), frames_module.encode_frame(b"x" * 200)]
+    assert all(again is kept for again, kept in zip(c.text_frames(messages), first))
+    assert c.text_frames(()) == []
+
+
+def test_text_frames_refuses_what_is_not_a_message_of_bytes(c: ModuleType) -> None:
+    with pytest.raises(TypeError, match="payload must be bytes, not str"):
+        c.text_frames([_Message("text")])  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        c.text_frames([object()])
+    with pytest.raises(TypeError, match="must be a sequence"):
+        c.text_frames(5)
+    assert frames_module.text_frames is (frames_module.text_frames_python if speedups.disabled() else c.text_frames)

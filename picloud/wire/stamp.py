@@ -1,0 +1,44 @@
+"""Splicing a message's seq and its hub's epoch into its publish frame.
+
+A publish frame is encoded once, before the broker numbers it; the number
+then goes in for the closing brace, ``,"seq":N`` and the epoch's tail
+(``,"epoch":"..."}``). ``stamp_run`` does a run of messages of one event at
+once: the C twin (picloud/wire/_publish.c) where it is built, else
+``stamp_run_python``, the reference it is tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Callable, Protocol
+
+from .speedups import load
+
+
+class Stamped(Protocol):
+    """What is stamped: hub/message.py's Message."""
+
+    payload: bytes
+    seq: int
+
+
+def stamp_run_python(messages: Sequence[Stamped], seq: int, tail: bytes) -> tuple[int, int]:
+    """Give each of ``messages`` the next seq after ``seq``, in its ``seq``
+    and spliced into its ``payload`` with ``tail``. Returns the bytes of the
+    new payloads and the longest one's."""
+    added = longest = 0
+    for message in messages:
+        seq += 1
+        message.seq = seq
+        message.payload = payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, tail)
+        length = len(payload)
+        added += length
+        if length > longest:
+            longest = length
+    return added, longest
+
+
+_native = load("picloud.wire._publish")
+stamp_run: Callable[[Sequence[Stamped], int, bytes], tuple[int, int]] = (
+    _native.stamp_run if _native is not None else stamp_run_python
+)

@@ -1,0 +1,81 @@
+"""picloud/wire/stamp.py and its C twin in _publish.c: the same payloads,
+seqs and sums, byte for byte, on generated runs.
+
+The twin is imported directly, so that the suite's PICLOUD_PURE_PYTHON=1
+pass compares the two as well.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from picloud.wire import stamp as stamp_module
+from picloud.wire.speedups import disabled
+from picloud.wire.stamp import stamp_run_python
+
+try:
+    native: Any = importlib.import_module("picloud.wire._publish")
+except ImportError:  # pragma: no cover - tests/wire/test_scan.py fails the build
+    native = None
+
+needs_native = pytest.mark.skipif(native is None, reason="picloud.wire._publish is not built")
+
+
+class _Message:
+    """The two fields stamp_run reads and writes (hub/message.py's Message)."""
+
+    __slots__ = ("payload", "seq")
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.seq = 0
+
+
+def test_the_hub_stamps_with_the_twin_unless_told_not_to() -> None:
+    assert stamp_module.stamp_run is (stamp_run_python if disabled() or native is None else native.stamp_run)
+
+
+def test_a_frame_gets_its_seq_and_tail_for_its_closing_brace() -> None:
+    message = _Message(b'{"action":"publish","event":"t","data":1,"created_at":"x"}')
+    assert stamp_run_python([message], 41, b',"epoch":"e"}') == (len(message.payload), len(message.payload))
+    assert message.payload == b'{"action":"publish","event":"t","data":1,"created_at":"x","seq":42,"epoch":"e"}'
+    assert message.seq == 42
+
+
+payloads = st.lists(st.binary(max_size=300), max_size=12)
+seqs = st.integers(0, 2**62) | st.sampled_from([0, 9, 99, 2**63 - 2 - 12])
+
+
+@needs_native
+@given(payloads, seqs, st.binary(max_size=40))
+def test_the_twin_is_the_reference(payloads: list[bytes], seq: int, tail: bytes) -> None:
+    ours = [_Message(payload) for payload in payloads]
+    reference = [_Message(payload) for payload in payloads]
+    assert native.stamp_run(ours, seq, tail) == stamp_run_python(reference, seq, tail)
+    assert [(m.payload, m.seq) for m in ours] == [(m.payload, m.seq) for m in reference]
+    assert all(type(m.payload) is bytes and type(m.seq) is int for m in ours)
+
+
+@needs_native
+def test_the_twin_takes_a_tuple_and_an_empty_run() -> None:
+    messages = (_Message(b"{}"), _Message(b"{}"))
+    assert native.stamp_run(messages, 0, b"}") == (2 * len(b'{,"seq":1}'), len(b'{,"seq":1}'))
+    assert [m.seq for m in messages] == [1, 2]
+    assert native.stamp_run([], 5, b"}") == (0, 0)
+
+
+@needs_native
+def test_the_twin_refuses_what_the_hub_never_gives() -> None:
+    with pytest.raises(TypeError, match="payload must be bytes, not str"):
+        native.stamp_run([_Message("text")], 0, b"}")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be a sequence"):
+        native.stamp_run(5, 0, b"}")
+    with pytest.raises(OverflowError, match="seq past"):
+        native.stamp_run([_Message(b"{}")], 2**63 - 1, b"}")
+    with pytest.raises(TypeError):
+        native.stamp_run([], 0, "}")
