@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from operator import itemgetter, methodcaller
 
 from ..wire.codec import publish_head
+from ..wire.framefields import no_numbers
 from ..wire.topics import is_filter, matches, validate_filter
 from .message import Message
 
@@ -32,10 +32,6 @@ MAX_REMEMBERED = 16384
 Entry = tuple[float, str, bytes]  # when, event, frame
 
 
-#: How data that holds no number starts (a string, a list, null): the store
-#: keeps such a message only as a raw one, at most one a second per event.
-NOT_NUMBERS = (b'"', b"[", b"n")
-NOT_NUMBER_SET = frozenset(NOT_NUMBERS)
 
 
 class Pending:
@@ -114,11 +110,7 @@ class Recorder:
         if not frames:
             return
         more = 0
-        head = publish_head(event)
-        skip = len(head)
-        # All in C (map, itemgetter): this runs for every message of a read.
-        if all(map(methodcaller("startswith", head), frames)) and \
-                NOT_NUMBER_SET.issuperset(map(itemgetter(slice(skip, skip + 1)), frames)):
+        if no_numbers(frames, publish_head(event)):
             # No number in any: all but the first would be counted and
             # dropped by the store (they share its time), so they are only counted.
             more = len(frames) - 1

@@ -530,10 +530,50 @@ fail:
     return NULL;
 }
 
+/* no_numbers(frames, head) -> bool: the C twin of picloud/wire/framefields.py
+ * no_numbers_python. Whether every frame starts with head and its data (what
+ * follows head) starts as a string, a list or null do. */
+static PyObject *no_numbers(PyObject *self, PyObject *args) {
+    PyObject *frames, *head, *fast;
+    Py_ssize_t count, i, skip;
+    const char *head_bytes;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OS:no_numbers", &frames, &head))
+        return NULL;
+    fast = PySequence_Fast(frames, "frames must be a sequence");
+    if (fast == NULL)
+        return NULL;
+    count = PySequence_Fast_GET_SIZE(fast);
+    skip = PyBytes_GET_SIZE(head);
+    head_bytes = PyBytes_AS_STRING(head);
+    for (i = 0; i < count; i++) {
+        PyObject *frame = PySequence_Fast_GET_ITEM(fast, i);
+        const char *bytes;
+        char first;
+        if (!PyBytes_Check(frame)) {
+            PyErr_Format(PyExc_TypeError, "frame must be bytes, not %.50s", Py_TYPE(frame)->tp_name);
+            Py_DECREF(fast);
+            return NULL;
+        }
+        bytes = PyBytes_AS_STRING(frame);
+        if (PyBytes_GET_SIZE(frame) <= skip || memcmp(bytes, head_bytes, (size_t)skip) != 0)
+            break;
+        first = bytes[skip];
+        if (first != '"' && first != '[' && first != 'n')
+            break;
+    }
+    Py_DECREF(fast);
+    if (i < count)
+        Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O,
      "scan(text) -> (event, data, retain, id) or None: a publish frame's parts, data as the hub "
      "encodes it; None where the ordinary parse must decide."},
+    {"no_numbers", no_numbers, METH_VARARGS,
+     "no_numbers(frames, head) -> bool: every frame starts with head, then a string, a list or null."},
     {"stamp_run", stamp_run, METH_VARARGS,
      "stamp_run(messages, seq, tail) -> (added, longest): seq and tail spliced into each payload."},
     {NULL, NULL, 0, NULL},

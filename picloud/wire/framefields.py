@@ -7,11 +7,17 @@ listings (server/devices.py, server/topics.py), which read many kept frames.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Callable
 
 import ujson
 
 from .codec import MAX_EVENT_BYTES, publish_head
+from .speedups import load
+
+#: How data that holds no number starts (a string, a list, null): the store
+#: keeps such a message only as a raw one, at most one a second per event.
+NOT_NUMBERS = (b'"', b"[", b"n")
 
 _EVENT_AT = b'{"action":"publish","event":"'
 #: The json module's C string scanner (not in its type stubs): one JSON string, from where it starts.
@@ -66,3 +72,18 @@ def event_in(frame: bytes) -> str | None:
     except (ValueError, TypeError, KeyError):
         return None
     return event if isinstance(event, str) else None
+
+
+def no_numbers_python(frames: Sequence[bytes], head: bytes) -> bool:
+    """Whether each of ``frames`` starts with ``head`` (``publish_head``) and
+    its data with one of ``NOT_NUMBERS``: no reading in any of them."""
+    skip = len(head)
+    return all(frame.startswith(head) and frame[skip:skip + 1] in NOT_NUMBERS for frame in frames)
+
+
+_native = load("picloud.wire._publish")
+#: ``no_numbers_python``, in C where picloud/wire/_publish.c is built: the
+#: recorder asks it of every run of one event's messages.
+no_numbers: Callable[[Sequence[bytes], bytes], bool] = (
+    _native.no_numbers if _native is not None else no_numbers_python
+)

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping
 
 import ujson
 
-from ...hub.recording import NOT_NUMBERS, Entry
+from ...hub.recording import Entry
+from ...wire.framefields import NOT_NUMBERS
 from .points import DISCOVERY, discovered_unit, numbers, unit_of
 
 log = logging.getLogger("picloud.store")
