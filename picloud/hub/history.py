@@ -21,16 +21,15 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Sequence
-from itertools import chain, islice
-from operator import attrgetter, itemgetter
+from itertools import chain, islice, repeat
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from ..config import Config
 from ..wire.stamp import stamp_run
-from .message import Message, runs
+from .message import PAYLOAD_OF, Message, runs
 
 _MESSAGE_OF = itemgetter(1)  # of a kept (when, message)
-_PAYLOAD_OF = attrgetter("payload")
 
 
 class Page(NamedTuple):
@@ -158,11 +157,11 @@ class History:
             kept = deque(maxlen=size)
         self._kept[event] = kept
         when = time.monotonic() if self.ttl else 0.0
-        entries = [(when, message) for message in run]
+        entries = list(zip(repeat(when), run))  # (when, message), made in C
         pushed = len(kept) + len(entries) - size  # out of the deque's far end by the extend
         if pushed > 0:
             pushed_out = map(_MESSAGE_OF, islice(chain(kept, entries), pushed))
-            self.bytes -= sum(map(len, map(_PAYLOAD_OF, pushed_out)))  # no Python frame per message
+            self.bytes -= sum(map(len, map(PAYLOAD_OF, pushed_out)))  # no Python frame per message
         self.bytes += added
         kept.extend(entries)
 
