@@ -21,15 +21,25 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Sequence
-from itertools import chain, islice, repeat
-from operator import itemgetter
+from itertools import repeat
 from typing import Any, NamedTuple
 
 from ..config import Config
 from ..wire.stamp import stamp_run
-from .message import PAYLOAD_OF, Message, runs
+from .message import Message, runs
 
-_MESSAGE_OF = itemgetter(1)  # of a kept (when, message)
+#: A kept message: when it was kept (0.0 without a ttl), the message, and
+#: where its payload starts in its event's payloads laid end to end, which
+#: counts the bytes of a run pushed out without reading each payload.
+Entry = tuple[float, Message, int]
+
+
+def _end(kept: deque[Entry]) -> int:
+    """Where the payload of ``kept``'s last entry ends (0 if there is none)."""
+    if not kept:
+        return 0
+    _, message, start = kept[-1]
+    return start + len(message.payload)
 
 
 class Page(NamedTuple):
@@ -84,7 +94,7 @@ class History:
         self._tail = b',"epoch":"%s"}' % self.epoch.encode("ascii")
         # In least recently published order: stamp() re-inserts each event.
         self._seq: dict[str, int] = {}
-        self._kept: dict[str, deque[tuple[float, Message]]] = {}
+        self._kept: dict[str, deque[Entry]] = {}
         self._forgotten = 0  # the highest seq of the events forgotten so far
         self.forgotten_events = 0
         self.max_bytes = max_bytes
@@ -112,7 +122,7 @@ class History:
         elif len(kept) == self.size:
             self.bytes -= len(kept[0][1].payload)  # the append pushes it out
         self._kept[event] = kept
-        kept.append((time.monotonic() if self.ttl else 0.0, message))
+        kept.append((time.monotonic() if self.ttl else 0.0, message, _end(kept)))
         self.bytes += len(message.payload)
         if self.bytes > self.max_bytes:
             self._shed()
@@ -141,12 +151,14 @@ class History:
             return
         event = run[0].event
         seq = self._take_seq(event)
-        added, longest = stamp_run(run, seq, self._tail)
-        self._seq[event] = seq + len(run)
         size = self.size
+        kept = self._kept.get(event) if size else None
+        start = _end(kept) if kept else 0
+        starts, end = stamp_run(run, seq, self._tail, start)
+        self._seq[event] = seq + len(run)
         if not size:
             return
-        if longest > self.max_bytes or self.bytes + added > self.max_bytes:
+        if self.bytes + end - start > self.max_bytes:
             # Something is dropped or shed on the way: one by one, so that
             # what goes and what is counted is what stamp() would do.
             for message in run:
@@ -156,14 +168,15 @@ class History:
         if kept is None:
             kept = deque(maxlen=size)
         self._kept[event] = kept
-        when = time.monotonic() if self.ttl else 0.0
-        entries = list(zip(repeat(when), run))  # (when, message), made in C
-        pushed = len(kept) + len(entries) - size  # out of the deque's far end by the extend
+        pushed = len(kept) + len(run) - size  # out of the deque's far end by the extend
         if pushed > 0:
-            pushed_out = map(_MESSAGE_OF, islice(chain(kept, entries), pushed))
-            self.bytes -= sum(map(len, map(PAYLOAD_OF, pushed_out)))  # no Python frame per message
-        self.bytes += added
-        kept.extend(entries)
+            # Their bytes by the offsets of the first one kept and of the
+            # first one pushed out: the old messages' payloads stay untouched.
+            first = kept[0][2] if kept else start
+            after = kept[pushed][2] if pushed < len(kept) else starts[pushed - len(kept)]
+            self.bytes -= after - first
+        self.bytes += end - start
+        kept.extend(zip(repeat(time.monotonic() if self.ttl else 0.0), run, starts))
 
     def _shed(self) -> None:
         """Drop the oldest messages of the least recently published events
@@ -182,7 +195,7 @@ class History:
         del self._seq[event]
         kept = self._kept.pop(event, None)
         if kept:
-            self.bytes -= sum(len(message.payload) for _, message in kept)
+            self.bytes -= sum(len(entry[1].payload) for entry in kept)
         self.forgotten_events += 1
         if seq > self._forgotten:
             self._forgotten = seq
@@ -190,7 +203,7 @@ class History:
     def last_seq(self, event: str) -> int:
         return self._seq.get(event, 0)
 
-    def _live(self, event: str) -> deque[tuple[float, Message]]:
+    def _live(self, event: str) -> deque[Entry]:
         kept = self._kept.get(event)
         if kept is None:
             return deque()
@@ -211,15 +224,15 @@ class History:
         kept = self._live(event)
         last = self._seq.get(event, 0)
         if epoch != self.epoch or seq > last:
-            return [m for _, m in kept], False
-        messages = [m for _, m in kept if m.seq > seq]
+            return [entry[1] for entry in kept], False
+        messages = [entry[1] for entry in kept if entry[1].seq > seq]
         recovered = nothing_lost(seq, last, messages[0].seq if messages else None)
         return messages, recovered
 
     def query(self, event: str, since: int, limit: int) -> list[Message]:
         """Up to ``limit`` kept messages after ``since``, oldest first."""
         out = []
-        for _, message in self._live(event):
+        for _, message, _ in self._live(event):
             if message.seq > since:
                 out.append(message)
                 if len(out) >= limit:

@@ -455,28 +455,31 @@ static PyObject *scan(PyObject *module, PyObject *text) {
 }
 
 
-/* stamp_run(messages, seq, tail) -> (added, longest): the C twin of
+/* stamp_run(messages, seq, tail, start) -> (starts, end): the C twin of
  * picloud/wire/stamp.py stamp_run_python. Each message's payload (a publish
  * frame, bytes) gets ,"seq":N and tail spliced in for its closing brace, N
- * counting on from seq; its seq attribute is set to N. Returns the bytes of
- * the new payloads and the longest of them. */
+ * counting on from seq; its seq attribute is set to N. Returns where each
+ * new payload starts and where the last ends, laid end to end from start. */
 static PyObject *str_payload, *str_seq;
 
 static PyObject *stamp_run(PyObject *self, PyObject *args) {
-    PyObject *messages, *tail, *fast;
+    PyObject *messages, *tail, *fast, *starts = NULL, *result;
     long long seq;
-    Py_ssize_t count, i, added = 0, longest = 0, tail_len;
+    Py_ssize_t count, i, tail_len, offset;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OLS:stamp_run", &messages, &seq, &tail))
+    if (!PyArg_ParseTuple(args, "OLSn:stamp_run", &messages, &seq, &tail, &offset))
         return NULL;
     fast = PySequence_Fast(messages, "messages must be a sequence");
     if (fast == NULL)
         return NULL;
     count = PySequence_Fast_GET_SIZE(fast);
+    starts = PyList_New(count);
+    if (starts == NULL)
+        goto fail;
     tail_len = PyBytes_GET_SIZE(tail);
     for (i = 0; i < count; i++) {
         PyObject *message = PySequence_Fast_GET_ITEM(fast, i);
-        PyObject *payload, *stamped, *number;
+        PyObject *payload, *stamped, *number, *at;
         char digits[24];
         Py_ssize_t head_len, length;
         int digits_len;
@@ -499,6 +502,11 @@ static PyObject *stamp_run(PyObject *self, PyObject *args) {
             head_len--; /* the closing brace, as payload[:-1] drops it */
         digits_len = snprintf(digits, sizeof digits, "%lld", seq);
         length = head_len + 7 + digits_len + tail_len;
+        if (offset > PY_SSIZE_T_MAX - length) {
+            PyErr_SetString(PyExc_OverflowError, "offset past the largest size");
+            Py_DECREF(payload);
+            goto fail;
+        }
         stamped = PyBytes_FromStringAndSize(NULL, length);
         if (stamped == NULL) {
             Py_DECREF(payload);
@@ -519,14 +527,18 @@ static PyObject *stamp_run(PyObject *self, PyObject *args) {
         }
         Py_DECREF(number);
         Py_DECREF(stamped);
-        added += length;
-        if (length > longest)
-            longest = length;
+        at = PyLong_FromSsize_t(offset);
+        if (at == NULL)
+            goto fail;
+        PyList_SET_ITEM(starts, i, at);
+        offset += length;
     }
     Py_DECREF(fast);
-    return Py_BuildValue("(nn)", added, longest);
+    result = Py_BuildValue("(Nn)", starts, offset);
+    return result;
 fail:
     Py_DECREF(fast);
+    Py_XDECREF(starts);
     return NULL;
 }
 
@@ -575,7 +587,7 @@ static PyMethodDef methods[] = {
     {"no_numbers", no_numbers, METH_VARARGS,
      "no_numbers(frames, head) -> bool: every frame starts with head, then a string, a list or null."},
     {"stamp_run", stamp_run, METH_VARARGS,
-     "stamp_run(messages, seq, tail) -> (added, longest): seq and tail spliced into each payload."},
+     "stamp_run(messages, seq, tail, start) -> (starts, end): seq and tail spliced into each payload."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -22,23 +22,22 @@ class Stamped(Protocol):
     seq: int
 
 
-def stamp_run_python(messages: Sequence[Stamped], seq: int, tail: bytes) -> tuple[int, int]:
+def stamp_run_python(messages: Sequence[Stamped], seq: int, tail: bytes, start: int) -> tuple[list[int], int]:
     """Give each of ``messages`` the next seq after ``seq``, in its ``seq``
-    and spliced into its ``payload`` with ``tail``. Returns the bytes of the
-    new payloads and the longest one's."""
-    added = longest = 0
+    and spliced into its ``payload`` with ``tail``. Returns where each new
+    payload starts and where the last one ends, laid end to end from
+    ``start`` (hub/history.py counts what it keeps by them)."""
+    starts = []
     for message in messages:
         seq += 1
         message.seq = seq
         message.payload = payload = b'%s,"seq":%d%s' % (message.payload[:-1], seq, tail)
-        length = len(payload)
-        added += length
-        if length > longest:
-            longest = length
-    return added, longest
+        starts.append(start)
+        start += len(payload)
+    return starts, start
 
 
 _native = load("picloud.wire._publish")
-stamp_run: Callable[[Sequence[Stamped], int, bytes], tuple[int, int]] = (
+stamp_run: Callable[[Sequence[Stamped], int, bytes, int], tuple[list[int], int]] = (
     _native.stamp_run if _native is not None else stamp_run_python
 )

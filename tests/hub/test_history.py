@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from picloud.brokers.memory import MemoryBroker
 from picloud.hub.history import History
@@ -65,7 +67,7 @@ def test_ttl_drops_old_messages():
     pubsub.publish("t", 1)
     pubsub.publish("t", 2)
     kept = history._kept["t"]
-    kept[0] = (kept[0][0] - 120, kept[0][1])  # the first one is two minutes old
+    kept[0] = (kept[0][0] - 120, *kept[0][1:])  # the first one is two minutes old
     messages, recovered = history.since("t", 0, "e")
     assert ([m.seq for m in messages], recovered) == ([2], False)
 
@@ -114,7 +116,7 @@ def test_a_forgotten_event_never_reuses_a_seq_a_subscriber_has_seen():
 
 
 def kept_bytes(history: History) -> int:
-    return sum(len(m.payload) for kept in history._kept.values() for _, m in kept)
+    return sum(len(m.payload) for kept in history._kept.values() for _, m, _ in kept)
 
 
 def test_kept_messages_fit_the_byte_budget_least_recently_published_first():
@@ -175,8 +177,8 @@ def test_stamp_many_is_stamp_for_each(sizes):
     assert [(m.seq, m.payload) for m in singles] == [(m.seq, m.payload) for m in runs]
     assert big[0].payload == big[1].payload
     assert one._seq == many._seq
-    assert {e: [m.payload for _, m in kept] for e, kept in one._kept.items()} == \
-        {e: [m.payload for _, m in kept] for e, kept in many._kept.items()}
+    assert {e: [m.payload for _, m, _ in kept] for e, kept in one._kept.items()} == \
+        {e: [m.payload for _, m, _ in kept] for e, kept in many._kept.items()}
     assert (one.bytes, one.dropped, one.forgotten_events) == (many.bytes, many.dropped, many.forgotten_events)
     assert all(kept for kept in many._kept.values())
 
@@ -199,7 +201,29 @@ def test_a_run_that_sheds_or_drops_counts_and_orders_as_one_by_one():
     too_big = both(3, 300, [(["a"], 60), (["b"], 60), (["a", "a"], 400), (["c"], 60)])
     for one, many in (shedding, too_big):
         assert (one.dropped, one.bytes) == (many.dropped, many.bytes)
-        assert {e: [m.payload for _, m in k] for e, k in one._kept.items()} == \
-            {e: [m.payload for _, m in k] for e, k in many._kept.items()}
+        assert {e: [m.payload for _, m, _ in k] for e, k in one._kept.items()} == \
+            {e: [m.payload for _, m, _ in k] for e, k in many._kept.items()}
     assert shedding[0].dropped == 2
     assert list(too_big[0]._kept) == list(too_big[1]._kept) == ["b", "c"]
+
+
+@given(st.lists(st.tuples(st.lists(st.sampled_from("abc"), min_size=1, max_size=6), st.integers(0, 120)),
+                max_size=12),
+       st.integers(1, 5), st.integers(150, 2000))
+def test_what_is_kept_is_counted_exactly_whatever_the_runs(batches, size, max_bytes):
+    """The bytes of a run pushed out are counted by offsets, not by reading
+    each payload: they must still add up to what is kept, and each entry
+    must start where the one before it ends."""
+    one, many = (History(size, 0, events=2, max_bytes=max_bytes, epoch="e") for _ in range(2))
+    for events, length in batches:
+        for message in _messages(events, length):
+            one.stamp(message)
+        many.stamp_many(_messages(events, length))
+        for history in (one, many):
+            assert history.bytes == kept_bytes(history) <= max_bytes
+            for kept in history._kept.values():
+                for (_, before, start), (_, _, after) in zip(kept, list(kept)[1:]):
+                    assert after == start + len(before.payload)
+        assert {e: [m.payload for _, m, _ in k] for e, k in one._kept.items()} == \
+            {e: [m.payload for _, m, _ in k] for e, k in many._kept.items()}
+        assert (one.bytes, one.dropped, one.forgotten_events) == (many.bytes, many.dropped, many.forgotten_events)

@@ -8,6 +8,7 @@ pass compares the two as well.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ def test_the_hub_stamps_with_the_twin_unless_told_not_to() -> None:
 
 def test_a_frame_gets_its_seq_and_tail_for_its_closing_brace() -> None:
     message = _Message(b'{"action":"publish","event":"t","data":1,"created_at":"x"}')
-    assert stamp_run_python([message], 41, b',"epoch":"e"}') == (len(message.payload), len(message.payload))
+    assert stamp_run_python([message], 41, b',"epoch":"e"}', 7) == ([7], 7 + len(message.payload))
     assert message.payload == b'{"action":"publish","event":"t","data":1,"created_at":"x","seq":42,"epoch":"e"}'
     assert message.seq == 42
 
@@ -52,11 +53,11 @@ seqs = st.integers(0, 2**62) | st.sampled_from([0, 9, 99, 2**63 - 2 - 12])
 
 
 @needs_native
-@given(payloads, seqs, st.binary(max_size=40))
-def test_the_twin_is_the_reference(payloads: list[bytes], seq: int, tail: bytes) -> None:
+@given(payloads, seqs, st.binary(max_size=40), st.integers(0, 2**40))
+def test_the_twin_is_the_reference(payloads: list[bytes], seq: int, tail: bytes, start: int) -> None:
     ours = [_Message(payload) for payload in payloads]
     reference = [_Message(payload) for payload in payloads]
-    assert native.stamp_run(ours, seq, tail) == stamp_run_python(reference, seq, tail)
+    assert native.stamp_run(ours, seq, tail, start) == stamp_run_python(reference, seq, tail, start)
     assert [(m.payload, m.seq) for m in ours] == [(m.payload, m.seq) for m in reference]
     assert all(type(m.payload) is bytes and type(m.seq) is int for m in ours)
 
@@ -64,18 +65,20 @@ def test_the_twin_is_the_reference(payloads: list[bytes], seq: int, tail: bytes)
 @needs_native
 def test_the_twin_takes_a_tuple_and_an_empty_run() -> None:
     messages = (_Message(b"{}"), _Message(b"{}"))
-    assert native.stamp_run(messages, 0, b"}") == (2 * len(b'{,"seq":1}'), len(b'{,"seq":1}'))
+    assert native.stamp_run(messages, 0, b"}", 0) == ([0, len(b'{,"seq":1}')], 2 * len(b'{,"seq":1}'))
     assert [m.seq for m in messages] == [1, 2]
-    assert native.stamp_run([], 5, b"}") == (0, 0)
+    assert native.stamp_run([], 5, b"}", 3) == ([], 3)
 
 
 @needs_native
 def test_the_twin_refuses_what_the_hub_never_gives() -> None:
     with pytest.raises(TypeError, match="payload must be bytes, not str"):
-        native.stamp_run([_Message("text")], 0, b"}")  # type: ignore[arg-type]
+        native.stamp_run([_Message("text")], 0, b"}", 0)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="must be a sequence"):
-        native.stamp_run(5, 0, b"}")
+        native.stamp_run(5, 0, b"}", 0)
     with pytest.raises(OverflowError, match="seq past"):
-        native.stamp_run([_Message(b"{}")], 2**63 - 1, b"}")
+        native.stamp_run([_Message(b"{}")], 2**63 - 1, b"}", 0)
+    with pytest.raises(OverflowError, match="offset past"):
+        native.stamp_run([_Message(b"{}")], 0, b"}", sys.maxsize - 2)
     with pytest.raises(TypeError):
-        native.stamp_run([], 0, "}")
+        native.stamp_run([], 0, "}", 0)
