@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..wire.topics import TopicTree
-from .message import PAYLOAD_OF, Connection, Message, runs
+from .message import Connection, Message, runs
 
 
 class Records(Protocol):
@@ -109,4 +109,4 @@ class Fanout:
                     conn.deliver(message)
             delivered = len(subscribers)
             self.delivered += delivered * len(run)
-            self.delivered_bytes += delivered * sum(map(len, map(PAYLOAD_OF, run)))
+            self.delivered_bytes += delivered * sum([len(message.payload) for message in run])

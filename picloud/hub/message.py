@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter
 from typing import Any, Protocol
 
 from ..wire.frames import encode_frame
@@ -41,11 +40,6 @@ class Message:
         if frame is None:
             frame = self._frame = encode_frame(self.payload)
         return frame
-
-
-#: A message's payload, for ``map``: sums over a read's messages without a
-#: Python frame per message.
-PAYLOAD_OF = attrgetter("payload")
 
 
 class Connection(Protocol):

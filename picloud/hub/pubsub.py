@@ -23,7 +23,7 @@ from .broker import Broker
 from .history import History
 from .joining import Joining
 from .limits import batch_over_limit
-from .message import PAYLOAD_OF, Connection, Message, runs
+from .message import Connection, Message, runs
 from .presence import Presence
 from .retained import Retained
 from .rights import Permissions
@@ -130,7 +130,7 @@ class PubSub(Joining, Subscriptions):
                 self._check_retained_size(message)
         self.broker.publish_many(messages)
         self.published += len(messages)
-        self.published_bytes += sum(map(len, map(PAYLOAD_OF, messages)))
+        self.published_bytes += sum([len(message.payload) for message in messages])
 
     def _check_retained_size(self, message: Message) -> None:
         if not message.clears and len(message.payload) > self.max_retained_value_bytes:

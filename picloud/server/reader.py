@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from operator import itemgetter
 from typing import Any, Callable, cast
 
 from tornado import gen
@@ -53,6 +54,9 @@ from tornado.websocket import WebSocketProtocol13
 from ..wire.frameparser import BINARY, CLOSE, FAIL, PING, PONG, TEXT, Event, FrameParser, Unmask, native, unmask_python
 from .takeover import MAX_CHUNKS_PER_EVENT, READ_CHUNK, give_back_reads, receive, take_reads, write_now
 from .upgraded import release_upgrade_state
+
+_DATA_KINDS = frozenset((TEXT, BINARY))
+_KIND_OF = itemgetter(0)
 
 UNMASK: Unmask = unmask_python
 try:
@@ -191,6 +195,11 @@ class ReaderProtocol(WebSocketProtocol13):
         if self._closed is not None and not self.stream.closed():
             self._read_directly()
 
+    @staticmethod
+    def _controls(events: list[Event]) -> bool:
+        """Whether any of ``events`` is not a data message (a ping, a close, a failure)."""
+        return not _DATA_KINDS.issuperset(map(_KIND_OF, events))
+
     def _dispatch(self, events: list[Event], index: int) -> bool:
         """Handle ``events[index:]``; False if reading must not go on (yet)."""
         handler = self.handler
@@ -204,10 +213,14 @@ class ReaderProtocol(WebSocketProtocol13):
                 if self.client_terminated:
                     continue
                 if on_messages is not None:
-                    messages = [value]
-                    while i < count and events[i][0] in (TEXT, BINARY):
-                        messages.append(events[i][1])
-                        i += 1
+                    if i == 1 and count > 1 and not self._controls(events):  # the common read: data frames only
+                        messages = [event[1] for event in events]
+                        i = count
+                    else:
+                        messages = [value]
+                        while i < count and events[i][0] in (TEXT, BINARY):
+                            messages.append(events[i][1])
+                            i += 1
                     try:
                         on_messages(messages)
                     except Exception:

@@ -204,12 +204,13 @@ class PublishSocket(HubSocket):
             return
         # The C scanner takes the plain frames whole (wire/scan.py); the rest is parsed.
         batches: list[Any] = [scan(message) for message in messages] if scan is not None else [None] * len(messages)
-        for index, parts in enumerate(batches):
-            if parts is None:
-                try:
-                    batches[index] = parse_publications(messages[index])
-                except ProtocolError as exc:
-                    batches[index] = exc
+        if None in batches:
+            for index, parts in enumerate(batches):
+                if parts is None:
+                    try:
+                        batches[index] = parse_publications(messages[index])
+                    except ProtocolError as exc:
+                        batches[index] = exc
         # Most readings have no id and are not retained: left out, nothing answers them.
         for outcome in self.state.pubsub.publish_each(batches, self.permissions, answered_only=True):
             if type(outcome) is list:
