@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_slots.h"
+
 #define OP_TEXT 0x1
 #define OP_BINARY 0x2
 /* Text this short is unmasked on the stack before it is decoded. */
@@ -239,7 +241,7 @@ PyDoc_STRVAR(text_frames_doc,
 "Each message's _frame, its payload framed as one unmasked text frame and\n"
 "kept in _frame where it was None (picloud/wire/frames.py text_frames_python).");
 
-static PyObject *str_frame, *str_payload;
+static Slot frame_slot, payload_slot;
 
 static PyObject *
 text_frame(PyObject *payload)
@@ -297,16 +299,20 @@ text_frames(PyObject *module, PyObject *messages)
     }
     for (i = 0; i < count; i++) {
         PyObject *message = PySequence_Fast_GET_ITEM(fast, i);
-        PyObject *frame = PyObject_GetAttr(message, str_frame);
+        PyObject *frame;
+        slot_find(&frame_slot, Py_TYPE(message));
+        frame = slot_get(&frame_slot, message);
         if (frame == Py_None) {
-            PyObject *payload = PyObject_GetAttr(message, str_payload);
+            PyObject *payload;
+            slot_find(&payload_slot, Py_TYPE(message));
+            payload = slot_get(&payload_slot, message);
             Py_DECREF(frame);
             if (payload == NULL) {
                 goto fail;
             }
             frame = text_frame(payload);
             Py_DECREF(payload);
-            if (frame == NULL || PyObject_SetAttr(message, str_frame, frame) < 0) {
+            if (frame == NULL || slot_set(&frame_slot, message, frame) < 0) {
                 Py_XDECREF(frame);
                 goto fail;
             }
@@ -342,9 +348,9 @@ static struct PyModuleDef frames_module = {
 PyMODINIT_FUNC
 PyInit__frames(void)
 {
-    str_frame = PyUnicode_InternFromString("_frame");
-    str_payload = PyUnicode_InternFromString("payload");
-    if (str_frame == NULL || str_payload == NULL) {
+    frame_slot.name = PyUnicode_InternFromString("_frame");
+    payload_slot.name = PyUnicode_InternFromString("payload");
+    if (frame_slot.name == NULL || payload_slot.name == NULL) {
         return NULL;
     }
     return PyModule_Create(&frames_module);

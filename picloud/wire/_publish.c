@@ -19,8 +19,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <limits.h>
-#include <stdio.h>
+#include <stdint.h>
 #include <string.h>
+
+#include "_slots.h"
 
 #define MAX_DEPTH 32
 #define MAX_EVENT_BYTES 256
@@ -42,11 +44,34 @@ static void skip_ws(Cursor *c) {
 /* A string from its opening quote. *plain: no escapes (the text between the
  * quotes is the value's UTF-8). Returns 0 for what is not a JSON string
  * this scanner accepts. */
+#define BYTES_OF(byte) (UINT64_C(0x0101010101010101) * (byte))
+#define HIGH_BITS UINT64_C(0x8080808080808080)
+
+/* Whether any of the 8 bytes of word is a quote, a backslash or below 0x20
+ * (the exact tests for a zero byte and for a byte below n <= 0x80, on the
+ * word however memcpy laid it out: only whether, not where). */
+static int special_in(uint64_t word) {
+    uint64_t quote = word ^ BYTES_OF('"'), backslash = word ^ BYTES_OF('\\');
+    return (((quote - BYTES_OF(1)) & ~quote) | ((backslash - BYTES_OF(1)) & ~backslash) |
+            ((word - BYTES_OF(0x20)) & ~word)) & HIGH_BITS ? 1 : 0;
+}
+
 static int scan_string(Cursor *c, int *plain) {
     const unsigned char *p = c->p + 1, *end = c->end;
     *plain = 1;
     while (p < end) {
-        unsigned char ch = *p;
+        unsigned char ch;
+        uint64_t word;
+        /* Eight plain bytes at a time, then byte by byte from the first special one. */
+        while (end - p >= 8) {
+            memcpy(&word, p, 8);
+            if (special_in(word))
+                break;
+            p += 8;
+        }
+        if (p >= end)
+            break;
+        ch = *p;
         if (ch == '"') {
             c->p = p + 1;
             return 1;
@@ -460,7 +485,24 @@ static PyObject *scan(PyObject *module, PyObject *text) {
  * frame, bytes) gets ,"seq":N and tail spliced in for its closing brace, N
  * counting on from seq; its seq attribute is set to N. Returns where each
  * new payload starts and where the last ends, laid end to end from start. */
-static PyObject *str_payload, *str_seq;
+static Slot payload_slot, seq_slot;
+
+/* The decimal digits of value into out (room for 21), as %lld writes them;
+ * returns how many. */
+static int decimal(char *out, long long value) {
+    char reversed[20];
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value : (unsigned long long)value;
+    int count = 0, length = 0;
+    do {
+        reversed[count++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0)
+        out[length++] = '-';
+    while (count)
+        out[length++] = reversed[--count];
+    return length;
+}
 
 static PyObject *stamp_run(PyObject *self, PyObject *args) {
     PyObject *messages, *tail, *fast, *starts = NULL, *result;
@@ -480,7 +522,7 @@ static PyObject *stamp_run(PyObject *self, PyObject *args) {
     for (i = 0; i < count; i++) {
         PyObject *message = PySequence_Fast_GET_ITEM(fast, i);
         PyObject *payload, *stamped, *number, *at;
-        char digits[24];
+        char digits[21];
         Py_ssize_t head_len, length;
         int digits_len;
         char *out;
@@ -489,7 +531,9 @@ static PyObject *stamp_run(PyObject *self, PyObject *args) {
             goto fail;
         }
         seq++;
-        payload = PyObject_GetAttr(message, str_payload);
+        slot_find(&payload_slot, Py_TYPE(message));
+        slot_find(&seq_slot, Py_TYPE(message));
+        payload = slot_get(&payload_slot, message);
         if (payload == NULL)
             goto fail;
         if (!PyBytes_Check(payload)) {
@@ -500,7 +544,7 @@ static PyObject *stamp_run(PyObject *self, PyObject *args) {
         head_len = PyBytes_GET_SIZE(payload);
         if (head_len > 0)
             head_len--; /* the closing brace, as payload[:-1] drops it */
-        digits_len = snprintf(digits, sizeof digits, "%lld", seq);
+        digits_len = decimal(digits, seq);
         length = head_len + 7 + digits_len + tail_len;
         if (offset > PY_SSIZE_T_MAX - length) {
             PyErr_SetString(PyExc_OverflowError, "offset past the largest size");
@@ -519,8 +563,8 @@ static PyObject *stamp_run(PyObject *self, PyObject *args) {
         memcpy(out + head_len + 7 + digits_len, PyBytes_AS_STRING(tail), (size_t)tail_len);
         Py_DECREF(payload);
         number = PyLong_FromLongLong(seq);
-        if (number == NULL || PyObject_SetAttr(message, str_seq, number) < 0 ||
-            PyObject_SetAttr(message, str_payload, stamped) < 0) {
+        if (number == NULL || slot_set(&seq_slot, message, number) < 0 ||
+            slot_set(&payload_slot, message, stamped) < 0) {
             Py_XDECREF(number);
             Py_DECREF(stamped);
             goto fail;
@@ -597,9 +641,9 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__publish(void) {
-    str_payload = PyUnicode_InternFromString("payload");
-    str_seq = PyUnicode_InternFromString("seq");
-    if (str_payload == NULL || str_seq == NULL)
+    payload_slot.name = PyUnicode_InternFromString("payload");
+    seq_slot.name = PyUnicode_InternFromString("seq");
+    if (payload_slot.name == NULL || seq_slot.name == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

@@ -310,3 +310,31 @@ def test_text_frames_refuses_what_is_not_a_message_of_bytes(c: ModuleType) -> No
     with pytest.raises(TypeError, match="must be a sequence"):
         c.text_frames(5)
     assert frames_module.text_frames is (frames_module.text_frames_python if speedups.disabled() else c.text_frames)
+
+
+def test_text_frames_takes_any_object_with_the_two_attributes(c: ModuleType) -> None:
+    """Slots are read in place (_slots.h) only for what is a plain slot."""
+    class Plain:
+        def __init__(self, payload: bytes) -> None:
+            self.payload, self._frame = payload, None
+
+    class Watched(_Message):
+        __slots__ = ()
+        kept: list[bytes] = []
+
+        @property  # type: ignore[override]
+        def _frame(self) -> bytes | None:
+            return _Message._frame.__get__(self)  # type: ignore[attr-defined,no-any-return]
+
+        @_frame.setter
+        def _frame(self, frame: bytes | None) -> None:
+            if frame is not None:
+                self.kept.append(frame)
+            _Message._frame.__set__(self, frame)  # type: ignore[attr-defined]
+
+    messages = [_Message(b"a"), Plain(b"b"), Watched(b"c")]
+    assert c.text_frames(messages) == [frames_module.encode_frame(p) for p in (b"a", b"b", b"c")]
+    assert [m._frame for m in messages] == [frames_module.encode_frame(p) for p in (b"a", b"b", b"c")]
+    assert Watched.kept == [frames_module.encode_frame(b"c")]
+    with pytest.raises(AttributeError, match="_frame"):
+        c.text_frames([_Message.__new__(_Message)])

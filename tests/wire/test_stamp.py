@@ -82,3 +82,70 @@ def test_the_twin_refuses_what_the_hub_never_gives() -> None:
         native.stamp_run([_Message(b"{}")], 0, b"}", sys.maxsize - 2)
     with pytest.raises(TypeError):
         native.stamp_run([], 0, "}", 0)
+
+
+# -- the slots read in place (_slots.h), and everything else --------------------
+
+
+class _Plain:
+    """Attributes in a __dict__: the ordinary attribute protocol."""
+
+    def __init__(self, payload: bytes) -> None:
+        self.payload = payload
+        self.seq = 0
+
+
+class _Derived(_Message):
+    __slots__ = ("extra",)
+
+
+class _Watched(_Message):
+    """A property over the slot: it must be called, not stepped around."""
+
+    __slots__ = ()
+    seen: list[int] = []
+
+    @property  # type: ignore[override]
+    def seq(self) -> int:
+        return _Message.seq.__get__(self)  # type: ignore[attr-defined,no-any-return]
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        self.seen.append(value)
+        _Message.seq.__set__(self, value)  # type: ignore[attr-defined]
+
+
+@needs_native
+def test_the_twin_takes_any_object_with_the_two_attributes() -> None:
+    kinds = [_Message, _Plain, _Derived, _Watched]
+    ours = [kind(b'{"n":%d}' % i) for i, kind in enumerate(kinds * 2)]
+    reference = [kind(b'{"n":%d}' % i) for i, kind in enumerate(kinds * 2)]
+    _Watched.seen.clear()
+    assert native.stamp_run(ours, 0, b"}", 0) == stamp_run_python(reference, 0, b"}", 0)
+    assert [(m.payload, m.seq) for m in ours] == [(m.payload, m.seq) for m in reference]
+    assert _Watched.seen == [4, 8, 4, 8]  # the setter ran for each, in both
+
+
+@needs_native
+def test_the_twin_sees_a_class_changed_after_it_was_used() -> None:
+    class Message:
+        __slots__ = ("payload", "seq")
+
+    def made() -> Message:
+        message = Message()
+        message.payload, message.seq = b"{}", 0
+        return message
+
+    first = made()
+    native.stamp_run([first], 0, b"}", 0)
+    Message.seq = property(lambda self: 7, lambda self, value: None)  # type: ignore[assignment,misc]
+    second = made()
+    native.stamp_run([second], 41, b"}", 0)
+    assert first.payload == b'{,"seq":1}' and second.payload == b'{,"seq":42}' and second.seq == 7
+
+
+@needs_native
+def test_the_twin_raises_for_a_slot_never_set() -> None:
+    message = _Message.__new__(_Message)
+    with pytest.raises(AttributeError, match="payload"):
+        native.stamp_run([message], 0, b"}", 0)

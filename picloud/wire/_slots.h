@@ -1,0 +1,79 @@
+/* An attribute kept in a __slots__ slot, read and written in place: for the
+ * C twins' loops over hub/message.py's Message, where PyObject_GetAttr's
+ * type lookup and descriptor call cost more than the work on the value.
+ *
+ * slot_find takes the type of the first object and where it keeps the
+ * attribute, if that is a writable object slot (a member descriptor of
+ * T_OBJECT_EX); slot_get and slot_set use it for objects of exactly that
+ * type and fall back to the ordinary attribute protocol for anything else,
+ * or for a slot never set (which raises AttributeError there). What is
+ * found is kept with the type's version tag, which changes whenever the
+ * type or a base is modified, so a class changed later is looked up again.
+ */
+#ifndef PICLOUD_SLOTS_H
+#define PICLOUD_SLOTS_H
+
+#include <Python.h>
+#include <structmember.h>
+
+#ifdef Py_T_OBJECT_EX
+#define SLOT_OBJECT Py_T_OBJECT_EX
+#define SLOT_READONLY Py_READONLY
+#else
+#define SLOT_OBJECT T_OBJECT_EX
+#define SLOT_READONLY READONLY
+#endif
+
+typedef struct {
+    PyObject *name;           /* interned attribute name */
+    PyTypeObject *type;       /* the type the offset is for, or NULL: none */
+    unsigned int version;     /* its version tag when found */
+    Py_ssize_t offset;
+} Slot;
+
+static void slot_find(Slot *slot, PyTypeObject *type) {
+    PyObject *descr;
+    if (slot->type == type && type->tp_version_tag != 0 && slot->version == type->tp_version_tag)
+        return;
+    slot->type = NULL;
+    descr = PyObject_GetAttr((PyObject *)type, slot->name);
+    if (descr == NULL) {
+        PyErr_Clear(); /* slot_get and slot_set raise what the attribute protocol raises */
+        return;
+    }
+    if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+        PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+        if (member->type == SLOT_OBJECT && !(member->flags & SLOT_READONLY) && type->tp_version_tag != 0) {
+            slot->type = type;
+            slot->version = type->tp_version_tag;
+            slot->offset = member->offset;
+        }
+    }
+    Py_DECREF(descr);
+}
+
+/* A new reference to obj's attribute, or NULL with the exception set. */
+static PyObject *slot_get(const Slot *slot, PyObject *obj) {
+    if (Py_TYPE(obj) == slot->type) {
+        PyObject *value = *(PyObject **)((char *)obj + slot->offset);
+        if (value != NULL) {
+            Py_INCREF(value);
+            return value;
+        }
+    }
+    return PyObject_GetAttr(obj, slot->name);
+}
+
+static int slot_set(const Slot *slot, PyObject *obj, PyObject *value) {
+    if (Py_TYPE(obj) == slot->type) {
+        PyObject **at = (PyObject **)((char *)obj + slot->offset);
+        PyObject *old = *at;
+        Py_INCREF(value);
+        *at = value;
+        Py_XDECREF(old);
+        return 0;
+    }
+    return PyObject_SetAttr(obj, slot->name, value);
+}
+
+#endif
