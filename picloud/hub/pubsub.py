@@ -23,7 +23,7 @@ from .broker import Broker
 from .history import History
 from .joining import Joining
 from .limits import batch_over_limit
-from .message import Connection, Message, runs
+from .message import Connection, Message, new_message, runs
 from .presence import Presence
 from .retained import Retained
 from .rights import Permissions
@@ -104,7 +104,7 @@ class PubSub(Joining, Subscriptions):
         validate_event(event)
         if "+" in event or "#" in event or event[0] == "$":  # inlined: the common name skips a call
             check_publishable(event)
-        message = Message(event, encode_publish(event, data, created_at, stamp))
+        message = new_message(event, encode_publish(event, data, created_at, stamp))
         if retain:
             message.retain = True
             message.clears = data is None
@@ -177,7 +177,7 @@ class PubSub(Joining, Subscriptions):
                     continue
                 if event != head_event:
                     head_event, head = event, cached_publish_head(event)
-                message = Message(event, head + data + end)
+                message = new_message(event, head + data + end)
                 ready.append(message)
                 if retain:
                     message.retain = True

@@ -9,6 +9,8 @@
  * or for a slot never set (which raises AttributeError there). What is
  * found is kept with the type's version tag, which changes whenever the
  * type or a base is modified, so a class changed later is looked up again.
+ * slots_only and slot_copy make a new object as a copy of another, for a
+ * class that keeps everything in plain slots of its own.
  */
 #ifndef PICLOUD_SLOTS_H
 #define PICLOUD_SLOTS_H
@@ -31,7 +33,7 @@ typedef struct {
     Py_ssize_t offset;
 } Slot;
 
-static void slot_find(Slot *slot, PyTypeObject *type) {
+static inline void slot_find(Slot *slot, PyTypeObject *type) {
     PyObject *descr;
     if (slot->type == type && type->tp_version_tag != 0 && slot->version == type->tp_version_tag)
         return;
@@ -53,7 +55,7 @@ static void slot_find(Slot *slot, PyTypeObject *type) {
 }
 
 /* A new reference to obj's attribute, or NULL with the exception set. */
-static PyObject *slot_get(const Slot *slot, PyObject *obj) {
+static inline PyObject *slot_get(const Slot *slot, PyObject *obj) {
     if (Py_TYPE(obj) == slot->type) {
         PyObject *value = *(PyObject **)((char *)obj + slot->offset);
         if (value != NULL) {
@@ -64,7 +66,7 @@ static PyObject *slot_get(const Slot *slot, PyObject *obj) {
     return PyObject_GetAttr(obj, slot->name);
 }
 
-static int slot_set(const Slot *slot, PyObject *obj, PyObject *value) {
+static inline int slot_set(const Slot *slot, PyObject *obj, PyObject *value) {
     if (Py_TYPE(obj) == slot->type) {
         PyObject **at = (PyObject **)((char *)obj + slot->offset);
         PyObject *old = *at;
@@ -74,6 +76,50 @@ static int slot_set(const Slot *slot, PyObject *obj, PyObject *value) {
         return 0;
     }
     return PyObject_SetAttr(obj, slot->name, value);
+}
+
+/* Whether objects of type keep everything in object slots of their own:
+ * no __dict__, no __weakref__, no slotted base, every member T_OBJECT_EX.
+ * Then a copy of one is its slots copied (slot_copy). */
+static inline int slots_only(PyTypeObject *type) {
+    PyMemberDef *member;
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || type->tp_base != &PyBaseObject_Type ||
+        type->tp_dictoffset != 0 || type->tp_weaklistoffset != 0 || type->tp_members == NULL ||
+        type->tp_alloc != PyType_GenericAlloc)
+        return 0;
+    for (member = type->tp_members; member->name != NULL; member++) {
+        PyObject *descr;
+        int own;
+        if (member->type != SLOT_OBJECT || (member->flags & SLOT_READONLY))
+            return 0;
+        /* Still the slot's own descriptor: not replaced by a property since. */
+        descr = PyObject_GetAttrString((PyObject *)type, member->name);
+        if (descr == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        own = Py_IS_TYPE(descr, &PyMemberDescr_Type) && ((PyMemberDescrObject *)descr)->d_member == member;
+        Py_DECREF(descr);
+        if (!own)
+            return 0;
+    }
+    return 1;
+}
+
+/* A new object of like's type holding what like holds, slot for slot
+ * (slots_only must be true of the type); NULL with the exception set. */
+static inline PyObject *slot_copy(PyObject *like) {
+    PyTypeObject *type = Py_TYPE(like);
+    PyObject *copy = type->tp_alloc(type, 0);
+    PyMemberDef *member;
+    if (copy == NULL)
+        return NULL;
+    for (member = type->tp_members; member->name != NULL; member++) {
+        PyObject *value = *(PyObject **)((char *)like + member->offset);
+        Py_XINCREF(value);
+        *(PyObject **)((char *)copy + member->offset) = value;
+    }
+    return copy;
 }
 
 #endif

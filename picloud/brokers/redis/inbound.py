@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ...exceptions import BrokerError
-from ...hub.message import Message
+from ...hub.message import Message, new_message
 from .channels import Channels
 from .mqtt_tag import apply
 from .sequencer import Sequencer
@@ -73,7 +73,7 @@ class Inbound:
             event = channel[len(self._channel_prefix):].decode()
         except UnicodeDecodeError:
             return
-        message = Message(event, data[cut + 1:])
+        message = new_message(event, data[cut + 1:])
         fields = data[:cut].split(b" ")
         if len(fields) > 1:
             apply(fields[1:], message)  # another hub's MQTT publisher (mqtt_tag.py)
