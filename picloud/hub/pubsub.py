@@ -15,9 +15,9 @@ from typing import Any, Union
 
 from ..config import Config
 from ..exceptions import ProtocolError
-from ..wire.codec import cached_publish_head, created_at_end, encode_publish, stamp_now, utc_timestamp, validate_event
+from ..wire.codec import encode_publish, stamp_now, utc_timestamp, validate_event
 from ..wire.requests import Publication
-from ..wire.scan import Parts
+from ..wire.scan import Encoded
 from ..wire.topics import check_publishable
 from .broker import Broker
 from .history import History
@@ -31,8 +31,8 @@ from .subscriptions import Subscriptions
 from .topics import Topics
 
 #: What a front end parsed of one request: its publications, or why it could not,
-#: or the parts wire/scan.py found in a plain one (a tuple).
-Batch = Union[Sequence[Publication], ProtocolError, Parts]
+#: or what wire/scan.py's scan_publish found in a plain one (a tuple).
+Batch = Union[Sequence[Publication], ProtocolError, Encoded]
 #: What became of one: each message with its request ``id``, or why it was refused.
 Outcome = Union[list[tuple[Message, Any]], ProtocolError]
 
@@ -152,36 +152,35 @@ class PubSub(Joining, Subscriptions):
         return messages
 
     def publish_each(
-        self, batches: Sequence[Batch], permissions: Permissions | None = None, *, answered_only: bool = False
+        self, batches: Sequence[Batch], permissions: Permissions | None = None, *, answered_only: bool = False,
+        stamp: bytes | None = None,
     ) -> list[Outcome]:
         """Publish batches that stand on their own (the frames of one read):
         each all or nothing, in order, in one pass. A batch that failed to
         parse is given as its ProtocolError; each outcome is what
         ``publish_batch`` returns, or the error it raises. With
         ``answered_only`` the outcomes leave out the plain messages without
-        an ``id`` that were not asked to be retained: nothing answers those."""
+        an ``id`` that were not asked to be retained: nothing answers those.
+        ``stamp`` (``stamp_now``, now if None) is the read's ``created_at``,
+        which the scanned ones (``Encoded``) carry already."""
         outcomes: list[Outcome] = []
         ready: list[Message] = []
         prepare = self._prepare_batch
-        stamp = stamp_now()  # once: the messages of one read arrived together
-        # encode_publish_json's parts, the head taken once per run of one event.
-        end = created_at_end(stamp)
-        head_event, head = None, b""
+        if stamp is None:
+            stamp = stamp_now()  # once: the messages of one read arrived together
         for items in batches:
-            if type(items) is tuple:  # Parts: one plain message, its data already encoded
-                event, data, retain, request_id = items
+            if type(items) is tuple:  # Encoded: one plain message, its frame made by wire/scan.py
+                event, frame, retain, request_id, clears = items
                 if permissions is not None and not permissions.may_use(event):
                     refused = permissions.refuse("publish to", event)
                     refused.id = request_id
                     outcomes.append(refused)
                     continue
-                if event != head_event:
-                    head_event, head = event, cached_publish_head(event)
-                message = new_message(event, head + data + end)
+                message = new_message(event, frame)
                 ready.append(message)
                 if retain:
                     message.retain = True
-                    message.clears = data == b"null"
+                    message.clears = clears
                 elif answered_only and request_id is None:
                     continue
                 outcomes.append([(message, request_id)])
@@ -190,7 +189,7 @@ class PubSub(Joining, Subscriptions):
                 outcomes.append(items)
                 continue
             try:
-                messages = prepare(items, permissions, stamp)  # type: ignore[arg-type]  # not Parts: a tuple
+                messages = prepare(items, permissions, stamp)  # type: ignore[arg-type]  # not Encoded: a tuple
             except ProtocolError as exc:
                 outcomes.append(exc)
                 continue
@@ -202,7 +201,7 @@ class PubSub(Joining, Subscriptions):
             self.publish_messages(ready)
         return outcomes
 
-    def publish_parts(self, parts: Parts, permissions: Permissions | None = None) -> list[tuple[Message, Any]]:
+    def publish_parts(self, parts: Encoded, permissions: Permissions | None = None) -> list[tuple[Message, Any]]:
         """``publish_batch`` of what wire/scan.py found in one plain frame."""
         (outcome,) = self.publish_each([parts], permissions)
         if isinstance(outcome, ProtocolError):

@@ -13,9 +13,9 @@ from ..exceptions import ProtocolError
 from ..hub.limits import ByteBudget, PublishRate
 from ..hub.message import Message
 from ..hub.subscribing import handle_request
-from ..wire.codec import encode_error
+from ..wire.codec import created_at_end, encode_error, publish_heads, stamp_now
 from ..wire.requests import encode_reply, parse_publications, parse_subscribe_request
-from ..wire.scan import scan
+from ..wire.scan import scan_publish
 from . import keepalive
 from .access import AccessMixin, Refused, query_arg
 from .outbox import ABORT_AFTER, QueuedSocket
@@ -183,7 +183,7 @@ class PublishSocket(HubSocket):
             else:
                 self.send_error_frame(rate.error())
             return
-        parts = scan(message) if scan is not None else None
+        parts = scan_publish(message, publish_heads, created_at_end(stamp_now())) if scan_publish is not None else None
         try:
             if parts is not None:  # the plain frame, taken whole by the C scanner (wire/scan.py)
                 published = self.state.pubsub.publish_parts(parts, self.permissions)
@@ -203,7 +203,12 @@ class PublishSocket(HubSocket):
                 self.on_message(message)
             return
         # The C scanner takes the plain frames whole (wire/scan.py); the rest is parsed.
-        batches: list[Any] = [scan(message) for message in messages] if scan is not None else [None] * len(messages)
+        stamp = stamp_now()  # one created_at for the read, scanned or parsed
+        if scan_publish is not None:
+            end, heads = created_at_end(stamp), publish_heads
+            batches: list[Any] = [scan_publish(message, heads, end) for message in messages]
+        else:
+            batches = [None] * len(messages)
         if None in batches:
             for index, parts in enumerate(batches):
                 if parts is None:
@@ -212,7 +217,7 @@ class PublishSocket(HubSocket):
                     except ProtocolError as exc:
                         batches[index] = exc
         # Most readings have no id and are not retained: left out, nothing answers them.
-        for outcome in self.state.pubsub.publish_each(batches, self.permissions, answered_only=True):
+        for outcome in self.state.pubsub.publish_each(batches, self.permissions, answered_only=True, stamp=stamp):
             if type(outcome) is list:
                 self._acknowledge(outcome)
             else:

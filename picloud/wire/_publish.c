@@ -60,17 +60,24 @@ static int scan_string(Cursor *c, int *plain) {
     const unsigned char *p = c->p + 1, *end = c->end;
     *plain = 1;
     while (p < end) {
+        const unsigned char *limit;
         unsigned char ch;
         uint64_t word;
-        /* Eight plain bytes at a time, then byte by byte from the first special one. */
+        /* Eight plain bytes at a time; the word with a special byte in it is
+         * then looked at byte by byte, and only that word. */
         while (end - p >= 8) {
             memcpy(&word, p, 8);
             if (special_in(word))
                 break;
             p += 8;
         }
+        limit = end - p >= 8 ? p + 8 : end;
+        while (p < limit && *p != '"' && *p >= 0x20 && *p != '\\')
+            p++;
         if (p >= end)
             break;
+        if (p == limit)
+            continue; /* not reached: special_in is exact */
         ch = *p;
         if (ch == '"') {
             c->p = p + 1;
@@ -78,29 +85,26 @@ static int scan_string(Cursor *c, int *plain) {
         }
         if (ch < 0x20)
             return 0;
-        if (ch == '\\') {
-            *plain = 0;
-            if (p + 1 >= end)
+        /* A backslash. */
+        *plain = 0;
+        if (p + 1 >= end)
+            return 0;
+        ch = p[1];
+        if (ch == 'u') {
+            int k;
+            if (p + 6 > end)
                 return 0;
-            ch = p[1];
-            if (ch == 'u') {
-                int k;
-                if (p + 6 > end)
+            for (k = 2; k < 6; k++) {
+                unsigned char h = p[k];
+                if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
                     return 0;
-                for (k = 2; k < 6; k++) {
-                    unsigned char h = p[k];
-                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F')))
-                        return 0;
-                }
-                p += 6;
-                continue;
             }
-            if (!strchr("\"\\/bfnrt", ch) || ch == 0)
-                return 0;
-            p += 2;
+            p += 6;
             continue;
         }
-        p++;
+        if (!strchr("\"\\/bfnrt", ch) || ch == 0)
+            return 0;
+        p += 2;
     }
     return 0;
 }
@@ -310,7 +314,9 @@ static int key_of(const unsigned char *s, Py_ssize_t length) {
     return KEY_OTHER;
 }
 
-static PyObject *scan(PyObject *module, PyObject *text) {
+/* scan, or with heads (a dict: event -> publish_head) and end (created_at_end)
+ * scan_publish: the whole publish frame in place of data, and clears. */
+static PyObject *scan_parts(PyObject *text, PyObject *heads, PyObject *end) {
     const char *buffer;
     Py_ssize_t size, i;
     Cursor c;
@@ -318,7 +324,6 @@ static PyObject *scan(PyObject *module, PyObject *text) {
     Py_ssize_t event_len = 0, data_len = 0, id_len = 0;
     int retain = 0, seen = 0, id_is_string = 0;
     PyObject *event_obj, *data_obj, *id_obj, *result;
-    (void)module;
 
     if (PyUnicode_Check(text)) {
         buffer = PyUnicode_AsUTF8AndSize(text, &size);
@@ -445,8 +450,29 @@ static PyObject *scan(PyObject *module, PyObject *text) {
     event_obj = PyUnicode_DecodeUTF8((const char *)event, event_len, "strict");
     if (event_obj == NULL)
         return NULL;
-    data_obj = data != NULL ? PyBytes_FromStringAndSize((const char *)data, data_len)
-                            : PyBytes_FromStringAndSize("null", 4);
+    if (data == NULL) {
+        data = (const unsigned char *)"null";
+        data_len = 4;
+    }
+    if (heads == NULL) {
+        data_obj = PyBytes_FromStringAndSize((const char *)data, data_len);
+    } else {
+        PyObject *head = PyDict_GetItemWithError(heads, event_obj); /* borrowed */
+        if (head == NULL || !PyBytes_Check(head)) {
+            Py_DECREF(event_obj);
+            if (head == NULL && PyErr_Occurred())
+                return NULL;
+            Py_RETURN_NONE; /* not cached yet: the ordinary path makes and keeps it */
+        }
+        data_obj = PyBytes_FromStringAndSize(NULL, PyBytes_GET_SIZE(head) + data_len + PyBytes_GET_SIZE(end));
+        if (data_obj != NULL) {
+            char *out = PyBytes_AS_STRING(data_obj);
+            memcpy(out, PyBytes_AS_STRING(head), (size_t)PyBytes_GET_SIZE(head));
+            out += PyBytes_GET_SIZE(head);
+            memcpy(out, data, (size_t)data_len);
+            memcpy(out + data_len, PyBytes_AS_STRING(end), (size_t)PyBytes_GET_SIZE(end));
+        }
+    }
     if (data_obj == NULL) {
         Py_DECREF(event_obj);
         return NULL;
@@ -472,7 +498,13 @@ static PyObject *scan(PyObject *module, PyObject *text) {
         Py_DECREF(data_obj);
         return NULL;
     }
-    result = PyTuple_Pack(4, event_obj, data_obj, retain ? Py_True : Py_False, id_obj);
+    if (heads == NULL) {
+        result = PyTuple_Pack(4, event_obj, data_obj, retain ? Py_True : Py_False, id_obj);
+    } else {
+        int clears = retain && data_len == 4 && memcmp(data, "null", 4) == 0;
+        result = PyTuple_Pack(5, event_obj, data_obj, retain ? Py_True : Py_False, id_obj,
+                              clears ? Py_True : Py_False);
+    }
     Py_DECREF(event_obj);
     Py_DECREF(data_obj);
     Py_DECREF(id_obj);
@@ -504,12 +536,22 @@ static int decimal(char *out, long long value) {
     return length;
 }
 
-static PyObject *stamp_run(PyObject *self, PyObject *args) {
+static PyObject *stamp_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *messages, *tail, *fast, *starts = NULL, *result;
     long long seq;
     Py_ssize_t count, i, tail_len, offset;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OLSn:stamp_run", &messages, &seq, &tail, &offset))
+    if (nargs != 4 || !PyLong_Check(args[1]) || !PyBytes_Check(args[2]) || !PyLong_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "stamp_run() takes messages, a seq, a tail of bytes and a start");
+        return NULL;
+    }
+    messages = args[0];
+    tail = args[2];
+    seq = PyLong_AsLongLong(args[1]);
+    if (seq == -1 && PyErr_Occurred())
+        return NULL;
+    offset = PyLong_AsSsize_t(args[3]);
+    if (offset == -1 && PyErr_Occurred())
         return NULL;
     fast = PySequence_Fast(messages, "messages must be a sequence");
     if (fast == NULL)
@@ -589,13 +631,17 @@ fail:
 /* no_numbers(frames, head) -> bool: the C twin of picloud/wire/framefields.py
  * no_numbers_python. Whether every frame starts with head and its data (what
  * follows head) starts as a string, a list or null do. */
-static PyObject *no_numbers(PyObject *self, PyObject *args) {
+static PyObject *no_numbers(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *frames, *head, *fast;
     Py_ssize_t count, i, skip;
     const char *head_bytes;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OS:no_numbers", &frames, &head))
+    if (nargs != 2 || !PyBytes_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "no_numbers() takes frames and a head of bytes");
         return NULL;
+    }
+    frames = args[0];
+    head = args[1];
     fast = PySequence_Fast(frames, "frames must be a sequence");
     if (fast == NULL)
         return NULL;
@@ -664,15 +710,39 @@ static PyObject *like(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     return copy;
 }
 
+static PyObject *scan(PyObject *module, PyObject *text) {
+    (void)module;
+    return scan_parts(text, NULL, NULL);
+}
+
+/* METH_FASTCALL, the arguments checked by hand: PyArg_ParseTuple would cost
+ * a third of the scan of a short frame. */
+static PyObject *scan_publish(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "scan_publish() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyDict_Check(args[1]) || !PyBytes_Check(args[2])) {
+        PyErr_Format(PyExc_TypeError, "scan_publish() takes a dict and bytes, not %.50s and %.50s",
+                     Py_TYPE(args[1])->tp_name, Py_TYPE(args[2])->tp_name);
+        return NULL;
+    }
+    return scan_parts(args[0], args[1], args[2]);
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O,
      "scan(text) -> (event, data, retain, id) or None: a publish frame's parts, data as the hub "
      "encodes it; None where the ordinary parse must decide."},
+    {"scan_publish", (PyCFunction)(void (*)(void))scan_publish, METH_FASTCALL,
+     "scan_publish(text, heads, end) -> (event, frame, retain, id, clears) or None: scan, with the publish "
+     "frame made of heads[event], data and end; None also where heads has no such event."},
     {"like", (PyCFunction)(void (*)(void))like, METH_FASTCALL,
      "like(prototype, event, payload): a copy of prototype with event and payload set."},
-    {"no_numbers", no_numbers, METH_VARARGS,
+    {"no_numbers", (PyCFunction)(void (*)(void))no_numbers, METH_FASTCALL,
      "no_numbers(frames, head) -> bool: every frame starts with head, then a string, a list or null."},
-    {"stamp_run", stamp_run, METH_VARARGS,
+    {"stamp_run", (PyCFunction)(void (*)(void))stamp_run, METH_FASTCALL,
      "stamp_run(messages, seq, tail, start) -> (starts, end): seq and tail spliced into each payload."},
     {NULL, NULL, 0, NULL},
 };

@@ -241,6 +241,8 @@ def publish_head(event: str) -> bytes:
 # names; the bound keeps a client that invents names from growing it.
 MAX_CACHED_HEADS = 4096
 _publish_heads: dict[str, bytes] = {}
+#: The cache itself, for wire/scan.py's scan_publish (read there, never written).
+publish_heads = _publish_heads
 
 
 def encode_error(message: str, **extra: Any) -> bytes:

@@ -9,6 +9,8 @@ import pytest
 from picloud.brokers.memory import MemoryBroker
 from picloud.exceptions import ProtocolError
 from picloud.hub.pubsub import PubSub
+from picloud.wire.codec import cached_publish_head, created_at_end, publish_heads, stamp_now
+from picloud.wire.scan import scan_publish_python
 
 
 class Inbox:
@@ -161,6 +163,14 @@ def test_publish_each_publishes_every_batch_on_its_own_in_order():
     assert hub.published == 4
 
 
+def scanned(text, stamp):
+    """What wire/scan.py's scan_publish hands publish_each for ``text`` (its
+    Python reference: these tests run without the C twin too)."""
+    event = json.loads(text)["event"]
+    cached_publish_head(event)
+    return scan_publish_python(text, publish_heads, created_at_end(stamp))
+
+
 def test_publish_each_answered_only_leaves_out_what_nothing_answers():
     """Plain parts without an id and not retained publish all the same, and
     only they are left out of the outcomes."""
@@ -169,14 +179,15 @@ def test_publish_each_answered_only_leaves_out_what_nothing_answers():
     hub = PubSub(MemoryBroker())
     inbox = Inbox()
     hub.subscribe(inbox, "t")
+    stamp = stamp_now()
     batches = [
-        ("t", b"1", False, None),  # left out
-        ("t", b"2", False, "a"),  # its ack
-        ("t", b"3", True, None),  # retained: stored, maybe refused
+        scanned('{"event":"t","data":1}', stamp),  # left out
+        scanned('{"event":"t","data":2,"id":"a"}', stamp),  # its ack
+        scanned('{"event":"t","data":3,"retain":true}', stamp),  # retained: stored, maybe refused
         [Publication("t", 4)],  # parsed the ordinary way: kept
-        ("t", b"5", False, None),  # left out
+        scanned('{"event":"t","data":5}', stamp),  # left out
     ]
-    outcomes = hub.publish_each(batches, answered_only=True)
+    outcomes = hub.publish_each(batches, answered_only=True, stamp=stamp)
     assert [m["data"] for m in inbox.decoded()] == [1, 2, 3, 4, 5]
     assert [m["seq"] for m in inbox.decoded()] == [1, 2, 3, 4, 5]
     answered = [[(json.loads(m.payload)["data"], i) for m, i in o] for o in outcomes]
@@ -260,13 +271,14 @@ def test_the_scanners_parts_publish_as_the_parsed_frame():
     inbox = Inbox()
     hub.subscribe(inbox, "#")
     rights = Permissions(("sensors/#",), "dev")
+    stamp = stamp_now()
     outcomes = hub.publish_each([
-        ("sensors/t", b"21.5", False, 7),
-        ("lights/l", b"1", False, "x"),
-        ("sensors/r", b'"on"', True, None),
-        ("sensors/r", b"null", True, None),
+        scanned('{"event":"sensors/t","data":21.5,"id":7}', stamp),
+        scanned('{"event":"lights/l","data":1,"id":"x"}', stamp),
+        scanned('{"event":"sensors/r","data":"on","retain":true}', stamp),
+        scanned('{"event":"sensors/r","data":null,"retain":true}', stamp),
         parse_publications('{"event":"sensors/t","data":22}'),
-    ], rights)
+    ], rights, stamp=stamp)
     assert isinstance(outcomes[1], ProtocolError) and outcomes[1].id == "x"
     assert "may not publish to 'lights/l'" in str(outcomes[1])
     (first, first_id), = outcomes[0]

@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from picloud.wire import scan as scan_module
-from picloud.wire.scan import scan_python
+from picloud.wire.codec import created_at_end, encode_publish, publish_head
+from picloud.wire.scan import scan_publish_python, scan_python
 from picloud.wire.speedups import DISABLE_ENV
 
 try:
@@ -173,6 +174,7 @@ def test_the_twin_agrees_with_the_ordinary_parse(data: Any, event: str, extra: d
     encoded = text.encode()
     if encoded.isascii():
         assert native.scan(encoded) == got
+    both_publish_scans_agree(text, got)
 
 
 @needs_native
@@ -184,3 +186,57 @@ def test_damaged_frames_never_pass_for_something_else(noise: bytes, at: int) -> 
     got = native.scan(text)
     if got is not None:
         assert got == scan_python(text), text
+    both_publish_scans_agree(text, got)
+
+
+# -- scan_publish: the same scan, the publish frame made at once ------------------
+
+END = created_at_end(b'"2026-12-06T21:00:00.000001Z"')
+
+
+def both_publish_scans_agree(text: str | bytes, scanned: Any) -> None:
+    """scan_publish is scan with the frame made: None exactly where scan is
+    None or the event has no cached head, else the reference's answer."""
+    heads = {scanned[0]: publish_head(scanned[0])} if scanned is not None else {}
+    got = native.scan_publish(text, heads, END)
+    if scanned is None:
+        assert got is None
+    else:
+        assert got == scan_publish_python(text, heads, END), text
+        assert native.scan_publish(text, {}, END) is None
+
+
+@needs_native
+@pytest.mark.parametrize(("text", "parts"), COMMON)
+def test_scan_publish_makes_the_frame_the_ordinary_path_makes(text: str | bytes, parts: tuple[Any, ...]) -> None:
+    event, data, retain, request_id = parts
+    stamp = b'"2026-12-06T21:00:00.000001Z"'
+    heads = {event: publish_head(event)}
+    frame = encode_publish(event, json.loads(data), stamp=stamp)
+    assert native.scan_publish(text, heads, created_at_end(stamp)) == (event, frame, retain, request_id, False)
+    assert scan_publish_python(text, heads, created_at_end(stamp)) == (event, frame, retain, request_id, False)
+
+
+@needs_native
+def test_scan_publish_says_whether_a_retained_value_is_cleared() -> None:
+    heads = {"t": publish_head("t")}
+    for text, clears in (('{"event":"t","data":null,"retain":true}', True), ('{"event":"t","retain":true}', True),
+                         ('{"event":"t","data":null}', False), ('{"event":"t","data":"null","retain":true}', False)):
+        assert native.scan_publish(text, heads, END)[4] is clears
+        assert scan_publish_python(text, heads, END)[4] is clears  # type: ignore[index]
+
+
+@needs_native
+def test_scan_publish_takes_a_dict_of_heads_and_bytes() -> None:
+    text = '{"event":"t","data":1}'
+    with pytest.raises(TypeError):
+        native.scan_publish(text, [], END)
+    with pytest.raises(TypeError):
+        native.scan_publish(text, {}, "end")
+    assert native.scan_publish(text, {"t": "not bytes"}, END) is None
+    with pytest.raises(TypeError, match="str or bytes, not int"):
+        native.scan_publish(5, {}, END)
+
+
+def test_the_hub_takes_the_publish_scan_unless_told_not_to() -> None:
+    assert (scan_module.scan_publish is None) == (os.environ.get(DISABLE_ENV, "") not in ("", "0"))
