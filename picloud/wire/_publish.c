@@ -314,6 +314,31 @@ static int key_of(const unsigned char *s, Py_ssize_t length) {
     return KEY_OTHER;
 }
 
+/* The last event name decoded, and its UTF-8: a device publishes to the same
+ * few events, and one str object for all of a run's messages keeps its hash
+ * computed once for every dict the hub looks it up in. */
+static PyObject *last_event;
+static char last_event_utf8[MAX_EVENT_BYTES];
+static Py_ssize_t last_event_len = -1;
+
+static PyObject *event_of(const unsigned char *event, Py_ssize_t length) {
+    PyObject *decoded;
+    if (length == last_event_len && memcmp(event, last_event_utf8, (size_t)length) == 0) {
+        Py_INCREF(last_event);
+        return last_event;
+    }
+    decoded = PyUnicode_DecodeUTF8((const char *)event, length, "strict");
+    if (decoded == NULL)
+        return NULL;
+    if (length <= MAX_EVENT_BYTES) {
+        Py_XSETREF(last_event, decoded);
+        Py_INCREF(decoded);
+        memcpy(last_event_utf8, event, (size_t)length);
+        last_event_len = length;
+    }
+    return decoded;
+}
+
 /* scan, or with heads (a dict: event -> publish_head) and end (created_at_end)
  * scan_publish: the whole publish frame in place of data, and clears. */
 static PyObject *scan_parts(PyObject *text, PyObject *heads, PyObject *end) {
@@ -447,7 +472,7 @@ static PyObject *scan_parts(PyObject *text, PyObject *heads, PyObject *end) {
     if (c.p != c.end || event == NULL)
         Py_RETURN_NONE;
 
-    event_obj = PyUnicode_DecodeUTF8((const char *)event, event_len, "strict");
+    event_obj = event_of(event, event_len);
     if (event_obj == NULL)
         return NULL;
     if (data == NULL) {

@@ -240,3 +240,14 @@ def test_scan_publish_takes_a_dict_of_heads_and_bytes() -> None:
 
 def test_the_hub_takes_the_publish_scan_unless_told_not_to() -> None:
     assert (scan_module.scan_publish is None) == (os.environ.get(DISABLE_ENV, "") not in ("", "0"))
+
+
+@needs_native
+def test_scan_publish_names_each_message_s_own_event_whatever_came_before() -> None:
+    """The C scanner keeps the last event's str: the next must still be its own."""
+    names = ["a", "ab", "a", "b", "ä", "a/ä", "a/ä", "ab"]
+    heads = {name: publish_head(name) for name in names}
+    texts = [json.dumps({"event": name, "data": 1}, separators=(",", ":"), ensure_ascii=False) for name in names]
+    got = [native.scan_publish(text, heads, END) for text in texts]
+    assert [parts[0] for parts in got] == names
+    assert [parts[1] for parts in got] == [heads[name] + b"1" + END for name in names]
