@@ -154,7 +154,11 @@ class History:
         size = self.size
         kept = self._kept.get(event) if size else None
         start = _end(kept) if kept else 0
-        starts, end = stamp_run(run, seq, self._tail, start)
+        try:
+            starts, end = stamp_run(run, seq, self._tail, start)
+        except BaseException:
+            self._seq[event] = seq  # taken out by _take_seq: a failed stamp must not restart the count
+            raise
         self._seq[event] = seq + len(run)
         if not size:
             return

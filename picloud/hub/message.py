@@ -56,9 +56,8 @@ _native = load("picloud.wire._publish")
 _PROTOTYPE = Message("", b"")
 #: ``Message(event, payload)``, at a fraction of its cost where the C twin
 #: is built (the publish path makes one for every message).
-new_message: Callable[[str, bytes], Message] = (
-    partial(_native.like, _PROTOTYPE) if _native is not None else Message
-)
+_like = getattr(_native, "like", None)  # an older build without it: the class
+new_message: Callable[[str, bytes], Message] = partial(_like, _PROTOTYPE) if _like is not None else Message
 
 
 class Connection(Protocol):

@@ -73,7 +73,10 @@ class Outbox:
                 # asyncio's own call_soon: IOLoop.add_callback's checks and
                 # partial cost more than the flush of a lone reading.
                 self._loop = IOLoop.current().asyncio_loop  # type: ignore[attr-defined]
-            self._loop.call_soon(self.flush)
+            try:
+                self._loop.call_soon(self.flush)
+            except RuntimeError:  # the loop is closed (shutting down): as IOLoop.add_callback, nothing runs
+                pass
 
     def flush(self) -> None:
         """Write every dirty connection's queue; runs once per loop iteration."""

@@ -287,18 +287,19 @@ text_frames(PyObject *module, PyObject *messages)
     Py_ssize_t count, i;
 
     (void)module;
-    fast = PySequence_Fast(messages, "messages must be a sequence");
+    /* A tuple of its own: a property the attribute protocol runs may change the list. */
+    fast = PySequence_Tuple(messages);
     if (fast == NULL) {
         return NULL;
     }
-    count = PySequence_Fast_GET_SIZE(fast);
+    count = PyTuple_GET_SIZE(fast);
     frames = PyList_New(count);
     if (frames == NULL) {
         Py_DECREF(fast);
         return NULL;
     }
     for (i = 0; i < count; i++) {
-        PyObject *message = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *message = PyTuple_GET_ITEM(fast, i);
         PyObject *frame;
         slot_find(&frame_slot, Py_TYPE(message));
         frame = slot_get(&frame_slot, message);

@@ -564,7 +564,8 @@ static int decimal(char *out, long long value) {
 static PyObject *stamp_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *messages, *tail, *fast, *starts = NULL, *result;
     long long seq;
-    Py_ssize_t count, i, tail_len, offset;
+    Py_ssize_t count, i, tail_len;
+    long long offset;
     (void)self;
     if (nargs != 4 || !PyLong_Check(args[1]) || !PyBytes_Check(args[2]) || !PyLong_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError, "stamp_run() takes messages, a seq, a tail of bytes and a start");
@@ -575,19 +576,20 @@ static PyObject *stamp_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
     seq = PyLong_AsLongLong(args[1]);
     if (seq == -1 && PyErr_Occurred())
         return NULL;
-    offset = PyLong_AsSsize_t(args[3]);
+    offset = PyLong_AsLongLong(args[3]); /* 64 bits on armv7 too: an event's offsets only grow */
     if (offset == -1 && PyErr_Occurred())
         return NULL;
-    fast = PySequence_Fast(messages, "messages must be a sequence");
+    /* A tuple of its own: a property the attribute protocol runs may change the list. */
+    fast = PySequence_Tuple(messages);
     if (fast == NULL)
         return NULL;
-    count = PySequence_Fast_GET_SIZE(fast);
+    count = PyTuple_GET_SIZE(fast);
     starts = PyList_New(count);
     if (starts == NULL)
         goto fail;
     tail_len = PyBytes_GET_SIZE(tail);
     for (i = 0; i < count; i++) {
-        PyObject *message = PySequence_Fast_GET_ITEM(fast, i);
+        PyObject *message = PyTuple_GET_ITEM(fast, i);
         PyObject *payload, *stamped, *number, *at;
         char digits[21];
         Py_ssize_t head_len, length;
@@ -613,7 +615,7 @@ static PyObject *stamp_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
             head_len--; /* the closing brace, as payload[:-1] drops it */
         digits_len = decimal(digits, seq);
         length = head_len + 7 + digits_len + tail_len;
-        if (offset > PY_SSIZE_T_MAX - length) {
+        if (offset > LLONG_MAX - length) {
             PyErr_SetString(PyExc_OverflowError, "offset past the largest size");
             Py_DECREF(payload);
             goto fail;
@@ -638,14 +640,14 @@ static PyObject *stamp_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
         }
         Py_DECREF(number);
         Py_DECREF(stamped);
-        at = PyLong_FromSsize_t(offset);
+        at = PyLong_FromLongLong(offset);
         if (at == NULL)
             goto fail;
         PyList_SET_ITEM(starts, i, at);
         offset += length;
     }
     Py_DECREF(fast);
-    result = Py_BuildValue("(Nn)", starts, offset);
+    result = Py_BuildValue("(NL)", starts, offset);
     return result;
 fail:
     Py_DECREF(fast);
@@ -714,9 +716,9 @@ static PyObject *like(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     }
     prototype = args[0];
     type = Py_TYPE(prototype);
-    if (!(type == copied_type && type->tp_version_tag != 0 && copied_version == type->tp_version_tag)) {
+    if (!(type == copied_type && TAG_VALID(type) && copied_version == type->tp_version_tag)) {
         copied_type = NULL;
-        if (type->tp_version_tag == 0 || !slots_only(type))
+        if (!slots_only(type) || !TAG_VALID(type)) /* slots_only's lookups give the type a tag */
             return PyObject_CallFunctionObjArgs((PyObject *)type, args[1], args[2], NULL);
         slot_find(&event_slot, type);
         slot_find(&payload_slot, type);

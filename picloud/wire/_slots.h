@@ -26,6 +26,14 @@
 #define SLOT_READONLY READONLY
 #endif
 
+/* Whether type's version tag can be trusted: from 3.11 a modified type's tag
+ * is set to 0; before, only its VALID_VERSION_TAG flag is cleared. */
+#if PY_VERSION_HEX < 0x030B0000
+#define TAG_VALID(type) ((type)->tp_version_tag != 0 && PyType_HasFeature((type), Py_TPFLAGS_VALID_VERSION_TAG))
+#else
+#define TAG_VALID(type) ((type)->tp_version_tag != 0)
+#endif
+
 typedef struct {
     PyObject *name;           /* interned attribute name */
     PyTypeObject *type;       /* the type the offset is for, or NULL: none */
@@ -35,7 +43,7 @@ typedef struct {
 
 static inline void slot_find(Slot *slot, PyTypeObject *type) {
     PyObject *descr;
-    if (slot->type == type && type->tp_version_tag != 0 && slot->version == type->tp_version_tag)
+    if (slot->type == type && TAG_VALID(type) && slot->version == type->tp_version_tag)
         return;
     slot->type = NULL;
     descr = PyObject_GetAttr((PyObject *)type, slot->name);
@@ -45,7 +53,7 @@ static inline void slot_find(Slot *slot, PyTypeObject *type) {
     }
     if (Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
         PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
-        if (member->type == SLOT_OBJECT && !(member->flags & SLOT_READONLY) && type->tp_version_tag != 0) {
+        if (member->type == SLOT_OBJECT && !(member->flags & SLOT_READONLY) && TAG_VALID(type)) {
             slot->type = type;
             slot->version = type->tp_version_tag;
             slot->offset = member->offset;

@@ -100,5 +100,5 @@ def text_frames_python(messages: Sequence[Framing]) -> list[bytes]:
 _native = load("picloud.wire._frames")
 #: ``text_frames_python``, in C where picloud/wire/_frames.c is built.
 text_frames: Callable[[Sequence[Framing]], list[bytes]] = (
-    _native.text_frames if _native is not None else text_frames_python
+    getattr(_native, "text_frames", None) or text_frames_python  # an older build without it: Python
 )

@@ -36,7 +36,7 @@ scan: Optional[Callable[[str | bytes], Optional[Parts]]] = _native.scan if _nati
 #: The C scanner that makes the publish frame too, or None:
 #: ``scan_publish(text, publish_heads, created_at_end(stamp))``.
 scan_publish: Optional[Callable[[str | bytes, dict[str, bytes], bytes], Optional[Encoded]]] = (
-    _native.scan_publish if _native is not None else None
+    getattr(_native, "scan_publish", None)
 )
 
 

@@ -39,5 +39,5 @@ def stamp_run_python(messages: Sequence[Stamped], seq: int, tail: bytes, start: 
 
 _native = load("picloud.wire._publish")
 stamp_run: Callable[[Sequence[Stamped], int, bytes, int], tuple[list[int], int]] = (
-    _native.stamp_run if _native is not None else stamp_run_python
+    getattr(_native, "stamp_run", None) or stamp_run_python  # an older build without it: Python
 )

@@ -227,3 +227,17 @@ def test_what_is_kept_is_counted_exactly_whatever_the_runs(batches, size, max_by
         assert {e: [m.payload for _, m, _ in k] for e, k in one._kept.items()} == \
             {e: [m.payload for _, m, _ in k] for e, k in many._kept.items()}
         assert (one.bytes, one.dropped, one.forgotten_events) == (many.bytes, many.dropped, many.forgotten_events)
+
+
+def test_a_run_that_fails_to_stamp_leaves_the_count_where_it_was():
+    from picloud.hub.message import Message
+
+    history = History(size=5, epoch="e")
+    history.stamp_many(_messages(["t", "t"]))
+    broken = [Message("t", b'{"a":1}'), Message("t", "not bytes")]  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        history.stamp_many(broken)
+    assert history.last_seq("t") == 2
+    fine = _messages(["t", "t"])
+    history.stamp_many(fine)
+    assert [m.seq for m in fine] == [3, 4]

@@ -13,6 +13,7 @@ import importlib
 import os
 import struct
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -307,7 +308,7 @@ def test_text_frames_refuses_what_is_not_a_message_of_bytes(c: ModuleType) -> No
         c.text_frames([_Message("text")])  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         c.text_frames([object()])
-    with pytest.raises(TypeError, match="must be a sequence"):
+    with pytest.raises(TypeError, match="not iterable"):
         c.text_frames(5)
     assert frames_module.text_frames is (frames_module.text_frames_python if speedups.disabled() else c.text_frames)
 
@@ -338,3 +339,18 @@ def test_text_frames_takes_any_object_with_the_two_attributes(c: ModuleType) -> 
     assert Watched.kept == [frames_module.encode_frame(b"c")]
     with pytest.raises(AttributeError, match="_frame"):
         c.text_frames([_Message.__new__(_Message)])
+
+
+def test_text_frames_survives_a_property_that_empties_the_list(c: ModuleType) -> None:
+    messages: list[Any] = []
+
+    class Emptying:
+        _frame = None
+
+        @property
+        def payload(self) -> bytes:
+            messages.clear()
+            return b"x"
+
+    messages.extend(Emptying() for _ in range(3))
+    assert c.text_frames(messages) == [frames_module.encode_frame(b"x")] * 3
