@@ -93,10 +93,10 @@ def on_publish(conn: Peer, packet: p.Publish) -> None:
 
 def dispatch_all(conn: Peer, packets: list[p.Packet]) -> None:
     """Every packet of one read, in order. QoS 0 and 1 PUBLISH packets go
-    through the hub in one pass, what the key allows looked up once per
-    topic, and their PUBACKs, each queued once its message is handed to the
-    hub, go out together; anything else is dispatch()ed once the acks
-    before it are queued."""
+    through the hub in one pass (``PubSub.publish_messages``), what the key
+    allows looked up once per topic, and their PUBACKs go out together once
+    their messages are handed to the hub; anything else is dispatch()ed
+    once the messages and acks before it are."""
     acks: list[bytes] = []
     allowed: dict[str, bool] = {}
     pubsub = conn.state.pubsub
@@ -105,10 +105,15 @@ def dispatch_all(conn: Peer, packets: list[p.Packet]) -> None:
     permissions = conn.permissions
     session = conn.session
     origin = session.client_id if conn.bridge and session is not None else None
-    publish = pubsub.publish_message
+    # Handed to the hub together (PubSub.publish_messages: what depends on
+    # the topic looked up once per run of it), before anything that follows.
+    ready: list[Message] = []
     try:
         for packet in packets:
             if type(packet) is not p.Publish or packet.qos == 2:
+                if ready:
+                    pubsub.publish_messages(ready)
+                    ready = []
                 if acks:
                     conn.send(b"".join(acks))
                     acks.clear()
@@ -128,7 +133,7 @@ def dispatch_all(conn: Peer, packets: list[p.Packet]) -> None:
                     except ProtocolError:
                         pass
                 if message is not None:
-                    publish(message)
+                    ready.append(message)
                 else:  # refused: counted and logged as one alone is
                     publish_from_client(conn, topic, packet.payload, packet.qos, packet.retain)
                 packet_id = packet.packet_id
@@ -137,6 +142,8 @@ def dispatch_all(conn: Peer, packets: list[p.Packet]) -> None:
             if conn.closed:
                 return
     finally:
+        if ready:  # accepted: published even if the connection went meanwhile
+            pubsub.publish_messages(ready)
         if acks and not conn.closed:
             conn.send(b"".join(acks))
 
