@@ -1,8 +1,10 @@
-"""What a connection costs the hub in instructions, counted by callgrind:
-the connection scenarios (bench/connecting.py) without this machine's noise.
+"""What a connection or a received message costs the hub in instructions,
+counted by callgrind: the connection scenarios (bench/connecting.py) and the
+reads of bench/reads.py without this machine's noise.
 
     python -m bench.instructions --baseline 1b313a2
     python -m bench.instructions --baseline HEAD --scenarios connect --count 500
+    python -m bench.instructions --baseline HEAD --scenarios publish
 
 CPU seconds on a shared VM move by 10-30% from one round to the next, which
 is the size of most changes worth making to the connection path. Valgrind's
@@ -36,6 +38,7 @@ from typing import Callable, Optional
 from . import baseline
 from .connecting import STORE_OUT, Cycle, churn, mqtt_cycle, retain_over_http, retain_over_mqtt, websocket_cycle
 from .procs import Server, server_commands, state_dir_of
+from .reads import Reads
 
 #: Connections before the counters are zeroed: imports, caches and the
 #: first presence values are the hub's start, not a connection's cost.
@@ -55,6 +58,9 @@ def _mqtt(server: Server, key: str) -> Cycle:
 
 
 SCENARIOS: dict[str, Prepare] = {"connect": _websocket, "mqtt-connect": _mqtt}
+#: Counted per received message, not per connection (bench/reads.py); its
+#: --count is of reads of each publisher, each of reads.PER_READ messages.
+PUBLISH = "publish"
 
 
 class CallgrindError(RuntimeError):
@@ -100,19 +106,47 @@ def instructions_per_connection(name: str, command: list[str], scenario: str, ke
             shutil.rmtree(state, ignore_errors=True)
 
 
+def instructions_per_message(name: str, command: list[str], key: str, rounds: int) -> float:
+    """Instructions the hub started by ``command`` runs per message it
+    receives, over ``rounds`` reads of each of bench/reads.py's publishers."""
+    out = Path(tempfile.mkdtemp(prefix="picloud-callgrind-"))
+    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out"]
+    try:
+        with Server(name, [*valgrind, *command], start_timeout=300) as server:
+            reads = Reads(server.port, key)
+            try:
+                reads.run(WARM // 8)
+                callgrind_control("--zero", server.pid)
+                messages = reads.run(rounds)
+                callgrind_control("--dump", server.pid)
+            finally:
+                reads.close()
+            dumps = sorted(out.glob("callgrind.out.*"))
+            if not dumps:
+                raise CallgrindError(f"{name}: callgrind wrote no dump in {out}")
+            return totals(dumps[0]) / messages
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        state = state_dir_of(command)
+        if state is not None:
+            shutil.rmtree(state, ignore_errors=True)
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", metavar="REV", required=True, help="the git revision to compare with")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated: connect, mqtt-connect")
-    parser.add_argument("--count", type=int, default=300, help="connections counted per hub (default 300)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help=f"comma-separated: connect, mqtt-connect, {PUBLISH} (default: the two connections)")
+    parser.add_argument("--count", type=int, default=300,
+                        help=f"connections counted per hub, or for {PUBLISH} reads of each publisher (default 300)")
     parser.add_argument("--log-level", choices=("debug", "info", "warning"), default="warning",
                         help="the hubs' (default warning, as python -m bench runs them; info is a hub's default)")
     parser.add_argument("--baseline-cache", type=Path, metavar="DIR",
                         help="where the baseline's worktree and venv are kept (as python -m bench's)")
     args = parser.parse_args(argv)
-    unknown = [name for name in args.scenarios.split(",") if name not in SCENARIOS]
+    unknown = [name for name in args.scenarios.split(",") if name not in SCENARIOS and name != PUBLISH]
     if unknown:
-        parser.error(f"unknown scenario {unknown[0]!r} (one of {', '.join(SCENARIOS)})")
+        parser.error(f"unknown scenario {unknown[0]!r} (one of {', '.join([*SCENARIOS, PUBLISH])})")
     if args.count < 1:
         parser.error(f"--count must be at least 1, not {args.count}")
     return args
@@ -129,8 +163,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     key = secrets.token_hex(16)
-    print(f"instructions per connection, {args.count} connections, current tree against {args.baseline} "
-          f"({other.sha[:12]}), hubs at log level {args.log_level}")
+    print(f"instructions per connection ({args.count} connections) or per received message ({PUBLISH}), "
+          f"current tree against {args.baseline} ({other.sha[:12]}), hubs at log level {args.log_level}")
     print(f"{'scenario':<14} {'current':>12} {'baseline':>12} {'ratio':>7}")
     for scenario in args.scenarios.split(","):
         counts = []
@@ -138,7 +172,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             # The last --log-level given is the one a hub takes.
             command = [*server_commands(key, other.python)[name], "--log-level", args.log_level]
             try:
-                counts.append(instructions_per_connection(name, command, scenario, key, args.count))
+                if scenario == PUBLISH:
+                    counts.append(instructions_per_message(name, command, key, args.count))
+                else:
+                    counts.append(instructions_per_connection(name, command, scenario, key, args.count))
             except (RuntimeError, OSError) as exc:  # CallgrindError, or a hub that did not start
                 print(f"{scenario}: {exc}", file=sys.stderr)
                 return 1

@@ -38,3 +38,29 @@ def test_bad_arguments_are_named(capsys, argv, error):
     with pytest.raises(SystemExit):
         instructions.parse_args(argv)
     assert error in capsys.readouterr().err
+
+
+def test_the_publish_reads_arrive_whole_read_by_read():
+    """bench/reads.py against a hub not under callgrind: every message sent is delivered."""
+    from bench.procs import Server
+    from bench.reads import PER_READ, PUBLISHERS, Reads
+
+    with Server("picloud", server_commands(KEY)["picloud"]) as server:
+        reads = Reads(server.port, KEY, timeout=10)
+        try:
+            assert reads.run(3) == 3 * PUBLISHERS * PER_READ
+        finally:
+            reads.close()
+
+
+def test_server_frames_are_counted_whole():
+    from bench.reads import _frames_in
+
+    short, medium = b"\x81\x02hi", b"\x81\x7e\x00\x80" + b"x" * 128
+    assert _frames_in(short + medium + short[:3]) == (2, short[:3])
+    assert _frames_in(b"\x81") == (0, b"\x81")
+    assert _frames_in(b"\x81\x7f" + (70000).to_bytes(8, "big") + b"y" * 70000) == (1, b"")
+
+
+def test_publish_is_a_scenario_of_its_own():
+    assert instructions.parse_args(["--baseline", "HEAD", "--scenarios", "publish"]).scenarios == "publish"
