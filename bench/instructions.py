@@ -81,55 +81,65 @@ def callgrind_control(option: str, pid: int) -> None:
         raise CallgrindError(f"callgrind_control {option} {pid} failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
-def instructions_per_connection(name: str, command: list[str], scenario: str, key: str, count: int) -> float:
-    """Instructions the hub started by ``command`` runs per connection of ``scenario``."""
+#: Given the hub under callgrind: warms it up, and returns what runs the
+#: counted load and says how many it ran (connections, messages).
+Load = Callable[[Server], Callable[[], int]]
+
+
+def instructions_per(name: str, command: list[str], load: Load, mqtt: bool = False) -> float:
+    """Instructions the hub started by ``command`` runs per unit of ``load``,
+    its counters zeroed after the warm-up and dumped after the load."""
     out = Path(tempfile.mkdtemp(prefix="picloud-callgrind-"))
     valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out"]
     try:
-        with Server(name, [*valgrind, *command], start_timeout=300, mqtt=scenario.startswith("mqtt")) as server:
-            cycle = SCENARIOS[scenario](server, key)
-            asyncio.run(churn(cycle, WARM))
+        with Server(name, [*valgrind, *command], start_timeout=300, mqtt=mqtt) as server:
+            counted = load(server)
             callgrind_control("--zero", server.pid)
-            done = asyncio.run(churn(cycle, count))
-            if done.failed:
-                raise CallgrindError(f"{name}: {done.failed} of {count} connections failed: {done.errors[:1]}")
-            time.sleep(STORE_OUT)
+            units = counted()
             callgrind_control("--dump", server.pid)
             dumps = sorted(out.glob("callgrind.out.*"))
             if not dumps:
                 raise CallgrindError(f"{name}: callgrind wrote no dump in {out}")
-            return totals(dumps[0]) / count
+            return totals(dumps[0]) / units
     finally:
         shutil.rmtree(out, ignore_errors=True)
         state = state_dir_of(command)
         if state is not None:
             shutil.rmtree(state, ignore_errors=True)
+
+
+def instructions_per_connection(name: str, command: list[str], scenario: str, key: str, count: int) -> float:
+    """Instructions the hub started by ``command`` runs per connection of ``scenario``."""
+    def load(server: Server) -> Callable[[], int]:
+        cycle = SCENARIOS[scenario](server, key)
+        asyncio.run(churn(cycle, WARM))
+
+        def counted() -> int:
+            done = asyncio.run(churn(cycle, count))
+            if done.failed:
+                raise CallgrindError(f"{name}: {done.failed} of {count} connections failed: {done.errors[:1]}")
+            time.sleep(STORE_OUT)
+            return count
+        return counted
+
+    return instructions_per(name, command, load, mqtt=scenario.startswith("mqtt"))
 
 
 def instructions_per_message(name: str, command: list[str], key: str, rounds: int) -> float:
     """Instructions the hub started by ``command`` runs per message it
     receives, over ``rounds`` reads of each of bench/reads.py's publishers."""
-    out = Path(tempfile.mkdtemp(prefix="picloud-callgrind-"))
-    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out"]
+    reads: list[Reads] = []
+
+    def load(server: Server) -> Callable[[], int]:
+        reads.append(Reads(server.port, key))
+        reads[0].run(WARM // 8)
+        return lambda: reads[0].run(rounds)
+
     try:
-        with Server(name, [*valgrind, *command], start_timeout=300) as server:
-            reads = Reads(server.port, key)
-            try:
-                reads.run(WARM // 8)
-                callgrind_control("--zero", server.pid)
-                messages = reads.run(rounds)
-                callgrind_control("--dump", server.pid)
-            finally:
-                reads.close()
-            dumps = sorted(out.glob("callgrind.out.*"))
-            if not dumps:
-                raise CallgrindError(f"{name}: callgrind wrote no dump in {out}")
-            return totals(dumps[0]) / messages
+        return instructions_per(name, command, load)
     finally:
-        shutil.rmtree(out, ignore_errors=True)
-        state = state_dir_of(command)
-        if state is not None:
-            shutil.rmtree(state, ignore_errors=True)
+        for opened in reads:
+            opened.close()
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -1,13 +1,12 @@
 """picloud/hub/message.py: a message as its class makes it, and the C twin
 that copies a prototype's slots instead (picloud/wire/_publish.c ``like``).
 
-The twin is imported directly, so that the suite's PICLOUD_PURE_PYTHON=1
+The twin comes from tests/support/twins.py: the suite's PICLOUD_PURE_PYTHON=1
 pass compares the two as well.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
@@ -17,13 +16,10 @@ from hypothesis import strategies as st
 from picloud.hub import message as message_module
 from picloud.hub.message import Message, like_python, new_message, runs
 from picloud.wire.speedups import disabled
+from tests.support.twins import needs_publish, publish
 
-try:
-    native: Any = importlib.import_module("picloud.wire._publish")
-except ImportError:  # pragma: no cover - tests/wire/test_scan.py fails the build
-    native = None
-
-needs_native = pytest.mark.skipif(native is None, reason="picloud.wire._publish is not built")
+native = publish
+needs_native = needs_publish
 
 
 def slots(message: object) -> dict[str, Any]:

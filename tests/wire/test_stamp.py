@@ -1,13 +1,12 @@
 """picloud/wire/stamp.py and its C twin in _publish.c: the same payloads,
 seqs and sums, byte for byte, on generated runs.
 
-The twin is imported directly, so that the suite's PICLOUD_PURE_PYTHON=1
+The twin comes from tests/support/twins.py: the suite's PICLOUD_PURE_PYTHON=1
 pass compares the two as well.
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
@@ -18,13 +17,10 @@ from hypothesis import strategies as st
 from picloud.wire import stamp as stamp_module
 from picloud.wire.speedups import disabled
 from picloud.wire.stamp import stamp_run_python
+from tests.support.twins import needs_publish, publish
 
-try:
-    native: Any = importlib.import_module("picloud.wire._publish")
-except ImportError:  # pragma: no cover - tests/wire/test_scan.py fails the build
-    native = None
-
-needs_native = pytest.mark.skipif(native is None, reason="picloud.wire._publish is not built")
+native = publish
+needs_native = needs_publish
 
 
 class _Message:
