@@ -14,6 +14,7 @@ SPEEDUPS = [
     for name, source in [
         ("picloud.wire._frames", "picloud/wire/_frames.c"),
         ("picloud.wire._publish", "picloud/wire/_publish.c"),
+        ("picloud.wire._messages", "picloud/wire/_messages.c"),
         ("picloud.wire.mqtt._packets", "picloud/wire/mqtt/_packets.c"),
     ]
 ]

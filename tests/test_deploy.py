@@ -175,8 +175,8 @@ def test_build_deploy_installs_a_running_hub(target, tmp):
     result = target.fab(src, "build_deploy")
     assert "is running on 127.0.0.1" in result.stdout
     # Built there from the sdist, with the target's gcc, and said so.
-    assert f"picloud {version('picloud')}, C speedups: frames, packets, publish" in result.stdout
-    assert "on C speedups: frames, packets, publish" in target.logfile.read_text()
+    assert f"picloud {version('picloud')}, C speedups: frames, messages, packets, publish" in result.stdout
+    assert "on C speedups: frames, messages, packets, publish" in target.logfile.read_text()
     assert target.healthz()["status"] == "ok"
     assert target.running_version() == version("picloud")
     # The key went into the state dir's key file, never onto a command line.
@@ -211,7 +211,7 @@ def test_second_deploy_upgrades_in_place(target, tmp):
     assert len(target.hub_processes()) == 1
     assert defaults.read_text().endswith("# edited by the operator\n")  # a deploy keeps it
     status = target.fab(src, "status").stdout
-    assert f"picloud {version('picloud')}.post1, C speedups: frames, packets, publish" in status
+    assert f"picloud {version('picloud')}.post1, C speedups: frames, messages, packets, publish" in status
     assert "picloud is running" in status
 
 

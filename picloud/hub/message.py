@@ -46,12 +46,12 @@ class Message:
 
 def like_python(prototype: Message, event: str, payload: bytes) -> Message:
     """A message of ``event`` and ``payload`` as ``prototype``'s type makes
-    it: the reference for picloud/wire/_publish.c ``like``, which copies the
+    it: the reference for picloud/wire/_messages.c ``like``, which copies the
     prototype's slots instead of running ``__init__``."""
     return type(prototype)(event, payload)
 
 
-_native = load("picloud.wire._publish")
+_native = load("picloud.wire._messages")
 #: What ``Message.__init__`` sets, copied by ``new_message``: never changed.
 _PROTOTYPE = Message("", b"")
 #: ``Message(event, payload)``, at a fraction of its cost where the C twin

@@ -81,8 +81,8 @@ def no_numbers_python(frames: Sequence[bytes], head: bytes) -> bool:
     return all(frame.startswith(head) and frame[skip:skip + 1] in NOT_NUMBERS for frame in frames)
 
 
-_native = load("picloud.wire._publish")
-#: ``no_numbers_python``, in C where picloud/wire/_publish.c is built: the
+_native = load("picloud.wire._messages")
+#: ``no_numbers_python``, in C where picloud/wire/_messages.c is built: the
 #: recorder asks it of every run of one event's messages.
 no_numbers: Callable[[Sequence[bytes], bytes], bool] = (
     getattr(_native, "no_numbers", None) or no_numbers_python  # an older build without it: Python

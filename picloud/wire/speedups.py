@@ -65,7 +65,7 @@ def describe() -> str:
 
 #: The modules that ask for a twin: imported by describe() so that the
 #: answer does not depend on what happened to be imported first.
-USERS = ("picloud.wire.frameparser", "picloud.wire.scan", "picloud.wire.mqtt.parser")
+USERS = ("picloud.wire.frameparser", "picloud.wire.scan", "picloud.wire.stamp", "picloud.wire.mqtt.parser")
 
 
 def _short(name: str) -> str:

@@ -3,7 +3,7 @@
 A publish frame is encoded once, before the broker numbers it; the number
 then goes in for the closing brace, ``,"seq":N`` and the epoch's tail
 (``,"epoch":"..."}``). ``stamp_run`` does a run of messages of one event at
-once: the C twin (picloud/wire/_publish.c) where it is built, else
+once: the C twin (picloud/wire/_messages.c) where it is built, else
 ``stamp_run_python``, the reference it is tested against.
 """
 
@@ -37,7 +37,7 @@ def stamp_run_python(messages: Sequence[Stamped], seq: int, tail: bytes, start: 
     return starts, start
 
 
-_native = load("picloud.wire._publish")
+_native = load("picloud.wire._messages")
 stamp_run: Callable[[Sequence[Stamped], int, bytes, int], tuple[list[int], int]] = (
     getattr(_native, "stamp_run", None) or stamp_run_python  # an older build without it: Python
 )

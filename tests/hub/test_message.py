@@ -1,5 +1,5 @@
 """picloud/hub/message.py: a message as its class makes it, and the C twin
-that copies a prototype's slots instead (picloud/wire/_publish.c ``like``).
+that copies a prototype's slots instead (picloud/wire/_messages.c ``like``).
 
 The twin comes from tests/support/twins.py: the suite's PICLOUD_PURE_PYTHON=1
 pass compares the two as well.
@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from picloud.hub import message as message_module
 from picloud.hub.message import Message, like_python, new_message, runs
 from picloud.wire.speedups import disabled
-from tests.support.twins import needs_publish, publish
+from tests.support.twins import messages, needs_messages
 
-native = publish
-needs_native = needs_publish
+native = messages
+needs_native = needs_messages
 
 
 def slots(message: object) -> dict[str, Any]:

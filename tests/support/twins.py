@@ -1,7 +1,8 @@
-"""The publish path's C twin (picloud/wire/_publish.c), imported directly
-rather than through speedups.load, so that the tests comparing it with its
-Python references run in the suite's PICLOUD_PURE_PYTHON=1 pass too.
-tests/wire/test_scan.py fails the build where it is missing."""
+"""The C twins of the hub's per-message work (picloud/wire/_messages.c),
+imported directly rather than through speedups.load, so that the tests
+comparing them with their Python references run in the suite's
+PICLOUD_PURE_PYTHON=1 pass too. tests/wire/test_speedups.py fails the build
+where one is missing."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 
 try:
-    publish: Any = importlib.import_module("picloud.wire._publish")
-except ImportError:  # pragma: no cover - tests/wire/test_scan.py fails the build
-    publish = None
+    messages: Any = importlib.import_module("picloud.wire._messages")
+except ImportError:  # pragma: no cover - tests/wire/test_speedups.py fails the build
+    messages = None
 
-needs_publish = pytest.mark.skipif(publish is None, reason="picloud.wire._publish is not built")
+needs_messages = pytest.mark.skipif(messages is None, reason="picloud.wire._messages is not built")

@@ -3,9 +3,7 @@ what parsing the frame would find, for any event and data."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from typing import Any
 
 import pytest
 import ujson
@@ -16,11 +14,9 @@ from picloud.wire import framefields
 from picloud.wire.codec import _CONTROL, dumps, encode_publish, publish_head
 from picloud.wire.framefields import created_at_in, event_in, no_numbers, no_numbers_python, publish_parts
 from picloud.wire.speedups import disabled
+from tests.support.twins import messages
 
-try:  # directly: the PICLOUD_PURE_PYTHON=1 pass compares the two as well
-    native: Any = importlib.import_module("picloud.wire._publish")
-except ImportError:  # pragma: no cover - tests/wire/test_scan.py fails the build
-    native = None
+native = messages  # imported directly: the PICLOUD_PURE_PYTHON=1 pass compares the two as well
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -61,7 +57,7 @@ data_starts = st.sampled_from([b'"a"', b"[1]", b"null", b"1", b"-2", b"{}", b"tr
                           st.binary(max_size=4)).map(b"".join), max_size=6))
 def test_no_numbers_twin_is_the_reference(frames: list[bytes]) -> None:
     if native is None:
-        pytest.skip("picloud.wire._publish is not built")
+        pytest.skip("picloud.wire._messages is not built")
     assert native.no_numbers(frames, HEAD) is no_numbers_python(frames, HEAD)
 
 
@@ -76,7 +72,7 @@ def test_no_numbers_is_whether_no_data_could_be_a_reading() -> None:
 
 def test_no_numbers_twin_refuses_what_is_not_bytes() -> None:
     if native is None:
-        pytest.skip("picloud.wire._publish is not built")
+        pytest.skip("picloud.wire._messages is not built")
     with pytest.raises(TypeError, match="frame must be bytes, not str"):
         native.no_numbers(["text"], HEAD)
     with pytest.raises(TypeError, match="must be a sequence"):

@@ -48,9 +48,9 @@ def test_the_version_line_says_which_code_runs() -> None:
     assert version(PICLOUD_PURE_PYTHON="1").endswith(", pure Python (PICLOUD_PURE_PYTHON is set)")
     line = version()
     assert line.startswith("picloud ")
-    twins = ("picloud.wire._frames", "picloud.wire._publish", "picloud.wire.mqtt._packets")
+    twins = ("picloud.wire._frames", "picloud.wire._messages", "picloud.wire._publish", "picloud.wire.mqtt._packets")
     if all(importlib.util.find_spec(name) is not None for name in twins):
-        assert line.endswith(", C speedups: frames, packets, publish")
+        assert line.endswith(", C speedups: frames, messages, packets, publish")
     else:
         assert ", pure Python (not built: " in line
 

@@ -1,4 +1,4 @@
-"""picloud/wire/stamp.py and its C twin in _publish.c: the same payloads,
+"""picloud/wire/stamp.py and its C twin in _messages.c: the same payloads,
 seqs and sums, byte for byte, on generated runs.
 
 The twin comes from tests/support/twins.py: the suite's PICLOUD_PURE_PYTHON=1
@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from picloud.wire import stamp as stamp_module
 from picloud.wire.speedups import disabled
 from picloud.wire.stamp import stamp_run_python
-from tests.support.twins import needs_publish, publish
+from tests.support.twins import messages, needs_messages
 
-native = publish
-needs_native = needs_publish
+native = messages
+needs_native = needs_messages
 
 
 class _Message:
