@@ -2,7 +2,7 @@
 each however many of its subscriptions match, and to what sees every
 message delivered here (the recorder, the topic tracker) before them.
 
-The hot path of the hub: ``deliver`` runs once per message, ``deliver_many``
+The hot path of the hub: ``deliver`` runs once per message, ``deliver_runs``
 once per read of a publisher, with what depends only on the event looked up
 once per run of that event's messages. A mixin of ``Subscriptions``
 (subscriptions.py), whose tables it reads.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..wire.topics import TopicTree
-from .message import Connection, Message, runs
+from .message import Connection, Message
 
 
 class Records(Protocol):
@@ -70,15 +70,10 @@ class Fanout:
         self.delivered_bytes += count * len(message.payload)
         return count
 
-    def deliver_many(self, messages: Sequence[Message]) -> None:
-        """``deliver`` each of ``messages`` (one read's, in order), with what
-        depends only on the event (recorded or not, its topic, its
-        subscribers) looked up once for each run of messages of one event."""
-        self.deliver_runs(runs(messages))
-
     def deliver_runs(self, event_runs: Sequence[Sequence[Message]]) -> None:
-        """``deliver_many`` of messages already cut into runs of one event
-        (``message.runs``)."""
+        """``deliver`` each message of one read, cut into runs of one event
+        (``message.runs``), in order, with what depends only on the event
+        (recorded or not, its topic, its subscribers) looked up once a run."""
         for run in event_runs:
             if len(run) == 1:
                 self.deliver(run[0])

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from ..config import Config
 from ..wire.stamp import stamp_run
-from .message import Message, runs
+from .message import Message
 
 #: A kept message: when it was kept (0.0 without a ttl), the message, and
 #: where its payload starts in its event's payloads laid end to end, which
@@ -126,12 +126,6 @@ class History:
         self.bytes += len(message.payload)
         if self.bytes > self.max_bytes:
             self._shed()
-
-    def stamp_many(self, messages: Sequence[Message]) -> None:
-        """``stamp`` each of ``messages`` in order, the event's counter and
-        kept messages looked up once for each run of one event's messages."""
-        for run in runs(messages):
-            self.stamp_run(run)
 
     def _take_seq(self, event: str) -> int:
         """``event``'s last seq, taken out of the counters: put back after

@@ -67,7 +67,7 @@ class Connection(Protocol):
     not change subscriptions while it runs: the hub calls it for every
     subscriber inside one loop over the event's subscriber set. A connection
     may also have ``deliver_many(messages)``, given the messages of one read
-    of one event at once (``Subscriptions.deliver_many``).
+    of one event at once (``Fanout.deliver_runs``).
     """
 
     def deliver(self, message: Message) -> None: ...

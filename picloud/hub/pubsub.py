@@ -23,7 +23,7 @@ from .broker import Broker
 from .history import History
 from .joining import Joining
 from .limits import batch_over_limit
-from .message import Connection, Message, new_message, runs
+from .message import Connection, Message, new_message
 from .presence import Presence
 from .retained import Retained
 from .rights import Permissions
@@ -247,13 +247,9 @@ class PubSub(Joining, Subscriptions):
         if message.retain:
             self.retained.update(message, message.clears)
 
-    def accept_many(self, messages: Sequence[Message]) -> None:
-        """``accept`` each of ``messages`` in order (``Broker.publish_many``)."""
-        self.accept_runs(runs(messages))
-
     def accept_runs(self, event_runs: Sequence[Sequence[Message]]) -> None:
-        """``accept_many`` of messages already cut into runs of one event
-        (``message.runs``)."""
+        """``accept`` each message of one read, cut into runs of one event
+        (``message.runs``), in order (``Broker.publish_many``)."""
         stamp_run = self.history.stamp_run
         for run in event_runs:
             if len(run) == 1 or run[0].event.startswith("$SYS/"):

@@ -154,6 +154,14 @@ def test_the_byte_count_follows_every_way_a_message_leaves():
     assert huge.bytes == 0 and huge.dropped == 1
 
 
+def stamp_all(history: History, messages: list) -> None:
+    """What the hub's accept does with one read: its runs of one event, each at once."""
+    from picloud.hub.message import runs
+
+    for run in runs(messages):
+        history.stamp_run(run)
+
+
 def _messages(events: list[str], size: int = 10) -> list:
     from picloud.hub.message import Message
 
@@ -162,7 +170,7 @@ def _messages(events: list[str], size: int = 10) -> list:
 
 
 @pytest.mark.parametrize("sizes", [(3, 10_000), (2, 300), (5, 40)])
-def test_stamp_many_is_stamp_for_each(sizes):
+def test_runs_stamped_at_once_end_as_stamped_one_by_one(sizes):
     """The runs of one read, stamped at once, end as stamped one by one:
     seqs, payloads, what is kept, its bytes, what was dropped or forgotten."""
     size, max_bytes = sizes
@@ -172,8 +180,8 @@ def test_stamp_many_is_stamp_for_each(sizes):
     big = _messages(["c", "c"], size=max_bytes)  # too big to keep, still numbered
     for message in singles + big[:1]:
         one.stamp(message)
-    many.stamp_many(runs[:7])
-    many.stamp_many(runs[7:] + big[1:])
+    stamp_all(many, runs[:7])
+    stamp_all(many, runs[7:] + big[1:])
     assert [(m.seq, m.payload) for m in singles] == [(m.seq, m.payload) for m in runs]
     assert big[0].payload == big[1].payload
     assert one._seq == many._seq
@@ -192,7 +200,7 @@ def test_a_run_that_sheds_or_drops_counts_and_orders_as_one_by_one():
         for batch in batches:
             for message in _messages(*batch):
                 one.stamp(message)
-            many.stamp_many(_messages(*batch))
+            stamp_all(many, _messages(*batch))
         return one, many
 
     # Two of 'a' kept, then a run of two more: each one by one sheds the oldest.
@@ -218,7 +226,7 @@ def test_what_is_kept_is_counted_exactly_whatever_the_runs(batches, size, max_by
     for events, length in batches:
         for message in _messages(events, length):
             one.stamp(message)
-        many.stamp_many(_messages(events, length))
+        stamp_all(many, _messages(events, length))
         for history in (one, many):
             assert history.bytes == kept_bytes(history) <= max_bytes
             for kept in history._kept.values():
@@ -233,11 +241,11 @@ def test_a_run_that_fails_to_stamp_leaves_the_count_where_it_was():
     from picloud.hub.message import Message
 
     history = History(size=5, epoch="e")
-    history.stamp_many(_messages(["t", "t"]))
+    stamp_all(history, _messages(["t", "t"]))
     broken = [Message("t", b'{"a":1}'), Message("t", "not bytes")]  # type: ignore[arg-type]
     with pytest.raises(TypeError):
-        history.stamp_many(broken)
+        stamp_all(history, broken)
     assert history.last_seq("t") == 2
     fine = _messages(["t", "t"])
-    history.stamp_many(fine)
+    stamp_all(history, fine)
     assert [m.seq for m in fine] == [3, 4]
