@@ -45,12 +45,17 @@ def _now_micros() -> int:
 def _timestamp(micros: int) -> bytes:
     """utc_timestamp of ``micros`` since the epoch, as bytes: every publish
     is stamped, so strftime runs once per second, not per message."""
-    global _stamp_second, _stamp_prefix
     second, micro = divmod(micros, 1_000_000)
+    return b"%s%06dZ" % (_second_prefix(second), micro)
+
+
+def _second_prefix(second: int) -> bytes:
+    """``second``'s timestamp up to its fraction, kept until the next second."""
+    global _stamp_second, _stamp_prefix
     if second != _stamp_second:
         _stamp_prefix = datetime.fromtimestamp(second, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.").encode()
         _stamp_second = second
-    return b"%s%06dZ" % (_stamp_prefix, micro)
+    return _stamp_prefix
 
 
 _stamp_second: int | None = None
@@ -200,11 +205,8 @@ def encode_publish(event: str, data: Any, created_at: str | None = None, stamp: 
 
 def stamp_now() -> bytes:
     """``created_at`` of a message received now, as JSON text."""
-    global _stamp_second, _stamp_prefix
-    second, micro = divmod((time.time_ns() + 500) // 1000, 1_000_000)  # _now_micros, inlined: once a read
-    if second != _stamp_second:
-        _timestamp(second * 1_000_000)
-    return b'"%s%06dZ"' % (_stamp_prefix, micro)
+    second, micro = divmod(_now_micros(), 1_000_000)
+    return b'"%s%06dZ"' % (_second_prefix(second), micro)
 
 
 def encode_publish_json(event: str, data: bytes, stamp: bytes) -> bytes:
